@@ -1,0 +1,81 @@
+//! The security badge behind each recipient: symbol and label for one of the four classes
+//! (filled thumbs-up "DANE ok", outlined thumbs-up "SSL ok", grey question mark "SSL?",
+//! red prohibition sign "no SSL"). The label is always shown, so colour never carries the
+//! meaning alone.
+
+use leptos::prelude::*;
+use sendguard_common::SecurityClass;
+
+use crate::i18n::{Key, use_lang};
+
+/// The catalog key of a class's label.
+pub fn class_label(class: SecurityClass) -> Key {
+    match class {
+        SecurityClass::DaneOk => Key::ClassDaneOk,
+        SecurityClass::SslOk => Key::ClassSslOk,
+        SecurityClass::Unknown => Key::ClassUnknown,
+        SecurityClass::NoSsl => Key::ClassNoSsl,
+    }
+}
+
+/// The CSS modifier of a class, also used by tests to find badges.
+pub fn class_slug(class: SecurityClass) -> &'static str {
+    match class {
+        SecurityClass::DaneOk => "dane-ok",
+        SecurityClass::SslOk => "ssl-ok",
+        SecurityClass::Unknown => "unknown",
+        SecurityClass::NoSsl => "no-ssl",
+    }
+}
+
+const THUMB: &str = "M2 10h4v11H2z M8 20.5V10l4.6-6.6c.8-1.1 2.6-.5 2.5.9L14.6 9H20a2 2 0 0 1 2 2.3l-1.3 7.5a2 2 0 0 1-2 1.7z";
+
+/// The symbol of a class as inline SVG (decorative: the label carries the meaning).
+#[component]
+pub fn BadgeIcon(
+    /// Which symbol to draw.
+    class: SecurityClass,
+) -> impl IntoView {
+    let inner = match class {
+        SecurityClass::DaneOk => view! { <path d=THUMB fill="currentColor"/> }.into_any(),
+        SecurityClass::SslOk => view! {
+            <path d=THUMB fill="none" stroke="currentColor" stroke-width="1.8" stroke-linejoin="round"/>
+        }
+        .into_any(),
+        SecurityClass::Unknown => view! {
+            <circle cx="12" cy="12" r="10" fill="none" stroke="currentColor" stroke-width="1.8"/>
+            <path d="M9.2 9.3a2.9 2.9 0 1 1 4.1 2.6c-.8.4-1.3 1-1.3 1.9v.7" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round"/>
+            <circle cx="12" cy="17.3" r="1.2" fill="currentColor"/>
+        }
+        .into_any(),
+        SecurityClass::NoSsl => view! {
+            <circle cx="12" cy="12" r="10" fill="none" stroke="currentColor" stroke-width="2.2"/>
+            <path d="M5 5l14 14" stroke="currentColor" stroke-width="2.2"/>
+        }
+        .into_any(),
+    };
+    view! {
+        <svg class="badge-icon" viewBox="0 0 24 24" width="16" height="16" aria-hidden="true" focusable="false">
+            {inner}
+        </svg>
+    }
+}
+
+/// A badge: symbol and label of `class`.
+#[component]
+pub fn Badge(
+    /// The class to show; reactive so that a pending verdict updates in place.
+    #[prop(into)]
+    class: Signal<SecurityClass>,
+) -> impl IntoView {
+    let lang = use_lang();
+    move || {
+        let c = class.get();
+        view! {
+            <span class=format!("badge badge-{}", class_slug(c)) data-class=class_slug(c)>
+                <BadgeIcon class=c/>
+                <span class="badge-label">{move || lang.get().text(class_label(c))}</span>
+            </span>
+        }
+    }
+}

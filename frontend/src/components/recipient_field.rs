@@ -1,0 +1,87 @@
+//! A recipient field (To, CC or BCC): chips for the addresses entered so far and a text input.
+//! Enter, comma and semicolon turn the typed text into a chip, and so does leaving the field
+//! (Tab included); a pasted list becomes one chip per entry; Backspace in the empty input
+//! removes the last chip.
+
+use leptos::prelude::*;
+
+use crate::components::chip::Chip;
+use crate::i18n::{Key, use_lang};
+use crate::recipients::RecipientList;
+
+/// A labelled recipient field.
+#[component]
+pub fn RecipientField(
+    /// The field's label in the catalog (An/To, CC, BCC).
+    label: Key,
+    /// The input's element id, for the label and for tests.
+    id: &'static str,
+    /// The chips of this field.
+    recipients: RwSignal<RecipientList>,
+) -> impl IntoView {
+    let lang = use_lang();
+    let draft = RwSignal::new(String::new());
+    let commit = move || {
+        let text = draft.get_untracked();
+        if !text.trim().is_empty() {
+            recipients.update(|list| {
+                list.add_text(&text);
+            });
+        }
+        draft.set(String::new());
+    };
+    let on_keydown = move |ev: web_sys::KeyboardEvent| match ev.key().as_str() {
+        "Enter" | "," | ";" => {
+            ev.prevent_default();
+            commit();
+        }
+        "Backspace" if draft.get_untracked().is_empty() => {
+            recipients.update(|list| {
+                list.pop();
+            });
+        }
+        _ => {}
+    };
+    let on_paste = move |ev: web_sys::ClipboardEvent| {
+        let Some(text) = ev.clipboard_data().and_then(|d| d.get_data("text").ok()) else {
+            return;
+        };
+        if crate::recipients::split_list(&text).len() > 1 || text.contains(['\n', ',', ';']) {
+            ev.prevent_default();
+            let combined = format!("{}\n{text}", draft.get_untracked());
+            recipients.update(|list| {
+                list.add_text(&combined);
+            });
+            draft.set(String::new());
+        }
+    };
+    view! {
+        <div class="field recipients">
+            <label for=id>{move || lang.get().text(label)}</label>
+            <div class="chips" role="list">
+                <For
+                    each=move || recipients.get().items().to_vec()
+                    key=|r| r.id
+                    let:recipient
+                >
+                    <Chip
+                        recipient=recipient
+                        on_remove=move |id| recipients.update(|list| list.remove(id))
+                    />
+                </For>
+                <input
+                    id=id
+                    type="text"
+                    class="recipient-input"
+                    autocomplete="off"
+                    spellcheck="false"
+                    placeholder=move || lang.get().text(Key::RecipientsHint)
+                    bind:value=draft
+                    on:keydown=on_keydown
+                    on:paste=on_paste
+                    on:blur=move |_| commit()
+                />
+            </div>
+        </div>
+    }
+}

@@ -1,0 +1,310 @@
+//! Recipient addresses as typed into To/CC/BCC: splitting a pasted list, parsing each entry
+//! (`a@b.example`, `Name <a@b.example>`, `"Last, First" <a@b.example>`), and the chip list
+//! with its duplicate rule.
+//!
+//! The syntax follows RFC 5322 §3.4 (mailbox, name-addr, addr-spec) as far as a person types it,
+//! with the length limits of RFC 5321 §4.5.3.1 and internationalised addresses (RFC 6531)
+//! accepted as typed; the server converts domains to A-labels before any lookup.
+
+use std::fmt;
+
+/// A syntactically valid recipient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mailbox {
+    /// The display name, if one was given.
+    pub name: Option<String>,
+    /// The bare address, `local@domain`, with the domain in lower case.
+    pub address: String,
+}
+
+impl Mailbox {
+    /// The domain part of the address.
+    pub fn domain(&self) -> &str {
+        self.address.rsplit_once('@').map_or("", |(_, d)| d)
+    }
+}
+
+/// Why an entry is not a usable address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddressError {
+    /// There is no `@`.
+    MissingAt,
+    /// Nothing before the `@`.
+    EmptyLocalPart,
+    /// Nothing after the `@`.
+    EmptyDomain,
+    /// The part before the `@` has a character or dot placement that is not allowed.
+    BadLocalPart,
+    /// The domain is not a valid host name (labels, hyphens, dots).
+    BadDomain,
+    /// The domain has a single label (no dot), so it cannot be reached on the Internet.
+    DomainWithoutDot,
+    /// Longer than the 254 characters (64 before the `@`) an address may have.
+    TooLong,
+    /// A `<` without its `>`, or text after the `>`.
+    BadBrackets,
+}
+
+impl fmt::Display for AddressError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AddressError::MissingAt => "the address has no @",
+            AddressError::EmptyLocalPart => "nothing before the @",
+            AddressError::EmptyDomain => "nothing after the @",
+            AddressError::BadLocalPart => "the part before the @ is not valid",
+            AddressError::BadDomain => "the domain is not valid",
+            AddressError::DomainWithoutDot => "the domain has no dot",
+            AddressError::TooLong => "the address is too long",
+            AddressError::BadBrackets => "unbalanced < >",
+        })
+    }
+}
+
+/// Splits typed or pasted text into entries at commas, semicolons and line breaks, except inside
+/// double quotes or angle brackets. Empty entries are dropped; entries are trimmed.
+pub fn split_list(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut quoted, mut angle, mut start) = (false, false, 0);
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if quoted => escaped = true,
+            '"' if !angle => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' | ';' | '\n' | '\r' if !quoted && !angle => {
+                out.push(&text[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    out.push(&text[start..]);
+    out.into_iter().map(str::trim).filter(|s| !s.is_empty()).collect()
+}
+
+/// Parses one entry: a bare address or `Display Name <address>`.
+pub fn parse_mailbox(entry: &str) -> Result<Mailbox, AddressError> {
+    let entry = entry.trim();
+    let (name, addr) = match entry.rfind('<') {
+        Some(open) => {
+            let rest = &entry[open + 1..];
+            let close = rest.find('>').ok_or(AddressError::BadBrackets)?;
+            if !rest[close + 1..].trim().is_empty() {
+                return Err(AddressError::BadBrackets);
+            }
+            let name = unquote(entry[..open].trim());
+            (
+                (!name.is_empty()).then_some(name),
+                rest[..close].trim(),
+            )
+        }
+        None if entry.contains('>') => return Err(AddressError::BadBrackets),
+        None => (None, entry),
+    };
+    let address = parse_addr_spec(addr)?;
+    Ok(Mailbox { name, address })
+}
+
+fn unquote(name: &str) -> String {
+    let inner = name
+        .strip_prefix('"')
+        .and_then(|n| n.strip_suffix('"'))
+        .unwrap_or(name);
+    inner.replace("\\\"", "\"").replace("\\\\", "\\")
+}
+
+/// Checks `local@domain` and returns it with the domain in lower case.
+fn parse_addr_spec(addr: &str) -> Result<String, AddressError> {
+    let (local, domain) = addr.rsplit_once('@').ok_or(AddressError::MissingAt)?;
+    if local.is_empty() {
+        return Err(AddressError::EmptyLocalPart);
+    }
+    let domain = domain.strip_suffix('.').unwrap_or(domain);
+    if domain.is_empty() {
+        return Err(AddressError::EmptyDomain);
+    }
+    if local.len() > 64 || addr.len() > 254 {
+        return Err(AddressError::TooLong);
+    }
+    if !valid_local_part(local) {
+        return Err(AddressError::BadLocalPart);
+    }
+    let domain = domain.to_lowercase();
+    if !domain.split('.').all(valid_label) {
+        return Err(AddressError::BadDomain);
+    }
+    if !domain.contains('.') {
+        return Err(AddressError::DomainWithoutDot);
+    }
+    Ok(format!("{local}@{domain}"))
+}
+
+/// RFC 5322 dot-atom or quoted-string; non-ASCII allowed (RFC 6531).
+fn valid_local_part(local: &str) -> bool {
+    if let Some(inner) = local.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
+        return !inner.is_empty() && !inner.chars().any(|c| c.is_control());
+    }
+    const SPECIAL: &str = "!#$%&'*+/=?^_`{|}~-";
+    !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || SPECIAL.contains(c) || !c.is_ascii())
+}
+
+/// A DNS label: 1 to 63 characters, letters, digits and inner hyphens (or non-ASCII, for IDNs).
+fn valid_label(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= 63
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+        && label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || (!c.is_ascii() && c.is_alphanumeric()))
+}
+
+/// One chip: what was typed and what it parsed to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recipient {
+    /// A key that stays the same while the chip exists.
+    pub id: u32,
+    /// The entry as typed.
+    pub typed: String,
+    /// The parsed mailbox, or why the entry is not valid.
+    pub parsed: Result<Mailbox, AddressError>,
+}
+
+impl Recipient {
+    /// The text shown on the chip: the bare address when valid, else what was typed.
+    pub fn label(&self) -> &str {
+        match &self.parsed {
+            Ok(m) => &m.address,
+            Err(_) => &self.typed,
+        }
+    }
+}
+
+/// The chips of one recipient field.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecipientList {
+    items: Vec<Recipient>,
+    next_id: u32,
+}
+
+impl RecipientList {
+    /// The chips, in the order they were added.
+    pub fn items(&self) -> &[Recipient] {
+        &self.items
+    }
+
+    /// Adds every entry of `text` (one address or a pasted list). A valid address that is
+    /// already in the list (compared without regard to case) is not added again.
+    /// Returns how many chips were added.
+    pub fn add_text(&mut self, text: &str) -> usize {
+        let mut added = 0;
+        for entry in split_list(text) {
+            let parsed = parse_mailbox(entry);
+            if let Ok(m) = &parsed {
+                if self.contains(&m.address) {
+                    continue;
+                }
+            }
+            self.next_id += 1;
+            self.items.push(Recipient {
+                id: self.next_id,
+                typed: entry.to_string(),
+                parsed,
+            });
+            added += 1;
+        }
+        added
+    }
+
+    /// Whether a valid chip with this address exists.
+    pub fn contains(&self, address: &str) -> bool {
+        self.items.iter().any(|r| {
+            r.parsed
+                .as_ref()
+                .is_ok_and(|m| m.address.eq_ignore_ascii_case(address))
+        })
+    }
+
+    /// Removes the chip with this id.
+    pub fn remove(&mut self, id: u32) {
+        self.items.retain(|r| r.id != id);
+    }
+
+    /// Removes the last chip (Backspace in an empty field).
+    pub fn pop(&mut self) -> Option<Recipient> {
+        self.items.pop()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_and_named_addresses_parse() {
+        let m = parse_mailbox("user@Yahoo.DE").unwrap();
+        assert_eq!(m.address, "user@yahoo.de");
+        assert_eq!(m.name, None);
+        let m = parse_mailbox("Maxima Mustermann <maxima@mailbox.org>").unwrap();
+        assert_eq!(m.name.as_deref(), Some("Maxima Mustermann"));
+        assert_eq!(m.address, "maxima@mailbox.org");
+        let m = parse_mailbox("\"Mustermann, Maxima\" <maxima@mailbox.org>").unwrap();
+        assert_eq!(m.name.as_deref(), Some("Mustermann, Maxima"));
+        assert_eq!(m.domain(), "mailbox.org");
+    }
+
+    #[test]
+    fn bad_addresses_say_what_is_wrong() {
+        assert_eq!(parse_mailbox("nobody"), Err(AddressError::MissingAt));
+        assert_eq!(parse_mailbox("@x.example"), Err(AddressError::EmptyLocalPart));
+        assert_eq!(parse_mailbox("a@"), Err(AddressError::EmptyDomain));
+        assert_eq!(parse_mailbox("a..b@x.example"), Err(AddressError::BadLocalPart));
+        assert_eq!(parse_mailbox("a b@x.example"), Err(AddressError::BadLocalPart));
+        assert_eq!(parse_mailbox("a@-x.example"), Err(AddressError::BadDomain));
+        assert_eq!(parse_mailbox("a@x..example"), Err(AddressError::BadDomain));
+        assert_eq!(parse_mailbox("a@localhost"), Err(AddressError::DomainWithoutDot));
+        assert_eq!(parse_mailbox("A <a@x.example"), Err(AddressError::BadBrackets));
+        assert_eq!(parse_mailbox("A <a@x.example> b"), Err(AddressError::BadBrackets));
+        let long = format!("{}@x.example", "a".repeat(65));
+        assert_eq!(parse_mailbox(&long), Err(AddressError::TooLong));
+    }
+
+    #[test]
+    fn internationalised_addresses_are_accepted() {
+        let m = parse_mailbox("jörg@bücher.example").unwrap();
+        assert_eq!(m.domain(), "bücher.example");
+    }
+
+    #[test]
+    fn pasted_lists_split_outside_quotes_and_brackets() {
+        let list = "a@x.example, \"Doe, Jane\" <jane@y.example>;\nb@z.example;;";
+        assert_eq!(
+            split_list(list),
+            vec!["a@x.example", "\"Doe, Jane\" <jane@y.example>", "b@z.example"]
+        );
+    }
+
+    #[test]
+    fn duplicates_are_merged_and_chips_removed() {
+        let mut list = RecipientList::default();
+        assert_eq!(list.add_text("a@x.example, A@X.example; b@y.example"), 2);
+        assert_eq!(list.add_text("Someone <a@x.example>"), 0);
+        assert_eq!(list.add_text("broken"), 1);
+        assert_eq!(list.items().len(), 3);
+        let first = list.items()[0].id;
+        list.remove(first);
+        assert!(!list.contains("a@x.example"));
+        assert_eq!(list.pop().map(|r| r.typed), Some("broken".to_string()));
+        assert_eq!(list.items().len(), 1);
+    }
+}

@@ -1,0 +1,119 @@
+//! The HTTP layer (axum): the JSON API under `/api/` and the embedded compose page.
+//!
+//! Handlers stay thin: they parse, call into the server's modules and turn errors into a short
+//! JSON message ([`ApiError`]) while logging the detail. Every request is bounded in time and
+//! body size; responses are compressed (RFC 9110 content coding) when the client accepts it.
+
+mod assets;
+mod error;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{any, get};
+use axum::{Json, Router};
+use sendguard_common::{DemoDomain, Health, paths};
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+
+/// Largest request body the API accepts.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Longest time an ordinary request may take before it is answered with 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the handlers share.
+#[derive(Clone, Default)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    demo_domains: Option<Vec<DemoDomain>>,
+}
+
+impl AppState {
+    /// State for a server running against the simulated internet, listing its domains.
+    pub fn demo(domains: Vec<DemoDomain>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                demo_domains: Some(domains),
+            }),
+        }
+    }
+}
+
+/// The whole application: API routes, the embedded frontend, and the middleware stack.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route(paths::HEALTH, get(health))
+        .route("/api/{*rest}", any(api_not_found))
+        .fallback(assets::serve)
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Binds `listen`, serves [`app`] and shuts down gracefully on Ctrl-C or SIGTERM.
+pub async fn serve(listen: SocketAddr, state: AppState) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!("Sendguard is serving on http://{local}/");
+    println!("Sendguard is running: open http://{local}/ in a browser (Ctrl-C stops it)");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("Sendguard stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot watch for SIGTERM: {e}");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+async fn health(State(state): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        demo: state.inner.demo_domains.is_some(),
+        demo_domains: state.inner.demo_domains.clone().unwrap_or_default(),
+    })
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::NotFound
+}
