@@ -84,7 +84,10 @@ pub fn split_list(text: &str) -> Vec<&str> {
         }
     }
     out.push(&text[start..]);
-    out.into_iter().map(str::trim).filter(|s| !s.is_empty()).collect()
+    out.into_iter()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// Parses one entry: a bare address or `Display Name <address>`.
@@ -98,10 +101,7 @@ pub fn parse_mailbox(entry: &str) -> Result<Mailbox, AddressError> {
                 return Err(AddressError::BadBrackets);
             }
             let name = unquote(entry[..open].trim());
-            (
-                (!name.is_empty()).then_some(name),
-                rest[..close].trim(),
-            )
+            ((!name.is_empty()).then_some(name), rest[..close].trim())
         }
         None if entry.contains('>') => return Err(AddressError::BadBrackets),
         None => (None, entry),
@@ -164,9 +164,9 @@ fn valid_label(label: &str) -> bool {
         && label.len() <= 63
         && !label.starts_with('-')
         && !label.ends_with('-')
-        && label
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || (!c.is_ascii() && c.is_alphanumeric()))
+        && label.chars().all(|c| {
+            c.is_ascii_alphanumeric() || c == '-' || (!c.is_ascii() && c.is_alphanumeric())
+        })
 }
 
 /// One chip: what was typed and what it parsed to.
@@ -210,10 +210,10 @@ impl RecipientList {
         let mut added = 0;
         for entry in split_list(text) {
             let parsed = parse_mailbox(entry);
-            if let Ok(m) = &parsed {
-                if self.contains(&m.address) {
-                    continue;
-                }
+            if let Ok(m) = &parsed
+                && self.contains(&m.address)
+            {
+                continue;
             }
             self.next_id += 1;
             self.items.push(Recipient {
@@ -266,15 +266,33 @@ mod tests {
     #[test]
     fn bad_addresses_say_what_is_wrong() {
         assert_eq!(parse_mailbox("nobody"), Err(AddressError::MissingAt));
-        assert_eq!(parse_mailbox("@x.example"), Err(AddressError::EmptyLocalPart));
+        assert_eq!(
+            parse_mailbox("@x.example"),
+            Err(AddressError::EmptyLocalPart)
+        );
         assert_eq!(parse_mailbox("a@"), Err(AddressError::EmptyDomain));
-        assert_eq!(parse_mailbox("a..b@x.example"), Err(AddressError::BadLocalPart));
-        assert_eq!(parse_mailbox("a b@x.example"), Err(AddressError::BadLocalPart));
+        assert_eq!(
+            parse_mailbox("a..b@x.example"),
+            Err(AddressError::BadLocalPart)
+        );
+        assert_eq!(
+            parse_mailbox("a b@x.example"),
+            Err(AddressError::BadLocalPart)
+        );
         assert_eq!(parse_mailbox("a@-x.example"), Err(AddressError::BadDomain));
         assert_eq!(parse_mailbox("a@x..example"), Err(AddressError::BadDomain));
-        assert_eq!(parse_mailbox("a@localhost"), Err(AddressError::DomainWithoutDot));
-        assert_eq!(parse_mailbox("A <a@x.example"), Err(AddressError::BadBrackets));
-        assert_eq!(parse_mailbox("A <a@x.example> b"), Err(AddressError::BadBrackets));
+        assert_eq!(
+            parse_mailbox("a@localhost"),
+            Err(AddressError::DomainWithoutDot)
+        );
+        assert_eq!(
+            parse_mailbox("A <a@x.example"),
+            Err(AddressError::BadBrackets)
+        );
+        assert_eq!(
+            parse_mailbox("A <a@x.example> b"),
+            Err(AddressError::BadBrackets)
+        );
         let long = format!("{}@x.example", "a".repeat(65));
         assert_eq!(parse_mailbox(&long), Err(AddressError::TooLong));
     }
@@ -290,7 +308,11 @@ mod tests {
         let list = "a@x.example, \"Doe, Jane\" <jane@y.example>;\nb@z.example;;";
         assert_eq!(
             split_list(list),
-            vec!["a@x.example", "\"Doe, Jane\" <jane@y.example>", "b@z.example"]
+            vec![
+                "a@x.example",
+                "\"Doe, Jane\" <jane@y.example>",
+                "b@z.example"
+            ]
         );
     }
 

@@ -70,7 +70,10 @@ async fn enter_turns_the_typed_address_into_a_chip() {
     );
     assert!(input.value().is_empty(), "the input is cleared");
     let badge = chips[0].query_selector(".badge").unwrap().expect("a badge");
-    assert_eq!(badge.get_attribute("data-class").as_deref(), Some("unknown"));
+    assert_eq!(
+        badge.get_attribute("data-class").as_deref(),
+        Some("unknown")
+    );
     assert!(badge.text_content().unwrap().contains("SSL?"));
 }
 
@@ -86,7 +89,10 @@ async fn an_invalid_address_becomes_an_error_chip_and_backspace_removes_it() {
     assert!(chips_now[0].text_content().unwrap().contains("no @"));
     press(&input, "Backspace");
     settle().await;
-    assert!(chips(&host).is_empty(), "Backspace in the empty field removes the last chip");
+    assert!(
+        chips(&host).is_empty(),
+        "Backspace in the empty field removes the last chip"
+    );
 }
 
 #[wasm_bindgen_test]

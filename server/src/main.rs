@@ -15,6 +15,8 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => sendguard::http::serve(args.listen, sendguard::http::AppState::default()).await,
+        Command::Serve(args) => {
+            sendguard::http::serve(args.listen, sendguard::http::AppState::default()).await
+        }
     }
 }

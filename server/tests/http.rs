@@ -43,14 +43,15 @@ async fn health_lists_the_demo_domains_in_demo_mode() {
 #[tokio::test]
 async fn unknown_api_paths_get_a_json_404_not_the_page() {
     let response = app(AppState::default())
-        .oneshot(Request::get("/api/no-such-thing").body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get("/api/no-such-thing")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert_eq!(
-        response.headers()[header::CONTENT_TYPE],
-        "application/json"
-    );
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
     let body: ApiErrorBody = body_json(response).await;
     assert_eq!(body.error, "no such API endpoint");
 }
@@ -58,7 +59,11 @@ async fn unknown_api_paths_get_a_json_404_not_the_page() {
 #[tokio::test]
 async fn missing_assets_are_404_and_other_methods_are_refused() {
     let response = app(AppState::default())
-        .oneshot(Request::get("/missing-0123456789abcdef.js").body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get("/missing-0123456789abcdef.js")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);

@@ -25,7 +25,10 @@ pub fn Chip(
         move || format!("{}: {label}", lang.get().text(Key::RemoveRecipient))
     };
     let (class, detail) = match &recipient.parsed {
-        Ok(_) => ("chip", view! { <Badge class=SecurityClass::Unknown/> }.into_any()),
+        Ok(_) => (
+            "chip",
+            view! { <Badge class=SecurityClass::Unknown/> }.into_any(),
+        ),
         Err(e) => (
             "chip chip-invalid",
             view! { <span class="chip-error" role="note">{e.to_string()}</span> }.into_any(),

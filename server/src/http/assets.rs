@@ -90,9 +90,8 @@ fn is_content_hashed(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     let stem = name.split('.').next().unwrap_or(name);
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
-    stem.rsplit_once('-').is_some_and(|(_, hash)| {
-        hash.len() >= 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())
-    })
+    stem.rsplit_once('-')
+        .is_some_and(|(_, hash)| hash.len() >= 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Whether the last path segment has an extension (a missing asset, not an app route).
@@ -111,7 +110,9 @@ mod tests {
     #[test]
     fn trunk_hashes_are_recognised() {
         assert!(is_content_hashed("sendguard-frontend-0123456789abcdef.js"));
-        assert!(is_content_hashed("sendguard-frontend-0123456789abcdef_bg.wasm"));
+        assert!(is_content_hashed(
+            "sendguard-frontend-0123456789abcdef_bg.wasm"
+        ));
         assert!(is_content_hashed("main-fedcba9876543210.css"));
         assert!(!is_content_hashed("index.html"));
         assert!(!is_content_hashed("sendguard-frontend.js"));

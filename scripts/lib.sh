@@ -1,0 +1,89 @@
+# Shared by scripts/run.sh and scripts/test.sh: installs what is missing, quickly and
+# idempotently (each step first checks whether the right version is already there), and builds.
+# Only the package registries are used: crates.io, npm and Debian's packages.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+TRUNK_VERSION="0.21.14"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
+export TRUNK_OFFLINE=true TRUNK_SKIP_VERSION_CHECK=true
+
+step() { printf '\n==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# The wasm-bindgen version in Cargo.lock: the CLI must match it exactly.
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
+ensure_wasm_target() {
+  command -v cargo >/dev/null || die "cargo is missing: this machine should have a Rust toolchain (rustup)"
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    step "Adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+}
+
+ensure_trunk() {
+  if ! trunk --version 2>/dev/null | grep -qx "trunk $TRUNK_VERSION"; then
+    step "Installing trunk $TRUNK_VERSION (a few minutes, once)"
+    cargo install --locked trunk --version "$TRUNK_VERSION"
+  fi
+}
+
+ensure_wasm_bindgen() {
+  local want
+  want="$(wasm_bindgen_version)"
+  [ -n "$want" ] || die "no wasm-bindgen in Cargo.lock"
+  if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $want" \
+    || ! command -v wasm-bindgen-test-runner >/dev/null; then
+    step "Installing wasm-bindgen-cli $want (a few minutes, once)"
+    # Not --locked: its lockfile pins a webpki-roots version that is gone from the registry.
+    cargo install wasm-bindgen-cli --version "$want" --force
+  fi
+  grep -q "wasm_bindgen = \"$want\"" Trunk.toml \
+    || die "Trunk.toml's [tools] wasm_bindgen does not match Cargo.lock's wasm-bindgen $want"
+}
+
+ensure_npm_packages() {
+  command -v npm >/dev/null || { step "Installing Node.js and npm"; as_root apt-get update; as_root apt-get install -y nodejs npm; }
+  local stamp="node_modules/.sendguard-lock"
+  if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+    step "Installing npm packages (binaryen for wasm-opt, playwright-core)"
+    npm ci --no-audit --no-fund
+    cp package-lock.json "$stamp"
+  fi
+}
+
+ensure_chromium() {
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    step "Installing Chromium and ChromeDriver from Debian"
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
+  fi
+}
+
+ensure_build_tools() {
+  ensure_wasm_target
+  ensure_npm_packages
+  ensure_trunk
+  ensure_wasm_bindgen
+  cargo fetch --locked
+}
+
+build_frontend() {
+  step "Building the compose page (trunk, release, wasm-opt -Oz)"
+  trunk build --release --cargo-profile wasm-release
+}
+
+build_server() {
+  step "Building the sendguard server (release, frontend embedded)"
+  cargo build --release --locked -p sendguard
+}

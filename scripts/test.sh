@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what is missing and runs every test: formatting, clippy, the Rust tests, the
+# component tests in headless Chromium, and the end-to-end browser tests against the real server.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+start=$(date +%s)
+# Every runner's output is copied to a log so that the closing line can add up its counts.
+LOG="$(mktemp)"
+trap 'rm -f "$LOG"' EXIT
+ensure_build_tools
+ensure_chromium
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (native and wasm32)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p sendguard-frontend --all-targets --target wasm32-unknown-unknown --locked -- -D warnings
+
+step "Rust tests"
+cargo test --workspace --locked 2>&1 | tee -a "$LOG"
+
+step "Component tests in headless Chromium (wasm-bindgen-test)"
+(cd frontend && CHROMEDRIVER="$(command -v chromedriver)" \
+  cargo test --locked --target wasm32-unknown-unknown --test recipient_field) 2>&1 | tee -a "$LOG"
+
+build_frontend
+build_server
+
+step "End-to-end browser tests (real server, headless Chromium)"
+SENDGUARD_BIN="$ROOT/target/release/sendguard" node --test --test-concurrency=1 tests/e2e/ 2>&1 | tee -a "$LOG"
+
+passed=$(awk '/^test result:/ { n += $4 } /^# pass / { n += $3 } END { print n + 0 }' "$LOG")
+failed=$(awk '/^test result:/ { n += $6 } /^# fail / { n += $3 } END { print n + 0 }' "$LOG")
+printf '\nAll checks passed in %ss.\n' "$(( $(date +%s) - start ))"
+printf 'tests: %s passed, %s failed\n' "$passed" "$failed"

@@ -1,0 +1,94 @@
+// End to end: the real release binary serves the embedded compose page to headless Chromium.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ComposePage, launchBrowser, startServer } from './support.mjs';
+
+describe('compose page', () => {
+  let server;
+  let browser;
+
+  before(async () => {
+    server = await startServer();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  async function openCompose(locale = 'de-DE') {
+    const context = await browser.newContext({ locale, viewport: { width: 1100, height: 760 } });
+    const compose = new ComposePage(await context.newPage(), server.url);
+    await compose.open();
+    return compose;
+  }
+
+  test('typing an address into To and pressing Enter makes a chip', async () => {
+    const compose = await openCompose();
+    await compose.addRecipient('to', 'user@yahoo.de');
+    const chip = compose.chip('user@yahoo.de');
+    await chip.waitFor({ state: 'visible', timeout: 5_000 });
+    assert.match(await chip.innerText(), /user@yahoo\.de/);
+    assert.equal(await compose.field('to').inputValue(), '', 'the input is cleared');
+    await compose.screenshot('compose-chip');
+    assert.deepEqual(compose.errors, [], 'no console errors');
+    await compose.page.context().close();
+  });
+
+  test('the frame shows the German labels of the seed', async () => {
+    const compose = await openCompose('de-DE');
+    for (const name of ['Senden', 'Speichern', 'Verwerfen']) {
+      await compose.page.getByRole('button', { name, exact: true }).waitFor({ timeout: 5_000 });
+    }
+    for (const label of ['Von', 'An', 'CC', 'BCC', 'Betreff']) {
+      assert.equal(await compose.page.getByText(label, { exact: true }).count() >= 1, true, label);
+    }
+    await compose.page.context().close();
+  });
+
+  test('an English browser gets English labels', async () => {
+    const compose = await openCompose('en-US');
+    await compose.page.getByRole('button', { name: 'Send', exact: true }).waitFor({ timeout: 5_000 });
+    await compose.page.getByRole('button', { name: 'Discard', exact: true }).waitFor({ timeout: 5_000 });
+    await compose.page.context().close();
+  });
+
+  test('the settings route survives a reload (single-page fallback)', async () => {
+    const context = await browser.newContext({ locale: 'de-DE' });
+    const page = await context.newPage();
+    const response = await page.goto(server.url + 'settings');
+    assert.equal(response.status(), 200);
+    await page.getByRole('heading', { name: 'Verschlüsselter Versand' }).waitFor({ timeout: 15_000 });
+    await page.screenshot({ path: new URL('./artifacts/settings.png', import.meta.url).pathname });
+    await context.close();
+  });
+});
+
+describe('static serving', () => {
+  let server;
+  before(async () => { server = await startServer(); });
+  after(async () => { await server?.stop(); });
+
+  test('index.html is revalidated, hashed assets are immutable and compressed', async () => {
+    const index = await fetch(server.url);
+    assert.equal(index.status, 200);
+    assert.equal(index.headers.get('cache-control'), 'no-cache');
+    const html = await index.text();
+    const wasm = html.match(/\/(sendguard-frontend-[0-9a-f]{16}_bg\.wasm)/);
+    assert.ok(wasm, 'index.html references the hashed wasm');
+    const asset = await fetch(server.url + wasm[1], { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(asset.status, 200);
+    assert.equal(asset.headers.get('content-type'), 'application/wasm');
+    assert.match(asset.headers.get('cache-control'), /immutable/);
+    assert.equal(asset.headers.get('content-encoding'), 'gzip');
+    const etag = asset.headers.get('etag');
+    const again = await fetch(server.url + wasm[1], { headers: { 'if-none-match': etag } });
+    assert.equal(again.status, 304);
+  });
+
+  test('the health endpoint answers', async () => {
+    const health = await (await fetch(server.url + 'api/health')).json();
+    assert.equal(health.status, 'ok');
+  });
+});

@@ -1,0 +1,96 @@
+// Shared by the end-to-end tests: starts the real `sendguard` binary on a free loopback port,
+// launches Debian's headless Chromium through playwright-core, and offers a page object for the
+// compose page. Screenshots go to tests/e2e/artifacts/.
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const artifacts = join(here, 'artifacts');
+mkdirSync(artifacts, { recursive: true });
+
+const binary = process.env.SENDGUARD_BIN ?? join(here, '..', '..', 'target', 'release', 'sendguard');
+
+/** Starts `sendguard <args>` on 127.0.0.1:0 and resolves with { url, stop } once it listens. */
+export function startServer(args = ['serve']) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, [...args, '--listen', '127.0.0.1:0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
+    });
+    let out = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`sendguard did not start within 20 s; output:\n${out}`));
+    }, 20_000);
+    const onData = (chunk) => {
+      out += chunk;
+      const m = out.match(/open (http:\/\/127\.0\.0\.1:\d+\/)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({
+          url: m[1],
+          stop: () => new Promise((done) => {
+            child.once('exit', done);
+            child.kill('SIGTERM');
+          }),
+        });
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (c) => { out += c; });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`sendguard exited with ${code} before listening; output:\n${out}`));
+    });
+  });
+}
+
+/** Headless Chromium from Debian, with the flags the closed network needs. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
+  });
+}
+
+/** A page object for the compose page; collects console errors. */
+export class ComposePage {
+  constructor(page, url) {
+    this.page = page;
+    this.url = url;
+    this.errors = [];
+    page.on('console', (m) => { if (m.type() === 'error') this.errors.push(m.text()); });
+    page.on('pageerror', (e) => this.errors.push(String(e)));
+  }
+
+  async open(path = '') {
+    await this.page.goto(this.url + path);
+    await this.page.locator('#to').waitFor({ state: 'visible', timeout: 15_000 });
+  }
+
+  field(name) {
+    return this.page.locator(`#${name}`);
+  }
+
+  /** Types an address into a recipient field and presses a key. */
+  async addRecipient(field, text, key = 'Enter') {
+    await this.field(field).fill(text);
+    await this.field(field).press(key);
+  }
+
+  chip(address) {
+    return this.page.locator(`[data-testid="chip"][data-address="${address}"]`);
+  }
+
+  async screenshot(name) {
+    await this.page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  }
+}
