@@ -5,5 +5,11 @@
 //! else lives here so that tests drive the real code in-process.
 
 pub mod cli;
+pub mod facts;
 pub mod http;
+pub mod policy;
 pub mod tlsa;
+pub mod probe {
+    //! Placeholder until the probe module lands.
+    pub mod safety;
+}

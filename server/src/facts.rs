@@ -1,0 +1,176 @@
+//! What a probe observed about a recipient domain, before any judgement: the MX answer, each MX
+//! host's addresses and TLSA records, and what each address did when we connected to it.
+//!
+//! The probe ([`crate::probe`]) fills these in; the policy ([`crate::policy`]) turns them into a
+//! verdict. Keeping the two apart lets the policy be a pure, exhaustively tested function, and
+//! lets the store keep the raw facts as evidence.
+
+use std::net::IpAddr;
+
+use sendguard_common::{CertificateInfo, DnssecStatus};
+
+use crate::tlsa::TlsaRecord;
+
+/// Everything observed about one recipient domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DomainFacts {
+    /// The domain, A-label form.
+    pub domain: String,
+    /// When the observation finished, seconds since the Unix epoch.
+    pub checked_at: i64,
+    /// The MX lookup's outcome.
+    pub mx: MxFacts,
+}
+
+/// The outcome of the MX lookup (RFC 5321 §5.1, RFC 7505).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MxFacts {
+    /// MX hosts (or the implicit MX), each probed.
+    Hosts {
+        /// DNSSEC status of the MX RRset (of the address records for an implicit MX).
+        dnssec: DnssecStatus,
+        /// Whether the domain had no MX and is its own mail host.
+        implicit: bool,
+        /// The hosts in order of preference.
+        hosts: Vec<HostFacts>,
+    },
+    /// `MX 0 .`: the domain accepts no mail (RFC 7505).
+    NullMx,
+    /// The domain does not exist.
+    NxDomain,
+    /// Neither MX nor address records.
+    NoMailHost,
+    /// DNSSEC validation of the MX answer failed (RFC 4035 §5.5): defer, never guess.
+    Bogus(String),
+    /// The lookup failed for now (timeout, SERVFAIL).
+    DnsFailure(String),
+}
+
+/// What was found for one MX host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostFacts {
+    /// Host name, A-label form, no trailing dot.
+    pub host: String,
+    /// MX preference.
+    pub preference: u16,
+    /// DNSSEC status of its address records.
+    pub address_dnssec: DnssecStatus,
+    /// The TLSA lookup's outcome.
+    pub tlsa: TlsaFacts,
+    /// Why the host's addresses could not be looked up, if they could not.
+    pub address_error: Option<String>,
+    /// One entry per address.
+    pub endpoints: Vec<EndpointFacts>,
+}
+
+/// The TLSA lookup for one MX host (RFC 7672 §2.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TlsaFacts {
+    /// Not looked up, because the host's address records are not DNSSEC-secure (RFC 7672 §2.2.2).
+    NotLookedUp,
+    /// DNSSEC-secure TLSA records.
+    Secure(Vec<TlsaRecord>),
+    /// The signed zone proves there are none.
+    SecureNone,
+    /// The zone is unsigned: records, if any, are ignored.
+    Insecure,
+    /// Validation failed or the lookup failed: delivery must be deferred (RFC 7672 §2.1.1).
+    Bogus(String),
+}
+
+impl TlsaFacts {
+    /// The usable DANE-TA/DANE-EE records, when the answer is secure.
+    pub fn usable(&self) -> Vec<&TlsaRecord> {
+        match self {
+            TlsaFacts::Secure(records) => {
+                records.iter().filter(|r| r.is_usable_for_smtp()).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether secure TLSA records exist (usable or not): TLS is then mandatory (RFC 7672 §2.2).
+    pub fn makes_tls_mandatory(&self) -> bool {
+        matches!(self, TlsaFacts::Secure(r) if !r.is_empty())
+    }
+}
+
+/// What happened at one address of an MX host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointFacts {
+    /// The address.
+    pub ip: IpAddr,
+    /// What we saw.
+    pub outcome: EndpointOutcome,
+}
+
+/// The result of connecting to one address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndpointOutcome {
+    /// Not contacted: the address is loopback, private or otherwise special-purpose and the
+    /// operator has not allowed such targets.
+    Forbidden(String),
+    /// Not reached or the SMTP dialogue failed before STARTTLS (refused, timeout, 5xx greeting).
+    Failed {
+        /// What went wrong, naming the step.
+        detail: String,
+        /// Whether trying again later may succeed.
+        temporary: bool,
+    },
+    /// The server answered EHLO.
+    Session(SessionFacts),
+}
+
+/// The STARTTLS part of an SMTP session (RFC 3207).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionFacts {
+    /// Whether STARTTLS was offered in the EHLO reply.
+    pub starttls_offered: bool,
+    /// The TLS session, when the handshake succeeded.
+    pub tls: Option<TlsFacts>,
+    /// Why there is no TLS session although STARTTLS was offered.
+    pub tls_failure: Option<TlsFailureFacts>,
+}
+
+/// A completed TLS handshake.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFacts {
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub version: String,
+    /// OpenSSL-style cipher name.
+    pub cipher_openssl: String,
+    /// IANA cipher name.
+    pub cipher_iana: String,
+    /// Symmetric key bits.
+    pub bits: u16,
+    /// The chain the server sent, described.
+    pub certificate: CertificateInfo,
+    /// DANE matching of that chain against the host's secure TLSA records.
+    pub dane: DaneOutcome,
+}
+
+/// The DANE check of one handshake.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DaneOutcome {
+    /// No secure TLSA records to check against.
+    NotApplicable,
+    /// Secure TLSA records exist, but none with usage 2 or 3: TLS mandatory, unauthenticated.
+    NoUsableRecords,
+    /// A usable record matched the chain.
+    Matched,
+    /// No usable record matched: delivery must not proceed to this server (RFC 7672 §2.2).
+    Mismatch(String),
+}
+
+/// Why STARTTLS did not lead to a TLS session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TlsFailureFacts {
+    /// The server only speaks TLS versions we will not use (TLS 1.0/1.1).
+    LegacyOnly(String),
+    /// The server answered STARTTLS with an error reply.
+    Refused(String),
+    /// The handshake failed for another reason.
+    Handshake(String),
+    /// The handshake did not finish in time.
+    Timeout,
+}
