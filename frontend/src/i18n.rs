@@ -43,6 +43,15 @@ pub enum Key {
     ClassSslOk,
     ClassUnknown,
     ClassNoSsl,
+    ExplainDaneOk,
+    ExplainSslOk,
+    ExplainUnknown,
+    ExplainNoSsl,
+    Encryption,
+    Checking,
+    Blocked,
+    MailServers,
+    DemoTitle,
 }
 
 const STORAGE_KEY: &str = "sendguard.lang";
@@ -102,6 +111,30 @@ impl Lang {
             Key::ClassSslOk => ("SSL ok", "SSL ok"),
             Key::ClassUnknown => ("SSL?", "SSL?"),
             Key::ClassNoSsl => ("no SSL", "no SSL"),
+            Key::ExplainDaneOk => (
+                "Die E-Mail wird über eine SSL/TLS-verschlüsselte Verbindung zum Mailserver des Empfängers übertragen, dessen Zertifikat per DANE und DNSSEC bestätigt ist.",
+                "The message is sent over an SSL/TLS-encrypted connection to the recipient's mail server, whose certificate is confirmed by DANE and DNSSEC.",
+            ),
+            Key::ExplainSslOk => (
+                "Die E-Mail wird über eine SSL/TLS-verschlüsselte Verbindung zum Mailserver des Empfängers übertragen.",
+                "The message is sent over an SSL/TLS-encrypted connection to the recipient's mail server.",
+            ),
+            Key::ExplainUnknown => (
+                "Wir wissen noch nicht, wie sicher der Mailserver des Empfängers E-Mails annimmt.",
+                "We do not know yet how securely the recipient's mail server accepts mail.",
+            ),
+            Key::ExplainNoSsl => (
+                "Der Mailserver des Empfängers bietet keine ausreichende Transportverschlüsselung an: die E-Mail würde unverschlüsselt übertragen.",
+                "The recipient's mail server offers no adequate transport encryption: the message would travel unencrypted.",
+            ),
+            Key::Encryption => ("Verschlüsselung", "Encryption"),
+            Key::Checking => ("wird geprüft …", "checking …"),
+            Key::Blocked => ("Versand gesperrt", "Delivery blocked"),
+            Key::MailServers => ("Mailserver", "Mail servers"),
+            Key::DemoTitle => (
+                "Demo: simulierte Empfänger-Domains zum Ausprobieren",
+                "Demo: simulated recipient domains to try",
+            ),
         };
         match self {
             Lang::De => de,

@@ -9,6 +9,7 @@ pub mod components;
 pub mod i18n;
 pub mod pages;
 pub mod recipients;
+pub mod verdicts;
 
 use leptos::prelude::*;
 use leptos_router::components::{A, Route, Router, Routes};

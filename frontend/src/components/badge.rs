@@ -61,20 +61,50 @@ pub fn BadgeIcon(
     }
 }
 
-/// A badge: symbol and label of `class`.
+/// A badge: symbol and label of `class`, marked while a probe runs and when delivery is blocked.
 #[component]
 pub fn Badge(
     /// The class to show; reactive so that a pending verdict updates in place.
     #[prop(into)]
     class: Signal<SecurityClass>,
+    /// Whether a probe of the recipient is running.
+    #[prop(into, default = false.into())]
+    pending: Signal<bool>,
+    /// Whether a delivery now would be refused or held.
+    #[prop(into, default = false.into())]
+    blocked: Signal<bool>,
 ) -> impl IntoView {
     let lang = use_lang();
     move || {
         let c = class.get();
+        let (pending, blocked) = (pending.get(), blocked.get());
+        let l = lang.get();
+        let mut css = format!("badge badge-{}", class_slug(c));
+        if pending {
+            css.push_str(" badge-pending");
+        }
+        if blocked {
+            css.push_str(" badge-blocked");
+        }
+        let name = if blocked {
+            format!("{}, {}", l.text(class_label(c)), l.text(Key::Blocked))
+        } else if pending {
+            format!("{}, {}", l.text(class_label(c)), l.text(Key::Checking))
+        } else {
+            l.text(class_label(c)).to_string()
+        };
         view! {
-            <span class=format!("badge badge-{}", class_slug(c)) data-class=class_slug(c)>
+            <span
+                class=css
+                data-class=class_slug(c)
+                data-pending=pending.to_string()
+                data-blocked=blocked.to_string()
+                role="img"
+                aria-label=name
+            >
                 <BadgeIcon class=c/>
-                <span class="badge-label">{move || lang.get().text(class_label(c))}</span>
+                <span class="badge-label" aria-hidden="true">{l.text(class_label(c))}</span>
+                {blocked.then(|| view! { <span class="badge-flag" aria-hidden="true">{l.text(Key::Blocked)}</span> })}
             </span>
         }
     }

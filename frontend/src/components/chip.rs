@@ -1,12 +1,19 @@
 //! One recipient chip: the address, its security badge (or the reason it is invalid) and a
 //! remove button reachable by keyboard.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use leptos::prelude::*;
 use sendguard_common::SecurityClass;
 
 use crate::components::badge::Badge;
+use crate::components::tooltip::Tooltip;
 use crate::i18n::{Key, use_lang};
 use crate::recipients::Recipient;
+use crate::verdicts::{DomainState, VerdictStore};
+
+/// Tooltip ids must be unique on the page, across the To, CC and BCC fields.
+static NEXT_TIP: AtomicU32 = AtomicU32::new(1);
 
 /// A chip for one recipient.
 #[component]
@@ -25,10 +32,34 @@ pub fn Chip(
         move || format!("{}: {label}", lang.get().text(Key::RemoveRecipient))
     };
     let (class, detail) = match &recipient.parsed {
-        Ok(_) => (
-            "chip",
-            view! { <Badge class=SecurityClass::Unknown/> }.into_any(),
-        ),
+        Ok(mailbox) => {
+            let store = VerdictStore::use_store();
+            let domain = mailbox.domain().to_string();
+            store.request(mailbox.address.clone(), domain.clone());
+            let state = Signal::derive(move || store.state(&domain));
+            let verdict = Signal::derive(move || match state.get() {
+                Some(DomainState::Final(v)) => Some(*v),
+                _ => None,
+            });
+            let class = Signal::derive(move || {
+                verdict.with(|v| v.as_ref().map_or(SecurityClass::Unknown, |v| v.class))
+            });
+            let pending = Signal::derive(move || matches!(state.get(), Some(DomainState::Pending)));
+            let blocked =
+                Signal::derive(move || verdict.with(|v| v.as_ref().is_some_and(|v| v.blocked)));
+            let tip = format!("tip-{}", NEXT_TIP.fetch_add(1, Ordering::Relaxed));
+            let described_by = tip.clone();
+            (
+                "chip",
+                view! {
+                    <span class="badge-wrap" tabindex="0" aria-describedby=described_by>
+                        <Badge class=class pending=pending blocked=blocked/>
+                        <Tooltip id=tip verdict=verdict pending=pending/>
+                    </span>
+                }
+                .into_any(),
+            )
+        }
         Err(e) => (
             "chip chip-invalid",
             view! { <span class="chip-error" role="note">{e.to_string()}</span> }.into_any(),

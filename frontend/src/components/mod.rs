@@ -2,4 +2,6 @@
 
 pub mod badge;
 pub mod chip;
+pub mod demo_hint;
 pub mod recipient_field;
+pub mod tooltip;

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use crate::components::demo_hint::DemoHint;
 use crate::components::recipient_field::RecipientField;
 use crate::i18n::{Key, use_lang};
 use crate::recipients::RecipientList;
@@ -24,7 +25,13 @@ pub fn ComposePage() -> impl IntoView {
         subject.set(String::new());
         body.set(String::new());
     };
+    let pick = move |address: String| {
+        to.update(|list| {
+            list.add_text(&address);
+        })
+    };
     view! {
+        <DemoHint on_pick=pick/>
         <form class="compose" on:submit=|ev| ev.prevent_default()>
             <div class="actions" role="toolbar">
                 <button type="submit" class="primary">{t(Key::Send)}</button>
