@@ -7,3 +7,4 @@
 pub mod cli;
 pub mod http;
 pub mod tlsa;
+pub mod sim;
