@@ -6,5 +6,6 @@
 
 pub mod cli;
 pub mod http;
-pub mod tlsa;
 pub mod sim;
+pub mod smtp;
+pub mod tlsa;
