@@ -278,8 +278,8 @@ impl<S: AsyncRead + Unpin> ReplyReader<S> {
         (self.stream, self.buf)
     }
 
-    /// Reads one complete reply within `limits`. Cancel-safe only in the sense that a
-    /// cancelled read leaves the connection unusable; callers drop it on timeout.
+    /// Reads one complete reply within `limits`. If the future is dropped (e.g. by a
+    /// timeout), lines already taken from the buffer are lost: abandon the connection then.
     pub async fn read_reply(&mut self, limits: ReplyLimits) -> Result<Reply, ReplyError> {
         let mut builder = ReplyBuilder::new(limits);
         loop {
