@@ -8,6 +8,8 @@ pub mod cli;
 pub mod facts;
 pub mod http;
 pub mod policy;
+pub mod sim;
+pub mod smtp;
 pub mod tlsa;
 pub mod probe {
     //! Placeholder until the probe module lands.

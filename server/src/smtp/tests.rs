@@ -1,0 +1,697 @@
+//! Probes against real loopback servers: the simulated peers of [`crate::sim::smtp`] and, for
+//! misbehaviour the peers do not offer, small scripted TCP servers. Real TCP, real TLS
+//! handshakes, only 127.0.0.0/8.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rustls::ServerConfig;
+use rustls::crypto::CryptoProvider;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+use super::*;
+use crate::sim::pki::{Identity, SimCa, self_signed};
+use crate::sim::smtp::{PeerBehaviour, SmtpPeer, tls_server_config};
+
+/// A loopback address of its own for each test (127.0.43.x), any free port.
+fn loopback(last: u8) -> SocketAddr {
+    SocketAddr::from(([127, 0, 43, last], 0))
+}
+
+/// Short timeouts, so a failing test fails fast.
+fn quick() -> SmtpConfig {
+    SmtpConfig {
+        helo_name: "probe.sendguard.test".into(),
+        connect_timeout: Duration::from_secs(2),
+        greeting_timeout: Duration::from_secs(2),
+        command_timeout: Duration::from_secs(2),
+        tls_timeout: Duration::from_secs(2),
+        ..SmtpConfig::default()
+    }
+}
+
+fn any(sni: &str) -> TlsParams {
+    TlsParams::accept_any(Some(sni.to_string()))
+}
+
+async fn peer(last: u8, behaviour: PeerBehaviour) -> SmtpPeer {
+    SmtpPeer::spawn(loopback(last), behaviour)
+        .await
+        .expect("peer listens")
+}
+
+fn ca_identity(ca: &SimCa, name: &str, with_ca: bool) -> Identity {
+    ca.issue(&[name], with_ca).expect("certificate")
+}
+
+#[tokio::test]
+async fn starttls_peer_gives_tls13_and_the_chain_as_sent() {
+    let ca = SimCa::new("Sim CA").expect("ca");
+    let identity = ca_identity(&ca, "mx1.sim.test", true);
+    let leaf = identity.chain[0].as_ref().to_vec();
+    let peer = peer(1, PeerBehaviour::StartTls { identity }).await;
+
+    let s = probe(peer.addr(), any("mx1.sim.test"), &quick())
+        .await
+        .expect("probe completes");
+    assert_eq!(s.greeting_code, 220);
+    assert!(s.greeting.contains("ESMTP"));
+    assert!(s.esmtp && s.starttls_offered);
+    for ext in ["PIPELINING", "8BITMIME", "STARTTLS"] {
+        assert!(
+            s.extensions.iter().any(|e| e == ext),
+            "{ext} in {:?}",
+            s.extensions
+        );
+    }
+    assert!(s.extensions.iter().any(|e| e.starts_with("SIZE ")));
+    assert_eq!(s.tls_failure, None);
+    let tls = s.tls.expect("TLS established");
+    assert_eq!(tls.version, "TLSv1.3");
+    assert!(tls.cipher_iana.starts_with("TLS_") && !tls.cipher_iana.contains("WITH"));
+    assert_eq!(tls.cipher_openssl, tls.cipher_iana);
+    assert!(matches!(tls.bits, 128 | 256));
+    assert_eq!(tls.peer_chain.len(), 2);
+    assert_eq!(tls.peer_chain[0], leaf);
+    assert_eq!(tls.peer_chain[1], ca.cert_der().as_ref().to_vec());
+    assert!(tls.ehlo_after_tls);
+    assert!(!tls.extensions_after_tls.iter().any(|e| e == "STARTTLS"));
+    assert!(tls.extensions_after_tls.iter().any(|e| e == "PIPELINING"));
+    assert_eq!(peer.connections(), 1);
+    assert!(peer.received().is_empty(), "a probe never sends mail");
+    peer.shutdown().await;
+}
+
+/// A TLS 1.2-only server configuration offering exactly one cipher suite.
+fn tls12_only(identity: &Identity, suite: rustls::SupportedCipherSuite) -> Arc<ServerConfig> {
+    let provider = CryptoProvider {
+        cipher_suites: vec![suite],
+        ..rustls::crypto::ring::default_provider()
+    };
+    let config = ServerConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .expect("TLS 1.2 supported")
+        .with_no_client_auth()
+        .with_single_cert(identity.chain.clone(), identity.key.clone_key())
+        .expect("server config");
+    Arc::new(config)
+}
+
+#[tokio::test]
+async fn tls12_server_reports_openssl_and_iana_names_and_bits() {
+    use rustls::crypto::ring::cipher_suite as cs;
+    let identity = self_signed(&["mx2.sim.test"]).expect("certificate");
+    let cases = [
+        (
+            cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            "ECDHE-ECDSA-AES128-GCM-SHA256",
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+            128,
+        ),
+        (
+            cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            "ECDHE-ECDSA-AES256-GCM-SHA384",
+            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+            256,
+        ),
+        (
+            cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+            "ECDHE-ECDSA-CHACHA20-POLY1305",
+            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+            256,
+        ),
+    ];
+    let peer = peer(2, PeerBehaviour::NoStarttls).await;
+    for (suite, openssl, iana, bits) in cases {
+        peer.set_behaviour(PeerBehaviour::StartTlsWith {
+            config: tls12_only(&identity, suite),
+        });
+        let s = probe(peer.addr(), any("mx2.sim.test"), &quick())
+            .await
+            .expect("probe completes");
+        let tls = s.tls.expect("TLS established");
+        assert_eq!(tls.version, "TLSv1.2");
+        assert_eq!(tls.cipher_openssl, openssl);
+        assert_eq!(tls.cipher_iana, iana);
+        assert_eq!(tls.bits, bits);
+        assert_eq!(tls.peer_chain.len(), 1, "self-signed: leaf only");
+        assert!(tls.ehlo_after_tls);
+    }
+    assert_eq!(peer.connections(), 3);
+    peer.shutdown().await;
+}
+
+#[tokio::test]
+async fn tls12_only_peer_helper_negotiates_tls12() {
+    let identity = self_signed(&["mx3.sim.test"]).expect("certificate");
+    let config = tls_server_config(&identity, &[&rustls::version::TLS12]).expect("config");
+    let peer = peer(3, PeerBehaviour::StartTlsWith { config }).await;
+    let s = probe(peer.addr(), any("mx3.sim.test"), &quick())
+        .await
+        .expect("probe completes");
+    let tls = s.tls.expect("TLS established");
+    assert_eq!(tls.version, "TLSv1.2");
+    assert!(tls.cipher_openssl.starts_with("ECDHE-ECDSA-"));
+    peer.shutdown().await;
+}
+
+#[tokio::test]
+async fn plain_server_without_starttls() {
+    let peer = peer(4, PeerBehaviour::NoStarttls).await;
+    let s = probe(peer.addr(), any("mx4.sim.test"), &quick())
+        .await
+        .expect("probe completes");
+    assert!(s.esmtp);
+    assert!(!s.starttls_offered);
+    assert_eq!(s.tls, None);
+    assert_eq!(s.tls_failure, None);
+    peer.shutdown().await;
+}
+
+#[tokio::test]
+async fn refused_starttls_is_a_finding_with_the_reply() {
+    let peer = peer(5, PeerBehaviour::RefuseStartTls).await;
+    let s = probe(peer.addr(), any("mx5.sim.test"), &quick())
+        .await
+        .expect("probe completes");
+    assert!(s.starttls_offered);
+    assert_eq!(s.tls, None);
+    match s.tls_failure {
+        Some(TlsFailure::StarttlsRefused(text)) => assert!(text.starts_with("454 "), "{text}"),
+        other => panic!("expected StarttlsRefused, got {other:?}"),
+    }
+    peer.shutdown().await;
+}
+
+#[tokio::test]
+async fn garbage_instead_of_tls_is_a_handshake_failure() {
+    let peer = peer(6, PeerBehaviour::BrokenTls).await;
+    let s = probe(peer.addr(), any("mx6.sim.test"), &quick())
+        .await
+        .expect("probe completes");
+    assert!(s.starttls_offered);
+    assert!(
+        matches!(s.tls_failure, Some(TlsFailure::Handshake(_))),
+        "{:?}",
+        s.tls_failure
+    );
+    peer.shutdown().await;
+}
+
+#[tokio::test]
+async fn slow_greeting_within_the_timeout_is_tolerated() {
+    let peer = peer(
+        7,
+        PeerBehaviour::SlowGreeting {
+            delay: Duration::from_secs(1),
+            then: Box::new(PeerBehaviour::NoStarttls),
+        },
+    )
+    .await;
+    let cfg = SmtpConfig {
+        greeting_timeout: Duration::from_secs(3),
+        command_timeout: Duration::from_millis(700), // shorter than the delay: not used for it
+        ..quick()
+    };
+    let s = probe(peer.addr(), any("mx7.sim.test"), &cfg)
+        .await
+        .expect("slow greeting accepted");
+    assert_eq!(s.greeting_code, 220);
+    peer.shutdown().await;
+}
+
+#[tokio::test]
+async fn greeting_beyond_the_timeout_is_a_temporary_error() {
+    let peer = peer(
+        8,
+        PeerBehaviour::SlowGreeting {
+            delay: Duration::from_secs(5),
+            then: Box::new(PeerBehaviour::NoStarttls),
+        },
+    )
+    .await;
+    let cfg = SmtpConfig {
+        greeting_timeout: Duration::from_millis(300),
+        ..quick()
+    };
+    let started = Instant::now();
+    let err = probe(peer.addr(), any("mx8.sim.test"), &cfg)
+        .await
+        .expect_err("greeting too slow");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(err.is_temporary(), "{err}");
+    assert_eq!(err.step(), step::GREETING);
+    assert!(err.to_string().contains("reading greeting"), "{err}");
+    peer.shutdown().await;
+}
+
+#[tokio::test]
+async fn rejected_greeting_is_a_permanent_error() {
+    let peer = peer(9, PeerBehaviour::RejectGreeting).await;
+    let err = probe(peer.addr(), any("mx9.sim.test"), &quick())
+        .await
+        .expect_err("554 greeting");
+    assert!(!err.is_temporary(), "{err}");
+    assert_eq!(err.step(), step::GREETING);
+    assert!(err.detail().starts_with("554 "), "{err}");
+    peer.shutdown().await;
+}
+
+#[tokio::test]
+async fn temporarily_failing_greeting_is_a_temporary_error() {
+    let peer = peer(10, PeerBehaviour::TempFailGreeting).await;
+    let err = probe(peer.addr(), any("mx10.sim.test"), &quick())
+        .await
+        .expect_err("421 greeting");
+    assert!(err.is_temporary(), "{err}");
+    assert!(err.detail().starts_with("421 "), "{err}");
+    peer.shutdown().await;
+}
+
+#[tokio::test]
+async fn hostile_server_hits_the_reply_limit_quickly() {
+    let peer = peer(11, PeerBehaviour::Hostile).await;
+    let cfg = SmtpConfig {
+        greeting_timeout: Duration::from_secs(10),
+        ..quick()
+    };
+    let started = Instant::now();
+    let err = probe(peer.addr(), any("mx11.sim.test"), &cfg)
+        .await
+        .expect_err("endless greeting");
+    assert!(started.elapsed() < Duration::from_secs(5), "no hang");
+    assert!(!err.is_temporary(), "{err}");
+    assert_eq!(err.step(), step::GREETING);
+    assert!(err.detail().contains("exceeds"), "{err}");
+    peer.shutdown().await;
+
+    // With a generous byte limit, the line limit stops it instead.
+    let peer = SmtpPeer::spawn(loopback(11), PeerBehaviour::Hostile)
+        .await
+        .expect("peer");
+    let cfg = SmtpConfig {
+        max_reply_bytes: 1 << 20,
+        max_reply_lines: 20,
+        ..cfg
+    };
+    let err = probe(peer.addr(), any("mx11.sim.test"), &cfg)
+        .await
+        .expect_err("endless greeting");
+    assert!(err.detail().contains("20 lines"), "{err}");
+    peer.shutdown().await;
+}
+
+#[tokio::test]
+async fn refused_connection_is_a_temporary_error() {
+    // Take a free port, then close it again.
+    let listener = TcpListener::bind(loopback(12)).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    let err = probe(addr, any("mx12.sim.test"), &quick())
+        .await
+        .expect_err("nothing listens");
+    assert!(err.is_temporary(), "{err}");
+    assert_eq!(err.step(), step::CONNECT);
+    assert!(err.detail().contains("refused"), "{err}");
+}
+
+#[tokio::test]
+async fn multi_line_greeting_is_read_whole() {
+    let peer = peer(
+        13,
+        PeerBehaviour::MultiLineGreeting {
+            lines: vec![
+                "mx13.sim.test ESMTP".into(),
+                "No UCE".into(),
+                "Be nice".into(),
+            ],
+            then: Box::new(PeerBehaviour::NoStarttls),
+        },
+    )
+    .await;
+    let s = probe(peer.addr(), any("mx13.sim.test"), &quick())
+        .await
+        .expect("probe completes");
+    assert_eq!(s.greeting, "mx13.sim.test ESMTP\nNo UCE\nBe nice");
+    assert!(
+        s.esmtp,
+        "the greeting's lines were not taken as the EHLO reply"
+    );
+    peer.shutdown().await;
+}
+
+#[tokio::test]
+async fn old_server_gets_helo() {
+    let peer = peer(14, PeerBehaviour::NoEsmtp).await;
+    let s = probe(peer.addr(), any("mx14.sim.test"), &quick())
+        .await
+        .expect("HELO fallback");
+    assert!(!s.esmtp);
+    assert!(s.extensions.is_empty());
+    assert!(!s.starttls_offered);
+    peer.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_given_verifier_judges_the_certificate_and_sni() {
+    let ca = SimCa::new("Sim CA").expect("ca");
+    let other_ca = SimCa::new("Other CA").expect("ca");
+    let peer = peer(
+        15,
+        PeerBehaviour::StartTls {
+            identity: ca_identity(&ca, "mx15.sim.test", false),
+        },
+    )
+    .await;
+    let webpki = |root: &SimCa| {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(root.cert_der()).expect("root");
+        rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            tls::provider(),
+        )
+        .build()
+        .expect("verifier")
+    };
+    // Right root, right name: established.
+    let params = TlsParams {
+        sni: Some("mx15.sim.test.".into()),
+        verifier: webpki(&ca),
+    };
+    let s = probe(peer.addr(), params, &quick()).await.expect("probe");
+    assert!(s.tls.is_some(), "{:?}", s.tls_failure);
+    // Wrong root: a certificate failure, reported as a finding.
+    let params = TlsParams {
+        sni: Some("mx15.sim.test".into()),
+        verifier: webpki(&other_ca),
+    };
+    let s = probe(peer.addr(), params, &quick()).await.expect("probe");
+    assert!(
+        matches!(s.tls_failure, Some(TlsFailure::Certificate(_))),
+        "{:?}",
+        s.tls_failure
+    );
+    // Right root, wrong name (the SNI is what the verifier checks).
+    let params = TlsParams {
+        sni: Some("other.sim.test".into()),
+        verifier: webpki(&ca),
+    };
+    let s = probe(peer.addr(), params, &quick()).await.expect("probe");
+    assert!(matches!(s.tls_failure, Some(TlsFailure::Certificate(_))));
+    peer.shutdown().await;
+}
+
+/// Presents a certificate whose key the server does not hold.
+#[derive(Debug)]
+struct WrongKey(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for WrongKey {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+#[tokio::test]
+async fn accept_any_still_requires_the_server_to_hold_the_key() {
+    let shown = self_signed(&["mx16.sim.test"]).expect("certificate");
+    let held = self_signed(&["mx16.sim.test"]).expect("certificate");
+    let provider = tls::provider();
+    let key = provider
+        .key_provider
+        .load_private_key(held.key.clone_key())
+        .expect("key");
+    let certified = rustls::sign::CertifiedKey::new(shown.chain.clone(), key);
+    for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
+        let config = ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[version])
+            .expect("versions")
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(WrongKey(Arc::new(certified.clone()))));
+        let peer = peer(
+            16,
+            PeerBehaviour::StartTlsWith {
+                config: Arc::new(config),
+            },
+        )
+        .await;
+        let s = probe(peer.addr(), any("mx16.sim.test"), &quick())
+            .await
+            .expect("probe");
+        assert_eq!(s.tls, None);
+        assert!(
+            matches!(s.tls_failure, Some(TlsFailure::Certificate(_))),
+            "{version:?}: {:?}",
+            s.tls_failure
+        );
+        peer.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_peer_can_change_between_two_probes() {
+    let peer = peer(17, PeerBehaviour::NoStarttls).await;
+    let first = probe(peer.addr(), any("mx17.sim.test"), &quick())
+        .await
+        .expect("probe");
+    assert!(!first.starttls_offered);
+    peer.set_behaviour(PeerBehaviour::StartTls {
+        identity: self_signed(&["mx17.sim.test"]).expect("certificate"),
+    });
+    let second = probe(peer.addr(), any("mx17.sim.test"), &quick())
+        .await
+        .expect("probe");
+    assert!(second.tls.is_some());
+    assert_eq!(peer.connections(), 2);
+    peer.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_settings_are_refused_before_connecting() {
+    let peer = peer(18, PeerBehaviour::NoStarttls).await;
+    let cfg = SmtpConfig {
+        helo_name: "x\r\nMAIL FROM:<a@b>".into(),
+        ..quick()
+    };
+    let err = probe(peer.addr(), any("mx18.sim.test"), &cfg)
+        .await
+        .expect_err("bad HELO name");
+    assert_eq!(err.step(), step::CONFIG);
+    assert!(!err.is_temporary());
+    let err = probe(peer.addr(), any("not a host name"), &quick())
+        .await
+        .expect_err("bad SNI");
+    assert_eq!(err.step(), step::CONFIG);
+    assert_eq!(peer.connections(), 0);
+    peer.shutdown().await;
+}
+
+/// One step of a scripted server.
+enum Act {
+    /// Send these bytes.
+    Send(&'static [u8]),
+    /// Read one line from the client and record it.
+    Read,
+    /// Do nothing for a while.
+    Sleep(Duration),
+}
+
+/// A one-connection TCP server that follows a script and records the client's lines.
+async fn scripted(last: u8, script: Vec<Act>) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind(loopback(last)).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        let mut stream = BufReader::new(stream);
+        for act in script {
+            match act {
+                Act::Send(bytes) => {
+                    if stream.get_mut().write_all(bytes).await.is_err() {
+                        return;
+                    }
+                }
+                Act::Read => {
+                    let mut line = String::new();
+                    match tokio::time::timeout(Duration::from_secs(5), stream.read_line(&mut line))
+                        .await
+                    {
+                        Ok(Ok(n)) if n > 0 => record
+                            .lock()
+                            .expect("lock")
+                            .push(line.trim_end().to_string()),
+                        _ => return,
+                    }
+                }
+                Act::Sleep(d) => tokio::time::sleep(d).await,
+            }
+        }
+        // Keep the connection open a little so the client sees no early close.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    });
+    (addr, seen)
+}
+
+const EHLO_WITH_STARTTLS: &[u8] = b"250-x.test\r\n250-PIPELINING\r\n250 starttls\r\n";
+
+#[tokio::test]
+async fn a_probe_sends_only_ehlo_and_quit_to_a_plain_server() {
+    let (addr, seen) = scripted(
+        20,
+        vec![
+            Act::Send(b"220 x.test ESMTP\r\n"),
+            Act::Read,
+            Act::Send(b"250-x.test\r\n250 SIZE 1000\r\n"),
+            Act::Read,
+            Act::Send(b"221 bye\r\n"),
+        ],
+    )
+    .await;
+    let s = probe(addr, TlsParams::accept_any(None), &quick())
+        .await
+        .expect("probe");
+    assert_eq!(s.extensions, vec!["SIZE 1000"]);
+    assert_eq!(
+        *seen.lock().expect("lock"),
+        vec!["EHLO probe.sendguard.test", "QUIT"]
+    );
+}
+
+#[tokio::test]
+async fn starttls_keyword_is_case_insensitive_and_handshake_timeout_is_reported() {
+    let (addr, seen) = scripted(
+        21,
+        vec![
+            Act::Send(b"220 x.test ESMTP\r\n"),
+            Act::Read,
+            Act::Send(EHLO_WITH_STARTTLS),
+            Act::Read,
+            Act::Send(b"220 go ahead\r\n"),
+            Act::Sleep(Duration::from_secs(3)),
+        ],
+    )
+    .await;
+    let cfg = SmtpConfig {
+        tls_timeout: Duration::from_millis(300),
+        ..quick()
+    };
+    let s = probe(addr, any("x.test"), &cfg).await.expect("probe");
+    assert!(s.starttls_offered);
+    assert_eq!(s.tls_failure, Some(TlsFailure::Timeout));
+    assert_eq!(seen.lock().expect("lock")[1], "STARTTLS");
+}
+
+#[tokio::test]
+async fn silence_after_starttls_is_a_timeout_finding() {
+    let (addr, _) = scripted(
+        22,
+        vec![
+            Act::Send(b"220 x.test ESMTP\r\n"),
+            Act::Read,
+            Act::Send(EHLO_WITH_STARTTLS),
+            Act::Read,
+            Act::Sleep(Duration::from_secs(3)),
+        ],
+    )
+    .await;
+    let cfg = SmtpConfig {
+        command_timeout: Duration::from_millis(300),
+        ..quick()
+    };
+    let s = probe(addr, any("x.test"), &cfg).await.expect("probe");
+    assert_eq!(s.tls_failure, Some(TlsFailure::Timeout));
+}
+
+#[tokio::test]
+async fn data_after_the_starttls_reply_is_refused() {
+    let (addr, _) = scripted(
+        23,
+        vec![
+            Act::Send(b"220 x.test ESMTP\r\n"),
+            Act::Read,
+            Act::Send(EHLO_WITH_STARTTLS),
+            Act::Read,
+            Act::Send(b"220 go ahead\r\n250 injected\r\n"),
+        ],
+    )
+    .await;
+    let s = probe(addr, any("x.test"), &quick()).await.expect("probe");
+    match s.tls_failure {
+        Some(TlsFailure::Handshake(text)) => assert!(text.contains("after 220"), "{text}"),
+        other => panic!("expected a handshake failure, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_non_smtp_greeting_is_a_protocol_violation() {
+    let (addr, _) = scripted(24, vec![Act::Send(b"SSH-2.0-OpenSSH_9.2\r\n")]).await;
+    let err = probe(addr, any("x.test"), &quick())
+        .await
+        .expect_err("not SMTP");
+    assert!(!err.is_temporary());
+    assert_eq!(err.step(), step::GREETING);
+    assert!(err.detail().contains("malformed"), "{err}");
+}
+
+#[tokio::test]
+async fn ehlo_4xx_is_temporary_and_closing_mid_reply_too() {
+    let (addr, _) = scripted(
+        25,
+        vec![
+            Act::Send(b"220 x.test ESMTP\r\n"),
+            Act::Read,
+            Act::Send(b"421 4.7.0 try later\r\n"),
+        ],
+    )
+    .await;
+    let err = probe(addr, any("x.test"), &quick()).await.expect_err("421");
+    assert!(err.is_temporary());
+    assert_eq!(err.step(), step::EHLO);
+
+    let (addr, _) = scripted(
+        26,
+        vec![
+            Act::Send(b"220 x.test ESMTP\r\n"),
+            Act::Read,
+            Act::Send(b"250-x.test\r\n"),
+        ],
+    )
+    .await;
+    // The scripted server keeps the connection open, then closes it: a timeout or closed
+    // connection, both temporary.
+    let cfg = SmtpConfig {
+        command_timeout: Duration::from_millis(300),
+        ..quick()
+    };
+    let err = probe(addr, any("x.test"), &cfg).await.expect_err("cut");
+    assert!(err.is_temporary());
+    assert_eq!(err.step(), step::EHLO);
+}
+
+#[test]
+fn errors_name_their_step_and_class() {
+    let e = SmtpError::temporary(step::EHLO, "x");
+    assert!(e.is_temporary());
+    assert_eq!(e.to_string(), "temporary SMTP failure during EHLO: x");
+    let e = SmtpError::permanent(step::GREETING, "554 no");
+    assert!(!e.is_temporary());
+    assert_eq!(e.step(), "reading greeting");
+    assert_eq!(e.detail(), "554 no");
+}
+
+#[test]
+fn starttls_detection_looks_at_the_keyword_only() {
+    assert!(offers_starttls(&["STARTTLS".into()]));
+    assert!(offers_starttls(&["starttls".into()]));
+    assert!(!offers_starttls(&[
+        "XSTARTTLS".into(),
+        "AUTH STARTTLS".into()
+    ]));
+}
