@@ -5,5 +5,6 @@
 //! else lives here so that tests drive the real code in-process.
 
 pub mod cli;
+pub mod dns;
 pub mod http;
 pub mod tlsa;
