@@ -7,4 +7,5 @@
 pub mod cli;
 pub mod dns;
 pub mod http;
+pub mod sim;
 pub mod tlsa;

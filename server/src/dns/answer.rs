@@ -72,7 +72,9 @@ pub(crate) fn classify(result: Result<Lookup, NetError>, what: &str) -> Result<O
             match no_records.response_code {
                 ResponseCode::NXDomain => Ok(Outcome::NxDomain(status)),
                 ResponseCode::NoError => Ok(Outcome::NoData(status)),
-                code => Err(DnsError::Temporary(format!("{what}: server answered {code}"))),
+                code => Err(DnsError::Temporary(format!(
+                    "{what}: server answered {code}"
+                ))),
             }
         }
         Err(NetError::Dns(HickoryDnsError::Nsec {
@@ -181,9 +183,18 @@ mod tests {
     fn fold_needs_every_record_secure() {
         use RecordType::{A, RRSIG};
         let s = |v: &[(RecordType, Proof)]| fold(v.iter().copied());
-        assert_eq!(s(&[(A, Proof::Secure), (RRSIG, Proof::Indeterminate)]), DnssecStatus::Secure);
-        assert_eq!(s(&[(A, Proof::Secure), (A, Proof::Insecure)]), DnssecStatus::Insecure);
-        assert_eq!(s(&[(A, Proof::Secure), (A, Proof::Bogus)]), DnssecStatus::Bogus);
+        assert_eq!(
+            s(&[(A, Proof::Secure), (RRSIG, Proof::Indeterminate)]),
+            DnssecStatus::Secure
+        );
+        assert_eq!(
+            s(&[(A, Proof::Secure), (A, Proof::Insecure)]),
+            DnssecStatus::Insecure
+        );
+        assert_eq!(
+            s(&[(A, Proof::Secure), (A, Proof::Bogus)]),
+            DnssecStatus::Bogus
+        );
         assert_eq!(s(&[(A, Proof::Indeterminate)]), DnssecStatus::Indeterminate);
         assert_eq!(s(&[]), DnssecStatus::Indeterminate);
     }

@@ -164,7 +164,9 @@ impl Dns {
     /// explicit resolver, the system configuration; sends no queries yet.
     pub fn new(cfg: &DnsConfig) -> Result<Dns, DnsError> {
         if cfg.timeout.is_zero() {
-            return Err(DnsError::Permanent("the DNS timeout must not be zero".into()));
+            return Err(DnsError::Permanent(
+                "the DNS timeout must not be zero".into(),
+            ));
         }
         let config = match cfg.resolver {
             Some(addr) => {
@@ -175,8 +177,8 @@ impl Dns {
                 ResolverConfig::from_parts(None, vec![], vec![server])
             }
             None => {
-                let (config, _opts) = hickory_resolver::system_conf::read_system_conf()
-                    .map_err(|err| {
+                let (config, _opts) =
+                    hickory_resolver::system_conf::read_system_conf().map_err(|err| {
                         DnsError::Permanent(format!("reading the system resolver config: {err}"))
                     })?;
                 config
@@ -315,7 +317,8 @@ impl Dns {
                 }
             }
         }
-        let canonical = canonical_name(name, v4.records()).or_else(|| canonical_name(name, v6.records()));
+        let canonical =
+            canonical_name(name, v4.records()).or_else(|| canonical_name(name, v6.records()));
         Ok(AddressAnswer {
             addresses,
             dnssec: weakest(v4.status(), v6.status()),
@@ -361,7 +364,8 @@ fn build_resolver(
     trust_anchor: Option<Arc<TrustAnchors>>,
     timeout: Duration,
 ) -> Result<TokioResolver, DnsError> {
-    let mut builder = Resolver::builder_with_config(config.clone(), TokioRuntimeProvider::default());
+    let mut builder =
+        Resolver::builder_with_config(config.clone(), TokioRuntimeProvider::default());
     let opts = builder.options_mut();
     opts.validate = true;
     // Two tries per query within the overall budget, so one lost UDP datagram is not fatal.
@@ -400,7 +404,11 @@ fn mx_kind(outcome: &Outcome) -> MxKind {
     // RFC 7505 §3: a null MX must be the only MX record. When it is mixed with real ones
     // (a misconfiguration), the real hosts are still where mail would go.
     if hosts.is_empty() {
-        return if null_mx { MxKind::NullMx } else { MxKind::NoMailHost };
+        return if null_mx {
+            MxKind::NullMx
+        } else {
+            MxKind::NoMailHost
+        };
     }
     hosts.sort();
     hosts.dedup();
@@ -412,7 +420,9 @@ fn canonical_name(name: &Name, answers: &[hickory_resolver::proto::rr::Record]) 
     let mut current = name.to_lowercase();
     let mut hops = 0;
     while let Some(target) = answers.iter().find_map(|record| match &record.data {
-        RData::CNAME(cname) if record.name.to_lowercase() == current => Some(cname.0.to_lowercase()),
+        RData::CNAME(cname) if record.name.to_lowercase() == current => {
+            Some(cname.0.to_lowercase())
+        }
         _ => None,
     }) {
         current = target;

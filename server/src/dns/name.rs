@@ -23,9 +23,8 @@ pub fn to_a_label(domain: &str) -> Result<String, DnsError> {
             "invalid domain {domain:?}: the name is empty"
         )));
     }
-    let ascii = idna::domain_to_ascii_strict(without_dot).map_err(|err| {
-        DnsError::Permanent(format!("invalid domain {domain:?}: {err:?}"))
-    })?;
+    let ascii = idna::domain_to_ascii_strict(without_dot)
+        .map_err(|err| DnsError::Permanent(format!("invalid domain {domain:?}: {err:?}")))?;
     if ascii.is_empty() || ascii.split('.').any(str::is_empty) {
         return Err(DnsError::Permanent(format!(
             "invalid domain {domain:?}: empty label"
@@ -68,7 +67,10 @@ mod tests {
             to_a_label("bücher.example").unwrap(),
             "xn--bcher-kva.example"
         );
-        assert_eq!(to_a_label("Bücher.Example.").unwrap(), "xn--bcher-kva.example");
+        assert_eq!(
+            to_a_label("Bücher.Example.").unwrap(),
+            "xn--bcher-kva.example"
+        );
         assert_eq!(to_a_label("MX.Example.COM").unwrap(), "mx.example.com");
     }
 
