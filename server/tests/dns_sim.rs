@@ -386,8 +386,7 @@ fn unreadable_trust_anchor_is_a_permanent_error() {
         trust_anchor: Some(path),
         timeout: Duration::from_secs(1),
     })
-    .err()
-    .expect("bad trust anchor");
+    .expect_err("bad trust anchor");
     assert!(matches!(err, DnsError::Permanent(_)), "{err:?}");
 }
 

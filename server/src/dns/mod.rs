@@ -65,6 +65,16 @@ pub struct Dns {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Dns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dns")
+            .field("name_servers", &self.inner.config.name_servers().len())
+            .field("custom_trust_anchor", &self.inner.trust_anchor.is_some())
+            .field("timeout", &self.inner.timeout)
+            .finish()
+    }
+}
+
 struct Inner {
     resolver: RwLock<TokioResolver>,
     /// What [`Dns::clear_cache`] rebuilds the resolver from.

@@ -130,6 +130,16 @@ pub struct DnsSim {
     tree: tokio::sync::Mutex<Tree>,
 }
 
+impl std::fmt::Debug for DnsSim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DnsSim")
+            .field("addr", &self.addr)
+            .field("trust_anchor", &self.trust_anchor)
+            .field("zones", &self.slots.len())
+            .finish()
+    }
+}
+
 impl DnsSim {
     /// Start serving `zones` (plus the root and every TLD they need) over UDP and TCP on one
     /// free port of `bind`, and write the root's DNSKEY to `dir/trust-anchor.txt`.
