@@ -5,6 +5,7 @@
 //! else lives here so that tests drive the real code in-process.
 
 pub mod cli;
+pub mod dns;
 pub mod facts;
 pub mod http;
 pub mod policy;
