@@ -479,15 +479,54 @@ fn dane_ta_ignores_a_trailing_dot_and_case() {
     );
 }
 
+#[test]
+fn dane_ta_on_the_leaf_needs_a_self_issued_leaf() {
+    // A self-issued leaf is its own trust anchor; names and dates are still checked.
+    let (leaf, _) = make_leaf(&[MX], None, false);
+    let records = [sha256_record(2, &leaf)];
+    assert_eq!(
+        match_chain(&records, std::slice::from_ref(&leaf), &[MX], now()),
+        DaneMatch::Matched { usage: 2, depth: 0 }
+    );
+    assert!(matches!(
+        match_chain(&records, &[leaf], &[DOMAIN], now()),
+        DaneMatch::Mismatch(_)
+    ));
+    // A CA-issued leaf is not a trust anchor for itself: that record would be DANE-EE.
+    let (ca, issuer) = make_ca("Example CA", None);
+    let (leaf, _) = make_leaf(&[MX], Some(&issuer), false);
+    let why = mismatch_text(match_chain(
+        &[sha256_record(2, &leaf)],
+        &[leaf, ca],
+        &[MX],
+        now(),
+    ));
+    assert!(why.contains("at depth 0"), "{why}");
+}
+
 // ---- DaneVerifier in real handshakes ------------------------------------------------------
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Runs a handshake over an in-memory pipe: the server presents `chain` with `key`, the
-/// client verifies with a [`DaneVerifier`] for `records`. Returns the client's outcome after
-/// exchanging a line of data.
+/// A server that presents `chain` but signs the handshake with `key`, whether or not `key`
+/// belongs to the leaf (rustls's own `with_single_cert` would refuse a mismatched pair).
+#[derive(Debug)]
+struct FixedCert(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for FixedCert {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+/// Runs a handshake over an in-memory pipe: the server presents `chain` and signs with `key`,
+/// the client verifies with a [`DaneVerifier`] for `records`. Returns the client's outcome
+/// after reading a line of data from the server.
 async fn handshake(
     chain: Vec<CertificateDer<'static>>,
     key: &KeyPair,
@@ -496,12 +535,17 @@ async fn handshake(
 ) -> Result<(), String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    let signing_key = provider()
+        .key_provider
+        .load_private_key(PrivateKeyDer::Pkcs8(key.serialize_der().into()))
+        .unwrap();
     let server_config = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[version])
         .unwrap()
         .with_no_client_auth()
-        .with_single_cert(chain, PrivateKeyDer::Pkcs8(key.serialize_der().into()))
-        .unwrap();
+        .with_cert_resolver(Arc::new(FixedCert(Arc::new(
+            rustls::sign::CertifiedKey::new(chain, signing_key),
+        ))));
     let client_config = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[version])
         .unwrap()
@@ -588,4 +632,44 @@ async fn verifier_without_usable_records_accepts_any_certificate() {
     handshake(vec![leaf], &key, records, &rustls::version::TLS13)
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn verifier_checks_the_handshake_signature() {
+    // The server presents the certificate the TLSA record names but does not hold its key.
+    let (leaf, _leaf_key) = make_leaf(&[MX], None, false);
+    let (_, impostor_key) = make_leaf(&[MX], None, false);
+    let records = vec![spki_sha256_record(3, &leaf)];
+    for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
+        let err = handshake(vec![leaf.clone()], &impostor_key, records.clone(), version)
+            .await
+            .unwrap_err();
+        assert!(err.contains("BadSignature"), "{err}");
+    }
+    // The same with no usable records: unauthenticated TLS still proves key possession.
+    let err = handshake(
+        vec![leaf],
+        &impostor_key,
+        vec![rec(0, 1, 1, vec![0; 32])],
+        &rustls::version::TLS13,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("BadSignature"), "{err}");
+}
+
+#[tokio::test]
+async fn verifier_rejects_a_dane_ta_server_with_a_foreign_chain() {
+    let (ca, _) = make_ca("Example CA", None);
+    let (_, other_issuer) = make_ca("Example CA", None);
+    let (leaf, key) = make_leaf(&[MX], Some(&other_issuer), false);
+    let err = handshake(
+        vec![leaf, ca.clone()],
+        &key,
+        vec![sha256_record(2, &ca)],
+        &rustls::version::TLS13,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("does not validate"), "{err}");
 }
