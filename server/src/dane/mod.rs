@@ -188,6 +188,11 @@ pub fn match_chain(
 
 /// The chain leaf → … → `chain[anchor_depth]` must validate with `chain[anchor_depth]` as the
 /// trust anchor, and the leaf must carry one of `names` (RFC 7672 §3.2.2, §3.2.3).
+///
+/// Validation is RFC 5280 path building by webpki: signatures, validity dates of the leaf and
+/// intermediates, CA basic constraints, the anchor's name constraints, and the serverAuth
+/// extended key usage when the leaf lists any. When the record matches the leaf itself
+/// (depth 0), only a self-issued leaf validates, being its own issuer.
 fn validate_to_anchor(
     chain: &[CertificateDer<'_>],
     anchor_depth: usize,
@@ -224,7 +229,8 @@ fn validate_to_anchor(
 }
 
 /// RFC 7672 §3.2.3: the leaf's DNS subjectAltNames must include one reference identifier; a
-/// wildcard matches only as the whole left-most label (webpki's RFC 6125 rules).
+/// wildcard matches only as the whole left-most label (webpki's RFC 6125 rules). The subject
+/// common name is not consulted. A trailing dot on a reference identifier is ignored.
 fn check_names(leaf: &webpki::EndEntityCert<'_>, names: &[&str]) -> Result<(), String> {
     for name in names {
         let name = name.trim_end_matches('.');
