@@ -1,12 +1,14 @@
 //! The `sendguard` binary: parses the command line, sets up logging, and runs the chosen
 //! subcommand. All behaviour lives in the library crate.
 
+use std::process::ExitCode;
+
 use clap::Parser;
-use sendguard::cli::{Cli, Command};
+use sendguard::cli::Cli;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -14,9 +16,11 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    match cli.command {
-        Command::Serve(args) => {
-            sendguard::http::serve(args.listen, sendguard::http::AppState::default()).await
+    match sendguard::run::run(cli.command).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("sendguard: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -27,7 +27,7 @@ async fn health_reports_ok_and_the_version() {
 
 #[tokio::test]
 async fn health_lists_the_demo_domains_in_demo_mode() {
-    let state = AppState::demo(vec![DemoDomain {
+    let state = AppState::default().with_demo_domains(vec![DemoDomain {
         domain: "dane-ee.test".into(),
         description: "DANE-EE".into(),
     }]);

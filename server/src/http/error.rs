@@ -15,6 +15,9 @@ pub enum ApiError {
     /// The request was malformed; the message says how.
     #[error("{0}")]
     BadRequest(String),
+    /// A feature this server was not set up for.
+    #[error("{0}")]
+    Unavailable(&'static str),
     /// Something failed inside the server; the detail is logged, not shown.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -25,6 +28,7 @@ impl ApiError {
         match self {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -42,5 +46,11 @@ impl IntoResponse for ApiError {
             error: self.to_string(),
         };
         (status, Json(body)).into_response()
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        ApiError::BadRequest(rejection.body_text())
     }
 }

@@ -6,6 +6,7 @@
 
 mod assets;
 mod error;
+pub mod recipients;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use sendguard_common::{DemoDomain, Health, paths};
 use tower_http::compression::CompressionLayer;
@@ -22,6 +23,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+
+use crate::verdicts::Verdicts;
 
 /// Largest request body the API accepts.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -37,16 +40,36 @@ pub struct AppState {
 #[derive(Default)]
 struct Inner {
     demo_domains: Option<Vec<DemoDomain>>,
+    verdicts: Option<Verdicts>,
 }
 
 impl AppState {
-    /// State for a server running against the simulated internet, listing its domains.
-    pub fn demo(domains: Vec<DemoDomain>) -> Self {
+    /// State for a server that probes with `verdicts`.
+    pub fn new(verdicts: Verdicts) -> Self {
         Self {
             inner: Arc::new(Inner {
-                demo_domains: Some(domains),
+                demo_domains: None,
+                verdicts: Some(verdicts),
             }),
         }
+    }
+
+    /// Marks the server as running against the simulated internet, listing its domains.
+    pub fn with_demo_domains(self, domains: Vec<DemoDomain>) -> Self {
+        let inner = Inner {
+            demo_domains: Some(domains),
+            verdicts: self.inner.verdicts.clone(),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    fn verdicts(&self) -> Result<&Verdicts, ApiError> {
+        self.inner
+            .verdicts
+            .as_ref()
+            .ok_or(ApiError::Unavailable("recipient probing is not configured"))
     }
 }
 
@@ -54,14 +77,17 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route(paths::HEALTH, get(health))
+        .route(paths::RECIPIENT_SECURITY, post(recipients::security))
         .route("/api/{*rest}", any(api_not_found))
         .fallback(assets::serve)
-        .with_state(state)
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // Ordinary requests are bounded in time; the event stream below bounds itself.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        .route(paths::RECIPIENT_EVENTS, get(recipients::events))
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
 }

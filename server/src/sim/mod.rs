@@ -5,3 +5,4 @@
 pub mod dns;
 pub mod pki;
 pub mod smtp;
+pub mod world;

@@ -1,0 +1,98 @@
+//! `POST /api/recipients/security` and its event stream `GET /api/recipients/events`.
+//!
+//! The POST answers every address at once: known verdicts final, unknown ones `pending` with a
+//! probe started in the background, malformed ones `invalid` with the reason; one bad address
+//! never fails the request. The page then opens the event stream (server-sent events, WHATWG
+//! HTML §9.2) for its pending domains and receives each verdict as its probe finishes, so it
+//! never polls.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::{Stream, StreamExt, stream};
+use sendguard_common::{DomainVerdict, RecipientSecurityRequest, RecipientSecurityResponse};
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{ApiError, AppState};
+
+/// At most this many addresses in one request.
+pub const MAX_ADDRESSES: usize = 200;
+/// At most this many domains in one event stream.
+pub const MAX_EVENT_DOMAINS: usize = 200;
+/// An event stream ends after this long; the page opens a new one if it still waits.
+pub const EVENT_STREAM_LIFETIME: Duration = Duration::from_secs(300);
+
+/// The verdict of each address.
+pub async fn security(
+    State(state): State<AppState>,
+    body: Result<Json<RecipientSecurityRequest>, JsonRejection>,
+) -> Result<Json<RecipientSecurityResponse>, ApiError> {
+    let Json(request) = body?;
+    if request.addresses.len() > MAX_ADDRESSES {
+        return Err(ApiError::BadRequest(format!(
+            "at most {MAX_ADDRESSES} addresses per request"
+        )));
+    }
+    let verdicts = state.verdicts()?;
+    let results = request
+        .addresses
+        .iter()
+        .map(|a| verdicts.lookup(a.trim()))
+        .collect();
+    Ok(Json(RecipientSecurityResponse { results }))
+}
+
+/// Query of the event stream: `domains=a.example,b.example`.
+#[derive(Debug, Deserialize)]
+pub struct EventsQuery {
+    /// Comma-separated A-label domains whose verdicts the page waits for.
+    pub domains: String,
+}
+
+/// Server-sent events named `verdict`, each a [`DomainVerdict`] in JSON: first the requested
+/// domains already known, then each one as its probe finishes.
+pub async fn events(
+    State(state): State<AppState>,
+    Query(query): Query<EventsQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let wanted: HashSet<String> = query
+        .domains
+        .split(',')
+        .map(|d| d.trim().to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+        .collect();
+    if wanted.is_empty() || wanted.len() > MAX_EVENT_DOMAINS {
+        return Err(ApiError::BadRequest(format!(
+            "name between 1 and {MAX_EVENT_DOMAINS} domains"
+        )));
+    }
+    let verdicts = state.verdicts()?;
+    // Subscribe before reading what is known, so that nothing finishing in between is missed.
+    let rx = verdicts.subscribe();
+    let known: Vec<DomainVerdict> = wanted.iter().filter_map(|d| verdicts.known(d)).collect();
+    let live = stream::unfold((rx, wanted), |(mut rx, wanted)| async move {
+        loop {
+            match rx.recv().await {
+                Ok(v) if wanted.contains(&v.domain) => return Some((v, (rx, wanted))),
+                Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    let stream = stream::iter(known)
+        .chain(live)
+        .take_until(tokio::time::sleep(EVENT_STREAM_LIFETIME))
+        .map(|v| {
+            Ok(Event::default()
+                .event("verdict")
+                .json_data(&v)
+                .unwrap_or_else(|_| Event::default().event("error")))
+        });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}

@@ -1,0 +1,433 @@
+//! The probe: gathers the facts about a recipient domain that the policy judges.
+//!
+//! For a domain (converted to A-labels first): the MX lookup with its DNSSEC status (RFC 5321
+//! §5.1 implicit MX, RFC 7505 null MX), then for every MX host concurrently its addresses and,
+//! when those are DNSSEC-secure, its TLSA records (RFC 7672 §2.2, expanded CNAME first), then for
+//! every address concurrently an SMTP session up to STARTTLS and the TLS handshake (RFC 3207),
+//! whose certificate chain is matched against the TLSA records (RFC 7671) and described.
+//!
+//! Remote servers are protected from what users type: a global bound on simultaneous SMTP
+//! sessions, in-flight probes of the same domain or the same server merged into one, a minimum
+//! interval before the same server is contacted again (an operator's explicit probe skips it),
+//! and no connections to special-purpose addresses unless the operator allows them
+//! ([`safety`]). Every network step is bounded in time by the DNS and SMTP layers.
+
+pub mod safety;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::{BoxFuture, FutureExt, Shared, join_all};
+use rustls_pki_types::{CertificateDer, UnixTime};
+use sendguard_common::{DnssecStatus, DomainVerdict};
+use tokio::sync::Semaphore;
+
+use crate::dns::{Dns, DnsConfig, DnsError, MxKind};
+use crate::facts::{
+    DaneOutcome, DomainFacts, EndpointFacts, EndpointOutcome, HostFacts, MxFacts, SessionFacts,
+    TlsFacts, TlsFailureFacts, TlsaFacts,
+};
+use crate::smtp::{self, SmtpConfig, TlsFailure, TlsParams};
+
+/// How the prober behaves.
+#[derive(Clone, Debug)]
+pub struct ProbeConfig {
+    /// Resolver, trust anchor and DNS timeout.
+    pub dns: DnsConfig,
+    /// SMTP port, timeouts and limits.
+    pub smtp: SmtpConfig,
+    /// Whether loopback, private and other special-purpose addresses may be contacted.
+    pub allow_private_targets: bool,
+    /// At most this many SMTP sessions at once, over all probes.
+    pub max_concurrent_sessions: usize,
+    /// The same server (host and address) is not contacted again within this interval.
+    pub min_reprobe_interval: Duration,
+}
+
+impl ProbeConfig {
+    /// Defaults for production: system resolver, IANA root anchor, port 25, public targets only.
+    pub fn new(dns: DnsConfig) -> Self {
+        Self {
+            dns,
+            smtp: SmtpConfig::default(),
+            allow_private_targets: false,
+            max_concurrent_sessions: 64,
+            min_reprobe_interval: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Why a probe could not even start.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// The input is not a usable domain or address.
+    #[error("not a valid domain: {0}")]
+    InvalidDomain(String),
+    /// The DNS resolver could not be set up (bad resolver address or trust anchor file).
+    #[error("DNS setup failed: {0}")]
+    Setup(String),
+}
+
+/// What one SMTP session showed, independent of the domain that led to it.
+#[derive(Clone, Debug)]
+enum RawEndpoint {
+    Failed {
+        detail: String,
+        temporary: bool,
+    },
+    Session {
+        starttls_offered: bool,
+        tls: Option<RawTls>,
+        tls_failure: Option<TlsFailureFacts>,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct RawTls {
+    version: String,
+    cipher_openssl: String,
+    cipher_iana: String,
+    bits: u16,
+    chain: Vec<CertificateDer<'static>>,
+}
+
+type SharedEndpoint = Shared<BoxFuture<'static, RawEndpoint>>;
+type SharedDomain = Shared<BoxFuture<'static, Arc<DomainFacts>>>;
+
+/// Probes recipient domains. Cheap to clone; clones share limits, caches and in-flight probes.
+#[derive(Clone)]
+pub struct Prober {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dns: Dns,
+    config: ProbeConfig,
+    sessions: Semaphore,
+    domains_in_flight: Mutex<HashMap<String, SharedDomain>>,
+    endpoints_in_flight: Mutex<HashMap<(String, IpAddr), SharedEndpoint>>,
+    recent: Mutex<HashMap<(String, IpAddr), (Instant, RawEndpoint)>>,
+}
+
+/// Converts what a user typed (an address or a domain) into the A-label domain to probe.
+pub fn domain_of(input: &str) -> Result<String, ProbeError> {
+    let input = input.trim();
+    let domain = match input.rsplit_once('@') {
+        Some((local, domain)) if !local.is_empty() => domain,
+        Some(_) => {
+            return Err(ProbeError::InvalidDomain(format!(
+                "{input}: nothing before the @"
+            )));
+        }
+        None => input,
+    };
+    let domain = domain.trim_end_matches('.');
+    if domain.is_empty() {
+        return Err(ProbeError::InvalidDomain(format!("{input}: no domain")));
+    }
+    let a_label = crate::dns::to_a_label(domain)
+        .map_err(|e| ProbeError::InvalidDomain(format!("{input}: {e}")))?;
+    if !a_label.contains('.') {
+        return Err(ProbeError::InvalidDomain(format!(
+            "{input}: a domain needs at least one dot"
+        )));
+    }
+    Ok(a_label)
+}
+
+impl Prober {
+    /// A prober with its own resolver.
+    pub fn new(config: ProbeConfig) -> Result<Self, ProbeError> {
+        let dns = Dns::new(&config.dns).map_err(|e| ProbeError::Setup(e.to_string()))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                dns,
+                sessions: Semaphore::new(config.max_concurrent_sessions.max(1)),
+                config,
+                domains_in_flight: Mutex::new(HashMap::new()),
+                endpoints_in_flight: Mutex::new(HashMap::new()),
+                recent: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Probes the domain of `input` (an address or a domain) and judges it.
+    pub async fn verdict(&self, input: &str, fresh: bool) -> Result<DomainVerdict, ProbeError> {
+        let facts = self.probe(input, fresh).await?;
+        Ok(crate::policy::verdict(&facts))
+    }
+
+    /// Probes the domain of `input`. With `fresh`, servers are contacted even if they were
+    /// contacted within the minimum interval (an operator's explicit request).
+    /// Concurrent calls for the same domain share one probe.
+    pub async fn probe(&self, input: &str, fresh: bool) -> Result<Arc<DomainFacts>, ProbeError> {
+        let domain = domain_of(input)?;
+        let shared = {
+            let mut map = lock(&self.inner.domains_in_flight);
+            match map.get(&domain) {
+                Some(f) => f.clone(),
+                None => {
+                    let this = self.clone();
+                    let d = domain.clone();
+                    let fut = async move {
+                        let facts = Arc::new(this.probe_domain(&d, fresh).await);
+                        lock(&this.inner.domains_in_flight).remove(&d);
+                        facts
+                    }
+                    .boxed()
+                    .shared();
+                    map.insert(domain.clone(), fut.clone());
+                    fut
+                }
+            }
+        };
+        Ok(shared.await)
+    }
+
+    async fn probe_domain(&self, domain: &str, fresh: bool) -> DomainFacts {
+        let mx = match self.inner.dns.mx(domain).await {
+            Err(DnsError::Bogus(d)) => MxFacts::Bogus(d),
+            Err(e) => MxFacts::DnsFailure(e.to_string()),
+            Ok(answer) => match answer.kind {
+                MxKind::NullMx => MxFacts::NullMx,
+                MxKind::NxDomain => MxFacts::NxDomain,
+                MxKind::NoMailHost => MxFacts::NoMailHost,
+                MxKind::Implicit => {
+                    let host = self.probe_host(domain, domain, 0, fresh).await;
+                    MxFacts::Hosts {
+                        dnssec: host.address_dnssec,
+                        implicit: true,
+                        hosts: vec![host],
+                    }
+                }
+                MxKind::Hosts(list) => {
+                    let hosts = join_all(
+                        list.iter()
+                            .map(|h| self.probe_host(domain, &h.host, h.preference, fresh)),
+                    )
+                    .await;
+                    MxFacts::Hosts {
+                        dnssec: answer.dnssec,
+                        implicit: false,
+                        hosts,
+                    }
+                }
+            },
+        };
+        DomainFacts {
+            domain: domain.to_string(),
+            checked_at: now_unix(),
+            mx,
+        }
+    }
+
+    async fn probe_host(
+        &self,
+        domain: &str,
+        host: &str,
+        preference: u16,
+        fresh: bool,
+    ) -> HostFacts {
+        let mut facts = HostFacts {
+            host: host.to_string(),
+            preference,
+            address_dnssec: DnssecStatus::Indeterminate,
+            tlsa: TlsaFacts::NotLookedUp,
+            address_error: None,
+            endpoints: Vec::new(),
+        };
+        let answer = match self.inner.dns.addresses(host).await {
+            Ok(a) => a,
+            Err(DnsError::Bogus(d)) => {
+                facts.address_dnssec = DnssecStatus::Bogus;
+                facts.tlsa = TlsaFacts::Bogus(format!("address records: {d}"));
+                return facts;
+            }
+            Err(e) => {
+                facts.address_error = Some(e.to_string());
+                return facts;
+            }
+        };
+        facts.address_dnssec = answer.dnssec;
+        // RFC 7672 §2.2.2: with secure address records, look up TLSA at the expanded (CNAME)
+        // name first, then at the original name; that name is the TLSA base domain.
+        let mut base = host.to_string();
+        if answer.dnssec == DnssecStatus::Secure {
+            let mut candidates = Vec::new();
+            if let Some(c) = answer.canonical.as_deref().filter(|c| *c != host) {
+                candidates.push(c.to_string());
+            }
+            candidates.push(host.to_string());
+            for (i, name) in candidates.iter().enumerate() {
+                let tlsa = self.tlsa_facts(name).await;
+                let last = i + 1 == candidates.len();
+                if last || matches!(tlsa, TlsaFacts::Secure(_) | TlsaFacts::Bogus(_)) {
+                    base = name.clone();
+                    facts.tlsa = tlsa;
+                    break;
+                }
+            }
+        }
+        let names = [base.as_str(), domain];
+        let endpoints = join_all(answer.addresses.iter().map(|ip| async {
+            let outcome = match safety::forbidden_reason(*ip) {
+                Some(why) if !self.inner.config.allow_private_targets => {
+                    EndpointOutcome::Forbidden(format!("{why} is not probed"))
+                }
+                _ => {
+                    let raw = self.endpoint(&base, *ip, fresh).await;
+                    judge_endpoint(raw, &facts.tlsa, &names, host)
+                }
+            };
+            EndpointFacts { ip: *ip, outcome }
+        }))
+        .await;
+        facts.endpoints = endpoints;
+        facts
+    }
+
+    async fn tlsa_facts(&self, name: &str) -> TlsaFacts {
+        match self.inner.dns.tlsa(name).await {
+            Ok(a) => match a.dnssec {
+                DnssecStatus::Secure if a.records.is_empty() => TlsaFacts::SecureNone,
+                DnssecStatus::Secure => TlsaFacts::Secure(a.records),
+                DnssecStatus::Insecure => TlsaFacts::Insecure,
+                DnssecStatus::Bogus | DnssecStatus::Indeterminate => {
+                    TlsaFacts::Bogus("the TLSA answer did not validate".into())
+                }
+            },
+            // RFC 7672 §2.1.1: a failed TLSA lookup means "defer", never "no DANE".
+            Err(e) => TlsaFacts::Bogus(e.to_string()),
+        }
+    }
+
+    /// One SMTP session with `ip`, shared with concurrent callers and reused within the
+    /// minimum re-probe interval unless `fresh`.
+    async fn endpoint(&self, sni: &str, ip: IpAddr, fresh: bool) -> RawEndpoint {
+        let key = (sni.to_string(), ip);
+        if !fresh
+            && let Some((at, raw)) = lock(&self.inner.recent).get(&key)
+            && at.elapsed() < self.inner.config.min_reprobe_interval
+        {
+            return raw.clone();
+        }
+        let shared = {
+            let mut map = lock(&self.inner.endpoints_in_flight);
+            match map.get(&key) {
+                Some(f) => f.clone(),
+                None => {
+                    let this = self.clone();
+                    let k = key.clone();
+                    let fut = async move {
+                        let raw = this.session(&k.0, k.1).await;
+                        lock(&this.inner.recent).insert(k.clone(), (Instant::now(), raw.clone()));
+                        lock(&this.inner.endpoints_in_flight).remove(&k);
+                        raw
+                    }
+                    .boxed()
+                    .shared();
+                    map.insert(key, fut.clone());
+                    fut
+                }
+            }
+        };
+        shared.await
+    }
+
+    async fn session(&self, sni: &str, ip: IpAddr) -> RawEndpoint {
+        let _permit = match self.inner.sessions.acquire().await {
+            Ok(p) => p,
+            Err(_) => {
+                return RawEndpoint::Failed {
+                    detail: "the prober is shutting down".into(),
+                    temporary: true,
+                };
+            }
+        };
+        let addr = SocketAddr::new(ip, self.inner.config.smtp.port);
+        let params = TlsParams {
+            sni: Some(sni.to_string()),
+            verifier: smtp::AcceptAnyCertificate::new(),
+        };
+        match smtp::probe(addr, params, &self.inner.config.smtp).await {
+            Err(e) => RawEndpoint::Failed {
+                temporary: e.is_temporary(),
+                detail: e.to_string(),
+            },
+            Ok(s) => RawEndpoint::Session {
+                starttls_offered: s.starttls_offered,
+                tls: s.tls.map(|t| RawTls {
+                    version: t.version.to_string(),
+                    cipher_openssl: t.cipher_openssl,
+                    cipher_iana: t.cipher_iana,
+                    bits: t.bits,
+                    chain: t.peer_chain.into_iter().map(CertificateDer::from).collect(),
+                }),
+                tls_failure: s.tls_failure.map(|f| match f {
+                    TlsFailure::ProtocolVersion(d) => TlsFailureFacts::LegacyOnly(d),
+                    TlsFailure::StarttlsRefused(d) => TlsFailureFacts::Refused(d),
+                    TlsFailure::Certificate(d) | TlsFailure::Handshake(d) => {
+                        TlsFailureFacts::Handshake(d)
+                    }
+                    TlsFailure::Timeout => TlsFailureFacts::Timeout,
+                }),
+            },
+        }
+    }
+}
+
+/// Turns a raw session into the facts of one endpoint for one domain: the DANE match depends
+/// on the domain (the next-hop name), the session itself does not.
+fn judge_endpoint(
+    raw: RawEndpoint,
+    tlsa: &TlsaFacts,
+    names: &[&str],
+    host: &str,
+) -> EndpointOutcome {
+    match raw {
+        RawEndpoint::Failed { detail, temporary } => EndpointOutcome::Failed { detail, temporary },
+        RawEndpoint::Session {
+            starttls_offered,
+            tls,
+            tls_failure,
+        } => EndpointOutcome::Session(SessionFacts {
+            starttls_offered,
+            tls_failure,
+            tls: tls.map(|t| {
+                let now = UnixTime::now();
+                let dane = match tlsa {
+                    TlsaFacts::Secure(records) => {
+                        match crate::dane::match_chain(records, &t.chain, names, now) {
+                            crate::dane::DaneMatch::Matched { .. } => DaneOutcome::Matched,
+                            crate::dane::DaneMatch::Mismatch(why) => DaneOutcome::Mismatch(why),
+                            crate::dane::DaneMatch::NoUsableRecords => DaneOutcome::NoUsableRecords,
+                        }
+                    }
+                    _ => DaneOutcome::NotApplicable,
+                };
+                TlsFacts {
+                    certificate: crate::certinfo::certificate_info(&t.chain, host, now),
+                    version: t.version,
+                    cipher_openssl: t.cipher_openssl,
+                    cipher_iana: t.cipher_iana,
+                    bits: t.bits,
+                    dane,
+                }
+            }),
+        }),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,360 @@
+//! The simulated internet as a whole: a DNSSEC-signed DNS tree and SMTP peers with chosen TLS
+//! behaviour, on loopback addresses, one scenario per domain.
+//!
+//! Each MX host gets its own 127.0.2.x address; all peers listen on one port (chosen free at
+//! start), which the prober is told to use, while TLSA names stay `_25._tcp.<mx>` as RFC 7672
+//! requires. The trust anchor of the simulated root is written to the world's folder.
+//! `sendguard demo`, the tests and the benchmarks all use this.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use sendguard_common::DemoDomain;
+
+use crate::dns::DnsConfig;
+use crate::probe::ProbeConfig;
+use crate::sim::dns::{DnsSim, Signing, ZoneSpec};
+use crate::sim::pki::{Identity, SimCa, self_signed};
+use crate::sim::smtp::{PeerBehaviour, SmtpPeer};
+
+/// Why the simulated internet could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A certificate could not be made.
+    #[error("certificate: {0}")]
+    Pki(String),
+    /// A TLSA record could not be computed.
+    #[error("TLSA record: {0}")]
+    Tlsa(String),
+    /// The DNS server did not start.
+    #[error("DNS server: {0}")]
+    Dns(String),
+    /// An SMTP peer could not listen.
+    #[error("SMTP peer {0}: {1}")]
+    Peer(String, std::io::Error),
+}
+
+/// How a simulated MX host behaves.
+#[derive(Clone, Debug)]
+pub enum HostKind {
+    /// STARTTLS with a self-signed certificate and a DANE-EE `3 1 1` record that matches it.
+    DaneEe,
+    /// STARTTLS with a certificate from the sim CA, sent with the CA, and a DANE-TA `2 0 1`
+    /// record naming the CA.
+    DaneTa,
+    /// STARTTLS with a self-signed certificate, no TLSA record.
+    SelfSigned,
+    /// STARTTLS with a self-signed certificate and a TLSA record that matches something else.
+    WrongTlsa,
+    /// No STARTTLS at all.
+    Plain,
+    /// Offers STARTTLS and then refuses it with 454.
+    RefuseStartTls,
+    /// STARTTLS with a self-signed certificate after a greeting that takes this long.
+    Slow(Duration),
+}
+
+/// One domain of the simulated internet.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The domain, e.g. `dane-ee.test`.
+    pub domain: &'static str,
+    /// What it shows, for the demo's list.
+    pub description: &'static str,
+    /// How its zone is signed.
+    pub signing: Signing,
+    /// Its MX hosts (label below the domain, preference, behaviour).
+    pub hosts: Vec<(&'static str, u16, HostKind)>,
+    /// A null MX instead of hosts.
+    pub null_mx: bool,
+}
+
+/// The scenarios `sendguard demo` and the tests use.
+pub fn scenarios() -> Vec<Scenario> {
+    use HostKind::*;
+    let one = |domain, description, signing, kind| Scenario {
+        domain,
+        description,
+        signing,
+        hosts: vec![("mx", 10, kind)],
+        null_mx: false,
+    };
+    vec![
+        one(
+            "dane-ee.test",
+            "DANE-EE: signed zone, TLSA 3 1 1 matches the server's key",
+            Signing::Signed,
+            DaneEe,
+        ),
+        one(
+            "dane-ta.test",
+            "DANE-TA: the server sends its CA, named by TLSA 2 0 1",
+            Signing::Signed,
+            DaneTa,
+        ),
+        one(
+            "tls.test",
+            "STARTTLS with a self-signed certificate, no TLSA",
+            Signing::Signed,
+            SelfSigned,
+        ),
+        one(
+            "plain.test",
+            "no STARTTLS: mail would travel unencrypted",
+            Signing::Signed,
+            Plain,
+        ),
+        one(
+            "refuse.test",
+            "offers STARTTLS, then refuses it (454)",
+            Signing::Signed,
+            RefuseStartTls,
+        ),
+        one(
+            "wrong-tlsa.test",
+            "TLSA record that does not match the certificate: blocked",
+            Signing::Signed,
+            WrongTlsa,
+        ),
+        one(
+            "unsigned-tlsa.test",
+            "TLSA record in an unsigned zone: ignored, plain TLS",
+            Signing::Unsigned,
+            DaneEe,
+        ),
+        one(
+            "bogus.test",
+            "broken DNSSEC signatures: blocked",
+            Signing::Bogus,
+            DaneEe,
+        ),
+        one(
+            "slow.test",
+            "TLS behind a greeting that takes 3 seconds",
+            Signing::Signed,
+            Slow(Duration::from_secs(3)),
+        ),
+        Scenario {
+            domain: "mixed.test",
+            description: "three MX hosts: DANE, TLS and one without STARTTLS",
+            signing: Signing::Signed,
+            hosts: vec![
+                ("mx1", 10, DaneEe),
+                ("mx2", 20, SelfSigned),
+                ("mx3", 30, Plain),
+            ],
+            null_mx: false,
+        },
+        Scenario {
+            domain: "dane-pair.test",
+            description: "two MX hosts, DANE-EE and DANE-TA",
+            signing: Signing::Signed,
+            hosts: vec![("mx1", 10, DaneEe), ("mx2", 20, DaneTa)],
+            null_mx: false,
+        },
+        Scenario {
+            domain: "nullmx.test",
+            description: "null MX: the domain accepts no mail",
+            signing: Signing::Signed,
+            hosts: vec![],
+            null_mx: true,
+        },
+    ]
+}
+
+/// The running simulated internet.
+pub struct SimWorld {
+    dns: DnsSim,
+    peers: BTreeMap<String, SmtpPeer>,
+    smtp_port: u16,
+    domains: Vec<DemoDomain>,
+}
+
+/// First address of the MX hosts; each further host takes the next one.
+const FIRST_HOST: Ipv4Addr = Ipv4Addr::new(127, 0, 2, 1);
+/// The simulated DNS server's address.
+const DNS_ADDR: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 53, 1));
+
+impl SimWorld {
+    /// Starts every scenario of [`scenarios`]; the trust anchor is written into `dir`.
+    pub async fn start(dir: &Path) -> Result<SimWorld, SimError> {
+        Self::start_with(scenarios(), dir).await
+    }
+
+    /// Starts the given scenarios.
+    pub async fn start_with(list: Vec<Scenario>, dir: &Path) -> Result<SimWorld, SimError> {
+        let ca = SimCa::new("Sendguard Sim CA").map_err(|e| SimError::Pki(e.to_string()))?;
+        let mut next = u32::from(FIRST_HOST);
+        let mut planned: Vec<(String, IpAddr, PeerBehaviour)> = Vec::new();
+        let mut zones = Vec::new();
+        for s in &list {
+            let mut records = String::new();
+            if s.null_mx {
+                records.push_str("@ 300 IN MX 0 .\n");
+            }
+            for (label, pref, kind) in &s.hosts {
+                let host = format!("{label}.{}", s.domain);
+                let ip = IpAddr::V4(Ipv4Addr::from(next));
+                next += 1;
+                let (behaviour, tlsa) = host_setup(kind, &host, &ca)?;
+                records.push_str(&format!(
+                    "@ 300 IN MX {pref} {label}\n{label} 300 IN A {ip}\n"
+                ));
+                if let Some(t) = tlsa {
+                    records.push_str(&format!("_25._tcp.{label} 300 IN TLSA {t}\n"));
+                }
+                planned.push((host, ip, behaviour));
+            }
+            zones.push(ZoneSpec {
+                origin: s.domain.to_string(),
+                records,
+                signing: s.signing,
+            });
+        }
+        let dns = DnsSim::start(DNS_ADDR, zones, dir)
+            .await
+            .map_err(|e| SimError::Dns(e.to_string()))?;
+        let (peers, smtp_port) = spawn_peers(planned).await?;
+        let domains = list
+            .iter()
+            .map(|s| DemoDomain {
+                domain: s.domain.to_string(),
+                description: s.description.to_string(),
+            })
+            .collect();
+        Ok(SimWorld {
+            dns,
+            peers,
+            smtp_port,
+            domains,
+        })
+    }
+
+    /// A probe configuration that talks to this world: its resolver and trust anchor, its
+    /// SMTP port, private targets allowed, short timeouts.
+    pub fn probe_config(&self) -> ProbeConfig {
+        let mut config = ProbeConfig::new(DnsConfig {
+            resolver: Some(self.dns.addr()),
+            trust_anchor: Some(self.dns.trust_anchor_path().to_path_buf()),
+            timeout: Duration::from_secs(5),
+        });
+        config.allow_private_targets = true;
+        config.smtp.port = self.smtp_port;
+        config.smtp.greeting_timeout = Duration::from_secs(10);
+        config
+    }
+
+    /// The domains with their descriptions.
+    pub fn domains(&self) -> &[DemoDomain] {
+        &self.domains
+    }
+
+    /// The SMTP peer of an MX host, e.g. `mx.tls.test`.
+    pub fn peer(&self, host: &str) -> Option<&SmtpPeer> {
+        self.peers.get(host)
+    }
+
+    /// The DNS server, e.g. to change a zone between two probes.
+    pub fn dns(&self) -> &DnsSim {
+        &self.dns
+    }
+
+    /// The port every peer listens on.
+    pub fn smtp_port(&self) -> u16 {
+        self.smtp_port
+    }
+
+    /// Stops the DNS server and every peer.
+    pub async fn shutdown(self) {
+        for (_, peer) in self.peers {
+            peer.shutdown().await;
+        }
+        self.dns.shutdown().await;
+    }
+}
+
+/// The peer behaviour and the TLSA record (presentation form) of one host.
+fn host_setup(
+    kind: &HostKind,
+    host: &str,
+    ca: &SimCa,
+) -> Result<(PeerBehaviour, Option<String>), SimError> {
+    let pki = |e: &dyn std::fmt::Display| SimError::Pki(e.to_string());
+    let own = || self_signed(&[host]).map_err(|e| pki(&e));
+    let tlsa = |usage: u8, selector: u8, cert: &[u8]| -> Result<String, SimError> {
+        let data = crate::dane::association_data(cert, selector, 1)
+            .map_err(|e| SimError::Tlsa(e.to_string()))?;
+        Ok(format!("{usage} {selector} 1 {}", hex::encode(data)))
+    };
+    let tls = |identity: Identity| PeerBehaviour::StartTls { identity };
+    Ok(match kind {
+        HostKind::DaneEe => {
+            let id = own()?;
+            let record = tlsa(3, 1, id.chain[0].as_ref())?;
+            (tls(id), Some(record))
+        }
+        HostKind::DaneTa => {
+            let id = ca.issue(&[host], true).map_err(|e| pki(&e))?;
+            let record = tlsa(2, 0, ca.cert_der().as_ref())?;
+            (tls(id), Some(record))
+        }
+        HostKind::SelfSigned => (tls(own()?), None),
+        HostKind::WrongTlsa => {
+            let other = own()?;
+            let record = tlsa(3, 1, other.chain[0].as_ref())?;
+            (tls(own()?), Some(record))
+        }
+        HostKind::Plain => (PeerBehaviour::NoStarttls, None),
+        HostKind::RefuseStartTls => (PeerBehaviour::RefuseStartTls, None),
+        HostKind::Slow(delay) => (
+            PeerBehaviour::SlowGreeting {
+                delay: *delay,
+                then: Box::new(tls(own()?)),
+            },
+            None,
+        ),
+    })
+}
+
+/// Starts every peer on the same free port (each on its own address).
+async fn spawn_peers(
+    planned: Vec<(String, IpAddr, PeerBehaviour)>,
+) -> Result<(BTreeMap<String, SmtpPeer>, u16), SimError> {
+    let mut last_error = None;
+    for _attempt in 0..10 {
+        let port = free_port()?;
+        let mut peers = BTreeMap::new();
+        let mut failed = false;
+        for (host, ip, behaviour) in &planned {
+            match SmtpPeer::spawn(SocketAddr::new(*ip, port), behaviour.clone()).await {
+                Ok(p) => {
+                    peers.insert(host.clone(), p);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                    failed = true;
+                    last_error = Some(SimError::Peer(host.clone(), e));
+                    break;
+                }
+                Err(e) => return Err(SimError::Peer(host.clone(), e)),
+            }
+        }
+        if !failed {
+            return Ok((peers, port));
+        }
+        for (_, p) in peers {
+            p.shutdown().await;
+        }
+    }
+    Err(last_error
+        .unwrap_or_else(|| SimError::Peer("any".into(), std::io::Error::other("no free port"))))
+}
+
+fn free_port() -> Result<u16, SimError> {
+    let l = std::net::TcpListener::bind((Ipv4Addr::new(127, 0, 2, 0), 0))
+        .map_err(|e| SimError::Peer("port probe".into(), e))?;
+    l.local_addr()
+        .map(|a| a.port())
+        .map_err(|e| SimError::Peer("port probe".into(), e))
+}

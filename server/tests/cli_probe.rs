@@ -1,0 +1,121 @@
+//! `sendguard probe` as an operator runs it: the real binary, against the simulated internet,
+//! configured by flags and by environment variables.
+
+use std::process::Command;
+
+use sendguard::sim::world::SimWorld;
+use sendguard_common::{DomainVerdict, SecurityClass};
+
+fn sendguard() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sendguard"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_prints_json_verdicts_and_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = SimWorld::start(dir.path()).await.unwrap();
+    let config = world.probe_config();
+    let resolver = config.dns.resolver.unwrap().to_string();
+    let anchor = config.dns.trust_anchor.clone().unwrap();
+    let port = world.smtp_port().to_string();
+
+    let run = move |args: Vec<String>, allow_env: bool| {
+        let mut cmd = sendguard();
+        cmd.arg("probe").args(&args);
+        cmd.env("SENDGUARD_DNS_RESOLVER", &resolver)
+            .env("SENDGUARD_TRUST_ANCHOR", &anchor)
+            .env("SENDGUARD_SMTP_PORT", &port)
+            .env_remove("SENDGUARD_ALLOW_PRIVATE_TARGETS");
+        if allow_env {
+            cmd.env("SENDGUARD_ALLOW_PRIVATE_TARGETS", "1");
+        }
+        cmd.output().unwrap()
+    };
+
+    // JSON, private targets allowed through the environment.
+    let out = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || {
+            run(
+                vec![
+                    "--json".into(),
+                    "user@dane-ee.test".into(),
+                    "plain.test".into(),
+                ],
+                true,
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verdicts: Vec<DomainVerdict> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verdicts.len(), 2);
+    assert_eq!(verdicts[0].domain, "dane-ee.test");
+    assert_eq!(verdicts[0].class, SecurityClass::DaneOk);
+    assert_eq!(verdicts[1].class, SecurityClass::NoSsl);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "host",
+        "preference",
+        "addresses",
+        "starttls",
+        "tls_version",
+        "cipher",
+        "bits",
+        "dane",
+        "certificate",
+    ] {
+        assert!(json[0]["mx"][0].get(key).is_some(), "mx[].{key} is present");
+    }
+
+    // Without permission the loopback peers are not contacted: nothing is known.
+    let out = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || run(vec!["--json".into(), "tls.test".into()], false)
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success());
+    let verdicts: Vec<DomainVerdict> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verdicts[0].class, SecurityClass::Unknown);
+    assert!(
+        verdicts[0].reason.contains("loopback"),
+        "{}",
+        verdicts[0].reason
+    );
+
+    // The readable table, permission by flag.
+    let out = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || {
+            run(
+                vec!["--allow-private-targets".into(), "tls.test".into()],
+                false,
+            )
+        }
+    })
+    .await
+    .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("tls.test  SSL ok"), "{table}");
+    assert!(table.contains("mx.tls.test"), "{table}");
+
+    world.shutdown().await;
+}
+
+#[test]
+fn unusable_input_is_refused_with_a_clear_message() {
+    let out = sendguard()
+        .args(["probe", "user@", "a@bad..example"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("user@"), "{err}");
+    assert!(err.contains("bad..example"), "{err}");
+}
