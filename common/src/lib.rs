@@ -16,6 +16,193 @@ pub mod paths {
     pub const RECIPIENT_SECURITY: &str = "/api/recipients/security";
     /// `GET` (server-sent events): verdicts of pending domains as their probes finish.
     pub const RECIPIENT_EVENTS: &str = "/api/recipients/events";
+    /// `GET`: the signed-in user's name and sender addresses ([`super::Account`]).
+    pub const ACCOUNT: &str = "/api/account";
+    /// `GET`/`PUT`: the user's "Verschlüsselter Versand" settings ([`super::SecureSendingSettings`]).
+    pub const SETTINGS: &str = "/api/settings";
+    /// `GET`: servers on hold with their evidence ([`super::HoldView`] list). Admin only.
+    pub const ADMIN_HOLDS: &str = "/api/admin/holds";
+    /// `POST /api/admin/holds/{host}/release`: accept the new level as the floor. Admin only.
+    pub const ADMIN_RELEASE: &str = "/api/admin/holds/{host}/release";
+    /// `POST /api/admin/holds/{host}/keep`: keep delivery to the server stopped. Admin only.
+    pub const ADMIN_KEEP: &str = "/api/admin/holds/{host}/keep";
+    /// `GET /api/admin/servers/{host}/observations`: a server's history. Admin only.
+    pub const ADMIN_OBSERVATIONS: &str = "/api/admin/servers/{host}/observations";
+    /// Header that carries the administrator token (`Authorization: Bearer <token>` also works).
+    pub const ADMIN_TOKEN_HEADER: &str = "x-sendguard-admin-token";
+
+    /// A path template with its `{host}` filled in.
+    pub fn with_host(template: &str, host: &str) -> String {
+        template.replace("{host}", host)
+    }
+}
+
+/// A sender address the user may choose in the From selector.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SenderAddress {
+    /// The address, e.g. `maxima@mailbox.example` or `maxima@secure.mailbox.example`.
+    pub address: String,
+    /// Whether it is a secure alias: mail from it goes out only over TLS at the user's minimum.
+    pub secure: bool,
+}
+
+/// Answer of [`paths::ACCOUNT`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// Display name, e.g. "Maxima Mustermann".
+    pub name: String,
+    /// The user's addresses, followed by their secure aliases when secure sending is on.
+    pub addresses: Vec<SenderAddress>,
+}
+
+/// The three choices of the setting "Verschlüsselter Versand".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecureMode {
+    /// Ausschalten: no secure aliases.
+    #[default]
+    Off,
+    /// Einschalten: secure aliases with the default requirements.
+    On,
+    /// Einschalten mit Profi-Einstellungen: secure aliases with the chosen requirements.
+    Expert,
+}
+
+/// How a connection must be authenticated at least.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum MinAuthentication {
+    /// Any TLS, with any certificate.
+    #[default]
+    AnyTls,
+    /// Authenticated TLS: DANE, or a certificate valid under the WebPKI for the server's name.
+    Authenticated,
+}
+
+/// The lowest TLS version accepted.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum MinTlsVersion {
+    /// TLS 1.2 (older versions never count as encryption).
+    #[default]
+    Tls12,
+    /// TLS 1.3.
+    Tls13,
+}
+
+/// A minimum transport requirement, for sending or for receiving.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TransportRequirement {
+    /// Minimum authentication.
+    pub authentication: MinAuthentication,
+    /// Minimum TLS version.
+    pub tls_version: MinTlsVersion,
+}
+
+/// Body of [`paths::SETTINGS`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SecureSendingSettings {
+    /// Off, on, or on with expert settings.
+    pub mode: SecureMode,
+    /// Minimum for mail sent from a secure alias (expert mode; defaults otherwise).
+    pub sending: TransportRequirement,
+    /// Minimum for mail received at a secure alias (expert mode; defaults otherwise).
+    pub receiving: TransportRequirement,
+}
+
+/// Where an observation came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObservationSource {
+    /// A probe (compose page, CLI, background refresh).
+    Probe,
+    /// A real delivery.
+    Delivery,
+}
+
+/// One stored observation of a server, as the admin view shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservationView {
+    /// When, seconds since the Unix epoch.
+    pub at: i64,
+    /// The recipient domain that led to it.
+    pub domain: String,
+    /// The MX host.
+    pub host: String,
+    /// The address contacted.
+    pub ip: String,
+    /// Whether STARTTLS was offered.
+    pub starttls: Option<bool>,
+    /// Negotiated TLS version.
+    pub tls_version: Option<String>,
+    /// Cipher (OpenSSL name).
+    pub cipher: Option<String>,
+    /// SHA-256 of the leaf certificate.
+    pub cert_sha256: Option<String>,
+    /// DANE outcome.
+    pub dane: DaneStatus,
+    /// DNSSEC status of the MX host's records.
+    pub dnssec: DnssecStatus,
+    /// The level this observation shows.
+    pub class: SecurityClass,
+    /// Probe or delivery.
+    pub source: ObservationSource,
+    /// What happened, in words.
+    pub reason: String,
+}
+
+/// The state of a hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldStatus {
+    /// Delivery to the server is stopped until an administrator decides.
+    Held,
+    /// An administrator accepted the new level as the floor.
+    Released,
+    /// An administrator decided to keep delivery stopped.
+    Kept,
+}
+
+/// A server on hold after it fell below its known level.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldView {
+    /// The MX host.
+    pub host: String,
+    /// Since when, seconds since the Unix epoch.
+    pub since: i64,
+    /// Its state.
+    pub status: HoldStatus,
+    /// The level the server had reached (the floor).
+    pub floor: SecurityClass,
+    /// The last observation at or above the floor.
+    pub before: Option<ObservationView>,
+    /// The observation that fell short.
+    pub after: ObservationView,
+    /// Why it is a downgrade, in words.
+    pub reason: String,
+    /// Who decided, when someone did.
+    pub decided_by: Option<String>,
+    /// When the decision was made.
+    pub decided_at: Option<i64>,
+}
+
+/// What Sendguard remembers of one MX host, carried by verdicts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerHistory {
+    /// First observation, seconds since the Unix epoch.
+    pub first_seen: i64,
+    /// Latest observation.
+    pub last_seen: i64,
+    /// Best level ever seen.
+    pub best: SecurityClass,
+    /// The enforced floor: deliveries must reach at least this level.
+    pub floor: SecurityClass,
+    /// Since when the server is on hold, if it is.
+    pub on_hold_since: Option<i64>,
 }
 
 /// Answer of [`paths::HEALTH`].
@@ -157,6 +344,9 @@ pub struct MxReport {
     /// Whether delivery to this host is held for an administrator's review.
     #[serde(default)]
     pub on_hold: bool,
+    /// What is remembered of this host, when anything is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<ServerHistory>,
 }
 
 impl MxReport {
@@ -286,10 +476,25 @@ mod tests {
             error: None,
             checked_at: None,
             on_hold: false,
+            history: None,
         };
         assert_eq!(
             mx.encryption_line().as_deref(),
             Some("TLSv1.2, ECDHE-RSA-AES128-GCM-SHA256 (128/128 bits)")
+        );
+    }
+
+    #[test]
+    fn settings_default_to_off_with_tls_1_2_any_certificate() {
+        let s = SecureSendingSettings::default();
+        assert_eq!(s.mode, SecureMode::Off);
+        let json = serde_json::to_value(s).unwrap();
+        assert_eq!(json["mode"], "off");
+        assert_eq!(json["sending"]["authentication"], "any_tls");
+        assert_eq!(json["receiving"]["tls_version"], "tls12");
+        assert_eq!(
+            paths::with_host(paths::ADMIN_RELEASE, "mx.example"),
+            "/api/admin/holds/mx.example/release"
         );
     }
 

@@ -269,6 +269,7 @@ fn host_report(host: &HostFacts, checked_at: i64) -> MxReport {
         error,
         checked_at: Some(checked_at),
         on_hold: false,
+        history: None,
     }
 }
 
