@@ -1,0 +1,131 @@
+//! The recipient API in-process against the simulated internet: unknown domains answer
+//! `pending` at once, their verdicts arrive on the event stream, and a second request answers
+//! them as final. Malformed addresses get a per-address error; malformed requests a JSON 400.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use sendguard::http::{AppState, app};
+use sendguard::probe::Prober;
+use sendguard::sim::world::SimWorld;
+use sendguard::verdicts::Verdicts;
+use sendguard_common::{
+    ApiErrorBody, DomainVerdict, RecipientSecurity, RecipientSecurityResponse, SecurityClass,
+};
+use tower::ServiceExt;
+
+async fn post(router: axum::Router, body: String) -> (StatusCode, Vec<u8>) {
+    let response = router
+        .oneshot(
+            Request::post("/api/recipients/security")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status();
+    (
+        status,
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_verdicts_arrive_on_the_event_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = SimWorld::start(dir.path()).await.unwrap();
+    let prober = Prober::new(world.probe_config()).unwrap();
+    let router = app(AppState::new(Verdicts::new(
+        prober,
+        Duration::from_secs(3600),
+    )));
+
+    let request = r#"{"addresses":["user@tls.test","not-an-address","Someone@PLAIN.test"]}"#;
+    let (status, body) = post(router.clone(), request.into()).await;
+    assert_eq!(status, StatusCode::OK);
+    let answer: RecipientSecurityResponse = serde_json::from_slice(&body).unwrap();
+    assert!(
+        matches!(&answer.results[0], RecipientSecurity::Pending { domain, .. } if domain == "tls.test")
+    );
+    assert!(
+        matches!(&answer.results[1], RecipientSecurity::Invalid { error, .. } if error.contains('@'))
+    );
+    assert!(
+        matches!(&answer.results[2], RecipientSecurity::Pending { domain, .. } if domain == "plain.test")
+    );
+
+    let response = router
+        .clone()
+        .oneshot(
+            Request::get("/api/recipients/events?domains=tls.test,plain.test")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    let mut body = response.into_body();
+    let mut text = String::new();
+    let mut seen: HashMap<String, DomainVerdict> = HashMap::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while seen.len() < 2 {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .expect("both verdicts within 30 s")
+            .expect("the stream stays open")
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+        while let Some(end) = text.find("\n\n") {
+            let event: String = text.drain(..end + 2).collect();
+            if !event.contains("event: verdict") {
+                continue;
+            }
+            let json = event
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .expect("a data line");
+            let v: DomainVerdict = serde_json::from_str(json).unwrap();
+            seen.insert(v.domain.clone(), v);
+        }
+    }
+    assert_eq!(seen["tls.test"].class, SecurityClass::SslOk);
+    assert_eq!(seen["plain.test"].class, SecurityClass::NoSsl);
+
+    // Now known: answered as final at once.
+    let (_, body) = post(router.clone(), r#"{"addresses":["other@tls.test"]}"#.into()).await;
+    let answer: RecipientSecurityResponse = serde_json::from_slice(&body).unwrap();
+    match &answer.results[0] {
+        RecipientSecurity::Final { verdict, .. } => assert_eq!(verdict.class, SecurityClass::SslOk),
+        other => panic!("expected a final verdict, got {other:?}"),
+    }
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_requests_get_a_json_error() {
+    let router = app(AppState::default());
+    let (status, body) = post(router.clone(), "{not json".into()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let error: ApiErrorBody = serde_json::from_slice(&body).unwrap();
+    assert!(!error.error.is_empty());
+    let many = serde_json::json!({ "addresses": vec!["a@b.example"; 201] }).to_string();
+    let (status, body) = post(router, many).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let error: ApiErrorBody = serde_json::from_slice(&body).unwrap();
+    assert!(error.error.contains("200"), "{}", error.error);
+}
