@@ -23,8 +23,18 @@ pub fn to_a_label(domain: &str) -> Result<String, DnsError> {
             "invalid domain {domain:?}: the name is empty"
         )));
     }
-    let ascii = idna::domain_to_ascii_strict(without_dot)
-        .map_err(|err| DnsError::Permanent(format!("invalid domain {domain:?}: {err:?}")))?;
+    if without_dot.split('.').any(str::is_empty) {
+        return Err(DnsError::Permanent(format!(
+            "invalid domain {domain:?}: empty label"
+        )));
+    }
+    // idna's error type carries no detail worth showing ("Errors"), so say what it checks.
+    let ascii = idna::domain_to_ascii_strict(without_dot).map_err(|_| {
+        DnsError::Permanent(format!(
+            "invalid domain {domain:?}: not a valid host name (letters, digits and inner \
+             hyphens, IDNA 2008/UTS 46 for other scripts)"
+        ))
+    })?;
     if ascii.is_empty() || ascii.split('.').any(str::is_empty) {
         return Err(DnsError::Permanent(format!(
             "invalid domain {domain:?}: empty label"
