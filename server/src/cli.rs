@@ -71,6 +71,7 @@ pub struct ProbeOptions {
     #[arg(long, env = "SENDGUARD_DNS_RESOLVER", value_parser = parse_resolver, value_name = "IP[:PORT]")]
     pub dns_resolver: Option<SocketAddr>,
     /// DNSSEC trust anchor: DNSKEY or DS records in zone-file form (default: the IANA root).
+    /// Keys named by DS records are fetched (and checked against the digest) before the first lookup.
     #[arg(long, env = "SENDGUARD_TRUST_ANCHOR", value_name = "FILE")]
     pub trust_anchor: Option<PathBuf>,
     /// Port of the recipients' SMTP servers.

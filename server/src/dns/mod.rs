@@ -18,6 +18,7 @@
 //! [`MAX_POSITIVE_TTL`] and [`MAX_NEGATIVE_TTL`]; [`Dns::clear_cache`] forgets everything
 //! (including validated keys), for an operator's explicit re-check or a test whose zones change.
 
+mod anchor;
 mod answer;
 mod name;
 
@@ -51,9 +52,10 @@ pub struct DnsConfig {
     /// The recursive resolver (or, in tests, the authoritative simulator) to ask;
     /// `None` reads the system's `/etc/resolv.conf`.
     pub resolver: Option<SocketAddr>,
-    /// A file of root DNSKEY records in zone-file form (`. 3600 IN DNSKEY 257 3 13 ...`) to
-    /// use as the only DNSSEC trust anchor; `None` uses hickory's built-in IANA root keys.
-    /// hickory 0.26 reads only DNSKEY records from such a file, not DS records.
+    /// A file of DNSKEY or DS records in zone-file form (`. 3600 IN DNSKEY 257 3 13 ...`,
+    /// `. 3600 IN DS 20326 8 2 E06D...`) to use as the only DNSSEC trust anchors; `None` uses
+    /// hickory's built-in IANA root keys. Keys named by DS records are fetched before the first
+    /// lookup ([`anchor`]).
     pub trust_anchor: Option<PathBuf>,
     /// Upper bound on each public lookup as a whole (all queries and validation steps).
     pub timeout: Duration,
@@ -69,7 +71,10 @@ impl std::fmt::Debug for Dns {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Dns")
             .field("name_servers", &self.inner.config.name_servers().len())
-            .field("custom_trust_anchor", &self.inner.trust_anchor.is_some())
+            .field(
+                "custom_trust_anchor",
+                &(self.inner.pending_anchor.is_some() || self.trust_anchor().is_some()),
+            )
             .field("timeout", &self.inner.timeout)
             .finish()
     }
@@ -79,7 +84,10 @@ struct Inner {
     resolver: RwLock<TokioResolver>,
     /// What [`Dns::clear_cache`] rebuilds the resolver from.
     config: ResolverConfig,
-    trust_anchor: Option<Arc<TrustAnchors>>,
+    trust_anchor: RwLock<Option<Arc<TrustAnchors>>>,
+    /// A trust anchor file with DS records, whose keys are fetched before the first lookup.
+    pending_anchor: Option<anchor::AnchorFile>,
+    anchor_ready: tokio::sync::OnceCell<()>,
     timeout: Duration,
 }
 
@@ -194,33 +202,55 @@ impl Dns {
                 config
             }
         };
-        let trust_anchor = match &cfg.trust_anchor {
-            Some(path) => Some(Arc::new(TrustAnchors::from_file(path).map_err(|err| {
-                DnsError::Permanent(format!(
-                    "reading the trust anchor {}: {err}",
-                    path.display()
-                ))
-            })?)),
-            None => None,
-        };
+        let file = cfg.trust_anchor.as_deref().map(anchor::read).transpose()?;
+        let trust_anchor = file.as_ref().map(|f| Arc::new(anchor::key_anchors(f)));
+        let pending_anchor = file.filter(|f| !f.digests.is_empty());
         let resolver = build_resolver(&config, trust_anchor.clone(), cfg.timeout)?;
         Ok(Dns {
             inner: Arc::new(Inner {
                 resolver: RwLock::new(resolver),
                 config,
-                trust_anchor,
+                trust_anchor: RwLock::new(trust_anchor),
+                pending_anchor,
+                anchor_ready: tokio::sync::OnceCell::new(),
                 timeout: cfg.timeout,
             }),
         })
     }
 
+    fn trust_anchor(&self) -> Option<Arc<TrustAnchors>> {
+        self.inner
+            .trust_anchor
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Before the first lookup with a DS trust anchor: fetch the keys it names and rebuild the
+    /// resolver with them. A failure is returned and tried again at the next lookup.
+    async fn ensure_anchor(&self) -> Result<(), DnsError> {
+        let Some(file) = &self.inner.pending_anchor else {
+            return Ok(());
+        };
+        self.inner
+            .anchor_ready
+            .get_or_try_init(|| async {
+                let anchors = anchor::resolve(file, &self.inner.config, self.inner.timeout).await?;
+                *self
+                    .inner
+                    .trust_anchor
+                    .write()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(anchors));
+                self.clear_cache();
+                Ok(())
+            })
+            .await
+            .map(|_| ())
+    }
+
     /// Forget every cached answer and validated key, so the next lookups ask again.
     pub fn clear_cache(&self) {
-        match build_resolver(
-            &self.inner.config,
-            self.inner.trust_anchor.clone(),
-            self.inner.timeout,
-        ) {
+        match build_resolver(&self.inner.config, self.trust_anchor(), self.inner.timeout) {
             Ok(fresh) => {
                 let mut guard = self
                     .inner
@@ -338,6 +368,7 @@ impl Dns {
 
     /// One query, classified.
     async fn query(&self, name: &Name, rtype: RecordType, what: &str) -> Result<Outcome, DnsError> {
+        self.ensure_anchor().await?;
         let resolver = self.resolver();
         classify(resolver.lookup(name.clone(), rtype).await, what)
     }
