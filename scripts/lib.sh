@@ -70,6 +70,23 @@ ensure_chromium() {
   fi
 }
 
+# The real peers of the interop test (server/tests/interop_postfix.rs): nsd, unbound, the ldns
+# signing tools, dig, Postfix (with posttls-finger) and openssl. Postfix is preseeded as
+# "No configuration" so that nothing asks and no system mail server is set up or started.
+INTEROP_PACKAGES=(nsd unbound ldnsutils bind9-dnsutils postfix dns-root-data openssl)
+ensure_interop_packages() {
+  local missing=() p
+  for p in "${INTEROP_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    step "Installing the interop test's peers from Debian: ${missing[*]}"
+    echo "postfix postfix/main_mailer_type select No configuration" | as_root debconf-set-selections
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+  fi
+}
+
 ensure_build_tools() {
   ensure_wasm_target
   ensure_npm_packages

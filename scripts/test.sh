@@ -9,6 +9,7 @@ LOG="$(mktemp)"
 trap 'rm -f "$LOG"' EXIT
 ensure_build_tools
 ensure_chromium
+ensure_interop_packages
 
 step "cargo fmt --check"
 cargo fmt --all --check
@@ -19,6 +20,13 @@ cargo clippy -p sendguard-frontend --all-targets --target wasm32-unknown-unknown
 
 step "Rust tests"
 cargo test --workspace --locked 2>&1 | tee -a "$LOG"
+
+step "Interop: our verdicts against posttls-finger on real Postfix, nsd and unbound (as root)"
+# Built as the current user; only the test binary runs as root (ports 25 and 53, Postfix).
+interop_bin="$(cargo test -p sendguard --locked --test interop_postfix --no-run 2>&1 \
+  | sed -n 's/.*Executable tests\/interop_postfix.rs (\(.*\))$/\1/p')"
+[ -x "$interop_bin" ] || die "could not build the interop test"
+as_root "$interop_bin" --ignored --exact verdicts_agree_with_posttls_finger 2>&1 | tee -a "$LOG"
 
 step "Component tests in headless Chromium (wasm-bindgen-test)"
 (cd frontend && CHROMEDRIVER="$(command -v chromedriver)" \
