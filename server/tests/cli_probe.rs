@@ -18,6 +18,7 @@ async fn probe_prints_json_verdicts_and_a_table() {
     let resolver = config.dns.resolver.unwrap().to_string();
     let anchor = config.dns.trust_anchor.clone().unwrap();
     let port = world.smtp_port().to_string();
+    let database = dir.path().join("sendguard.db");
 
     let run = move |args: Vec<String>, allow_env: bool| {
         let mut cmd = sendguard();
@@ -25,6 +26,7 @@ async fn probe_prints_json_verdicts_and_a_table() {
         cmd.env("SENDGUARD_DNS_RESOLVER", &resolver)
             .env("SENDGUARD_TRUST_ANCHOR", &anchor)
             .env("SENDGUARD_SMTP_PORT", &port)
+            .env("SENDGUARD_DATABASE", &database)
             .env_remove("SENDGUARD_ALLOW_PRIVATE_TARGETS");
         if allow_env {
             cmd.env("SENDGUARD_ALLOW_PRIVATE_TARGETS", "1");
