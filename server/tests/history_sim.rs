@@ -34,7 +34,9 @@ fn scenario(domain: &'static str, kind: HostKind) -> Scenario {
 
 async fn env(list: Vec<Scenario>) -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let world = SimWorld::start_with(list, dir.path()).await.expect("sim starts");
+    let world = SimWorld::start_with(list, dir.path())
+        .await
+        .expect("sim starts");
     let prober = Prober::new(world.probe_config()).unwrap();
     let store = Store::open(&dir.path().join("sendguard.db")).await.unwrap();
     let verdicts = Verdicts::new(
@@ -55,7 +57,10 @@ async fn env(list: Vec<Scenario>) -> Env {
 impl Env {
     async fn probe(&self, domain: &str) -> DomainVerdict {
         self.prober.clear_caches();
-        self.verdicts.probe_now(domain, true).await.expect("a verdict")
+        self.verdicts
+            .probe_now(domain, true)
+            .await
+            .expect("a verdict")
     }
 
     fn ip(&self, host: &str) -> String {
@@ -100,7 +105,10 @@ async fn starttls_dropped_is_held_then_released_then_tls_enforced_again() {
     assert_eq!(v.class, SecurityClass::SslOk, "{v:#?}");
     assert!(!v.blocked);
     let h = v.mx[0].history.as_ref().unwrap();
-    assert_eq!((h.best, h.floor), (SecurityClass::SslOk, SecurityClass::SslOk));
+    assert_eq!(
+        (h.best, h.floor),
+        (SecurityClass::SslOk, SecurityClass::SslOk)
+    );
 
     e.world
         .peer("mx.t.test")
@@ -249,7 +257,9 @@ async fn holds_survive_a_restart_and_concurrent_probes_raise_one_hold() {
         .set_behaviour(PeerBehaviour::NoStarttls);
     e.prober.clear_caches();
     // Many probes at once, through two independent pools (as two processes would).
-    let second = Store::open(&e.dir.path().join("sendguard.db")).await.unwrap();
+    let second = Store::open(&e.dir.path().join("sendguard.db"))
+        .await
+        .unwrap();
     let other = Verdicts::new(
         e.prober.clone(),
         second.clone(),
@@ -283,7 +293,9 @@ async fn holds_survive_a_restart_and_concurrent_probes_raise_one_hold() {
     // Restart: close everything, reopen the file.
     second.close().await;
     e.store.close().await;
-    let reopened = Store::open(&e.dir.path().join("sendguard.db")).await.unwrap();
+    let reopened = Store::open(&e.dir.path().join("sendguard.db"))
+        .await
+        .unwrap();
     assert_eq!(reopened.integrity_check().await.unwrap(), "ok");
     let v = reopened.verdict("c.test").await.unwrap().unwrap();
     assert!(v.blocked && v.mx[0].on_hold, "{v:#?}");

@@ -229,18 +229,35 @@ async fn metrics_count_raised_holds() {
             .unwrap_or_else(|| panic!("{name} missing in {text}"))
             .to_string()
     };
-    let (status, body) = call(&s.state, Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    let (status, body) = call(
+        &s.state,
+        Request::get("/metrics").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let text = String::from_utf8(body).unwrap();
-    assert_eq!(metric(&text, "sendguard_holds_raised_total"), "sendguard_holds_raised_total 0");
+    assert_eq!(
+        metric(&text, "sendguard_holds_raised_total"),
+        "sendguard_holds_raised_total 0"
+    );
     assert!(text.contains("# TYPE sendguard_holds_raised_total counter"));
 
     let hold = downgrade(&s.store).await;
     s.alerts.raise(&hold);
-    let (_, body) = call(&s.state, Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    let (_, body) = call(
+        &s.state,
+        Request::get("/metrics").body(Body::empty()).unwrap(),
+    )
+    .await;
     let text = String::from_utf8(body).unwrap();
-    assert_eq!(metric(&text, "sendguard_holds_raised_total"), "sendguard_holds_raised_total 1");
-    assert_eq!(metric(&text, "sendguard_holds_open"), "sendguard_holds_open 1");
+    assert_eq!(
+        metric(&text, "sendguard_holds_raised_total"),
+        "sendguard_holds_raised_total 1"
+    );
+    assert_eq!(
+        metric(&text, "sendguard_holds_open"),
+        "sendguard_holds_open 1"
+    );
 }
 
 #[tokio::test]
@@ -263,7 +280,8 @@ async fn a_new_hold_is_posted_to_the_webhook() {
                     .lines()
                     .find_map(|l| {
                         let (k, v) = l.split_once(':')?;
-                        k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse().ok())?
                     })
                     .unwrap_or(0);
                 if body.len() >= len {
@@ -289,8 +307,16 @@ async fn a_new_hold_is_posted_to_the_webhook() {
     assert_eq!(json["event"], "hold");
     assert_eq!(json["hold"]["host"], "mx.example.test");
     s.alerts.wait_idle().await;
-    let (_, metrics) = call(&s.state, Request::get("/metrics").body(Body::empty()).unwrap()).await;
-    assert!(String::from_utf8(metrics).unwrap().contains("sendguard_alert_webhook_sent_total 1"));
+    let (_, metrics) = call(
+        &s.state,
+        Request::get("/metrics").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert!(
+        String::from_utf8(metrics)
+            .unwrap()
+            .contains("sendguard_alert_webhook_sent_total 1")
+    );
 }
 
 #[tokio::test]
@@ -307,7 +333,10 @@ async fn a_failing_webhook_is_counted_and_does_not_block() {
         .await
         .unwrap();
     let text = s.alerts.render_metrics(None);
-    assert!(text.contains("sendguard_alert_webhook_failed_total 1"), "{text}");
+    assert!(
+        text.contains("sendguard_alert_webhook_failed_total 1"),
+        "{text}"
+    );
     assert!(Alerts::new(Some("https://example.test/")).is_err());
     assert!(Alerts::new(Some("not a url")).is_err());
 }
@@ -315,10 +344,21 @@ async fn a_failing_webhook_is_counted_and_does_not_block() {
 #[tokio::test]
 async fn settings_round_trip_and_the_account_shows_secure_aliases() {
     let s = setup(None, None).await;
-    let (status, body) = call(&s.state, Request::get(paths::SETTINGS).body(Body::empty()).unwrap()).await;
+    let (status, body) = call(
+        &s.state,
+        Request::get(paths::SETTINGS).body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(json::<SecureSendingSettings>(&body), SecureSendingSettings::default());
-    let (_, body) = call(&s.state, Request::get(paths::ACCOUNT).body(Body::empty()).unwrap()).await;
+    assert_eq!(
+        json::<SecureSendingSettings>(&body),
+        SecureSendingSettings::default()
+    );
+    let (_, body) = call(
+        &s.state,
+        Request::get(paths::ACCOUNT).body(Body::empty()).unwrap(),
+    )
+    .await;
     let account: Account = json(&body);
     assert_eq!(account.name, "Maxima Mustermann");
     assert_eq!(account.addresses.len(), 1);
@@ -338,11 +378,22 @@ async fn settings_round_trip_and_the_account_shows_secure_aliases() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(json::<SecureSendingSettings>(&body), wanted);
-    let (_, body) = call(&s.state, Request::get(paths::SETTINGS).body(Body::empty()).unwrap()).await;
+    let (_, body) = call(
+        &s.state,
+        Request::get(paths::SETTINGS).body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(json::<SecureSendingSettings>(&body), wanted);
-    let (_, body) = call(&s.state, Request::get(paths::ACCOUNT).body(Body::empty()).unwrap()).await;
+    let (_, body) = call(
+        &s.state,
+        Request::get(paths::ACCOUNT).body(Body::empty()).unwrap(),
+    )
+    .await;
     let account: Account = json(&body);
-    assert_eq!(account.addresses[1].address, "maxima.mustermann@secure.sendguard.example");
+    assert_eq!(
+        account.addresses[1].address,
+        "maxima.mustermann@secure.sendguard.example"
+    );
     assert!(account.addresses[1].secure);
 
     let (status, body) = call(

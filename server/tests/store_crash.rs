@@ -65,7 +65,10 @@ async fn crash_child_writer() {
     let store = Store::open(std::path::Path::new(&path)).await.unwrap();
     println!("ready");
     for i in 0.. {
-        store.record(&facts(i), ObservationSource::Probe).await.unwrap();
+        store
+            .record(&facts(i), ObservationSource::Probe)
+            .await
+            .unwrap();
         if i % 5 == 4 {
             let _ = store.release("mx0.shared.test", "child").await;
         }
@@ -78,7 +81,12 @@ async fn a_kill_9_mid_write_loses_nothing_committed_and_leaves_no_partial_rows()
     let path = dir.path().join("crash.db");
     for round in 0..3 {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "crash_child_writer", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "crash_child_writer",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, &path)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
