@@ -27,8 +27,120 @@ pub enum Command {
     Serve(ServeArgs),
     /// Start the simulated internet on loopback and serve the product against it.
     Demo(DemoArgs),
-    /// Probe recipient domains now and print their verdicts.
+    /// Probe recipient domains now, record what was seen, and print their verdicts.
     Probe(ProbeArgs),
+    /// Servers on hold after falling below their known level: list, show, release, keep.
+    #[command(subcommand)]
+    Holds(HoldsCommand),
+}
+
+/// `sendguard holds ...`.
+#[derive(Debug, Subcommand)]
+pub enum HoldsCommand {
+    /// List the servers on hold (held or kept).
+    List(HoldsListArgs),
+    /// Show a server's holds, history and latest observations.
+    Show(HoldsHostArgs),
+    /// Accept the level that fell short as the server's new floor; delivery resumes.
+    Release(HoldsDecisionArgs),
+    /// Keep delivery to the server stopped.
+    Keep(HoldsDecisionArgs),
+}
+
+/// Options of `sendguard holds list`.
+#[derive(Debug, clap::Args)]
+pub struct HoldsListArgs {
+    /// Print JSON (a list of holds) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Include released holds.
+    #[arg(long)]
+    pub all: bool,
+    /// Where Sendguard remembers.
+    #[command(flatten)]
+    pub store: StoreOptions,
+}
+
+/// Options of `sendguard holds show`.
+#[derive(Debug, clap::Args)]
+pub struct HoldsHostArgs {
+    /// The MX host, e.g. `mx.example.org`.
+    pub host: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Where Sendguard remembers.
+    #[command(flatten)]
+    pub store: StoreOptions,
+}
+
+/// Options of `sendguard holds release` and `keep`.
+#[derive(Debug, clap::Args)]
+pub struct HoldsDecisionArgs {
+    /// The MX host, e.g. `mx.example.org`.
+    pub host: String,
+    /// Who decides, for the audit log (default: `$USER`, else `cli`).
+    #[arg(long, value_name = "NAME")]
+    pub by: Option<String>,
+    /// Where Sendguard remembers.
+    #[command(flatten)]
+    pub store: StoreOptions,
+}
+
+impl HoldsDecisionArgs {
+    /// The actor recorded in the audit log.
+    pub fn actor(&self) -> String {
+        self.by
+            .clone()
+            .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| "cli".into())
+    }
+}
+
+/// Where the store lives.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreOptions {
+    /// The SQLite database (default: `$XDG_DATA_HOME/sendguard/sendguard.db`, else
+    /// `~/.local/share/sendguard/sendguard.db`, else `./.sendguard/sendguard.db`).
+    #[arg(long, env = "SENDGUARD_DATABASE", value_name = "PATH")]
+    pub database: Option<PathBuf>,
+}
+
+impl StoreOptions {
+    /// The database path, the default when none was given.
+    pub fn path(&self) -> PathBuf {
+        self.database
+            .clone()
+            .unwrap_or_else(crate::store::default_path)
+    }
+}
+
+/// Options of the serving subcommands (`serve`, `demo`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerOptions {
+    /// Token that administrators send (header `x-sendguard-admin-token` or `Authorization:
+    /// Bearer`). Without one the admin API is disabled (`demo` makes one up).
+    #[arg(
+        long,
+        env = "SENDGUARD_ADMIN_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub admin_token: Option<String>,
+    /// `http://` URL that receives a JSON POST for every new hold.
+    #[arg(long, env = "SENDGUARD_ALERT_WEBHOOK", value_name = "URL")]
+    pub alert_webhook: Option<String>,
+    /// The user: `"Name <address>"`; repeat for more addresses (default: Maxima Mustermann).
+    #[arg(long = "account", value_name = "NAME <ADDRESS>")]
+    pub accounts: Vec<String>,
+    /// Known verdicts older than this many seconds are re-probed in the background.
+    #[arg(
+        long,
+        env = "SENDGUARD_VERDICT_MAX_AGE",
+        default_value_t = 3600,
+        value_name = "SECONDS"
+    )]
+    pub verdict_max_age: u64,
 }
 
 /// Options of `sendguard serve`.
@@ -40,6 +152,12 @@ pub struct ServeArgs {
     /// How recipient servers are probed.
     #[command(flatten)]
     pub probe: ProbeOptions,
+    /// Where Sendguard remembers.
+    #[command(flatten)]
+    pub store: StoreOptions,
+    /// Administration, alerts, the user.
+    #[command(flatten)]
+    pub server: ServerOptions,
 }
 
 /// Options of `sendguard demo`.
@@ -48,6 +166,12 @@ pub struct DemoArgs {
     /// Address and port to listen on.
     #[arg(long, env = "SENDGUARD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// The SQLite database (default: a temporary file removed when the demo ends).
+    #[arg(long, env = "SENDGUARD_DATABASE", value_name = "PATH")]
+    pub database: Option<PathBuf>,
+    /// Administration, alerts, the user.
+    #[command(flatten)]
+    pub server: ServerOptions,
 }
 
 /// Options of `sendguard probe`.
@@ -62,6 +186,12 @@ pub struct ProbeArgs {
     /// How recipient servers are probed.
     #[command(flatten)]
     pub probe: ProbeOptions,
+    /// Where Sendguard remembers.
+    #[command(flatten)]
+    pub store: StoreOptions,
+    /// `http://` URL that receives a JSON POST for every new hold.
+    #[arg(long, env = "SENDGUARD_ALERT_WEBHOOK", value_name = "URL")]
+    pub alert_webhook: Option<String>,
 }
 
 /// Options shared by every subcommand that probes.
@@ -155,6 +285,43 @@ mod tests {
         assert!(args.probe.allow_private_targets);
         assert_eq!(parse_resolver("127.0.0.1:5353").unwrap().port(), 5353);
         assert!(parse_resolver("resolver").is_err());
+    }
+
+    #[test]
+    fn holds_subcommands_parse() {
+        let cli = Cli::try_parse_from([
+            "sendguard",
+            "holds",
+            "release",
+            "mx.example",
+            "--by",
+            "ops",
+            "--database",
+            "/tmp/x.db",
+        ])
+        .unwrap();
+        let Command::Holds(HoldsCommand::Release(args)) = cli.command else {
+            panic!("holds release expected")
+        };
+        assert_eq!(args.host, "mx.example");
+        assert_eq!(args.actor(), "ops");
+        assert_eq!(args.store.path(), PathBuf::from("/tmp/x.db"));
+        let cli = Cli::try_parse_from(["sendguard", "holds", "list", "--json"]).unwrap();
+        assert!(matches!(cli.command, Command::Holds(HoldsCommand::List(a)) if a.json));
+        let cli = Cli::try_parse_from([
+            "sendguard",
+            "serve",
+            "--account",
+            "A B <a@b.example>",
+            "--account",
+            "c@b.example",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("serve expected")
+        };
+        assert_eq!(args.server.accounts.len(), 2);
+        assert_eq!(args.server.verdict_max_age, 3600);
     }
 
     #[test]

@@ -1,20 +1,23 @@
-//! What each subcommand does: `serve`, `demo` and `probe`. `main.rs` parses the command line
+//! What each subcommand does: `serve`, `demo`, `probe` and `holds`. `main.rs` parses the command line
 //! and calls [`run`].
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use sendguard_common::{DaneStatus, DomainVerdict, SecurityClass};
+use sendguard_common::{DaneStatus, DomainVerdict, HoldView, SecurityClass};
 
-use crate::cli::{Command, DemoArgs, ProbeArgs, ServeArgs};
+use crate::account::AccountConfig;
+use crate::alerts::Alerts;
+use crate::cli::{Command, DemoArgs, HoldsCommand, ProbeArgs, ServeArgs, ServerOptions};
 use crate::http::{self, AppState};
 use crate::probe::{Prober, domain_of};
 use crate::sim::world::SimWorld;
+use crate::store::{Store, StoreError};
 use crate::verdicts::Verdicts;
 
-/// Known verdicts older than this are re-probed in the background.
-pub const VERDICT_MAX_AGE: Duration = Duration::from_secs(3600);
+/// How many observations `sendguard holds show` prints.
+const SHOW_OBSERVATIONS: u32 = 10;
 
 /// Runs a subcommand to its end.
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -22,13 +25,46 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve(args).await,
         Command::Demo(args) => demo(args).await,
         Command::Probe(args) => probe(args).await,
+        Command::Holds(command) => holds(command).await,
     }
+}
+
+async fn open_store(path: &std::path::Path) -> anyhow::Result<Store> {
+    let store = Store::open(path).await?;
+    tracing::info!("remembering in {}", path.display());
+    Ok(store)
+}
+
+/// The application state of a serving subcommand.
+async fn server_state(
+    prober: Prober,
+    store: Store,
+    options: &ServerOptions,
+    admin_token: Option<String>,
+) -> anyhow::Result<AppState> {
+    let alerts = Alerts::new(options.alert_webhook.as_deref())?;
+    let account = if options.accounts.is_empty() {
+        AccountConfig::default()
+    } else {
+        AccountConfig::parse(&options.accounts)?
+    };
+    let max_age = Duration::from_secs(options.verdict_max_age);
+    Ok(AppState::new(Verdicts::new(prober, store, alerts, max_age))
+        .with_admin_token(admin_token)
+        .with_account(account))
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let prober = Prober::new(args.probe.probe_config())?;
-    let state = AppState::new(Verdicts::new(prober, VERDICT_MAX_AGE));
-    http::serve(args.listen, state).await?;
+    let store = open_store(&args.store.path()).await?;
+    let token = args.server.admin_token.clone().filter(|t| !t.is_empty());
+    if token.is_none() {
+        tracing::info!("no admin token configured: the admin API is disabled");
+    }
+    let state = server_state(prober, store.clone(), &args.server, token).await?;
+    let result = http::serve(args.listen, state).await;
+    store.close().await;
+    result?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -38,16 +74,40 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .tempdir()?;
     let world = SimWorld::start(dir.path()).await?;
     let prober = Prober::new(world.probe_config())?;
+    let db = args
+        .database
+        .clone()
+        .unwrap_or_else(|| dir.path().join("sendguard.db"));
+    let store = open_store(&db).await?;
     println!("Simulated internet on loopback; recipient domains to try:");
     for d in world.domains() {
         println!("  user@{:<22} {}", d.domain, d.description);
     }
-    let state = AppState::new(Verdicts::new(prober, VERDICT_MAX_AGE))
+    let token = match args.server.admin_token.clone().filter(|t| !t.is_empty()) {
+        Some(t) => t,
+        None => random_token()?,
+    };
+    println!("Admin token (header x-sendguard-admin-token): {token}");
+    println!(
+        "Admin API: http://{}/api/admin/holds   database: {}",
+        args.listen,
+        db.display()
+    );
+    let state = server_state(prober, store.clone(), &args.server, Some(token))
+        .await?
         .with_demo_domains(world.domains().to_vec());
     let result = http::serve(args.listen, state).await;
+    store.close().await;
     world.shutdown().await;
     result?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// 32 random bytes from the operating system, hex.
+fn random_token() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
+    Ok(hex::encode(bytes))
 }
 
 async fn probe(args: ProbeArgs) -> anyhow::Result<ExitCode> {
@@ -65,16 +125,188 @@ async fn probe(args: ProbeArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     let prober = Prober::new(args.probe.probe_config())?;
-    let verdicts = futures::future::join_all(args.targets.iter().map(|t| prober.verdict(t, true)))
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
+    let store = open_store(&args.store.path()).await?;
+    let alerts = Alerts::new(args.alert_webhook.as_deref())?;
+    let verdicts = Verdicts::new(prober, store.clone(), alerts, Duration::ZERO);
+    let results =
+        futures::future::join_all(args.targets.iter().map(|t| verdicts.probe_now(t, true)))
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>();
+    // Let pending webhook posts finish (each bounded by its timeout).
+    verdicts.alerts().wait_idle().await;
+    store.close().await;
+    let verdicts = results?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&verdicts)?);
     } else {
         print!("{}", table(&verdicts));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn holds(command: HoldsCommand) -> anyhow::Result<ExitCode> {
+    let path = match &command {
+        HoldsCommand::List(a) => a.store.path(),
+        HoldsCommand::Show(a) => a.store.path(),
+        HoldsCommand::Release(a) | HoldsCommand::Keep(a) => a.store.path(),
+    };
+    if !path.exists() {
+        eprintln!("sendguard holds: no database at {}", path.display());
+        return Ok(ExitCode::from(2));
+    }
+    let store = Store::open(&path).await?;
+    let code = match command {
+        HoldsCommand::List(a) => {
+            let holds = store.holds(a.all).await?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&holds)?);
+            } else if holds.is_empty() {
+                println!("No servers on hold.");
+            } else {
+                print!("{}", holds_table(&holds));
+            }
+            ExitCode::SUCCESS
+        }
+        HoldsCommand::Show(a) => {
+            let history = store.server_history(&a.host).await?;
+            let holds = store.holds_of(&a.host).await?;
+            let observations = store.observations(&a.host, SHOW_OBSERVATIONS).await?;
+            if history.is_none() {
+                eprintln!("sendguard holds: nothing is known of {}", a.host);
+                ExitCode::from(2)
+            } else if a.json {
+                let json = serde_json::json!({
+                    "host": a.host, "history": history, "holds": holds, "observations": observations,
+                });
+                println!("{}", serde_json::to_string_pretty(&json)?);
+                ExitCode::SUCCESS
+            } else {
+                let mut out = String::new();
+                if let Some(h) = &history {
+                    let _ = writeln!(
+                        out,
+                        "{}  best {}  floor {}  first seen {}  last seen {}{}",
+                        a.host,
+                        class_label(h.best),
+                        class_label(h.floor),
+                        time_label(h.first_seen),
+                        time_label(h.last_seen),
+                        h.on_hold_since.map_or(String::new(), |t| format!(
+                            "  ON HOLD since {}",
+                            time_label(t)
+                        ))
+                    );
+                }
+                out.push_str(&holds_table(&holds));
+                let _ = writeln!(out, "Latest observations:");
+                for o in &observations {
+                    let _ = writeln!(
+                        out,
+                        "  {}  {:<8} {:<15} {}  ({}, via {})",
+                        time_label(o.at),
+                        class_label(o.class),
+                        o.ip,
+                        o.reason,
+                        o.domain,
+                        match o.source {
+                            sendguard_common::ObservationSource::Probe => "probe",
+                            sendguard_common::ObservationSource::Delivery => "delivery",
+                        }
+                    );
+                }
+                print!("{out}");
+                ExitCode::SUCCESS
+            }
+        }
+        HoldsCommand::Release(a) => decide(
+            &store,
+            &a.host,
+            store.release(&a.host, &a.actor()).await,
+            "released",
+        )?,
+        HoldsCommand::Keep(a) => decide(
+            &store,
+            &a.host,
+            store.keep(&a.host, &a.actor()).await,
+            "kept on hold",
+        )?,
+    };
+    store.close().await;
+    Ok(code)
+}
+
+/// Prints the outcome of a release or keep decision.
+fn decide(
+    _store: &Store,
+    host: &str,
+    result: Result<Vec<HoldView>, StoreError>,
+    what: &str,
+) -> anyhow::Result<ExitCode> {
+    match result {
+        Ok(holds) => {
+            println!("{host}: {} hold(s) {what}.", holds.len());
+            print!("{}", holds_table(&holds));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(StoreError::NoOpenHold(h)) => {
+            eprintln!("sendguard holds: no open hold for {h}");
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The readable form of holds: one line each, with the evidence.
+pub fn holds_table(holds: &[HoldView]) -> String {
+    let mut out = String::new();
+    for h in holds {
+        let status = match h.status {
+            sendguard_common::HoldStatus::Held => "HELD",
+            sendguard_common::HoldStatus::Kept => "KEPT",
+            sendguard_common::HoldStatus::Released => "released",
+        };
+        let _ = writeln!(
+            out,
+            "{}  {status}  since {}  floor {}  now {}  {}",
+            h.host,
+            time_label(h.since),
+            class_label(h.floor),
+            class_label(h.after.class),
+            h.reason
+        );
+        if let Some(b) = &h.before {
+            let _ = writeln!(
+                out,
+                "    before: {}  {}  {}",
+                time_label(b.at),
+                b.ip,
+                b.reason
+            );
+        }
+        let _ = writeln!(
+            out,
+            "    after:  {}  {}  {}",
+            time_label(h.after.at),
+            h.after.ip,
+            h.after.reason
+        );
+        if let (Some(by), Some(at)) = (&h.decided_by, h.decided_at) {
+            let _ = writeln!(out, "    decided by {by} at {}", time_label(at));
+        }
+    }
+    out
+}
+
+/// Seconds since the epoch as RFC 3339 UTC.
+fn time_label(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
 }
 
 /// The readable form of verdicts: one line per domain, one indented line per MX host.

@@ -1,20 +1,38 @@
-//! Verdicts for the compose page: answered at once when known, probed in the background when
-//! not, with every finished probe announced to subscribers (the page's event stream).
+//! Verdicts for the compose page and the CLI: answered at once from the store when known,
+//! probed in the background when not, every probe recorded and judged with history, every
+//! finished probe announced to subscribers (the page's event stream).
 //!
 //! Known verdicts younger than `max_age` are final; older ones are answered as they are and
-//! re-probed in the background; a domain never seen is `pending` until its probe finishes.
-//! The prober merges concurrent probes of a domain, so a burst of requests costs one probe.
+//! re-probed in the background; a domain never seen is `pending` (the badge shows "SSL?") until
+//! its probe finishes. Every probe goes through [`Store::record`], so its observations are kept,
+//! floors rise, and a downgrade raises a hold (and an alert) before any verdict is shown. The
+//! prober merges concurrent probes of a domain, so a burst of requests costs one probe.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use sendguard_common::{DomainVerdict, RecipientSecurity};
+use sendguard_common::{
+    DnssecStatus, DomainVerdict, ObservationSource, RecipientSecurity, SecurityClass,
+};
 use tokio::sync::broadcast;
 
-use crate::probe::{Prober, domain_of};
+use crate::alerts::Alerts;
+use crate::probe::{ProbeError, Prober, domain_of, now_unix};
+use crate::store::{Store, StoreError};
 
-/// The verdict cache and background prober behind the recipient API.
+/// Why a verdict could not be formed.
+#[derive(Debug, thiserror::Error)]
+pub enum VerdictError {
+    /// The probe could not start (bad input or resolver setup): permanent.
+    #[error(transparent)]
+    Probe(#[from] ProbeError),
+    /// The store failed; see [`StoreError::is_temporary`].
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The verdict store and background prober behind the recipient API and the CLI.
 #[derive(Clone)]
 pub struct Verdicts {
     inner: Arc<Inner>,
@@ -22,29 +40,42 @@ pub struct Verdicts {
 
 struct Inner {
     prober: Prober,
+    store: Store,
+    alerts: Alerts,
     max_age: Duration,
-    known: Mutex<HashMap<String, (Instant, DomainVerdict)>>,
-    running: Mutex<std::collections::HashSet<String>>,
+    running: Mutex<HashSet<String>>,
     events: broadcast::Sender<DomainVerdict>,
 }
 
 impl Verdicts {
-    /// Verdicts from `prober`, re-probed in the background when older than `max_age`.
-    pub fn new(prober: Prober, max_age: Duration) -> Self {
+    /// Verdicts from `prober`, remembered in `store`, re-probed in the background when older
+    /// than `max_age`; new holds are announced through `alerts`.
+    pub fn new(prober: Prober, store: Store, alerts: Alerts, max_age: Duration) -> Self {
         let (events, _) = broadcast::channel(1024);
         Self {
             inner: Arc::new(Inner {
                 prober,
+                store,
+                alerts,
                 max_age,
-                known: Mutex::new(HashMap::new()),
-                running: Mutex::new(Default::default()),
+                running: Mutex::new(HashSet::new()),
                 events,
             }),
         }
     }
 
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The alerts (and their counters).
+    pub fn alerts(&self) -> &Alerts {
+        &self.inner.alerts
+    }
+
     /// The state of one recipient address: final, pending (a probe was started), or invalid.
-    pub fn lookup(&self, address: &str) -> RecipientSecurity {
+    pub async fn lookup(&self, address: &str) -> RecipientSecurity {
         let invalid = |error: String| RecipientSecurity::Invalid {
             address: address.to_string(),
             error,
@@ -59,10 +90,10 @@ impl Verdicts {
             Ok(d) => d,
             Err(e) => return invalid(e.to_string()),
         };
-        let known = lock(&self.inner.known).get(&domain).cloned();
-        match known {
-            Some((at, verdict)) => {
-                if at.elapsed() >= self.inner.max_age {
+        match self.known(&domain).await {
+            Some(verdict) => {
+                let age = now_unix().saturating_sub(verdict.checked_at.unwrap_or(0));
+                if age < 0 || age as u64 >= self.inner.max_age.as_secs() {
                     self.start_probe(&domain);
                 }
                 RecipientSecurity::Final {
@@ -80,14 +111,36 @@ impl Verdicts {
         }
     }
 
-    /// The known verdict of a domain (A-label form), if any.
-    pub fn known(&self, domain: &str) -> Option<DomainVerdict> {
-        lock(&self.inner.known).get(domain).map(|(_, v)| v.clone())
+    /// The known verdict of a domain (A-label form) with its history, if any. A store failure
+    /// is logged and answered as "not known", so the page waits for the probe.
+    pub async fn known(&self, domain: &str) -> Option<DomainVerdict> {
+        match self.inner.store.verdict(domain).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(%domain, error = %e, "cannot read the verdict from the store");
+                None
+            }
+        }
     }
 
     /// Every verdict finished from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<DomainVerdict> {
         self.inner.events.subscribe()
+    }
+
+    /// Probes the domain of `input` now, records what was seen, raises alerts for new holds
+    /// and returns the verdict with history. `fresh` skips the minimum re-probe interval.
+    pub async fn probe_now(&self, input: &str, fresh: bool) -> Result<DomainVerdict, VerdictError> {
+        let facts = self.inner.prober.probe(input, fresh).await?;
+        let recorded = self
+            .inner
+            .store
+            .record(&facts, ObservationSource::Probe)
+            .await?;
+        for hold in &recorded.new_holds {
+            self.inner.alerts.raise(hold);
+        }
+        Ok(recorded.verdict)
     }
 
     fn start_probe(&self, domain: &str) {
@@ -97,17 +150,36 @@ impl Verdicts {
         let this = self.clone();
         let domain = domain.to_string();
         tokio::spawn(async move {
-            let result = this.inner.prober.verdict(&domain, false).await;
+            let result = this.probe_now(&domain, false).await;
             lock(&this.inner.running).remove(&domain);
-            match result {
-                Ok(verdict) => {
-                    lock(&this.inner.known).insert(domain, (Instant::now(), verdict.clone()));
-                    // Nobody listening is fine: the verdict is kept for the next request.
-                    let _ = this.inner.events.send(verdict);
+            let verdict = match result {
+                Ok(v) => v,
+                Err(VerdictError::Probe(e)) => {
+                    tracing::warn!(%domain, error = %e, "probe could not start");
+                    return;
                 }
-                Err(e) => tracing::warn!(%domain, error = %e, "probe could not start"),
-            }
+                Err(VerdictError::Store(e)) => {
+                    // Without the memory a downgrade cannot be recognised: never reassure.
+                    tracing::error!(%domain, error = %e, "cannot record the probe");
+                    unavailable(&domain)
+                }
+            };
+            // Nobody listening is fine: the verdict is in the store for the next request.
+            let _ = this.inner.events.send(verdict);
         });
+    }
+}
+
+/// The verdict shown when the store cannot be used: unknown and blocked.
+fn unavailable(domain: &str) -> DomainVerdict {
+    DomainVerdict {
+        domain: domain.to_string(),
+        class: SecurityClass::Unknown,
+        blocked: true,
+        reason: "Sendguard cannot consult its history of this domain's mail servers right now; delivery is deferred.".into(),
+        dnssec: DnssecStatus::Indeterminate,
+        mx: Vec::new(),
+        checked_at: Some(now_unix()),
     }
 }
 

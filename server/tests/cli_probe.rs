@@ -18,6 +18,7 @@ async fn probe_prints_json_verdicts_and_a_table() {
     let resolver = config.dns.resolver.unwrap().to_string();
     let anchor = config.dns.trust_anchor.clone().unwrap();
     let port = world.smtp_port().to_string();
+    let database = dir.path().join("sendguard.db");
 
     let run = move |args: Vec<String>, allow_env: bool| {
         let mut cmd = sendguard();
@@ -25,6 +26,7 @@ async fn probe_prints_json_verdicts_and_a_table() {
         cmd.env("SENDGUARD_DNS_RESOLVER", &resolver)
             .env("SENDGUARD_TRUST_ANCHOR", &anchor)
             .env("SENDGUARD_SMTP_PORT", &port)
+            .env("SENDGUARD_DATABASE", &database)
             .env_remove("SENDGUARD_ALLOW_PRIVATE_TARGETS");
         if allow_env {
             cmd.env("SENDGUARD_ALLOW_PRIVATE_TARGETS", "1");
@@ -118,4 +120,106 @@ fn unusable_input_is_refused_with_a_clear_message() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("user@"), "{err}");
     assert!(err.contains("bad..example"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holds_are_listed_shown_and_decided_from_the_command_line() {
+    use sendguard::facts::{
+        DomainFacts, EndpointFacts, EndpointOutcome, HostFacts, MxFacts, SessionFacts, TlsaFacts,
+    };
+    use sendguard_common::{DnssecStatus, HoldStatus, HoldView, ObservationSource};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("holds.db");
+    let facts = |at: i64, refused: bool| DomainFacts {
+        domain: "example.test".into(),
+        checked_at: at,
+        mx: MxFacts::Hosts {
+            dnssec: DnssecStatus::Insecure,
+            implicit: false,
+            hosts: vec![HostFacts {
+                host: "mx.example.test".into(),
+                preference: 10,
+                address_dnssec: DnssecStatus::Insecure,
+                tlsa: TlsaFacts::Insecure,
+                address_error: None,
+                endpoints: vec![EndpointFacts {
+                    ip: "192.0.2.9".parse().unwrap(),
+                    outcome: EndpointOutcome::Session(SessionFacts {
+                        starttls_offered: true,
+                        tls: None,
+                        tls_failure: refused.then(|| {
+                            sendguard::facts::TlsFailureFacts::Refused("454 4.7.0".into())
+                        }),
+                    }),
+                }],
+            }],
+        },
+    };
+    {
+        let store = sendguard::store::Store::open(&db).await.unwrap();
+        // A first sighting, then a floor of TLS as if reached earlier, then STARTTLS refused.
+        store
+            .record(&facts(1, false), ObservationSource::Probe)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE servers SET floor_level = 1, best_level = 1")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let r = store
+            .record(&facts(2, true), ObservationSource::Probe)
+            .await
+            .unwrap();
+        assert_eq!(r.new_holds.len(), 1);
+        store.close().await;
+    }
+    let run = move |args: &[&str]| {
+        let out = sendguard()
+            .arg("holds")
+            .args(args)
+            .env("SENDGUARD_DATABASE", &db)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    // Nothing else runs on this runtime while the binary does; blocking here is fine.
+    let (code, out, _) = run(&["list", "--json"]);
+    assert_eq!(code, Some(0));
+    let holds: Vec<HoldView> = serde_json::from_str(&out).unwrap();
+    assert_eq!(holds[0].status, HoldStatus::Held);
+    assert!(
+        holds[0].reason.contains("refuses STARTTLS"),
+        "{}",
+        holds[0].reason
+    );
+
+    let (code, out, _) = run(&["show", "mx.example.test"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("ON HOLD since"), "{out}");
+    assert!(out.contains("192.0.2.9"), "{out}");
+
+    let (code, out, _) = run(&["keep", "mx.example.test", "--by", "ops"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("KEPT"), "{out}");
+    let (code, out, _) = run(&["release", "mx.example.test", "--by", "ops"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("decided by ops"), "{out}");
+    let (code, _, err) = run(&["release", "mx.example.test"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no open hold"), "{err}");
+    let (code, out, _) = run(&["list"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("No servers on hold"), "{out}");
+    let out = sendguard()
+        .args(["holds", "list", "--database"])
+        .arg(dir.path().join("missing.db"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no database"));
 }

@@ -8,9 +8,11 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
+use sendguard::alerts::Alerts;
 use sendguard::http::{AppState, app};
 use sendguard::probe::Prober;
 use sendguard::sim::world::SimWorld;
+use sendguard::store::Store;
 use sendguard::verdicts::Verdicts;
 use sendguard_common::{
     ApiErrorBody, DomainVerdict, RecipientSecurity, RecipientSecurityResponse, SecurityClass,
@@ -45,10 +47,9 @@ async fn pending_verdicts_arrive_on_the_event_stream() {
     let dir = tempfile::tempdir().unwrap();
     let world = SimWorld::start(dir.path()).await.unwrap();
     let prober = Prober::new(world.probe_config()).unwrap();
-    let router = app(AppState::new(Verdicts::new(
-        prober,
-        Duration::from_secs(3600),
-    )));
+    let store = Store::open(&dir.path().join("sendguard.db")).await.unwrap();
+    let verdicts = Verdicts::new(prober, store, Alerts::default(), Duration::from_secs(3600));
+    let router = app(AppState::new(verdicts));
 
     let request = r#"{"addresses":["user@tls.test","not-an-address","Someone@PLAIN.test"]}"#;
     let (status, body) = post(router.clone(), request.into()).await;

@@ -6,6 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sendguard_common::ApiErrorBody;
 
+use crate::store::StoreError;
+
 /// An error answer of the HTTP API.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -18,6 +20,18 @@ pub enum ApiError {
     /// A feature this server was not set up for.
     #[error("{0}")]
     Unavailable(&'static str),
+    /// No valid administrator token was sent.
+    #[error("a valid admin token is required")]
+    Unauthorized,
+    /// The request is not allowed on this server (e.g. the admin API is disabled).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The thing asked for does not exist; the message says which.
+    #[error("{0}")]
+    Missing(String),
+    /// The database is busy for now; the client may try again.
+    #[error("the database is busy, please try again")]
+    Busy(#[source] StoreError),
     /// Something failed inside the server; the detail is logged, not shown.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -28,7 +42,10 @@ impl ApiError {
         match self {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Missing(_) => StatusCode::NOT_FOUND,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -37,7 +54,9 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        if let ApiError::Busy(e) = &self {
+            tracing::warn!(error = %e, "database busy");
+        } else if status.is_server_error() {
             tracing::error!(error = ?self, "request failed");
         } else {
             tracing::debug!(error = %self, "request refused");
@@ -52,5 +71,15 @@ impl IntoResponse for ApiError {
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
         ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NoOpenHold(host) => ApiError::Missing(format!("no open hold for {host}")),
+            e if e.is_temporary() => ApiError::Busy(e),
+            e => ApiError::Internal(e.into()),
+        }
     }
 }

@@ -4,6 +4,8 @@
 //! JSON message ([`ApiError`]) while logging the detail. Every request is bounded in time and
 //! body size; responses are compressed (RFC 9110 content coding) when the client accepts it.
 
+pub mod account;
+pub mod admin;
 mod assets;
 mod error;
 pub mod recipients;
@@ -24,6 +26,7 @@ use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 
+use crate::account::AccountConfig;
 use crate::verdicts::Verdicts;
 
 /// Largest request body the API accepts.
@@ -37,10 +40,12 @@ pub struct AppState {
     inner: Arc<Inner>,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Inner {
     demo_domains: Option<Vec<DemoDomain>>,
     verdicts: Option<Verdicts>,
+    admin_token: Option<Arc<str>>,
+    account: AccountConfig,
 }
 
 impl AppState {
@@ -48,21 +53,41 @@ impl AppState {
     pub fn new(verdicts: Verdicts) -> Self {
         Self {
             inner: Arc::new(Inner {
-                demo_domains: None,
                 verdicts: Some(verdicts),
+                ..Inner::default()
             }),
+        }
+    }
+
+    fn with(self, change: impl FnOnce(&mut Inner)) -> Self {
+        let mut inner = (*self.inner).clone();
+        change(&mut inner);
+        Self {
+            inner: Arc::new(inner),
         }
     }
 
     /// Marks the server as running against the simulated internet, listing its domains.
     pub fn with_demo_domains(self, domains: Vec<DemoDomain>) -> Self {
-        let inner = Inner {
-            demo_domains: Some(domains),
-            verdicts: self.inner.verdicts.clone(),
-        };
-        Self {
-            inner: Arc::new(inner),
-        }
+        self.with(|i| i.demo_domains = Some(domains))
+    }
+
+    /// Enables the admin API with this token (`None` or empty: disabled).
+    pub fn with_admin_token(self, token: Option<String>) -> Self {
+        self.with(|i| i.admin_token = token.filter(|t| !t.is_empty()).map(Arc::from))
+    }
+
+    /// The user (single user until authentication exists).
+    pub fn with_account(self, account: AccountConfig) -> Self {
+        self.with(|i| i.account = account)
+    }
+
+    fn admin_token(&self) -> Option<&str> {
+        self.inner.admin_token.as_deref()
+    }
+
+    fn account(&self) -> &AccountConfig {
+        &self.inner.account
     }
 
     fn verdicts(&self) -> Result<&Verdicts, ApiError> {
@@ -78,6 +103,16 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route(paths::HEALTH, get(health))
         .route(paths::RECIPIENT_SECURITY, post(recipients::security))
+        .route(paths::ACCOUNT, get(account::account))
+        .route(
+            paths::SETTINGS,
+            get(account::get_settings).put(account::put_settings),
+        )
+        .route(paths::ADMIN_HOLDS, get(admin::holds))
+        .route(paths::ADMIN_RELEASE, post(admin::release))
+        .route(paths::ADMIN_KEEP, post(admin::keep))
+        .route(paths::ADMIN_OBSERVATIONS, get(admin::observations))
+        .route("/metrics", get(admin::metrics))
         .route("/api/{*rest}", any(api_not_found))
         .fallback(assets::serve)
         // Ordinary requests are bounded in time; the event stream below bounds itself.

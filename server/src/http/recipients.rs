@@ -40,11 +40,10 @@ pub async fn security(
         )));
     }
     let verdicts = state.verdicts()?;
-    let results = request
-        .addresses
-        .iter()
-        .map(|a| verdicts.lookup(a.trim()))
-        .collect();
+    let mut results = Vec::with_capacity(request.addresses.len());
+    for a in &request.addresses {
+        results.push(verdicts.lookup(a.trim()).await);
+    }
     Ok(Json(RecipientSecurityResponse { results }))
 }
 
@@ -75,7 +74,12 @@ pub async fn events(
     let verdicts = state.verdicts()?;
     // Subscribe before reading what is known, so that nothing finishing in between is missed.
     let rx = verdicts.subscribe();
-    let known: Vec<DomainVerdict> = wanted.iter().filter_map(|d| verdicts.known(d)).collect();
+    let mut known: Vec<DomainVerdict> = Vec::new();
+    for d in &wanted {
+        if let Some(v) = verdicts.known(d).await {
+            known.push(v);
+        }
+    }
     let live = stream::unfold((rx, wanted), |(mut rx, wanted)| async move {
         loop {
             match rx.recv().await {

@@ -153,6 +153,13 @@ impl Prober {
         })
     }
 
+    /// Forgets every cached DNS answer and recent SMTP session, so the next probe looks afresh
+    /// (tests and the demo change the simulated internet between probes).
+    pub fn clear_caches(&self) {
+        self.inner.dns.clear_cache();
+        lock(&self.inner.recent).clear();
+    }
+
     /// Probes the domain of `input` (an address or a domain) and judges it.
     pub async fn verdict(&self, input: &str, fresh: bool) -> Result<DomainVerdict, ProbeError> {
         let facts = self.probe(input, fresh).await?;

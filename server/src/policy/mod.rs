@@ -20,6 +20,10 @@
 //!
 //! A host with several addresses takes the weakest class among the addresses that answered,
 //! since a delivery may use any of them.
+//!
+//! What is remembered between probes (floors, holds, enforcement) is judged in [`history`].
+
+pub mod history;
 
 use sendguard_common::{DaneStatus, DnssecStatus, DomainVerdict, MxReport, SecurityClass};
 

@@ -1,0 +1,228 @@
+//! Alerts for administrators when a server goes on hold, and the counters behind `GET /metrics`.
+//!
+//! A new hold is announced three ways besides the admin view: a warn-level log line, the
+//! Prometheus counter `sendguard_holds_raised_total`, and, when a webhook URL is configured, a
+//! `POST` of `{"event": "hold", "hold": HoldView}` (JSON, RFC 8259) to it over HTTP/1.1 (RFC
+//! 9112). The webhook runs in its own task bounded by [`WEBHOOK_TIMEOUT`]; a failure is logged
+//! and counted and never holds up the probe that raised the hold. Only `http://` URLs are
+//! supported for now (a relay on the same host or network forwards them onward).
+//!
+//! The metrics are rendered in the Prometheus text exposition format 0.0.4 by hand: a handful of
+//! counters does not need a metrics crate.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::Uri;
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use sendguard_common::HoldView;
+use tokio::task::JoinHandle;
+
+/// The longest a webhook POST may take, connecting included.
+pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the alert configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    /// The webhook URL does not parse or is not `http://host[:port]/path`.
+    #[error("unusable webhook URL {url:?}: {why}")]
+    WebhookUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+/// Why one webhook delivery failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// No answer within [`WEBHOOK_TIMEOUT`] (temporary).
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// Connecting or the exchange failed (temporary).
+    #[error("request failed: {0}")]
+    Request(String),
+    /// The receiver answered with an error status (permanent for this alert).
+    #[error("the receiver answered {0}")]
+    Status(u16),
+}
+
+impl WebhookError {
+    /// Whether a later attempt may succeed.
+    pub fn is_temporary(&self) -> bool {
+        !matches!(self, WebhookError::Status(s) if *s < 500)
+    }
+}
+
+/// Announces new holds and counts them. Cheap to clone; clones share counters.
+#[derive(Clone, Default)]
+pub struct Alerts {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    webhook: Option<Webhook>,
+    holds_raised: AtomicU64,
+    webhook_sent: AtomicU64,
+    webhook_failed: AtomicU64,
+    pending: std::sync::Mutex<Vec<JoinHandle<()>>>,
+}
+
+struct Webhook {
+    uri: Uri,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Alerts {
+    /// Alerts that post to `webhook` when one is given.
+    pub fn new(webhook: Option<&str>) -> Result<Alerts, AlertError> {
+        let webhook = match webhook.map(str::trim).filter(|u| !u.is_empty()) {
+            None => None,
+            Some(url) => {
+                let bad = |why: &str| AlertError::WebhookUrl {
+                    url: url.to_string(),
+                    why: why.to_string(),
+                };
+                let uri: Uri = url
+                    .parse()
+                    .map_err(|e: hyper::http::uri::InvalidUri| bad(&e.to_string()))?;
+                if uri.scheme_str() != Some("http") {
+                    return Err(bad("only http:// webhooks are supported"));
+                }
+                if uri.host().is_none() {
+                    return Err(bad("no host"));
+                }
+                let mut connector = HttpConnector::new();
+                connector.set_connect_timeout(Some(WEBHOOK_TIMEOUT));
+                let client = Client::builder(TokioExecutor::new()).build(connector);
+                Some(Webhook { uri, client })
+            }
+        };
+        Ok(Alerts {
+            inner: Arc::new(Inner {
+                webhook,
+                ..Inner::default()
+            }),
+        })
+    }
+
+    /// Announces a new hold: log line, counter, and the webhook in the background (a task that
+    /// ends within [`WEBHOOK_TIMEOUT`]; short-lived processes wait with [`Alerts::wait_idle`]).
+    pub fn raise(&self, hold: &HoldView) {
+        self.inner.holds_raised.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            host = %hold.host,
+            floor = ?hold.floor,
+            observed = ?hold.after.class,
+            "server on hold: {}", hold.reason
+        );
+        if self.inner.webhook.is_none() {
+            return;
+        }
+        let body = serde_json::json!({ "event": "hold", "hold": hold }).to_string();
+        let this = self.clone();
+        let host = hold.host.clone();
+        let task = tokio::spawn(async move {
+            match this.post(body).await {
+                Ok(()) => {
+                    this.inner.webhook_sent.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    this.inner.webhook_failed.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%host, error = %e, temporary = e.is_temporary(), "alert webhook failed");
+                }
+            }
+        });
+        let mut pending = self
+            .inner
+            .pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        pending.retain(|t| !t.is_finished());
+        pending.push(task);
+    }
+
+    /// Waits for the webhook posts under way (each bounded by [`WEBHOOK_TIMEOUT`]).
+    pub async fn wait_idle(&self) {
+        let tasks: Vec<JoinHandle<()>> = std::mem::take(
+            &mut *self
+                .inner
+                .pending
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+
+    async fn post(&self, body: String) -> Result<(), WebhookError> {
+        let Some(hook) = &self.inner.webhook else {
+            return Ok(());
+        };
+        let request = hyper::Request::post(hook.uri.clone())
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(
+                hyper::header::USER_AGENT,
+                concat!("sendguard/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| WebhookError::Request(e.to_string()))?;
+        let response = tokio::time::timeout(WEBHOOK_TIMEOUT, hook.client.request(request))
+            .await
+            .map_err(|_| WebhookError::Timeout(WEBHOOK_TIMEOUT))?
+            .map_err(|e| WebhookError::Request(e.to_string()))?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(WebhookError::Status(status.as_u16()))
+        }
+    }
+
+    /// Holds raised since start.
+    pub fn holds_raised(&self) -> u64 {
+        self.inner.holds_raised.load(Ordering::Relaxed)
+    }
+
+    /// The metrics in Prometheus text format; `open_holds` when the store could tell.
+    pub fn render_metrics(&self, open_holds: Option<i64>) -> String {
+        let mut out = String::new();
+        let mut counter = |name: &str, help: &str, value: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
+        };
+        counter(
+            "sendguard_holds_raised_total",
+            "Servers put on hold because they fell below their known level.",
+            self.holds_raised(),
+        );
+        counter(
+            "sendguard_alert_webhook_sent_total",
+            "Hold alerts delivered to the webhook.",
+            self.inner.webhook_sent.load(Ordering::Relaxed),
+        );
+        counter(
+            "sendguard_alert_webhook_failed_total",
+            "Hold alerts the webhook did not accept in time.",
+            self.inner.webhook_failed.load(Ordering::Relaxed),
+        );
+        if let Some(open) = open_holds {
+            let _ = writeln!(
+                out,
+                "# HELP sendguard_holds_open Servers on hold now (held or kept).\n# TYPE sendguard_holds_open gauge\nsendguard_holds_open {open}"
+            );
+        }
+        out
+    }
+}

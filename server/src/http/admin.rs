@@ -1,0 +1,166 @@
+//! The administrators' API: servers on hold with their evidence, the release and keep
+//! decisions, a server's observations, and `GET /metrics` (Prometheus text format 0.0.4).
+//!
+//! Every admin route needs the token configured with `--admin-token`, sent in the header
+//! [`paths::ADMIN_TOKEN_HEADER`] or as `Authorization: Bearer <token>` (RFC 6750 §2.1). It is
+//! compared in constant time (over SHA-256 digests, so neither content nor length leaks through
+//! timing). Without a configured token the admin API answers 403.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
+use axum::response::IntoResponse;
+use sendguard_common::{HoldView, ObservationView, paths};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{ApiError, AppState};
+
+/// Observations returned when the query does not say.
+pub const DEFAULT_OBSERVATIONS: u32 = 100;
+
+/// An authenticated administrator (an extractor: the handler runs only with a valid token).
+#[derive(Clone, Debug)]
+pub struct Admin {
+    /// Who, for the audit log.
+    pub actor: String,
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(expected) = state.admin_token() else {
+            return Err(ApiError::Forbidden(
+                "the admin API is disabled: start Sendguard with --admin-token (or SENDGUARD_ADMIN_TOKEN)",
+            ));
+        };
+        let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let given = header(paths::ADMIN_TOKEN_HEADER).or_else(|| {
+            header(AUTHORIZATION.as_str()).and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+        });
+        match given {
+            Some(token) if tokens_match(token.trim(), expected) => Ok(Admin {
+                actor: "admin (API token)".into(),
+            }),
+            _ => Err(ApiError::Unauthorized),
+        }
+    }
+}
+
+/// Constant-time comparison of two tokens.
+pub fn tokens_match(given: &str, expected: &str) -> bool {
+    let a = Sha256::digest(given.as_bytes());
+    let b = Sha256::digest(expected.as_bytes());
+    a.ct_eq(&b).into()
+}
+
+/// Query of the holds list.
+#[derive(Debug, Default, Deserialize)]
+pub struct HoldsQuery {
+    /// Include released holds.
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// `GET /api/admin/holds`: open holds (held or kept), newest first; `?all=true` for every one.
+pub async fn holds(
+    _admin: Admin,
+    State(state): State<AppState>,
+    Query(query): Query<HoldsQuery>,
+) -> Result<Json<Vec<HoldView>>, ApiError> {
+    Ok(Json(state.verdicts()?.store().holds(query.all).await?))
+}
+
+/// `POST /api/admin/holds/{host}/release`: the released holds.
+pub async fn release(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(host): Path<String>,
+) -> Result<Json<Vec<HoldView>>, ApiError> {
+    let host = host_name(&host)?;
+    let released = state
+        .verdicts()?
+        .store()
+        .release(&host, &admin.actor)
+        .await?;
+    tracing::info!(%host, actor = %admin.actor, "hold released");
+    Ok(Json(released))
+}
+
+/// `POST /api/admin/holds/{host}/keep`: the kept holds.
+pub async fn keep(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(host): Path<String>,
+) -> Result<Json<Vec<HoldView>>, ApiError> {
+    let host = host_name(&host)?;
+    let kept = state.verdicts()?.store().keep(&host, &admin.actor).await?;
+    tracing::info!(%host, actor = %admin.actor, "hold kept");
+    Ok(Json(kept))
+}
+
+/// Query of the observations list.
+#[derive(Debug, Default, Deserialize)]
+pub struct ObservationsQuery {
+    /// At most this many (default [`DEFAULT_OBSERVATIONS`], capped by the store).
+    pub limit: Option<u32>,
+}
+
+/// `GET /api/admin/servers/{host}/observations`: newest first, bounded.
+pub async fn observations(
+    _admin: Admin,
+    State(state): State<AppState>,
+    Path(host): Path<String>,
+    Query(query): Query<ObservationsQuery>,
+) -> Result<Json<Vec<ObservationView>>, ApiError> {
+    let host = host_name(&host)?;
+    let limit = query.limit.unwrap_or(DEFAULT_OBSERVATIONS);
+    Ok(Json(
+        state.verdicts()?.store().observations(&host, limit).await?,
+    ))
+}
+
+/// `GET /metrics`: counters of holds and alerts, open holds.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let body = match state.verdicts() {
+        Ok(v) => {
+            let open = match v.store().open_hold_count().await {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot count open holds for /metrics");
+                    None
+                }
+            };
+            v.alerts().render_metrics(open)
+        }
+        Err(_) => crate::alerts::Alerts::default().render_metrics(None),
+    };
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        body,
+    )
+}
+
+/// A host name from the path: lower case, no trailing dot, DNS length limits (RFC 1035 §2.3.4).
+fn host_name(raw: &str) -> Result<String, ApiError> {
+    let host = raw.trim().trim_end_matches('.').to_ascii_lowercase();
+    let ok = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+    if ok {
+        Ok(host)
+    } else {
+        Err(ApiError::BadRequest(format!("{raw:?} is not a host name")))
+    }
+}

@@ -1,0 +1,411 @@
+//! The admin API, `/metrics`, the alert webhook, and the account and settings endpoints,
+//! driven through the real router in-process, with a real store in a temporary directory.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use sendguard::account::AccountConfig;
+use sendguard::alerts::Alerts;
+use sendguard::dns::DnsConfig;
+use sendguard::facts::{
+    DaneOutcome, DomainFacts, EndpointFacts, EndpointOutcome, HostFacts, MxFacts, SessionFacts,
+    TlsFacts, TlsaFacts,
+};
+use sendguard::http::{AppState, app};
+use sendguard::probe::{ProbeConfig, Prober};
+use sendguard::store::Store;
+use sendguard::verdicts::Verdicts;
+use sendguard_common::{
+    Account, ApiErrorBody, CertificateInfo, DnssecStatus, HoldStatus, HoldView, ObservationSource,
+    ObservationView, SecureMode, SecureSendingSettings, paths,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tower::ServiceExt;
+
+const TOKEN: &str = "s3cret-token";
+
+fn facts(at: i64, tls: bool) -> DomainFacts {
+    DomainFacts {
+        domain: "example.test".into(),
+        checked_at: at,
+        mx: MxFacts::Hosts {
+            dnssec: DnssecStatus::Insecure,
+            implicit: false,
+            hosts: vec![HostFacts {
+                host: "mx.example.test".into(),
+                preference: 10,
+                address_dnssec: DnssecStatus::Insecure,
+                tlsa: TlsaFacts::Insecure,
+                address_error: None,
+                endpoints: vec![EndpointFacts {
+                    ip: "192.0.2.7".parse().unwrap(),
+                    outcome: EndpointOutcome::Session(SessionFacts {
+                        starttls_offered: tls,
+                        tls: tls.then(|| TlsFacts {
+                            version: "TLSv1.3".into(),
+                            cipher_openssl: "TLS_AES_128_GCM_SHA256".into(),
+                            cipher_iana: "TLS_AES_128_GCM_SHA256".into(),
+                            bits: 128,
+                            certificate: CertificateInfo {
+                                chain: vec![],
+                                webpki_valid: false,
+                                webpki_error: None,
+                            },
+                            dane: DaneOutcome::NotApplicable,
+                        }),
+                        tls_failure: None,
+                    }),
+                }],
+            }],
+        },
+    }
+}
+
+struct Setup {
+    state: AppState,
+    store: Store,
+    alerts: Alerts,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup(token: Option<&str>, webhook: Option<&str>) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db.sqlite")).await.unwrap();
+    let prober = Prober::new(ProbeConfig::new(DnsConfig {
+        resolver: Some("127.0.0.1:9".parse().unwrap()),
+        trust_anchor: None,
+        timeout: Duration::from_secs(1),
+    }))
+    .unwrap();
+    let alerts = Alerts::new(webhook).unwrap();
+    let verdicts = Verdicts::new(
+        prober,
+        store.clone(),
+        alerts.clone(),
+        Duration::from_secs(3600),
+    );
+    let state = AppState::new(verdicts)
+        .with_admin_token(token.map(str::to_string))
+        .with_account(AccountConfig::default());
+    Setup {
+        state,
+        store,
+        alerts,
+        _dir: dir,
+    }
+}
+
+/// Records TLS, then no STARTTLS: one hold on mx.example.test.
+async fn downgrade(store: &Store) -> HoldView {
+    store
+        .record(&facts(100, true), ObservationSource::Probe)
+        .await
+        .unwrap();
+    let r = store
+        .record(&facts(200, false), ObservationSource::Probe)
+        .await
+        .unwrap();
+    assert_eq!(r.new_holds.len(), 1);
+    r.new_holds[0].clone()
+}
+
+async fn call(state: &AppState, request: Request<Body>) -> (StatusCode, Vec<u8>) {
+    let response = app(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, bytes.to_vec())
+}
+
+fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> T {
+    serde_json::from_slice(bytes).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(bytes));
+    })
+}
+
+#[tokio::test]
+async fn without_a_token_configured_the_admin_api_is_disabled() {
+    let s = setup(None, None).await;
+    let (status, body) = call(
+        &s.state,
+        Request::get(paths::ADMIN_HOLDS)
+            .header(paths::ADMIN_TOKEN_HEADER, "anything")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let e: ApiErrorBody = json(&body);
+    assert!(e.error.contains("--admin-token"), "{}", e.error);
+}
+
+#[tokio::test]
+async fn admin_endpoints_need_the_token_and_decide_holds() {
+    let s = setup(Some(TOKEN), None).await;
+    downgrade(&s.store).await;
+
+    for auth in [None, Some("wrong"), Some("")] {
+        let mut r = Request::get(paths::ADMIN_HOLDS);
+        if let Some(t) = auth {
+            r = r.header(paths::ADMIN_TOKEN_HEADER, t);
+        }
+        let (status, body) = call(&s.state, r.body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{auth:?}");
+        let e: ApiErrorBody = json(&body);
+        assert_eq!(e.error, "a valid admin token is required");
+    }
+
+    let (status, body) = call(
+        &s.state,
+        Request::get(paths::ADMIN_HOLDS)
+            .header(paths::ADMIN_TOKEN_HEADER, TOKEN)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let holds: Vec<HoldView> = json(&body);
+    assert_eq!(holds.len(), 1);
+    assert_eq!(holds[0].host, "mx.example.test");
+    assert_eq!(holds[0].status, HoldStatus::Held);
+    assert!(holds[0].reason.contains("no longer offers STARTTLS"));
+
+    let path = paths::with_host(paths::ADMIN_OBSERVATIONS, "mx.example.test");
+    let (status, body) = call(
+        &s.state,
+        Request::get(format!("{path}?limit=1"))
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let obs: Vec<ObservationView> = json(&body);
+    assert_eq!(obs.len(), 1);
+    assert_eq!(obs[0].at, 200, "newest first");
+    assert_eq!(obs[0].starttls, Some(false));
+
+    let post = |template: &str, host: &str| {
+        Request::post(paths::with_host(template, host))
+            .header(paths::ADMIN_TOKEN_HEADER, TOKEN)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{}"))
+            .unwrap()
+    };
+    let (status, body) = call(&s.state, post(paths::ADMIN_KEEP, "mx.example.test")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json::<Vec<HoldView>>(&body)[0].status, HoldStatus::Kept);
+    let v = s.store.verdict("example.test").await.unwrap().unwrap();
+    assert!(v.blocked, "a kept hold still blocks");
+
+    let (status, body) = call(&s.state, post(paths::ADMIN_RELEASE, "MX.example.test.")).await;
+    assert_eq!(status, StatusCode::OK);
+    let released: Vec<HoldView> = json(&body);
+    assert_eq!(released[0].status, HoldStatus::Released);
+    assert_eq!(released[0].decided_by.as_deref(), Some("admin (API token)"));
+    let v = s.store.verdict("example.test").await.unwrap().unwrap();
+    assert!(!v.blocked, "{v:#?}");
+
+    let (status, body) = call(&s.state, post(paths::ADMIN_RELEASE, "mx.example.test")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(json::<ApiErrorBody>(&body).error.contains("no open hold"));
+    let (status, _) = call(&s.state, post(paths::ADMIN_KEEP, "bad_host%21")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let audit = s.store.audit_log(10).await.unwrap();
+    assert_eq!(
+        audit.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(),
+        ["release", "keep"]
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_raised_holds() {
+    let s = setup(None, None).await;
+    let metric = |text: &str, name: &str| -> String {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} missing in {text}"))
+            .to_string()
+    };
+    let (status, body) = call(
+        &s.state,
+        Request::get("/metrics").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!(
+        metric(&text, "sendguard_holds_raised_total"),
+        "sendguard_holds_raised_total 0"
+    );
+    assert!(text.contains("# TYPE sendguard_holds_raised_total counter"));
+
+    let hold = downgrade(&s.store).await;
+    s.alerts.raise(&hold);
+    let (_, body) = call(
+        &s.state,
+        Request::get("/metrics").body(Body::empty()).unwrap(),
+    )
+    .await;
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!(
+        metric(&text, "sendguard_holds_raised_total"),
+        "sendguard_holds_raised_total 1"
+    );
+    assert_eq!(
+        metric(&text, "sendguard_holds_open"),
+        "sendguard_holds_open 1"
+    );
+}
+
+#[tokio::test]
+async fn a_new_hold_is_posted_to_the_webhook() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let receiver = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut data = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = socket.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            data.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&data);
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse().ok())?
+                    })
+                    .unwrap_or(0);
+                if body.len() >= len {
+                    socket
+                        .write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                        .await
+                        .unwrap();
+                    return (head.to_string(), body.to_string());
+                }
+            }
+        }
+        panic!("the webhook request ended early");
+    });
+    let s = setup(None, Some(&url)).await;
+    let hold = downgrade(&s.store).await;
+    s.alerts.raise(&hold);
+    let (head, body) = tokio::time::timeout(Duration::from_secs(10), receiver)
+        .await
+        .expect("the webhook is called in time")
+        .unwrap();
+    assert!(head.starts_with("POST /hook HTTP/1.1"), "{head}");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["event"], "hold");
+    assert_eq!(json["hold"]["host"], "mx.example.test");
+    s.alerts.wait_idle().await;
+    let (_, metrics) = call(
+        &s.state,
+        Request::get("/metrics").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert!(
+        String::from_utf8(metrics)
+            .unwrap()
+            .contains("sendguard_alert_webhook_sent_total 1")
+    );
+}
+
+#[tokio::test]
+async fn a_failing_webhook_is_counted_and_does_not_block() {
+    // A port nobody listens on: the connection is refused at once.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let s = setup(None, Some(&format!("http://127.0.0.1:{port}/"))).await;
+    let hold = downgrade(&s.store).await;
+    s.alerts.raise(&hold);
+    tokio::time::timeout(Duration::from_secs(10), s.alerts.wait_idle())
+        .await
+        .unwrap();
+    let text = s.alerts.render_metrics(None);
+    assert!(
+        text.contains("sendguard_alert_webhook_failed_total 1"),
+        "{text}"
+    );
+    assert!(Alerts::new(Some("https://example.test/")).is_err());
+    assert!(Alerts::new(Some("not a url")).is_err());
+}
+
+#[tokio::test]
+async fn settings_round_trip_and_the_account_shows_secure_aliases() {
+    let s = setup(None, None).await;
+    let (status, body) = call(
+        &s.state,
+        Request::get(paths::SETTINGS).body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        json::<SecureSendingSettings>(&body),
+        SecureSendingSettings::default()
+    );
+    let (_, body) = call(
+        &s.state,
+        Request::get(paths::ACCOUNT).body(Body::empty()).unwrap(),
+    )
+    .await;
+    let account: Account = json(&body);
+    assert_eq!(account.name, "Maxima Mustermann");
+    assert_eq!(account.addresses.len(), 1);
+
+    let mut wanted = SecureSendingSettings {
+        mode: SecureMode::Expert,
+        ..Default::default()
+    };
+    wanted.sending.tls_version = sendguard_common::MinTlsVersion::Tls13;
+    let (status, body) = call(
+        &s.state,
+        Request::put(paths::SETTINGS)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(serde_json::to_vec(&wanted).unwrap()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json::<SecureSendingSettings>(&body), wanted);
+    let (_, body) = call(
+        &s.state,
+        Request::get(paths::SETTINGS).body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(json::<SecureSendingSettings>(&body), wanted);
+    let (_, body) = call(
+        &s.state,
+        Request::get(paths::ACCOUNT).body(Body::empty()).unwrap(),
+    )
+    .await;
+    let account: Account = json(&body);
+    assert_eq!(
+        account.addresses[1].address,
+        "maxima.mustermann@secure.sendguard.example"
+    );
+    assert!(account.addresses[1].secure);
+
+    let (status, body) = call(
+        &s.state,
+        Request::put(paths::SETTINGS)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(r#"{"mode":"sometimes"}"#))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(!json::<ApiErrorBody>(&body).error.is_empty());
+    // The stored settings are unchanged after a refused update.
+    assert_eq!(s.store.settings("default").await.unwrap(), wanted);
+}
