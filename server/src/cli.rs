@@ -211,6 +211,15 @@ pub struct ProbeOptions {
     /// `SENDGUARD_ALLOW_PRIVATE_TARGETS=1` (or `true`) does the same.
     #[arg(long, env = "SENDGUARD_ALLOW_PRIVATE_TARGETS", action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_private_targets: bool,
+    /// A server (MX host and address) is not contacted again within this many seconds for
+    /// probes the compose page causes; `sendguard probe` always looks afresh.
+    #[arg(
+        long,
+        env = "SENDGUARD_MIN_REPROBE_INTERVAL",
+        default_value_t = 300,
+        value_name = "SECONDS"
+    )]
+    pub min_reprobe_interval: u64,
 }
 
 impl ProbeOptions {
@@ -223,6 +232,7 @@ impl ProbeOptions {
         });
         config.smtp.port = self.smtp_port;
         config.allow_private_targets = self.allow_private_targets;
+        config.min_reprobe_interval = Duration::from_secs(self.min_reprobe_interval);
         config
     }
 }
@@ -267,6 +277,8 @@ mod tests {
             "127.0.0.53",
             "--smtp-port",
             "2525",
+            "--min-reprobe-interval",
+            "60",
             "--allow-private-targets",
             "a@b.example",
             "c.example",
@@ -283,6 +295,10 @@ mod tests {
         );
         assert_eq!(args.probe.smtp_port, 2525);
         assert!(args.probe.allow_private_targets);
+        assert_eq!(
+            args.probe.probe_config().min_reprobe_interval,
+            Duration::from_secs(60)
+        );
         assert_eq!(parse_resolver("127.0.0.1:5353").unwrap().port(), 5353);
         assert!(parse_resolver("resolver").is_err());
     }
