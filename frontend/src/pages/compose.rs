@@ -45,11 +45,21 @@ pub fn ComposePage() -> impl IntoView {
     let subject = RwSignal::new(String::new());
     let body = RwSignal::new(String::new());
     let sender = RwSignal::new(None::<SenderAddress>);
-    let settings = LocalResource::new(api::settings);
+    let secure_sender = Memo::new(move |_| sender.with(|s| s.as_ref().is_some_and(|s| s.secure)));
+    // The settings are only needed (and only asked for) while a secure sender is chosen.
+    let settings = LocalResource::new(move || {
+        let secure = secure_sender.get();
+        async move {
+            if secure {
+                api::settings().await.ok()
+            } else {
+                None
+            }
+        }
+    });
     let requirement = Signal::derive(move || {
-        let secure = sender.with(|s| s.as_ref().is_some_and(|s| s.secure));
-        secure.then(|| {
-            let loaded = settings.get().and_then(Result::ok);
+        secure_sender.get().then(|| {
+            let loaded = settings.get().flatten();
             sending_requirement(loaded.as_ref())
         })
     });
