@@ -47,12 +47,19 @@ async fn each_class_has_its_symbol_label_and_name() {
         assert_eq!(badge.get_attribute("data-class").as_deref(), Some(slug));
         assert_eq!(badge.get_attribute("role").as_deref(), Some("img"));
         assert_eq!(badge.get_attribute("aria-label").as_deref(), Some(label));
-        assert_eq!(badge.text_content().unwrap().trim(), label, "the label is visible");
+        assert_eq!(
+            badge.text_content().unwrap().trim(),
+            label,
+            "the label is visible"
+        );
         assert!(
             badge.query_selector("svg").unwrap().is_some(),
             "{slug} has its inline symbol"
         );
-        assert_eq!(badge.get_attribute("data-pending").as_deref(), Some("false"));
+        assert_eq!(
+            badge.get_attribute("data-pending").as_deref(),
+            Some("false")
+        );
     }
 }
 

@@ -9,8 +9,8 @@ use sendguard_frontend::recipients::RecipientList;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{
-    ClipboardEvent, ClipboardEventInit, DataTransfer, Element, Event, HtmlElement, HtmlInputElement,
-    KeyboardEvent, KeyboardEventInit,
+    ClipboardEvent, ClipboardEventInit, DataTransfer, Element, Event, HtmlElement,
+    HtmlInputElement, KeyboardEvent, KeyboardEventInit,
 };
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -141,7 +141,11 @@ async fn comma_and_semicolon_make_chips_but_not_inside_a_quoted_name() {
     type_text(&input, "\"Doe");
     press(&input, ",");
     settle().await;
-    assert_eq!(chips(&host).len(), 2, "a comma inside quotes belongs to the name");
+    assert_eq!(
+        chips(&host).len(),
+        2,
+        "a comma inside quotes belongs to the name"
+    );
 }
 
 #[wasm_bindgen_test]
