@@ -2,11 +2,15 @@
 //! types. One helper per method returns `Result<T, ApiError>`; requests made by a view are
 //! aborted when that view goes away (`AbortController`), so no answer lands in a dead view.
 
-use gloo_net::http::{Request, Response};
+use gloo_net::http::{Request, RequestBuilder, Response};
 use leptos::prelude::on_cleanup;
 use send_wrapper::SendWrapper;
-use sendguard_common::{ApiErrorBody, Health, paths};
+use sendguard_common::{
+    Account, ApiErrorBody, Health, HoldView, ObservationView, SecureSendingSettings, paths,
+};
 use serde::Serialize;
+
+use crate::i18n::{Key, Lang};
 use serde::de::DeserializeOwned;
 
 /// Why an API call failed.
@@ -28,6 +32,19 @@ pub enum ApiError {
     Decode(String),
 }
 
+impl ApiError {
+    /// The error in the user's language (the server's own message is kept as it is).
+    pub fn message(&self, lang: Lang) -> String {
+        match self {
+            ApiError::Network(detail) => lang.format(Key::ApiNetwork, &[detail]),
+            ApiError::Server { status, message } => {
+                lang.format(Key::ApiServer, &[message, &status.to_string()])
+            }
+            ApiError::Decode(detail) => lang.format(Key::ApiDecode, &[detail]),
+        }
+    }
+}
+
 /// An abort signal tied to the current reactive owner: the request is aborted on cleanup.
 fn abort_on_cleanup() -> Option<web_sys::AbortSignal> {
     let controller = web_sys::AbortController::new().ok()?;
@@ -37,30 +54,64 @@ fn abort_on_cleanup() -> Option<web_sys::AbortSignal> {
     Some(signal)
 }
 
-async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
-    if !response.ok() {
-        let status = response.status();
-        let message = match response.json::<ApiErrorBody>().await {
-            Ok(body) => body.error,
-            Err(_) => response.status_text(),
-        };
-        return Err(ApiError::Server { status, message });
+/// Turns an error answer into [`ApiError::Server`] with the server's message.
+async fn check_ok(response: Response) -> Result<Response, ApiError> {
+    if response.ok() {
+        return Ok(response);
     }
-    response
+    let status = response.status();
+    let message = match response.json::<ApiErrorBody>().await {
+        Ok(body) => body.error,
+        Err(_) => response.status_text(),
+    };
+    Err(ApiError::Server { status, message })
+}
+
+/// Sends a request built by `builder` (aborted with the view); errors for non-2xx answers.
+async fn fetch(
+    builder: RequestBuilder,
+    admin_token: Option<&str>,
+    body: Option<String>,
+) -> Result<Response, ApiError> {
+    let signal = abort_on_cleanup();
+    let mut builder = builder.abort_signal(signal.as_ref());
+    if let Some(token) = admin_token {
+        builder = builder.header(paths::ADMIN_TOKEN_HEADER, token);
+    }
+    let request = match body {
+        Some(json) => builder
+            .header("content-type", "application/json")
+            .body(json),
+        None => builder.build(),
+    }
+    .map_err(|e| ApiError::Decode(e.to_string()))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    check_ok(response).await
+}
+
+/// Like [`fetch`], and decodes the JSON answer.
+async fn send<T: DeserializeOwned>(
+    builder: RequestBuilder,
+    admin_token: Option<&str>,
+    body: Option<String>,
+) -> Result<T, ApiError> {
+    fetch(builder, admin_token, body)
+        .await?
         .json::<T>()
         .await
         .map_err(|e| ApiError::Decode(e.to_string()))
 }
 
+fn to_json<B: Serialize>(body: &B) -> Result<String, ApiError> {
+    serde_json::to_string(body).map_err(|e| ApiError::Decode(e.to_string()))
+}
+
 /// `GET` a JSON document.
 pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
-    let signal = abort_on_cleanup();
-    let response = Request::get(path)
-        .abort_signal(signal.as_ref())
-        .send()
-        .await
-        .map_err(|e| ApiError::Network(e.to_string()))?;
-    decode(response).await
+    send(Request::get(path), None, None).await
 }
 
 /// `POST` a JSON body and read a JSON answer.
@@ -68,18 +119,66 @@ pub async fn post_json<B: Serialize, T: DeserializeOwned>(
     path: &str,
     body: &B,
 ) -> Result<T, ApiError> {
-    let signal = abort_on_cleanup();
-    let response = Request::post(path)
-        .abort_signal(signal.as_ref())
-        .json(body)
-        .map_err(|e| ApiError::Decode(e.to_string()))?
-        .send()
-        .await
-        .map_err(|e| ApiError::Network(e.to_string()))?;
-    decode(response).await
+    send(Request::post(path), None, Some(to_json(body)?)).await
 }
 
 /// The server's health and, in the demo, the simulated domains.
 pub async fn health() -> Result<Health, ApiError> {
     get_json(paths::HEALTH).await
+}
+
+/// The signed-in user's name and sender addresses (secure aliases included when secure sending
+/// is on).
+pub async fn account() -> Result<Account, ApiError> {
+    get_json(paths::ACCOUNT).await
+}
+
+/// The user's "Verschlüsselter Versand" settings.
+pub async fn settings() -> Result<SecureSendingSettings, ApiError> {
+    get_json(paths::SETTINGS).await
+}
+
+/// Stores the user's settings and returns what the server stored.
+pub async fn save_settings(
+    settings: SecureSendingSettings,
+) -> Result<SecureSendingSettings, ApiError> {
+    send(
+        Request::put(paths::SETTINGS),
+        None,
+        Some(to_json(&settings)?),
+    )
+    .await
+}
+
+/// Servers on hold with their evidence (admin).
+pub async fn holds(token: String) -> Result<Vec<HoldView>, ApiError> {
+    send(Request::get(paths::ADMIN_HOLDS), Some(&token), None).await
+}
+
+/// What an administrator decides about a held server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HoldDecision {
+    /// Accept the new level as the floor.
+    Release,
+    /// Keep delivery stopped.
+    Keep,
+}
+
+/// Records an administrator's decision about `host` (the answer's body is not needed: the
+/// view reloads the list).
+pub async fn decide(token: String, host: String, decision: HoldDecision) -> Result<(), ApiError> {
+    let template = match decision {
+        HoldDecision::Release => paths::ADMIN_RELEASE,
+        HoldDecision::Keep => paths::ADMIN_KEEP,
+    };
+    let path = paths::with_host(template, &host);
+    fetch(Request::post(&path), Some(&token), Some("{}".into()))
+        .await
+        .map(|_| ())
+}
+
+/// A server's observation history (admin).
+pub async fn observations(token: String, host: String) -> Result<Vec<ObservationView>, ApiError> {
+    let path = paths::with_host(paths::ADMIN_OBSERVATIONS, &host);
+    send(Request::get(&path), Some(&token), None).await
 }

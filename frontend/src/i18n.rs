@@ -15,43 +15,189 @@ pub enum Lang {
     En,
 }
 
-/// Every text the page shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Key {
-    Navigation,
-    NavCompose,
-    NavSettings,
-    NotFound,
-    Language,
-    Send,
-    Save,
-    Discard,
-    From,
-    To,
-    Cc,
-    Bcc,
-    Subject,
-    Message,
-    RecipientsHint,
-    RemoveRecipient,
-    SettingsTitle,
-    SettingsIntro,
-    SecureOff,
-    SecureOn,
-    SecureExpert,
-    ClassDaneOk,
-    ClassSslOk,
-    ClassUnknown,
-    ClassNoSsl,
-    ExplainDaneOk,
-    ExplainSslOk,
-    ExplainUnknown,
-    ExplainNoSsl,
-    Encryption,
-    Checking,
-    Blocked,
-    MailServers,
-    DemoTitle,
+/// Declares [`Key`], its list [`Key::ALL`] and the German/English text of each key from one
+/// table, so that a key without both texts cannot exist.
+macro_rules! catalog {
+    ($($key:ident => ($de:expr, $en:expr),)*) => {
+        /// Every text the page shows (the English text is each variant's documentation).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Key {
+            $(#[doc = $en] $key,)*
+        }
+
+        impl Key {
+            /// Every key, in catalog order.
+            pub const ALL: &'static [Key] = &[$(Key::$key,)*];
+
+            /// The German and the English text.
+            fn texts(self) -> (&'static str, &'static str) {
+                match self {
+                    $(Key::$key => ($de, $en),)*
+                }
+            }
+        }
+    };
+}
+
+catalog! {
+    Navigation => ("Navigation", "Navigation"),
+    NavCompose => ("Verfassen", "Compose"),
+    NavSettings => ("Einstellungen", "Settings"),
+    NavAdmin => ("Administration", "Administration"),
+    NotFound => ("Diese Seite gibt es nicht.", "This page does not exist."),
+    Language => ("Sprache", "Language"),
+    ApiNetwork => ("Der Server ist nicht erreichbar ({0})", "The server cannot be reached ({0})"),
+    ApiServer => ("{0} (HTTP {1})", "{0} (HTTP {1})"),
+    ApiDecode => ("Unerwartete Antwort des Servers ({0})", "Unexpected answer from the server ({0})"),
+    Loading => ("Wird geladen …", "Loading …"),
+    Send => ("Senden", "Send"),
+    Save => ("Speichern", "Save"),
+    Discard => ("Verwerfen", "Discard"),
+    From => ("Von", "From"),
+    To => ("An", "To"),
+    Cc => ("CC", "CC"),
+    Bcc => ("BCC", "BCC"),
+    Subject => ("Betreff", "Subject"),
+    Message => ("Nachricht", "Message"),
+    RecipientsHint => ("Adresse eingeben, Enter drücken", "Type an address, press Enter"),
+    RemoveRecipient => ("Empfänger entfernen", "Remove recipient"),
+    InvalidAddress => ("Ungültige Adresse", "Invalid address"),
+    ErrMissingAt => ("Das @ fehlt", "The @ is missing"),
+    ErrEmptyLocalPart => ("Vor dem @ steht nichts", "Nothing before the @"),
+    ErrEmptyDomain => ("Nach dem @ steht nichts", "Nothing after the @"),
+    ErrBadLocalPart => ("Der Teil vor dem @ ist ungültig", "The part before the @ is not valid"),
+    ErrBadDomain => ("Die Domain ist ungültig", "The domain is not valid"),
+    ErrDomainWithoutDot => ("Die Domain hat keinen Punkt", "The domain has no dot"),
+    ErrTooLong => ("Die Adresse ist zu lang", "The address is too long"),
+    ErrBadBrackets => ("< und > passen nicht zusammen", "Unbalanced < and >"),
+    ClassDaneOk => ("DANE ok", "DANE ok"),
+    ClassSslOk => ("SSL ok", "SSL ok"),
+    ClassUnknown => ("SSL?", "SSL?"),
+    ClassNoSsl => ("no SSL", "no SSL"),
+    ExplainDaneOk => (
+        "Die E-Mail wird über eine SSL/TLS-verschlüsselte Verbindung zum Mailserver des Empfängers übertragen, dessen Zertifikat per DANE und DNSSEC bestätigt ist.",
+        "The message is sent over an SSL/TLS-encrypted connection to the recipient's mail server, whose certificate is confirmed by DANE and DNSSEC."
+    ),
+    ExplainSslOk => (
+        "Die E-Mail wird über eine SSL/TLS-verschlüsselte Verbindung zum Mailserver des Empfängers übertragen.",
+        "The message is sent over an SSL/TLS-encrypted connection to the recipient's mail server."
+    ),
+    ExplainUnknown => (
+        "Wir wissen noch nicht, wie sicher der Mailserver des Empfängers E-Mails annimmt.",
+        "We do not know yet how securely the recipient's mail server accepts mail."
+    ),
+    ExplainNoSsl => (
+        "Der Mailserver des Empfängers bietet keine ausreichende Transportverschlüsselung an: die E-Mail würde unverschlüsselt übertragen.",
+        "The recipient's mail server offers no adequate transport encryption: the message would travel unencrypted."
+    ),
+    Encryption => ("Verschlüsselung", "Encryption"),
+    Checking => ("wird geprüft …", "checking …"),
+    Blocked => ("Versand gesperrt", "Delivery blocked"),
+    LookupFailed => ("Abfrage fehlgeschlagen", "Lookup failed"),
+    MailServers => ("Mailserver", "Mail servers"),
+    TipTls => ("TLS", "TLS"),
+    TipNoStarttls => ("kein STARTTLS (unverschlüsselt)", "no STARTTLS (unencrypted)"),
+    TipNotReached => ("nicht erreicht", "not reached"),
+    TipCertificate => ("Zertifikat", "Certificate"),
+    CertValid => ("gültig (WebPKI)", "valid (WebPKI)"),
+    CertInvalid => ("nicht gültig (selbst signiert oder nicht vertrauenswürdig)", "not valid (self-signed or untrusted)"),
+    CertNone => ("keines", "none"),
+    TipDane => ("DANE", "DANE"),
+    DaneVerified => ("bestätigt", "verified"),
+    DaneFailed => ("passt nicht zum Zertifikat", "does not match the certificate"),
+    DaneNone => ("keine TLSA-Einträge", "no TLSA records"),
+    DaneInsecure => ("nicht nutzbar (Zone ohne DNSSEC)", "not usable (zone without DNSSEC)"),
+    DaneBogus => ("DNSSEC-Fehler", "DNSSEC failure"),
+    TipChecked => ("Zuletzt geprüft", "Last checked"),
+    TipNeverChecked => ("noch nie", "never"),
+    TipOnHold => ("Zurückgehalten", "On hold"),
+    HoldYes => ("ja, bis die Administration entscheidet", "yes, until an administrator decides"),
+    HoldNo => ("nein", "no"),
+    TimeJustNow => ("gerade eben", "just now"),
+    TimeMinutesAgo => ("vor {0} Min.", "{0} min ago"),
+    TimeHoursAgo => ("vor {0} Std.", "{0} h ago"),
+    TimeDaysAgo => ("vor {0} Tagen", "{0} days ago"),
+    ShortUnknown => ("Sicherheit noch unbekannt", "security not known yet"),
+    ShortBlocked => ("Versand gesperrt", "delivery blocked"),
+    ShortNoTls => ("nicht durchgehend TLS-verschlüsselt", "not encrypted with TLS throughout"),
+    ShortNotAuthenticated => (
+        "Server nicht authentifiziert (weder DANE noch gültiges Zertifikat)",
+        "server not authenticated (neither DANE nor a valid certificate)"
+    ),
+    ShortTlsTooOld => ("nicht durchgehend TLS 1.3", "not TLS 1.3 throughout"),
+    BelowRequirement => ("Erfüllt die Anforderung des sicheren Absenders nicht", "Does not meet the secure sender's requirement"),
+    SecureSender => ("sicher", "secure"),
+    SecureSenderNote => (
+        "Sicherer Absender: die E-Mail geht nur an Empfänger, deren Mailserver die eingestellte Verschlüsselung erfüllen.",
+        "Secure sender: the message goes only to recipients whose mail servers meet the chosen encryption."
+    ),
+    AccountLoadFailed => ("Absenderadressen konnten nicht geladen werden: {0}", "Sender addresses could not be loaded: {0}"),
+    SendNoRecipients => ("Nicht gesendet: bitte mindestens einen Empfänger angeben.", "Not sent: please add at least one recipient."),
+    SendInvalid => ("Nicht gesendet: diese Adressen sind ungültig: {0}", "Not sent: these addresses are invalid: {0}"),
+    SendRefusedSecure => (
+        "Nicht gesendet: diese Empfänger erfüllen die Anforderung des sicheren Absenders nicht: {0}",
+        "Not sent: these recipients do not meet the secure sender's requirement: {0}"
+    ),
+    SendNotConnected => (
+        "Die Prüfung ist bestanden. Der Versand ist in dieser Version noch nicht angeschlossen: die Nachricht wurde nicht gesendet.",
+        "The check passed. Sending is not connected in this version yet: the message was not sent."
+    ),
+    SettingsTitle => ("Verschlüsselter Versand", "Encrypted sending"),
+    SettingsIntro => (
+        "Mit einer secure-Adresse versenden und empfangen Sie E-Mails nur über verschlüsselte Verbindungen.",
+        "With a secure address, mail is sent and received only over encrypted connections."
+    ),
+    SecureOff => ("Ausschalten", "Off"),
+    SecureOn => ("Einschalten", "On"),
+    SecureExpert => ("Einschalten mit Profi-Einstellungen", "On, with expert settings"),
+    ExpertSending => ("Versand von secure-Adressen", "Sending from secure addresses"),
+    ExpertReceiving => ("Empfang an secure-Adressen", "Receiving at secure addresses"),
+    MinAuthentication => ("Mindestens", "At least"),
+    AuthAnyTls => ("beliebiges TLS", "any TLS"),
+    AuthAuthenticated => ("authentifiziertes TLS (DANE oder gültiges Zertifikat)", "authenticated TLS (DANE or a valid certificate)"),
+    MinTlsVersion => ("TLS-Version mindestens", "TLS version at least"),
+    Tls12 => ("TLS 1.2", "TLS 1.2"),
+    Tls13 => ("TLS 1.3", "TLS 1.3"),
+    SettingsLoadFailed => ("Die Einstellungen konnten nicht geladen werden: {0}", "The settings could not be loaded: {0}"),
+    SettingsSaving => ("Wird gespeichert …", "Saving …"),
+    SettingsSaved => ("Gespeichert.", "Saved."),
+    SettingsSaveFailed => ("Speichern fehlgeschlagen: {0}", "Saving failed: {0}"),
+    AdminTitle => ("Zurückgehaltene Server", "Servers on hold"),
+    AdminIntro => (
+        "Server, die unter ihr bekanntes Sicherheitsniveau gefallen sind, bekommen keine E-Mails, bis hier entschieden wird.",
+        "Servers that fell below their known security level get no mail until a decision is made here."
+    ),
+    AdminToken => ("Admin-Token", "Admin token"),
+    AdminTokenApply => ("Anmelden", "Sign in"),
+    AdminNeedToken => ("Bitte das Admin-Token eingeben.", "Please enter the admin token."),
+    AdminLoadFailed => ("Laden fehlgeschlagen: {0}", "Loading failed: {0}"),
+    AdminActionFailed => ("Aktion fehlgeschlagen: {0}", "Action failed: {0}"),
+    AdminNoHolds => ("Derzeit wird kein Server zurückgehalten.", "No server is on hold."),
+    AdminRefresh => ("Aktualisieren", "Refresh"),
+    AdminRelease => ("Freigeben", "Release"),
+    AdminKeep => ("Gesperrt lassen", "Keep stopped"),
+    AdminSince => ("seit", "since"),
+    AdminFloor => ("Bekanntes Niveau", "Known level"),
+    AdminStatusHeld => ("zurückgehalten", "held"),
+    AdminStatusReleased => ("freigegeben", "released"),
+    AdminStatusKept => ("gesperrt gelassen", "kept stopped"),
+    AdminDecidedBy => ("entschieden von {0}", "decided by {0}"),
+    AdminBefore => ("Vorher", "Before"),
+    AdminAfter => ("Unterschritten", "Fell short"),
+    AdminNone => ("keine", "none"),
+    AdminHistory => ("Beobachtungen von {0}", "Observations of {0}"),
+    AdminShowHistory => ("Beobachtungen zeigen", "Show observations"),
+    AdminTime => ("Zeit", "Time"),
+    AdminTlsVersion => ("TLS-Version", "TLS version"),
+    AdminCipher => ("Cipher", "Cipher"),
+    AdminCert => ("Zertifikat SHA-256", "Certificate SHA-256"),
+    AdminDane => ("DANE", "DANE"),
+    AdminClass => ("Klasse", "Class"),
+    AdminReason => ("Grund", "Reason"),
+    AdminSource => ("Quelle", "Source"),
+    AdminSourceProbe => ("Prüfung", "probe"),
+    AdminSourceDelivery => ("Zustellung", "delivery"),
+    DemoTitle => ("Demo: simulierte Empfänger-Domains zum Ausprobieren", "Demo: simulated recipient domains to try"),
 }
 
 const STORAGE_KEY: &str = "sendguard.lang";
@@ -76,70 +222,20 @@ impl Lang {
 
     /// The text for `key` in this language.
     pub fn text(self, key: Key) -> &'static str {
-        let (de, en) = match key {
-            Key::Navigation => ("Navigation", "Navigation"),
-            Key::NavCompose => ("Verfassen", "Compose"),
-            Key::NavSettings => ("Einstellungen", "Settings"),
-            Key::NotFound => ("Diese Seite gibt es nicht.", "This page does not exist."),
-            Key::Language => ("Sprache", "Language"),
-            Key::Send => ("Senden", "Send"),
-            Key::Save => ("Speichern", "Save"),
-            Key::Discard => ("Verwerfen", "Discard"),
-            Key::From => ("Von", "From"),
-            Key::To => ("An", "To"),
-            Key::Cc => ("CC", "CC"),
-            Key::Bcc => ("BCC", "BCC"),
-            Key::Subject => ("Betreff", "Subject"),
-            Key::Message => ("Nachricht", "Message"),
-            Key::RecipientsHint => (
-                "Adresse eingeben, Enter drücken",
-                "Type an address, press Enter",
-            ),
-            Key::RemoveRecipient => ("Empfänger entfernen", "Remove recipient"),
-            Key::SettingsTitle => ("Verschlüsselter Versand", "Encrypted sending"),
-            Key::SettingsIntro => (
-                "Mit einer secure-Adresse versenden und empfangen Sie E-Mails nur über verschlüsselte Verbindungen.",
-                "With a secure address, mail is sent and received only over encrypted connections.",
-            ),
-            Key::SecureOff => ("Ausschalten", "Off"),
-            Key::SecureOn => ("Einschalten", "On"),
-            Key::SecureExpert => (
-                "Einschalten mit Profi-Einstellungen",
-                "On, with expert settings",
-            ),
-            Key::ClassDaneOk => ("DANE ok", "DANE ok"),
-            Key::ClassSslOk => ("SSL ok", "SSL ok"),
-            Key::ClassUnknown => ("SSL?", "SSL?"),
-            Key::ClassNoSsl => ("no SSL", "no SSL"),
-            Key::ExplainDaneOk => (
-                "Die E-Mail wird über eine SSL/TLS-verschlüsselte Verbindung zum Mailserver des Empfängers übertragen, dessen Zertifikat per DANE und DNSSEC bestätigt ist.",
-                "The message is sent over an SSL/TLS-encrypted connection to the recipient's mail server, whose certificate is confirmed by DANE and DNSSEC.",
-            ),
-            Key::ExplainSslOk => (
-                "Die E-Mail wird über eine SSL/TLS-verschlüsselte Verbindung zum Mailserver des Empfängers übertragen.",
-                "The message is sent over an SSL/TLS-encrypted connection to the recipient's mail server.",
-            ),
-            Key::ExplainUnknown => (
-                "Wir wissen noch nicht, wie sicher der Mailserver des Empfängers E-Mails annimmt.",
-                "We do not know yet how securely the recipient's mail server accepts mail.",
-            ),
-            Key::ExplainNoSsl => (
-                "Der Mailserver des Empfängers bietet keine ausreichende Transportverschlüsselung an: die E-Mail würde unverschlüsselt übertragen.",
-                "The recipient's mail server offers no adequate transport encryption: the message would travel unencrypted.",
-            ),
-            Key::Encryption => ("Verschlüsselung", "Encryption"),
-            Key::Checking => ("wird geprüft …", "checking …"),
-            Key::Blocked => ("Versand gesperrt", "Delivery blocked"),
-            Key::MailServers => ("Mailserver", "Mail servers"),
-            Key::DemoTitle => (
-                "Demo: simulierte Empfänger-Domains zum Ausprobieren",
-                "Demo: simulated recipient domains to try",
-            ),
-        };
+        let (de, en) = key.texts();
         match self {
             Lang::De => de,
             Lang::En => en,
         }
+    }
+
+    /// The text for `key` with its placeholders `{0}`, `{1}`, … replaced by `args`.
+    pub fn format(self, key: Key, args: &[&str]) -> String {
+        args.iter()
+            .enumerate()
+            .fold(self.text(key).to_string(), |text, (i, arg)| {
+                text.replace(&format!("{{{i}}}"), arg)
+            })
     }
 }
 
@@ -206,5 +302,46 @@ mod tests {
         assert_eq!(Lang::De.text(Key::SettingsTitle), "Verschlüsselter Versand");
         assert_eq!(Lang::De.text(Key::Send), "Senden");
         assert_eq!(Lang::En.text(Key::ClassNoSsl), "no SSL");
+    }
+
+    /// The placeholders `{0}`, `{1}`, … that a text uses, sorted.
+    fn placeholders(text: &str) -> Vec<usize> {
+        let mut found: Vec<usize> = (0..10)
+            .filter(|i| text.contains(&format!("{{{i}}}")))
+            .collect();
+        found.sort_unstable();
+        found
+    }
+
+    #[test]
+    fn every_key_has_a_german_and_an_english_text() {
+        for &key in Key::ALL {
+            for lang in [Lang::De, Lang::En] {
+                let text = lang.text(key);
+                assert!(!text.trim().is_empty(), "{key:?} is empty in {lang:?}");
+                assert_eq!(text, text.trim(), "{key:?} has stray spaces in {lang:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn both_languages_use_the_same_placeholders() {
+        for &key in Key::ALL {
+            assert_eq!(
+                placeholders(Lang::De.text(key)),
+                placeholders(Lang::En.text(key)),
+                "{key:?}"
+            );
+        }
+        assert_eq!(
+            Lang::De.format(Key::SendInvalid, &["x"]),
+            "Nicht gesendet: diese Adressen sind ungültig: x"
+        );
+    }
+
+    #[test]
+    fn keys_are_listed_once() {
+        let unique: std::collections::HashSet<_> = Key::ALL.iter().collect();
+        assert_eq!(unique.len(), Key::ALL.len());
     }
 }

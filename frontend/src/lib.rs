@@ -6,9 +6,11 @@
 
 pub mod api;
 pub mod components;
+pub mod describe;
 pub mod i18n;
 pub mod pages;
 pub mod recipients;
+pub mod secure;
 pub mod verdicts;
 
 use leptos::prelude::*;
@@ -21,6 +23,7 @@ use crate::i18n::{Key, Lang, provide_lang, use_lang};
 #[component]
 pub fn App() -> impl IntoView {
     provide_lang();
+    verdicts::VerdictStore::provide();
     let lang = use_lang();
     view! {
         <Router>
@@ -29,6 +32,7 @@ pub fn App() -> impl IntoView {
                 <nav aria-label=move || lang.get().text(Key::Navigation)>
                     <A href="/">{move || lang.get().text(Key::NavCompose)}</A>
                     <A href="/settings">{move || lang.get().text(Key::NavSettings)}</A>
+                    <A href="/admin">{move || lang.get().text(Key::NavAdmin)}</A>
                 </nav>
                 <LanguageSwitch/>
             </header>
@@ -36,6 +40,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=move || view! { <p>{move || lang.get().text(Key::NotFound)}</p> }>
                     <Route path=path!("/") view=pages::compose::ComposePage/>
                     <Route path=path!("/settings") view=pages::settings::SettingsPage/>
+                    <Route path=path!("/admin") view=pages::admin::AdminPage/>
                 </Routes>
             </main>
         </Router>

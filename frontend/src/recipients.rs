@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use crate::i18n::Key;
+
 /// A syntactically valid recipient.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mailbox {
@@ -43,6 +45,22 @@ pub enum AddressError {
     TooLong,
     /// A `<` without its `>`, or text after the `>`.
     BadBrackets,
+}
+
+impl AddressError {
+    /// The catalog key of the message that says what is wrong, in the user's language.
+    pub fn message_key(self) -> Key {
+        match self {
+            AddressError::MissingAt => Key::ErrMissingAt,
+            AddressError::EmptyLocalPart => Key::ErrEmptyLocalPart,
+            AddressError::EmptyDomain => Key::ErrEmptyDomain,
+            AddressError::BadLocalPart => Key::ErrBadLocalPart,
+            AddressError::BadDomain => Key::ErrBadDomain,
+            AddressError::DomainWithoutDot => Key::ErrDomainWithoutDot,
+            AddressError::TooLong => Key::ErrTooLong,
+            AddressError::BadBrackets => Key::ErrBadBrackets,
+        }
+    }
 }
 
 impl fmt::Display for AddressError {
@@ -88,6 +106,26 @@ pub fn split_list(text: &str) -> Vec<&str> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .collect()
+}
+
+/// Whether `text` ends inside a quoted name or inside `<…>`, so that a comma or semicolon typed
+/// now belongs to the entry (`"Doe, Jane" <jane@x.example>`) instead of ending it.
+pub fn is_open(text: &str) -> bool {
+    let (mut quoted, mut angle, mut escaped) = (false, false, false);
+    for c in text.chars() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if quoted => escaped = true,
+            '"' if !angle => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            _ => {}
+        }
+    }
+    quoted || angle
 }
 
 /// Parses one entry: a bare address or `Display Name <address>`.
@@ -240,6 +278,19 @@ impl RecipientList {
         self.items.retain(|r| r.id != id);
     }
 
+    /// Every valid address, in order.
+    pub fn valid(&self) -> impl Iterator<Item = &Mailbox> {
+        self.items.iter().filter_map(|r| r.parsed.as_ref().ok())
+    }
+
+    /// Every entry that is not a valid address, as typed.
+    pub fn invalid(&self) -> impl Iterator<Item = &str> {
+        self.items
+            .iter()
+            .filter(|r| r.parsed.is_err())
+            .map(|r| r.typed.as_str())
+    }
+
     /// Removes the last chip (Backspace in an empty field).
     pub fn pop(&mut self) -> Option<Recipient> {
         self.items.pop()
@@ -298,6 +349,19 @@ mod tests {
     }
 
     #[test]
+    fn errors_have_german_and_english_messages() {
+        use crate::i18n::Lang;
+        assert_eq!(
+            Lang::De.text(AddressError::MissingAt.message_key()),
+            "Das @ fehlt"
+        );
+        assert_eq!(
+            Lang::En.text(AddressError::DomainWithoutDot.message_key()),
+            "The domain has no dot"
+        );
+    }
+
+    #[test]
     fn internationalised_addresses_are_accepted() {
         let m = parse_mailbox("jörg@bücher.example").unwrap();
         assert_eq!(m.domain(), "bücher.example");
@@ -314,6 +378,14 @@ mod tests {
                 "b@z.example"
             ]
         );
+    }
+
+    #[test]
+    fn separators_inside_quotes_do_not_end_the_entry() {
+        assert!(is_open("\"Doe"));
+        assert!(is_open("Jane <jane@x"));
+        assert!(!is_open("\"Doe, Jane\" <jane@x.example>"));
+        assert!(!is_open("a@x.example"));
     }
 
     #[test]

@@ -50,6 +50,11 @@ impl VerdictStore {
         self.states.with(|m| m.get(domain).cloned())
     }
 
+    /// The state of a domain, read without tracking (event handlers).
+    pub fn state_untracked(&self, domain: &str) -> Option<DomainState> {
+        self.states.with_untracked(|m| m.get(domain).cloned())
+    }
+
     fn set(&self, domain: &str, state: DomainState) {
         self.states.update(|m| {
             m.insert(domain.to_string(), state);

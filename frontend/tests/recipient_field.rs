@@ -8,7 +8,10 @@ use sendguard_frontend::i18n::Key;
 use sendguard_frontend::recipients::RecipientList;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
-use web_sys::{Element, Event, HtmlInputElement, KeyboardEvent, KeyboardEventInit};
+use web_sys::{
+    ClipboardEvent, ClipboardEventInit, DataTransfer, Element, Event, HtmlElement,
+    HtmlInputElement, KeyboardEvent, KeyboardEventInit,
+};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -86,7 +89,10 @@ async fn an_invalid_address_becomes_an_error_chip_and_backspace_removes_it() {
     let chips_now = chips(&host);
     assert_eq!(chips_now.len(), 1);
     assert!(chips_now[0].class_list().contains("chip-invalid"));
-    assert!(chips_now[0].text_content().unwrap().contains("no @"));
+    assert!(
+        chips_now[0].text_content().unwrap().contains("Das @ fehlt"),
+        "the error chip says in German what is wrong"
+    );
     press(&input, "Backspace");
     settle().await;
     assert!(
@@ -102,4 +108,94 @@ async fn plain_typing_makes_no_chip() {
     press(&input, "p");
     settle().await;
     assert!(chips(&host).is_empty());
+}
+
+/// Pastes `text` into the input as the browser would (a `paste` event with clipboard data).
+fn paste(input: &HtmlInputElement, text: &str) {
+    let data = DataTransfer::new().unwrap();
+    data.set_data("text/plain", text).unwrap();
+    let init = ClipboardEventInit::new();
+    init.set_bubbles(true);
+    init.set_cancelable(true);
+    init.set_clipboard_data(Some(&data));
+    let event = ClipboardEvent::new_with_event_init_dict("paste", &init).unwrap();
+    input.dispatch_event(&event).unwrap();
+}
+
+fn addresses(host: &Element) -> Vec<String> {
+    chips(host)
+        .iter()
+        .map(|c| c.get_attribute("data-address").unwrap_or_default())
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn comma_and_semicolon_make_chips_but_not_inside_a_quoted_name() {
+    let (host, input) = mount_field("to-separators");
+    type_text(&input, "a@x.example");
+    press(&input, ",");
+    type_text(&input, "b@y.example");
+    press(&input, ";");
+    settle().await;
+    assert_eq!(addresses(&host), vec!["a@x.example", "b@y.example"]);
+    type_text(&input, "\"Doe");
+    press(&input, ",");
+    settle().await;
+    assert_eq!(
+        chips(&host).len(),
+        2,
+        "a comma inside quotes belongs to the name"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn leaving_the_field_makes_a_chip() {
+    let (host, input) = mount_field("to-blur");
+    type_text(&input, "Jane Doe <jane@z.example>");
+    input.dispatch_event(&Event::new("blur").unwrap()).unwrap();
+    settle().await;
+    assert_eq!(addresses(&host), vec!["jane@z.example"]);
+}
+
+#[wasm_bindgen_test]
+async fn a_pasted_list_makes_one_chip_each_and_merges_duplicates() {
+    let (host, input) = mount_field("to-paste");
+    paste(
+        &input,
+        "Anna <anna@a.example>, \"Doe, Jane\" <jane@b.example>;\nc@c.example\nANNA@a.example, oops",
+    );
+    settle().await;
+    assert_eq!(
+        addresses(&host),
+        vec!["anna@a.example", "jane@b.example", "c@c.example", "oops"]
+    );
+    let error = chips(&host)[3]
+        .query_selector("[data-testid=chip-error]")
+        .unwrap()
+        .expect("the invalid entry says what is wrong");
+    assert_eq!(error.text_content().unwrap(), "Das @ fehlt");
+    type_text(&input, "c@C.example");
+    press(&input, "Enter");
+    settle().await;
+    assert_eq!(chips(&host).len(), 4, "a typed duplicate is merged");
+}
+
+#[wasm_bindgen_test]
+async fn the_remove_button_removes_one_chip() {
+    let (host, input) = mount_field("to-remove");
+    paste(&input, "a@x.example, b@y.example, c@z.example");
+    settle().await;
+    let second = chips(&host)[1].clone();
+    let remove = second
+        .query_selector("button.chip-remove")
+        .unwrap()
+        .expect("a remove button")
+        .unchecked_into::<HtmlElement>();
+    assert_eq!(
+        remove.get_attribute("aria-label").as_deref(),
+        Some("Empfänger entfernen: b@y.example")
+    );
+    remove.click();
+    settle().await;
+    assert_eq!(addresses(&host), vec!["a@x.example", "c@z.example"]);
 }

@@ -25,15 +25,7 @@ describe('security badges in the demo', () => {
   /** Adds a recipient and waits until its badge is final (not pending). */
   async function finalBadge(address) {
     await compose.addRecipient('to', address);
-    const badge = compose.chip(address).locator('.badge');
-    await badge.waitFor({ timeout: 5_000 });
-    await compose.page.waitForFunction(
-      (a) => document.querySelector(`[data-address="${a}"] .badge`)?.dataset.pending === 'false'
-        && document.querySelector(`[data-address="${a}"] .badge`)?.dataset.class !== undefined,
-      address,
-      { timeout: 30_000 },
-    );
-    return badge;
+    return compose.finalBadge(address);
   }
 
   test('DANE-EE shows "DANE ok" with the encryption line in its tooltip', async () => {
@@ -50,22 +42,62 @@ describe('security badges in the demo', () => {
     await compose.screenshot('badge-dane-ok-tooltip');
   });
 
-  test('self-signed TLS shows "SSL ok"', async () => {
+  test('the DANE ok tooltip lists each mail server with TLS, certificate, DANE, check and hold', async () => {
+    const text = await compose.tooltipText('user@dane-ee.test');
+    assert.match(text, /DANE und DNSSEC/);
+    assert.match(text, /Zertifikat: /);
+    assert.match(text, /DANE: bestätigt/);
+    assert.match(text, /Zuletzt geprüft: (gerade eben|vor \d+ Min\.)/);
+    assert.match(text, /Zurückgehalten: nein/);
+  });
+
+  test('self-signed TLS shows "SSL ok" and says the certificate is not valid', async () => {
     const badge = await finalBadge('user@tls.test');
     assert.equal(await badge.getAttribute('data-class'), 'ssl-ok');
+    assert.match(await badge.innerText(), /SSL ok/);
+    const text = await compose.tooltipText('user@tls.test');
+    assert.match(text, /SSL\/TLS-verschlüsselte Verbindung/);
+    assert.match(text, /Verschlüsselung: TLSv1\.[23], \S+ \(\d+\/\d+ bits\)/);
+    assert.match(text, /Zertifikat: nicht gültig/);
   });
 
   test('no STARTTLS shows "no SSL"', async () => {
     const badge = await finalBadge('user@plain.test');
     assert.equal(await badge.getAttribute('data-class'), 'no-ssl');
     assert.match(await badge.innerText(), /no SSL/);
+    const text = await compose.tooltipText('user@plain.test');
+    assert.match(text, /unverschlüsselt übertragen/);
+    assert.match(text, /TLS: kein STARTTLS/);
   });
 
   test('a TLSA mismatch is shown as blocked', async () => {
     const badge = await finalBadge('user@wrong-tlsa.test');
     assert.equal(await badge.getAttribute('data-blocked'), 'true');
     assert.match(await badge.getAttribute('aria-label'), /gesperrt/);
+    assert.match(await badge.innerText(), /Versand gesperrt/);
+    const text = await compose.tooltipText('user@wrong-tlsa.test');
+    assert.match(text, /Versand gesperrt: \S+/);
+    assert.match(text, /DANE: passt nicht zum Zertifikat/);
     await compose.screenshot('badges');
     assert.deepEqual(compose.errors, [], 'no console errors');
+  });
+
+  test('a slow server shows a pending badge that turns final without a reload', async () => {
+    await compose.addRecipient('cc', 'user@slow.test');
+    const badge = compose.chip('user@slow.test').locator('.badge');
+    await badge.waitFor({ timeout: 5_000 });
+    assert.equal(await badge.getAttribute('data-pending'), 'true', 'pending while the 3 s greeting runs');
+    assert.match(await badge.getAttribute('aria-label'), /wird geprüft/);
+    const navigations = [];
+    compose.page.on('framenavigated', (f) => navigations.push(f.url()));
+    await compose.finalBadge('user@slow.test', 30_000);
+    assert.notEqual(await badge.getAttribute('data-class'), null);
+    assert.deepEqual(navigations, [], 'no reload');
+  });
+
+  test('the badge tooltip opens on keyboard focus', async () => {
+    await compose.page.locator('[data-address="user@tls.test"] .badge-wrap').focus();
+    const tip = compose.chip('user@tls.test').getByRole('tooltip');
+    await tip.waitFor({ state: 'visible', timeout: 5_000 });
   });
 });

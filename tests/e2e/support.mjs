@@ -13,12 +13,15 @@ mkdirSync(artifacts, { recursive: true });
 
 const binary = process.env.SENDGUARD_BIN ?? join(here, '..', '..', 'target', 'release', 'sendguard');
 
-/** Starts `sendguard <args>` on 127.0.0.1:0 and resolves with { url, stop } once it listens. */
-export function startServer(args = ['serve']) {
+/**
+ * Starts `sendguard <args>` on 127.0.0.1:0 and resolves with { url, stop } once it listens.
+ * `env` adds environment variables (e.g. SENDGUARD_ADMIN_TOKEN).
+ */
+export function startServer(args = ['serve'], env = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(binary, [...args, '--listen', '127.0.0.1:0'], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
+      env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn', ...env },
     });
     let out = '';
     const timer = setTimeout(() => {
@@ -88,6 +91,26 @@ export class ComposePage {
 
   chip(address) {
     return this.page.locator(`[data-testid="chip"][data-address="${address}"]`);
+  }
+
+  /** Waits until the badge of `address` is final (not pending) and returns it. */
+  async finalBadge(address, timeout = 30_000) {
+    const badge = this.chip(address).locator('.badge');
+    await badge.waitFor({ timeout: 5_000 });
+    await this.page.waitForFunction(
+      (a) => document.querySelector(`[data-address="${a}"] .badge`)?.dataset.pending === 'false',
+      address,
+      { timeout },
+    );
+    return badge;
+  }
+
+  /** The tooltip text of `address`, after hovering its badge. */
+  async tooltipText(address) {
+    await this.chip(address).locator('.badge-wrap').hover();
+    const tip = this.chip(address).getByRole('tooltip');
+    await tip.waitFor({ state: 'visible', timeout: 5_000 });
+    return tip.innerText();
   }
 
   async screenshot(name) {

@@ -1,5 +1,7 @@
-//! One recipient chip: the address, its security badge (or the reason it is invalid) and a
-//! remove button reachable by keyboard.
+//! One recipient chip: the address, its security badge with the tooltip (or, for an invalid
+//! entry, what is wrong with it) and a remove button reachable by keyboard. While a secure
+//! sender is chosen, a recipient that falls short of its requirement gets a distinct look and
+//! a sentence for screen readers.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -10,6 +12,7 @@ use crate::components::badge::Badge;
 use crate::components::tooltip::Tooltip;
 use crate::i18n::{Key, use_lang};
 use crate::recipients::Recipient;
+use crate::secure::{SenderRequirement, check};
 use crate::verdicts::{DomainState, VerdictStore};
 
 /// Tooltip ids must be unique on the page, across the To, CC and BCC fields.
@@ -41,32 +44,73 @@ pub fn Chip(
                 Some(DomainState::Final(v)) => Some(*v),
                 _ => None,
             });
+            let failure = Signal::derive(move || match state.get() {
+                Some(DomainState::Failed(why)) => Some(why),
+                _ => None,
+            });
             let class = Signal::derive(move || {
                 verdict.with(|v| v.as_ref().map_or(SecurityClass::Unknown, |v| v.class))
             });
             let pending = Signal::derive(move || matches!(state.get(), Some(DomainState::Pending)));
             let blocked =
                 Signal::derive(move || verdict.with(|v| v.as_ref().is_some_and(|v| v.blocked)));
+            let requirement = SenderRequirement::use_requirement();
+            let shortfall = Signal::derive(move || {
+                let required = requirement.get()?;
+                verdict.with(|v| check(v.as_ref(), required).err())
+            });
+            let css = move || {
+                if shortfall.get().is_some() {
+                    "chip chip-short"
+                } else {
+                    "chip"
+                }
+            };
+            let short_text = move || {
+                shortfall.get().map(|s| {
+                    let l = lang.get();
+                    view! {
+                        <span class="chip-short-mark" aria-hidden="true">"!"</span>
+                        <span class="visually-hidden" data-testid="shortfall">
+                            {format!("{}: {}", l.text(Key::BelowRequirement), l.text(s.message_key()))}
+                        </span>
+                    }
+                })
+            };
             let tip = format!("tip-{}", NEXT_TIP.fetch_add(1, Ordering::Relaxed));
             let described_by = tip.clone();
             (
-                "chip",
+                Signal::derive(css),
                 view! {
                     <span class="badge-wrap" tabindex="0" aria-describedby=described_by>
                         <Badge class=class pending=pending blocked=blocked/>
-                        <Tooltip id=tip verdict=verdict pending=pending/>
+                        <Tooltip id=tip verdict=verdict pending=pending failure=failure/>
                     </span>
+                    {short_text}
                 }
                 .into_any(),
             )
         }
-        Err(e) => (
-            "chip chip-invalid",
-            view! { <span class="chip-error" role="note">{e.to_string()}</span> }.into_any(),
-        ),
+        Err(e) => {
+            let key = e.message_key();
+            (
+                Signal::stored("chip chip-invalid"),
+                view! {
+                    <span class="visually-hidden">{move || lang.get().text(Key::InvalidAddress)}": "</span>
+                    <span class="chip-error" data-testid="chip-error">{move || lang.get().text(key)}</span>
+                }
+                .into_any(),
+            )
+        }
     };
     view! {
-        <span class=class role="listitem" data-testid="chip" data-address=label.clone()>
+        <span
+            class=class
+            role="listitem"
+            data-testid="chip"
+            data-address=label.clone()
+            data-short=move || (class.get() == "chip chip-short").to_string()
+        >
             <span class="chip-address">{label.clone()}</span>
             {detail}
             <button

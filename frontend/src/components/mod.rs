@@ -3,5 +3,9 @@
 pub mod badge;
 pub mod chip;
 pub mod demo_hint;
+pub mod hold_card;
+pub mod observation_table;
 pub mod recipient_field;
+pub mod requirement_fieldset;
+pub mod sender_select;
 pub mod tooltip;

@@ -9,7 +9,8 @@ use crate::components::chip::Chip;
 use crate::i18n::{Key, use_lang};
 use crate::recipients::RecipientList;
 
-/// A labelled recipient field.
+/// A labelled recipient field: the chips, then the input (Enter, comma, semicolon, Tab or
+/// leaving the field make a chip; Backspace in the empty input removes the last one).
 #[component]
 pub fn RecipientField(
     /// The field's label in the catalog (An/To, CC, BCC).
@@ -31,7 +32,11 @@ pub fn RecipientField(
         draft.set(String::new());
     };
     let on_keydown = move |ev: web_sys::KeyboardEvent| match ev.key().as_str() {
-        "Enter" | "," | ";" => {
+        "Enter" => {
+            ev.prevent_default();
+            commit();
+        }
+        "," | ";" if !crate::recipients::is_open(&draft.get_untracked()) => {
             ev.prevent_default();
             commit();
         }
@@ -56,7 +61,7 @@ pub fn RecipientField(
         }
     };
     view! {
-        <div class="field recipients">
+        <div class="field recipients" data-testid=format!("field-{id}")>
             <label for=id>{move || lang.get().text(label)}</label>
             <div class="chips" role="list">
                 <For

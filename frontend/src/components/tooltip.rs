@@ -1,31 +1,18 @@
 //! The explanation behind a badge, shown on hover and on keyboard focus: the sentence for the
 //! class, the encryption line in the seed's form ("Verschlüsselung: TLSv1.2,
-//! ECDHE-RSA-AES128-GCM-SHA256 (128/128 bits)"), the reason when delivery is blocked, and one
-//! line per mail server.
+//! ECDHE-RSA-AES128-GCM-SHA256 (128/128 bits)"), the reason when delivery is blocked, and per
+//! mail server its TLS, certificate, DANE result, last check and hold state
+//! (worded by [`crate::describe`]).
 
 use leptos::prelude::*;
-use sendguard_common::{DaneStatus, DomainVerdict, SecurityClass};
+use sendguard_common::{DomainVerdict, SecurityClass};
 
+use crate::describe::{class_explanation, mx_lines};
 use crate::i18n::{Key, use_lang};
 
-/// The catalog key of a class's explanation.
-pub fn class_explanation(class: SecurityClass) -> Key {
-    match class {
-        SecurityClass::DaneOk => Key::ExplainDaneOk,
-        SecurityClass::SslOk => Key::ExplainSslOk,
-        SecurityClass::Unknown => Key::ExplainUnknown,
-        SecurityClass::NoSsl => Key::ExplainNoSsl,
-    }
-}
-
-fn dane_text(d: DaneStatus) -> &'static str {
-    match d {
-        DaneStatus::Verified => "DANE ✓",
-        DaneStatus::Failed => "DANE ✗",
-        DaneStatus::None => "DANE –",
-        DaneStatus::Insecure => "DANE – (DNSSEC –)",
-        DaneStatus::Bogus => "DNSSEC ✗",
-    }
+/// Seconds since the Unix epoch, from the browser's clock.
+fn now_seconds() -> i64 {
+    (js_sys::Date::now() / 1000.0) as i64
 }
 
 /// The tooltip of one chip.
@@ -39,56 +26,65 @@ pub fn Tooltip(
     /// Whether a probe is running.
     #[prop(into)]
     pending: Signal<bool>,
+    /// Why the verdict could not be had, when asking failed.
+    #[prop(into, default = Signal::stored(None))]
+    failure: Signal<Option<String>>,
 ) -> impl IntoView {
     let lang = use_lang();
     let body = move || {
         let l = lang.get();
         let v = verdict.get();
         let class = v.as_ref().map_or(SecurityClass::Unknown, |v| v.class);
+        let sentence = if pending.get() {
+            l.text(Key::Checking)
+        } else {
+            l.text(class_explanation(class))
+        };
+        let failed = failure.get().map(|why| {
+            view! { <p class="tip-blocked">{l.text(Key::LookupFailed)}": "{why}</p> }
+        });
         let encryption = v
             .as_ref()
             .and_then(|v| v.mx.iter().find_map(|m| m.encryption_line()))
-            .map(|line| view! { <p class="tip-encryption">{format!("{}: {line}", l.text(Key::Encryption))}</p> });
+            .map(|line| {
+                view! { <p class="tip-encryption">{format!("{}: {line}", l.text(Key::Encryption))}</p> }
+            });
         let blocked = v.as_ref().filter(|v| v.blocked).map(|v| {
             view! { <p class="tip-blocked"><strong>{l.text(Key::Blocked)}</strong>": "{v.reason.clone()}</p> }
         });
-        let servers =
-            v.as_ref().filter(|v| !v.mx.is_empty()).map(|v| {
-                let items = v
-                .mx
-                .iter()
-                .map(|m| {
-                    let tls = m.encryption_line().unwrap_or_else(|| match m.starttls {
-                        Some(false) => "no STARTTLS".into(),
-                        _ => m.error.clone().unwrap_or_else(|| "–".into()),
-                    });
-                    let cert = m.certificate.as_ref().map(|c| {
-                        if c.webpki_valid { ", cert ✓" } else { ", cert self-signed/untrusted" }
-                    });
-                    let hold = if m.on_hold { " — on hold" } else { "" };
-                    view! {
-                        <li>
-                            <span class="tip-host">{m.host.clone()}</span>
-                            {format!(": {tls}, {}{}{hold}", dane_text(m.dane), cert.unwrap_or(""))}
-                        </li>
-                    }
-                })
-                .collect_view();
-                view! {
-                    <p class="tip-servers-title">{l.text(Key::MailServers)}</p>
-                    <ul class="tip-servers">{items}</ul>
-                }
-            });
+        let now = now_seconds();
+        let servers = v.as_ref().filter(|v| !v.mx.is_empty()).map(|v| {
+            let items =
+                v.mx.iter()
+                    .map(|m| {
+                        let d = mx_lines(l, m, now);
+                        let lines = d
+                            .lines
+                            .into_iter()
+                            .map(|(label, value)| view! { <li>{label}": "{value}</li> })
+                            .collect_view();
+                        view! {
+                            <li class="tip-server">
+                                <span class="tip-host">{d.host}</span>
+                                <ul class="tip-lines">{lines}</ul>
+                            </li>
+                        }
+                    })
+                    .collect_view();
+            view! {
+                <p class="tip-servers-title">{l.text(Key::MailServers)}</p>
+                <ul class="tip-servers">{items}</ul>
+            }
+        });
         view! {
-            <p class="tip-sentence">
-                {if pending.get() { l.text(Key::Checking) } else { l.text(class_explanation(class)) }}
-            </p>
+            <p class="tip-sentence">{sentence}</p>
+            {failed}
             {encryption}
             {blocked}
             {servers}
         }
     };
     view! {
-        <span class="tooltip" role="tooltip" id=id>{body}</span>
+        <span class="tooltip" role="tooltip" id=id data-testid="tooltip">{body}</span>
     }
 }

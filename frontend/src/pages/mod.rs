@@ -1,4 +1,6 @@
-//! The routed pages: compose (`/`) and settings (`/settings`).
+//! The routed pages: compose (`/`), settings (`/settings`) and the admin view (`/admin`).
+
+pub mod admin;
 
 pub mod compose;
 pub mod settings;

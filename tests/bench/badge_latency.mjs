@@ -1,0 +1,108 @@
+// Benchmark (not part of the test run): time from Enter in the To field to a painted final badge,
+// measured inside headless Chromium with performance.now(), against `sendguard demo` on loopback.
+//
+//   known:  the domain was probed before (server cache warm); the page is reloaded before each
+//           run so that the browser's own verdict store is empty and the request really goes out.
+//   cached: the same page, the chip removed and typed again (the page's store answers).
+//   unseen: a fresh server per run, so the domain has never been probed (a real probe of the
+//           simulated internet: DNS with DNSSEC, STARTTLS, TLS handshake, DANE).
+//
+// Usage: SENDGUARD_BIN=$PWD/target/release/sendguard node tests/bench/badge_latency.mjs [runs] [unseenRuns]
+import { ComposePage, launchBrowser, startServer } from '../e2e/support.mjs';
+
+const runs = Number(process.argv[2] ?? 50);
+const unseenRuns = Number(process.argv[3] ?? 10);
+const DOMAIN = process.env.BENCH_DOMAIN ?? 'tls.test';
+
+/** In the page: type the address, press Enter, and resolve with the ms until the badge is final and painted. */
+function measure(compose, address) {
+  return compose.page.evaluate((address) => new Promise((resolve, reject) => {
+    const input = document.getElementById('to');
+    input.value = address;
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+    const selector = `[data-address="${address}"] .badge[data-pending="false"]`;
+    let firstBadge = null;
+    const start = performance.now();
+    const done = () => requestAnimationFrame(() => {
+      // The frame after the DOM change has been painted once this callback's frame is produced.
+      resolve({ final: performance.now() - start, first: firstBadge ?? performance.now() - start });
+    });
+    const check = () => {
+      if (firstBadge === null && document.querySelector(`[data-address="${address}"] .badge`)) {
+        firstBadge = performance.now() - start;
+      }
+      if (document.querySelector(selector)) { observer.disconnect(); done(); return true; }
+      return false;
+    };
+    const observer = new MutationObserver(check);
+    observer.observe(document.body, { subtree: true, childList: true, attributes: true });
+    setTimeout(() => { observer.disconnect(); reject(new Error('no final badge within 30 s')); }, 30_000);
+    input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, cancelable: true }));
+    check();
+  }), address);
+}
+
+function stats(name, samples) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const q = (p) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
+  const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
+  console.log(`${name.padEnd(22)} n=${sorted.length}  min ${sorted[0].toFixed(1)}  p50 ${q(0.5).toFixed(1)}  mean ${mean.toFixed(1)}  p95 ${q(0.95).toFixed(1)}  max ${sorted.at(-1).toFixed(1)} ms`);
+}
+
+async function removeChip(compose, address) {
+  await compose.chip(address).getByRole('button').click();
+  await compose.chip(address).waitFor({ state: 'detached' });
+}
+
+const browser = await launchBrowser();
+try {
+  // known + cached
+  const server = await startServer(['demo']);
+  try {
+    const context = await browser.newContext({ locale: 'de-DE' });
+    const compose = new ComposePage(await context.newPage(), server.url);
+    await compose.open();
+    await measure(compose, `warmup@${DOMAIN}`); // probes the domain once
+    const known = [];
+    const knownFirst = [];
+    for (let i = 0; i < runs; i += 1) {
+      await compose.open();
+      const r = await measure(compose, `user${i}@${DOMAIN}`);
+      known.push(r.final);
+      knownFirst.push(r.first);
+    }
+    const cached = [];
+    for (let i = 0; i < runs; i += 1) {
+      const address = `again${i}@${DOMAIN}`;
+      cached.push((await measure(compose, address)).final);
+      await removeChip(compose, address);
+    }
+    stats(`known ${DOMAIN}`, known);
+    stats('  (first badge)', knownFirst);
+    stats(`cached ${DOMAIN}`, cached);
+    await context.close();
+  } finally {
+    await server.stop();
+  }
+  // unseen
+  const unseen = [];
+  const unseenFirst = [];
+  for (let i = 0; i < unseenRuns; i += 1) {
+    const fresh = await startServer(['demo']);
+    try {
+      const context = await browser.newContext({ locale: 'de-DE' });
+      const compose = new ComposePage(await context.newPage(), fresh.url);
+      await compose.open();
+      const r = await measure(compose, `new${i}@${DOMAIN}`);
+      unseen.push(r.final);
+      unseenFirst.push(r.first);
+      await context.close();
+    } finally {
+      await fresh.stop();
+    }
+  }
+  stats(`unseen ${DOMAIN}`, unseen);
+  stats('  (first badge)', unseenFirst);
+} finally {
+  await browser.close();
+}
