@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::{CertificateError, DigitallySignedStruct, OtherError, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use super::{DaneError, DaneMatch, match_chain};
+use crate::smtp::AcceptAnyCertificate;
 use crate::tlsa::TlsaRecord;
 
 /// Accepts a server's certificate only when [`match_chain`] says the TLSA records matched.
@@ -23,7 +23,8 @@ use crate::tlsa::TlsaRecord;
 pub struct DaneVerifier {
     records: Vec<TlsaRecord>,
     names: Vec<String>,
-    provider: Arc<CryptoProvider>,
+    /// The handshake-signature checks, shared with the probe's verifier.
+    signatures: Arc<AcceptAnyCertificate>,
 }
 
 impl DaneVerifier {
@@ -33,7 +34,7 @@ impl DaneVerifier {
         Arc::new(DaneVerifier {
             records,
             names,
-            provider: Arc::new(rustls::crypto::ring::default_provider()),
+            signatures: AcceptAnyCertificate::new(),
         })
     }
 }
@@ -67,12 +68,7 @@ impl ServerCertVerifier for DaneVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.signatures.verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -81,17 +77,10 @@ impl ServerCertVerifier for DaneVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.signatures.verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.signatures.supported_verify_schemes()
     }
 }
