@@ -167,6 +167,17 @@ pub enum HoldStatus {
     Kept,
 }
 
+impl HoldStatus {
+    /// The wire name (`held`, `released`, `kept`), e.g. for a `data-` attribute.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldStatus::Held => "held",
+            HoldStatus::Released => "released",
+            HoldStatus::Kept => "kept",
+        }
+    }
+}
+
 /// A server on hold after it fell below its known level.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HoldView {
@@ -396,8 +407,11 @@ pub struct RecipientSecurityRequest {
 }
 
 /// The state of one recipient's verdict.
+///
+/// Externally tagged on the wire (`{"final": {...}}`): an internally tagged enum makes serde
+/// buffer every value first, which cost the browser bundle a second deserializer of each type.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum RecipientSecurity {
     /// The verdict is known.
     Final {
@@ -499,13 +513,23 @@ mod tests {
     }
 
     #[test]
-    fn recipient_results_are_tagged_by_status() {
+    fn recipient_results_are_tagged_by_their_state() {
         let r = RecipientSecurity::Pending {
             address: "a@b.example".into(),
             domain: "b.example".into(),
         };
         let json = serde_json::to_value(&r).unwrap();
-        assert_eq!(json["status"], "pending");
-        assert_eq!(json["domain"], "b.example");
+        assert_eq!(json["pending"]["domain"], "b.example");
+        assert_eq!(
+            serde_json::from_value::<RecipientSecurity>(json).unwrap(),
+            r
+        );
+    }
+
+    #[test]
+    fn hold_status_names_match_the_wire() {
+        for s in [HoldStatus::Held, HoldStatus::Released, HoldStatus::Kept] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The Sendguard compose page: a Leptos app rendered in the browser (client-side only).
 //!
-//! [`App`] sets up the language and the router; pages live in [`pages`], reusable parts in
+//! [`App`] sets up the language and the navigation ([`nav`]); pages live in [`pages`], reusable parts in
 //! [`components`], all HTTP in [`api`], and logic without a view (address parsing, the text
 //! catalog) in plain modules that are unit-tested natively.
 
@@ -8,16 +8,16 @@ pub mod api;
 pub mod components;
 pub mod describe;
 pub mod i18n;
+pub mod load;
+pub mod nav;
 pub mod pages;
 pub mod recipients;
 pub mod secure;
 pub mod verdicts;
 
-use leptos::prelude::*;
-use leptos_router::components::{A, Route, Router, Routes};
-use leptos_router::path;
-
 use crate::i18n::{Key, Lang, provide_lang, use_lang};
+use crate::nav::{Location, NavLink, Page};
+use leptos::prelude::*;
 
 /// The whole application: top bar with navigation and language switch, and the routed page.
 #[component]
@@ -25,25 +25,24 @@ pub fn App() -> impl IntoView {
     provide_lang();
     verdicts::VerdictStore::provide();
     let lang = use_lang();
+    let location = Location::provide();
+    let page = move || match location.page() {
+        Page::Compose => pages::compose::ComposePage().into_any(),
+        Page::Settings => pages::settings::SettingsPage().into_any(),
+        Page::Admin => pages::admin::AdminPage().into_any(),
+        Page::NotFound => view! { <p>{move || lang.get().text(Key::NotFound)}</p> }.into_any(),
+    };
     view! {
-        <Router>
-            <header class="topbar">
-                <span class="brand">"Sendguard"</span>
-                <nav aria-label=move || lang.get().text(Key::Navigation)>
-                    <A href="/">{move || lang.get().text(Key::NavCompose)}</A>
-                    <A href="/settings">{move || lang.get().text(Key::NavSettings)}</A>
-                    <A href="/admin">{move || lang.get().text(Key::NavAdmin)}</A>
-                </nav>
-                <LanguageSwitch/>
-            </header>
-            <main class="page">
-                <Routes fallback=move || view! { <p>{move || lang.get().text(Key::NotFound)}</p> }>
-                    <Route path=path!("/") view=pages::compose::ComposePage/>
-                    <Route path=path!("/settings") view=pages::settings::SettingsPage/>
-                    <Route path=path!("/admin") view=pages::admin::AdminPage/>
-                </Routes>
-            </main>
-        </Router>
+        <header class="topbar">
+            <span class="brand">"Sendguard"</span>
+            <nav aria-label=move || lang.get().text(Key::Navigation)>
+                <NavLink to=Page::Compose>{move || lang.get().text(Key::NavCompose)}</NavLink>
+                <NavLink to=Page::Settings>{move || lang.get().text(Key::NavSettings)}</NavLink>
+                <NavLink to=Page::Admin>{move || lang.get().text(Key::NavAdmin)}</NavLink>
+            </nav>
+            <LanguageSwitch/>
+        </header>
+        <main class="page">{page}</main>
     }
 }
 
@@ -59,7 +58,7 @@ fn LanguageSwitch() -> impl IntoView {
                 aria-pressed=move || (lang.get() == l).to_string()
                 on:click=move |_| i18n::set_lang(lang, l)
             >
-                {l.code().to_uppercase()}
+                {l.code().to_ascii_uppercase()}
             </button>
         }
     };

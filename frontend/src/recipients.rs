@@ -172,7 +172,9 @@ fn parse_addr_spec(addr: &str) -> Result<String, AddressError> {
     if !valid_local_part(local) {
         return Err(AddressError::BadLocalPart);
     }
-    let domain = domain.to_lowercase();
+    // ASCII case only: full Unicode case mapping would add its tables to the bundle, and the
+    // server maps internationalised names (UTS 46) before it looks anything up.
+    let domain = domain.to_ascii_lowercase();
     if !domain.split('.').all(valid_label) {
         return Err(AddressError::BadDomain);
     }
@@ -196,15 +198,16 @@ fn valid_local_part(local: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '.' || SPECIAL.contains(c) || !c.is_ascii())
 }
 
-/// A DNS label: 1 to 63 characters, letters, digits and inner hyphens (or non-ASCII, for IDNs).
+/// A DNS label: 1 to 63 characters, letters, digits and inner hyphens, or non-ASCII characters
+/// other than white space (IDNs; the server checks them properly when it converts them).
 fn valid_label(label: &str) -> bool {
     !label.is_empty()
         && label.len() <= 63
         && !label.starts_with('-')
         && !label.ends_with('-')
-        && label.chars().all(|c| {
-            c.is_ascii_alphanumeric() || c == '-' || (!c.is_ascii() && c.is_alphanumeric())
-        })
+        && label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || (!c.is_ascii() && !c.is_whitespace()))
 }
 
 /// One chip: what was typed and what it parsed to.
@@ -365,6 +368,11 @@ mod tests {
     fn internationalised_addresses_are_accepted() {
         let m = parse_mailbox("jörg@bücher.example").unwrap();
         assert_eq!(m.domain(), "bücher.example");
+        assert_eq!(
+            parse_mailbox("a@Mail.EXAMPLE").unwrap().domain(),
+            "mail.example"
+        );
+        assert!(parse_mailbox("a@bü cher.example").is_err());
     }
 
     #[test]

@@ -65,6 +65,33 @@ describe('compose page', () => {
     await page.screenshot({ path: new URL('./artifacts/settings.png', import.meta.url).pathname });
     await context.close();
   });
+
+  test('the navigation switches pages without a reload, marks the current one and follows Back', async () => {
+    const compose = await openCompose('de-DE');
+    const { page } = compose;
+    await compose.addRecipient('to', 'user@tls.test');
+    // A full page load would lose this marker (and the chip).
+    await page.evaluate(() => { window.sendguardMarker = 1; });
+    const nav = page.getByRole('navigation');
+    await nav.getByRole('link', { name: 'Einstellungen' }).click();
+    await page.getByRole('heading', { name: 'Verschlüsselter Versand' }).waitFor({ timeout: 5_000 });
+    assert.equal(new URL(page.url()).pathname, '/settings');
+    assert.equal(await nav.getByRole('link', { name: 'Einstellungen' }).getAttribute('aria-current'), 'page');
+    assert.equal(await nav.getByRole('link', { name: 'Verfassen' }).getAttribute('aria-current'), null);
+    await nav.getByRole('link', { name: 'Administration' }).click();
+    await page.getByLabel('Admin-Token').waitFor({ timeout: 5_000 });
+    assert.equal(new URL(page.url()).pathname, '/admin');
+    await page.goBack();
+    await page.getByRole('heading', { name: 'Verschlüsselter Versand' }).waitFor({ timeout: 5_000 });
+    await page.goBack();
+    await compose.field('to').waitFor({ timeout: 5_000 });
+    assert.equal(new URL(page.url()).pathname, '/');
+    assert.equal(await page.evaluate(() => window.sendguardMarker), 1, 'no page load happened');
+    await page.goto(server.url + 'no-such-page');
+    await page.getByText('Diese Seite gibt es nicht.').waitFor({ timeout: 15_000 });
+    assert.deepEqual(compose.errors, [], 'no console errors');
+    await page.context().close();
+  });
 });
 
 describe('static serving', () => {

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use crate::api;
 use crate::i18n::{Key, use_lang};
+use crate::load::load;
 
 /// The demo's domain list (renders nothing outside the demo).
 #[component]
@@ -14,7 +15,7 @@ pub fn DemoHint(
     on_pick: Callback<String>,
 ) -> impl IntoView {
     let lang = use_lang();
-    let health = LocalResource::new(api::health);
+    let health = load(api::health);
     move || {
         let h = health.get().and_then(Result::ok).filter(|h| h.demo)?;
         let items = h

@@ -66,7 +66,7 @@ pub fn HoldCard(
         }
     };
     view! {
-        <article class="hold" data-testid="hold" data-host=host.clone() data-status=format!("{:?}", hold.status).to_lowercase()>
+        <article class="hold" data-testid="hold" data-host=host.clone() data-status=hold.status.as_str()>
             <header class="hold-head">
                 <h2>
                     <button

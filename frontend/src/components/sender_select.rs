@@ -7,6 +7,7 @@ use sendguard_common::SenderAddress;
 
 use crate::api;
 use crate::i18n::{Key, use_lang};
+use crate::load::load;
 
 /// The option text of an address: `Name <address>`, with "(sicher)" for a secure alias.
 pub fn option_text(name: &str, address: &SenderAddress, secure_word: &str) -> String {
@@ -28,7 +29,7 @@ pub fn SenderSelect(
     selected: RwSignal<Option<SenderAddress>>,
 ) -> impl IntoView {
     let lang = use_lang();
-    let account = LocalResource::new(api::account);
+    let account = load(api::account);
     // Choose the first address as soon as the account arrives.
     Effect::new(move |_| {
         if let Some(Ok(a)) = account.get()

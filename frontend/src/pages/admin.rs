@@ -9,6 +9,7 @@ use crate::api::{self, HoldDecision};
 use crate::components::hold_card::HoldCard;
 use crate::components::observation_table::ObservationTable;
 use crate::i18n::{Key, use_lang};
+use crate::load::{Task, load};
 
 const TOKEN_KEY: &str = "sendguard.admin-token";
 
@@ -36,13 +37,11 @@ pub fn AdminPage() -> impl IntoView {
     let token = RwSignal::new(stored_token());
     let draft = RwSignal::new(token.get_untracked());
     let refresh = RwSignal::new(0u32);
-    let decide = Action::new_local(move |(host, decision): &(String, HoldDecision)| {
-        api::decide(token.get_untracked(), host.clone(), *decision)
-    });
-    let holds = LocalResource::new(move || {
+    let decide = Task::new();
+    let holds = load(move || {
         let token = token.get();
         refresh.track();
-        decide.version().track();
+        decide.answer().track();
         async move {
             if token.is_empty() {
                 None
@@ -52,9 +51,9 @@ pub fn AdminPage() -> impl IntoView {
         }
     });
     let history_host = RwSignal::new(None::<String>);
-    let history = LocalResource::new(move || {
+    let history = load(move || {
         let (token, host) = (token.get(), history_host.get());
-        decide.version().track();
+        decide.answer().track();
         async move {
             let host = host?;
             Some((host.clone(), api::observations(token, host).await))
@@ -87,9 +86,11 @@ pub fn AdminPage() -> impl IntoView {
                     view! {
                         <HoldCard
                             hold=hold
-                            on_decide=move |d| { decide.dispatch(d); }
+                            on_decide=move |(host, decision): (String, HoldDecision)| {
+                                decide.run(api::decide(token.get_untracked(), host, decision))
+                            }
                             on_history=move |host| history_host.set(Some(host))
-                            busy=decide.pending()
+                            busy=Signal::derive(move || decide.running())
                         />
                     }
                 })
@@ -99,7 +100,7 @@ pub fn AdminPage() -> impl IntoView {
     };
     let action_error = move || {
         let l = lang.get();
-        match decide.value().get() {
+        match decide.answer().get() {
             Some(Err(e)) => Some(view! {
                 <p class="notice notice-error" role="alert">{l.format(Key::AdminActionFailed, &[&e.message(l)])}</p>
             }),

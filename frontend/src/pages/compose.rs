@@ -13,6 +13,7 @@ use crate::components::demo_hint::DemoHint;
 use crate::components::recipient_field::RecipientField;
 use crate::components::sender_select::SenderSelect;
 use crate::i18n::{Key, Lang, use_lang};
+use crate::load::load;
 use crate::recipients::RecipientList;
 use crate::secure::{SendCheck, SenderRequirement, check_send, sending_requirement};
 use crate::verdicts::{DomainState, VerdictStore};
@@ -47,7 +48,7 @@ pub fn ComposePage() -> impl IntoView {
     let sender = RwSignal::new(None::<SenderAddress>);
     let secure_sender = Memo::new(move |_| sender.with(|s| s.as_ref().is_some_and(|s| s.secure)));
     // The settings are only needed (and only asked for) while a secure sender is chosen.
-    let settings = LocalResource::new(move || {
+    let settings = load(move || {
         let secure = secure_sender.get();
         async move {
             if secure {

@@ -10,6 +10,7 @@ use sendguard_common::{SecureMode, SecureSendingSettings, TransportRequirement};
 use crate::api;
 use crate::components::requirement_fieldset::RequirementFieldset;
 use crate::i18n::{Key, use_lang};
+use crate::load::{Task, load};
 
 /// The settings page.
 #[component]
@@ -24,15 +25,15 @@ pub fn SettingsPage() -> impl IntoView {
         sending.set(s.sending);
         receiving.set(s.receiving);
     };
-    let loaded = LocalResource::new(api::settings);
+    let loaded = load(api::settings);
     Effect::new(move |_| {
         if let Some(Ok(s)) = loaded.get() {
             show(s);
         }
     });
-    let save = Action::new_local(|s: &SecureSendingSettings| api::save_settings(*s));
+    let save = Task::new();
     Effect::new(move |_| {
-        if let Some(Ok(stored)) = save.value().get() {
+        if let Some(Ok(stored)) = save.answer().get() {
             show(stored);
         }
     });
@@ -52,21 +53,21 @@ pub fn SettingsPage() -> impl IntoView {
     };
     let on_save = move |ev: web_sys::SubmitEvent| {
         ev.prevent_default();
-        save.dispatch(SecureSendingSettings {
+        save.run(api::save_settings(SecureSendingSettings {
             mode: mode.get_untracked(),
             sending: sending.get_untracked(),
             receiving: receiving.get_untracked(),
-        });
+        }));
     };
     let status = move || {
         let l = lang.get();
-        if save.pending().get() {
+        if save.running() {
             return Some((
                 "notice notice-info",
                 l.text(Key::SettingsSaving).to_string(),
             ));
         }
-        match save.value().get() {
+        match save.answer().get() {
             Some(Ok(_)) => {
                 return Some(("notice notice-ok", l.text(Key::SettingsSaved).to_string()));
             }
@@ -108,7 +109,7 @@ pub fn SettingsPage() -> impl IntoView {
                     <span role="status" data-testid="settings-status">
                         {move || status().map(|(css, text)| view! { <span class=css>{text}</span> })}
                     </span>
-                    <button type="submit" class="primary" prop:disabled=move || save.pending().get()>
+                    <button type="submit" class="primary" prop:disabled=move || save.running()>
                         {t(Key::Save)}
                     </button>
                 </div>

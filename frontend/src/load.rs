@@ -1,0 +1,89 @@
+//! Answers of the API in signals: [`load`] for what a page shows (fetched again when what it
+//! depends on changes), [`Task`] for what a button starts (Save, Release).
+//!
+//! Leptos' `LocalResource` and `Action` do this too, but bring async-derived and transition
+//! machinery that cost the bundle about 10 KB (gzip); the pages need only "newest answer wins"
+//! and "is it still running".
+
+use std::cell::Cell;
+use std::future::Future;
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+/// Calls `fetch` once, and again whenever a signal it reads (outside its future) changes; the
+/// signal holds the newest answer, `None` until the first one arrives. An answer that arrives
+/// after a newer request was started is dropped, and the previous answer stays visible while
+/// a new one is loading.
+pub fn load<T, Fut>(fetch: impl Fn() -> Fut + 'static) -> ReadSignal<Option<T>>
+where
+    T: Send + Sync + 'static,
+    Fut: Future<Output = T> + 'static,
+{
+    let value = RwSignal::new(None);
+    let newest = Rc::new(Cell::new(0u32));
+    Effect::new(move |_| {
+        let future = fetch();
+        let request = newest.get().wrapping_add(1);
+        newest.set(request);
+        let newest = Rc::clone(&newest);
+        spawn_local(async move {
+            let answer = future.await;
+            if newest.get() == request {
+                value.set(Some(answer));
+            }
+        });
+    });
+    value.read_only()
+}
+
+/// Work started by the user: whether it is running, and the answer of the last run.
+pub struct Task<T: Send + Sync + 'static> {
+    running: RwSignal<bool>,
+    answer: RwSignal<Option<T>>,
+}
+
+impl<T: Send + Sync + 'static> Clone for Task<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Send + Sync + 'static> Copy for Task<T> {}
+
+impl<T: Send + Sync + 'static> Default for Task<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Send + Sync + 'static> Task<T> {
+    /// A task that has not run yet.
+    pub fn new() -> Self {
+        Self {
+            running: RwSignal::new(false),
+            answer: RwSignal::new(None),
+        }
+    }
+
+    /// Runs `work`; its answer replaces the last one when it arrives.
+    pub fn run(self, work: impl Future<Output = T> + 'static) {
+        self.running.set(true);
+        spawn_local(async move {
+            let answer = work.await;
+            self.answer.set(Some(answer));
+            self.running.set(false);
+        });
+    }
+
+    /// Whether a run has not answered yet (tracked).
+    pub fn running(self) -> bool {
+        self.running.get()
+    }
+
+    /// The answer of the last run (tracked).
+    pub fn answer(self) -> ReadSignal<Option<T>> {
+        self.answer.read_only()
+    }
+}
