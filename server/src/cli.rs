@@ -160,8 +160,17 @@ pub struct ServeArgs {
     pub server: ServerOptions,
 }
 
-/// Options of `sendguard demo`.
+/// The demo's default for `--verdict-max-age` and `--min-reprobe-interval`, in seconds: short,
+/// so that a change in the simulated internet (`downgrade.test`) shows while a person watches.
+pub const DEMO_REPROBE_SECONDS: &str = "15";
+
+/// Options of `sendguard demo`: those of `serve` that make sense against the simulated
+/// internet, with quicker re-probing.
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_arg("verdict_max_age", |a| a.default_value(DEMO_REPROBE_SECONDS)),
+    mut_arg("min_reprobe_interval", |a| a.default_value(DEMO_REPROBE_SECONDS)),
+)]
 pub struct DemoArgs {
     /// Address and port to listen on.
     #[arg(long, env = "SENDGUARD_LISTEN", default_value = "127.0.0.1:8080")]
@@ -169,6 +178,9 @@ pub struct DemoArgs {
     /// The SQLite database (default: a temporary file removed when the demo ends).
     #[arg(long, env = "SENDGUARD_DATABASE", value_name = "PATH")]
     pub database: Option<PathBuf>,
+    /// How soon a server is contacted again.
+    #[command(flatten)]
+    pub reprobe: ReprobeOptions,
     /// Administration, alerts, the user.
     #[command(flatten)]
     pub server: ServerOptions,
@@ -211,6 +223,14 @@ pub struct ProbeOptions {
     /// `SENDGUARD_ALLOW_PRIVATE_TARGETS=1` (or `true`) does the same.
     #[arg(long, env = "SENDGUARD_ALLOW_PRIVATE_TARGETS", action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_private_targets: bool,
+    /// How soon a server is contacted again.
+    #[command(flatten)]
+    pub reprobe: ReprobeOptions,
+}
+
+/// How soon a server is contacted again (`serve`, `probe`, and `demo` with its own default).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReprobeOptions {
     /// A server (MX host and address) is not contacted again within this many seconds for
     /// probes the compose page causes; `sendguard probe` always looks afresh.
     #[arg(
@@ -220,6 +240,13 @@ pub struct ProbeOptions {
         value_name = "SECONDS"
     )]
     pub min_reprobe_interval: u64,
+}
+
+impl ReprobeOptions {
+    /// Sets the minimum re-probe interval of `config`.
+    pub fn apply(&self, config: &mut ProbeConfig) {
+        config.min_reprobe_interval = Duration::from_secs(self.min_reprobe_interval);
+    }
 }
 
 impl ProbeOptions {
@@ -232,7 +259,7 @@ impl ProbeOptions {
         });
         config.smtp.port = self.smtp_port;
         config.allow_private_targets = self.allow_private_targets;
-        config.min_reprobe_interval = Duration::from_secs(self.min_reprobe_interval);
+        self.reprobe.apply(&mut config);
         config
     }
 }
@@ -338,6 +365,31 @@ mod tests {
         };
         assert_eq!(args.server.accounts.len(), 2);
         assert_eq!(args.server.verdict_max_age, 3600);
+    }
+
+    #[test]
+    fn demo_re_probes_sooner_than_serve_unless_told_otherwise() {
+        let demo = |extra: &[&str]| {
+            let cli = Cli::try_parse_from([&["sendguard", "demo"][..], extra].concat()).unwrap();
+            let Command::Demo(args) = cli.command else {
+                panic!("demo expected")
+            };
+            (
+                args.server.verdict_max_age,
+                args.reprobe.min_reprobe_interval,
+            )
+        };
+        assert_eq!(demo(&[]), (15, 15));
+        assert_eq!(
+            demo(&["--verdict-max-age", "0", "--min-reprobe-interval", "1"]),
+            (0, 1)
+        );
+        let cli = Cli::try_parse_from(["sendguard", "serve"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("serve expected")
+        };
+        assert_eq!(args.server.verdict_max_age, 3600);
+        assert_eq!(args.probe.reprobe.min_reprobe_interval, 300);
     }
 
     #[test]

@@ -73,7 +73,9 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .prefix("sendguard-demo-")
         .tempdir()?;
     let world = SimWorld::start(dir.path()).await?;
-    let prober = Prober::new(world.probe_config())?;
+    let mut config = world.probe_config();
+    args.reprobe.apply(&mut config);
+    let prober = Prober::new(config)?;
     let db = args
         .database
         .clone()
@@ -83,6 +85,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     for d in world.domains() {
         println!("  user@{:<22} {}", d.domain, d.description);
     }
+    println!(
+        "Known verdicts are re-probed after {} s; a server is contacted at most every {} s.",
+        args.server.verdict_max_age, args.reprobe.min_reprobe_interval
+    );
     let token = match args.server.admin_token.clone().filter(|t| !t.is_empty()) {
         Some(t) => t,
         None => random_token()?,

@@ -6,6 +6,8 @@ use std::process::Command;
 use sendguard::sim::world::SimWorld;
 use sendguard_common::{DomainVerdict, SecurityClass};
 
+mod common;
+
 fn sendguard() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sendguard"))
 }
@@ -124,37 +126,20 @@ fn unusable_input_is_refused_with_a_clear_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn holds_are_listed_shown_and_decided_from_the_command_line() {
-    use sendguard::facts::{
-        DomainFacts, EndpointFacts, EndpointOutcome, HostFacts, MxFacts, SessionFacts, TlsaFacts,
-    };
-    use sendguard_common::{DnssecStatus, HoldStatus, HoldView, ObservationSource};
+    use sendguard::facts::TlsFailureFacts;
+    use sendguard_common::{HoldStatus, HoldView, ObservationSource};
 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("holds.db");
-    let facts = |at: i64, refused: bool| DomainFacts {
-        domain: "example.test".into(),
-        checked_at: at,
-        mx: MxFacts::Hosts {
-            dnssec: DnssecStatus::Insecure,
-            implicit: false,
-            hosts: vec![HostFacts {
-                host: "mx.example.test".into(),
-                preference: 10,
-                address_dnssec: DnssecStatus::Insecure,
-                tlsa: TlsaFacts::Insecure,
-                address_error: None,
-                endpoints: vec![EndpointFacts {
-                    ip: "192.0.2.9".parse().unwrap(),
-                    outcome: EndpointOutcome::Session(SessionFacts {
-                        starttls_offered: true,
-                        tls: None,
-                        tls_failure: refused.then(|| {
-                            sendguard::facts::TlsFailureFacts::Refused("454 4.7.0".into())
-                        }),
-                    }),
-                }],
-            }],
-        },
+    // STARTTLS offered, then refused or not answered with a TLS session.
+    let facts = |at: i64, refused: bool| {
+        let failure = refused.then(|| TlsFailureFacts::Refused("454 4.7.0".into()));
+        let endpoint = common::session("192.0.2.9", true, None, failure);
+        common::insecure_domain(
+            "example.test",
+            at,
+            vec![common::insecure_host("mx.example.test", vec![endpoint])],
+        )
     };
     {
         let store = sendguard::store::Store::open(&db).await.unwrap();

@@ -9,10 +9,10 @@ use sendguard::alerts::Alerts;
 use sendguard::probe::Prober;
 use sendguard::sim::dns::{Signing, ZoneSpec};
 use sendguard::sim::smtp::PeerBehaviour;
-use sendguard::sim::world::{HostKind, Scenario, SimWorld};
+use sendguard::sim::world::{HostKind, Scenario, SimWorld, scenarios};
 use sendguard::store::Store;
 use sendguard::verdicts::Verdicts;
-use sendguard_common::{DomainVerdict, HoldStatus, SecurityClass};
+use sendguard_common::{DomainVerdict, HoldStatus, RecipientSecurity, SecurityClass};
 
 struct Env {
     world: SimWorld,
@@ -304,4 +304,95 @@ async fn holds_survive_a_restart_and_concurrent_probes_raise_one_hold() {
         reopened.observations("mx.c.test", 5).await.unwrap().len(),
         5
     );
+}
+
+/// The demo's own `downgrade.test`, as `sendguard demo` starts it.
+fn demo_downgrade() -> Scenario {
+    scenarios()
+        .into_iter()
+        .find(|s| s.domain == "downgrade.test")
+        .expect("the demo has downgrade.test")
+}
+
+#[tokio::test]
+async fn the_demo_downgrade_offers_tls_to_one_probe_then_is_held_once() {
+    let e = env(vec![demo_downgrade()]).await;
+    let peer = e.world.peer("mx.downgrade.test").unwrap();
+    let v = e.probe("downgrade.test").await;
+    assert_eq!(v.class, SecurityClass::SslOk, "{v:#?}");
+    assert!(!v.blocked);
+    assert_eq!(peer.connections(), 1, "a probe is one session");
+
+    let v = e.probe("downgrade.test").await;
+    assert_held(&v, "no longer offers STARTTLS");
+    assert_eq!(peer.connections(), 2);
+    // It stays without STARTTLS; probing again raises no second hold.
+    let v = e.probe("downgrade.test").await;
+    assert_held(&v, "no longer offers STARTTLS");
+    let holds = e.store.holds(true).await.unwrap();
+    assert_eq!(holds.len(), 1, "{holds:#?}");
+    assert_eq!(holds[0].host, "mx.downgrade.test");
+    assert_eq!(
+        holds[0].before.as_ref().unwrap().class,
+        SecurityClass::SslOk
+    );
+    assert_eq!(holds[0].after.class, SecurityClass::NoSsl);
+}
+
+#[tokio::test]
+async fn with_the_demo_s_short_ages_a_second_lookup_raises_the_hold_in_the_background() {
+    let e = env(vec![demo_downgrade()]).await;
+    // What `sendguard demo --verdict-max-age 0 --min-reprobe-interval 0` builds.
+    let mut config = e.world.probe_config();
+    config.min_reprobe_interval = Duration::ZERO;
+    let verdicts = Verdicts::new(
+        Prober::new(config).unwrap(),
+        e.store.clone(),
+        Alerts::default(),
+        Duration::ZERO,
+    );
+    let mut events = verdicts.subscribe();
+    let mut finished = async || {
+        tokio::time::timeout(Duration::from_secs(60), events.recv())
+            .await
+            .expect("the background probe finishes")
+            .expect("a verdict event")
+    };
+    let address = "user@downgrade.test";
+
+    let answer = verdicts.lookup(address).await;
+    assert!(
+        matches!(answer, RecipientSecurity::Pending { .. }),
+        "{answer:?}"
+    );
+    let v = finished().await;
+    assert_eq!(
+        (v.class, v.blocked),
+        (SecurityClass::SslOk, false),
+        "{v:#?}"
+    );
+
+    // Known but stale: answered as it was, re-probed in the background.
+    let RecipientSecurity::Final { verdict, .. } = verdicts.lookup(address).await else {
+        panic!("a known domain is answered at once");
+    };
+    assert_eq!(
+        (verdict.class, verdict.blocked),
+        (SecurityClass::SslOk, false)
+    );
+    assert_held(&finished().await, "no longer offers STARTTLS");
+
+    let RecipientSecurity::Final { verdict, .. } = verdicts.lookup(address).await else {
+        panic!("a known domain is answered at once");
+    };
+    assert_held(&verdict, "no longer offers STARTTLS");
+    assert_held(&finished().await, "no longer offers STARTTLS");
+    assert_eq!(e.held().await, ["mx.downgrade.test"]);
+    assert_eq!(e.store.holds(true).await.unwrap().len(), 1);
+    assert_eq!(
+        verdicts.alerts().holds_raised(),
+        1,
+        "one alert for one hold"
+    );
+    assert_eq!(e.world.peer("mx.downgrade.test").unwrap().connections(), 3);
 }

@@ -9,58 +9,32 @@ use http_body_util::BodyExt;
 use sendguard::account::AccountConfig;
 use sendguard::alerts::Alerts;
 use sendguard::dns::DnsConfig;
-use sendguard::facts::{
-    DaneOutcome, DomainFacts, EndpointFacts, EndpointOutcome, HostFacts, MxFacts, SessionFacts,
-    TlsFacts, TlsaFacts,
-};
+use sendguard::facts::DomainFacts;
 use sendguard::http::{AppState, app};
 use sendguard::probe::{ProbeConfig, Prober};
 use sendguard::store::Store;
 use sendguard::verdicts::Verdicts;
 use sendguard_common::{
-    Account, ApiErrorBody, CertificateInfo, DnssecStatus, HoldStatus, HoldView, ObservationSource,
-    ObservationView, SecureMode, SecureSendingSettings, paths,
+    Account, ApiErrorBody, HoldStatus, HoldView, ObservationSource, ObservationView, SecureMode,
+    SecureSendingSettings, paths,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 
+mod common;
+
 const TOKEN: &str = "s3cret-token";
 
+/// example.test with one server, seen with TLS 1.3 or without STARTTLS.
 fn facts(at: i64, tls: bool) -> DomainFacts {
-    DomainFacts {
-        domain: "example.test".into(),
-        checked_at: at,
-        mx: MxFacts::Hosts {
-            dnssec: DnssecStatus::Insecure,
-            implicit: false,
-            hosts: vec![HostFacts {
-                host: "mx.example.test".into(),
-                preference: 10,
-                address_dnssec: DnssecStatus::Insecure,
-                tlsa: TlsaFacts::Insecure,
-                address_error: None,
-                endpoints: vec![EndpointFacts {
-                    ip: "192.0.2.7".parse().unwrap(),
-                    outcome: EndpointOutcome::Session(SessionFacts {
-                        starttls_offered: tls,
-                        tls: tls.then(|| TlsFacts {
-                            version: "TLSv1.3".into(),
-                            cipher_openssl: "TLS_AES_128_GCM_SHA256".into(),
-                            cipher_iana: "TLS_AES_128_GCM_SHA256".into(),
-                            bits: 128,
-                            certificate: CertificateInfo {
-                                chain: vec![],
-                                webpki_valid: false,
-                                webpki_error: None,
-                            },
-                            dane: DaneOutcome::NotApplicable,
-                        }),
-                        tls_failure: None,
-                    }),
-                }],
-            }],
-        },
-    }
+    common::insecure_domain(
+        "example.test",
+        at,
+        vec![common::insecure_host(
+            "mx.example.test",
+            vec![common::tls_or_plain("192.0.2.7", tls)],
+        )],
+    )
 }
 
 struct Setup {

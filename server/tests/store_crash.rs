@@ -5,55 +5,29 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use sendguard::facts::{
-    DaneOutcome, DomainFacts, EndpointFacts, EndpointOutcome, HostFacts, MxFacts, SessionFacts,
-    TlsFacts, TlsaFacts,
-};
+use sendguard::facts::DomainFacts;
 use sendguard::store::Store;
-use sendguard_common::{CertificateInfo, DnssecStatus, ObservationSource};
+use sendguard_common::ObservationSource;
+
+mod common;
 
 const CHILD_ENV: &str = "SENDGUARD_CRASH_TEST_DB";
 
 fn facts(i: i64) -> DomainFacts {
-    let endpoint = |n: u8, tls: bool| EndpointFacts {
-        ip: format!("192.0.2.{n}").parse().unwrap(),
-        outcome: EndpointOutcome::Session(SessionFacts {
-            starttls_offered: tls,
-            tls: tls.then(|| TlsFacts {
-                version: "TLSv1.3".into(),
-                cipher_openssl: "TLS_AES_128_GCM_SHA256".into(),
-                cipher_iana: "TLS_AES_128_GCM_SHA256".into(),
-                bits: 128,
-                certificate: CertificateInfo {
-                    chain: vec![],
-                    webpki_valid: false,
-                    webpki_error: None,
-                },
-                dane: DaneOutcome::NotApplicable,
-            }),
-            tls_failure: None,
-        }),
-    };
     // Every third probe the server drops STARTTLS: a downgrade.
     let tls = i % 3 != 2;
-    DomainFacts {
-        domain: format!("d{}.test", i % 4),
-        checked_at: 1_000 + i,
-        mx: MxFacts::Hosts {
-            dnssec: DnssecStatus::Insecure,
-            implicit: false,
-            hosts: (0..3)
-                .map(|h| HostFacts {
-                    host: format!("mx{h}.shared.test"),
-                    preference: 10,
-                    address_dnssec: DnssecStatus::Insecure,
-                    tlsa: TlsaFacts::Insecure,
-                    address_error: None,
-                    endpoints: vec![endpoint(1, tls), endpoint(2, tls)],
-                })
-                .collect(),
-        },
-    }
+    let hosts = (0..3)
+        .map(|h| {
+            common::insecure_host(
+                &format!("mx{h}.shared.test"),
+                vec![
+                    common::tls_or_plain("192.0.2.1", tls),
+                    common::tls_or_plain("192.0.2.2", tls),
+                ],
+            )
+        })
+        .collect();
+    common::insecure_domain(&format!("d{}.test", i % 4), 1_000 + i, hosts)
 }
 
 /// The child: writes until killed. Does nothing unless started by the test below.

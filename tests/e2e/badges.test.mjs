@@ -1,25 +1,15 @@
 // End to end against `sendguard demo`: the real binary runs the simulated internet (signed DNS,
 // SMTP peers with real TLS on loopback), and headless Chromium shows each recipient's badge.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ComposePage, launchBrowser, startServer } from './support.mjs';
+import { useServerAndBrowser } from './support.mjs';
 
 describe('security badges in the demo', () => {
-  let server;
-  let browser;
+  const demo = useServerAndBrowser(['demo']);
   let compose;
 
   before(async () => {
-    server = await startServer(['demo']);
-    browser = await launchBrowser();
-    const context = await browser.newContext({ locale: 'de-DE', viewport: { width: 1100, height: 800 } });
-    compose = new ComposePage(await context.newPage(), server.url);
-    await compose.open();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
+    compose = await demo.openCompose({ viewport: { width: 1100, height: 800 } });
   });
 
   /** Adds a recipient and waits until its badge is final (not pending). */

@@ -1,29 +1,11 @@
 // End to end: recipient chips by keyboard only, a pasted list, an error chip, and the compose
 // page at 360 px wide, against `sendguard demo` in headless Chromium.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ComposePage, launchBrowser, startServer } from './support.mjs';
+import { useServerAndBrowser } from './support.mjs';
 
 describe('recipient chips', () => {
-  let server;
-  let browser;
-
-  before(async () => {
-    server = await startServer(['demo']);
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
-
-  async function openCompose(viewport = { width: 1100, height: 760 }, locale = 'de-DE') {
-    const context = await browser.newContext({ locale, viewport });
-    const compose = new ComposePage(await context.newPage(), server.url);
-    await compose.open();
-    return compose;
-  }
+  const demo = useServerAndBrowser(['demo']);
 
   async function addresses(compose, field) {
     return compose.page.locator(`[data-testid="field-${field}"] [data-testid="chip"]`)
@@ -31,7 +13,7 @@ describe('recipient chips', () => {
   }
 
   test('keyboard only: Enter, comma, semicolon and Tab make chips; Backspace and × remove them', async () => {
-    const compose = await openCompose();
+    const compose = await demo.openCompose();
     const { page } = compose;
     await compose.field('to').focus();
     await page.keyboard.type('a@tls.test');
@@ -63,7 +45,7 @@ describe('recipient chips', () => {
   });
 
   test('a pasted list becomes one chip per entry', async () => {
-    const compose = await openCompose();
+    const compose = await demo.openCompose();
     const { page } = compose;
     await compose.field('cc').focus();
     await page.evaluate(() => {
@@ -79,7 +61,7 @@ describe('recipient chips', () => {
   });
 
   test('an invalid address becomes an error chip that says what is wrong, in both languages', async () => {
-    const compose = await openCompose();
+    const compose = await demo.openCompose();
     await compose.addRecipient('bcc', 'user@localhost');
     const chip = compose.chip('user@localhost');
     await chip.waitFor({ timeout: 5_000 });
@@ -91,7 +73,7 @@ describe('recipient chips', () => {
   });
 
   test('the compose page is usable at 360 px wide', async () => {
-    const compose = await openCompose({ width: 360, height: 740 });
+    const compose = await demo.openCompose({ viewport: { width: 360, height: 740 } });
     const { page } = compose;
     await compose.addRecipient('to', 'maxima.mustermann@dane-ee.test');
     await compose.addRecipient('to', 'user@plain.test');

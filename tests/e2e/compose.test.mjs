@@ -1,33 +1,15 @@
 // End to end: the real release binary serves the embedded compose page to headless Chromium.
 // The compose suite runs `sendguard demo`, so that every probe the page causes goes to the
 // simulated internet on loopback, never to the real network.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ComposePage, launchBrowser, startServer } from './support.mjs';
+import { useServer, useServerAndBrowser } from './support.mjs';
 
 describe('compose page', () => {
-  let server;
-  let browser;
-
-  before(async () => {
-    server = await startServer(['demo']);
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
-
-  async function openCompose(locale = 'de-DE') {
-    const context = await browser.newContext({ locale, viewport: { width: 1100, height: 760 } });
-    const compose = new ComposePage(await context.newPage(), server.url);
-    await compose.open();
-    return compose;
-  }
+  const demo = useServerAndBrowser(['demo']);
 
   test('typing an address into To and pressing Enter makes a chip', async () => {
-    const compose = await openCompose();
+    const compose = await demo.openCompose();
     await compose.addRecipient('to', 'user@tls.test');
     const chip = compose.chip('user@tls.test');
     await chip.waitFor({ state: 'visible', timeout: 5_000 });
@@ -39,7 +21,7 @@ describe('compose page', () => {
   });
 
   test('the frame shows the German labels of the seed', async () => {
-    const compose = await openCompose('de-DE');
+    const compose = await demo.openCompose({ locale: 'de-DE' });
     for (const name of ['Senden', 'Speichern', 'Verwerfen']) {
       await compose.page.getByRole('button', { name, exact: true }).waitFor({ timeout: 5_000 });
     }
@@ -50,20 +32,19 @@ describe('compose page', () => {
   });
 
   test('an English browser gets English labels', async () => {
-    const compose = await openCompose('en-US');
+    const compose = await demo.openCompose({ locale: 'en-US' });
     await compose.page.getByRole('button', { name: 'Send', exact: true }).waitFor({ timeout: 5_000 });
     await compose.page.getByRole('button', { name: 'Discard', exact: true }).waitFor({ timeout: 5_000 });
     await compose.page.context().close();
   });
 
   test('the settings route survives a reload (single-page fallback)', async () => {
-    const context = await browser.newContext({ locale: 'de-DE' });
-    const page = await context.newPage();
-    const response = await page.goto(server.url + 'settings');
+    const page = await demo.newPage();
+    const response = await page.goto(demo.url + 'settings');
     assert.equal(response.status(), 200);
     await page.getByRole('heading', { name: 'Verschlüsselter Versand' }).waitFor({ timeout: 15_000 });
     await page.screenshot({ path: new URL('./artifacts/settings.png', import.meta.url).pathname });
-    await context.close();
+    await page.context().close();
   });
 
   test('the navigation switches pages without a reload, marks the current one and follows Back', async () => {
@@ -95,9 +76,7 @@ describe('compose page', () => {
 });
 
 describe('static serving', () => {
-  let server;
-  before(async () => { server = await startServer(); });
-  after(async () => { await server?.stop(); });
+  const server = useServer(['serve']);
 
   test('index.html is revalidated, hashed assets are immutable and compressed', async () => {
     const index = await fetch(server.url);

@@ -2,30 +2,13 @@
 // the recipients, refuses with a message that names the ones a secure sender may not reach, and
 // otherwise says honestly that sending is not connected. The secure-sender test needs the
 // account and settings endpoints (GET /api/account, GET/PUT /api/settings).
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ComposePage, launchBrowser, startServer } from './support.mjs';
+import { useServerAndBrowser } from './support.mjs';
 
 describe('send check', () => {
-  let server;
-  let browser;
-
-  before(async () => {
-    server = await startServer(['demo']);
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
-
-  async function openCompose() {
-    const context = await browser.newContext({ locale: 'de-DE', viewport: { width: 1100, height: 800 } });
-    const compose = new ComposePage(await context.newPage(), server.url);
-    await compose.open();
-    return compose;
-  }
+  const demo = useServerAndBrowser(['demo']);
+  const openCompose = () => demo.openCompose({ viewport: { width: 1100, height: 800 } });
 
   test('Send with an invalid address is refused and names it', async () => {
     const compose = await openCompose();
@@ -48,7 +31,7 @@ describe('send check', () => {
 
   test('a secure sender refuses recipients below the required level, naming them', async () => {
     // Turn secure sending on, so that the account lists the secure aliases.
-    const put = await fetch(server.url + 'api/settings', {
+    const put = await fetch(demo.url + 'api/settings', {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({

@@ -1,7 +1,9 @@
 // Shared by the end-to-end tests: starts the real `sendguard` binary on a free loopback port,
-// launches Debian's headless Chromium through playwright-core, and offers a page object for the
-// compose page. Screenshots go to tests/e2e/artifacts/.
+// launches Debian's headless Chromium through playwright-core, offers both to a suite as a
+// fixture (`useServer`, `useServerAndBrowser`), and a page object for the compose page.
+// Screenshots go to tests/e2e/artifacts/.
 import { spawn } from 'node:child_process';
+import { after, before } from 'node:test';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,6 +64,57 @@ export function launchBrowser() {
       '--disable-dev-shm-usage',
     ],
   });
+}
+
+/**
+ * Starts `sendguard <args>` (with `env` added) before the tests of the enclosing suite and stops
+ * it after them. Call it inside `describe`; returns a getter for the server's URL (ending in /).
+ */
+export function useServer(args = ['serve'], env = {}) {
+  let server;
+  before(async () => { server = await startServer(args, env); });
+  after(async () => { await server?.stop(); });
+  return { get url() { return server.url; } };
+}
+
+/**
+ * `useServer` (by default `sendguard demo`) and headless Chromium for the enclosing suite.
+ * Returns getters for `url` and `browser`, `newPage(options)` (a page in a fresh browser
+ * context: its own storage) and `openCompose(options, path)` (a ComposePage, opened);
+ * options are `{ locale, viewport }`, by default German at 1100 × 760.
+ */
+export function useServerAndBrowser(args = ['demo'], env = {}) {
+  const server = useServer(args, env);
+  let browser;
+  before(async () => { browser = await launchBrowser(); });
+  after(async () => { await browser?.close(); });
+  const fixture = {
+    get url() { return server.url; },
+    get browser() { return browser; },
+    async newPage({ locale = 'de-DE', viewport = { width: 1100, height: 760 } } = {}) {
+      const context = await browser.newContext({ locale, viewport });
+      return context.newPage();
+    },
+    async openCompose(options = {}, path = '') {
+      const compose = new ComposePage(await fixture.newPage(options), server.url);
+      await compose.open(path);
+      return compose;
+    },
+  };
+  return fixture;
+}
+
+/**
+ * Calls `check` until it resolves truthy, at most `timeout` ms; a test waits this way for what
+ * the server does in the background (it asserts nothing about how long that takes).
+ */
+export async function waitUntil(check, what, timeout = 30_000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`gave up waiting after ${timeout} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 /** A page object for the compose page; collects console errors. */

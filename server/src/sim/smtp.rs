@@ -7,7 +7,9 @@
 //! tokio-rustls (TLS 1.2 and 1.3, ring provider), answers EHLO again over TLS without STARTTLS
 //! (RFC 3207 §4.2), and accepts MAIL/RCPT/DATA (storing the messages), RSET, NOOP and QUIT.
 //! Every read and write has a timeout and every line a length bound, so a peer never hangs a
-//! test. It binds where it is told, e.g. a distinct `127.x.y.z` address with port 0.
+//! test. It binds where it is told, e.g. a distinct `127.x.y.z` address with port 0. A peer can
+//! also change by itself after a number of connections ([`PeerBehaviour::FirstConnections`]),
+//! e.g. to stop offering STARTTLS after its first session: a downgrade without a test's help.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -64,6 +66,18 @@ pub enum PeerBehaviour {
     TempFailGreeting,
     /// Sends an endless greeting of long continuation lines, to test the client's limits.
     Hostile,
+    /// Behaves as `first` towards the first `count` connections accepted since this behaviour
+    /// was set (at spawn or by [`SmtpPeer::set_behaviour`]), and as `then` towards every later
+    /// one. Counted per peer, so the change is deterministic: a probe that opens one session
+    /// per address sees exactly one of the two.
+    FirstConnections {
+        /// How many connections get `first`.
+        count: usize,
+        /// The behaviour towards the first `count` connections.
+        first: Box<PeerBehaviour>,
+        /// The behaviour towards every later connection.
+        then: Box<PeerBehaviour>,
+    },
 }
 
 /// One message a peer accepted.
@@ -106,7 +120,8 @@ impl Default for PeerOptions {
 
 /// State shared by the listener, its connections and the test.
 struct Shared {
-    behaviour: RwLock<PeerBehaviour>,
+    /// The behaviour, and the number of connections accepted before it was set.
+    behaviour: RwLock<(PeerBehaviour, usize)>,
     connections: AtomicUsize,
     received: Mutex<Vec<ReceivedMessage>>,
     options: PeerOptions,
@@ -157,7 +172,7 @@ impl SmtpPeer {
         let listener = TcpListener::bind(bind).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
-            behaviour: RwLock::new(behaviour),
+            behaviour: RwLock::new((behaviour, 0)),
             connections: AtomicUsize::new(0),
             received: Mutex::new(Vec::new()),
             options,
@@ -171,13 +186,16 @@ impl SmtpPeer {
         self.addr
     }
 
-    /// Changes the behaviour for connections accepted from now on.
+    /// Changes the behaviour for connections accepted from now on (a
+    /// [`PeerBehaviour::FirstConnections`] counts from here).
     pub fn set_behaviour(&self, behaviour: PeerBehaviour) {
-        *self
+        let mut current = self
             .shared
             .behaviour
             .write()
-            .unwrap_or_else(|e| e.into_inner()) = behaviour;
+            .unwrap_or_else(|e| e.into_inner());
+        // Under the write lock no connection is being counted (see `accept_loop`).
+        *current = (behaviour, self.shared.connections.load(Ordering::SeqCst));
     }
 
     /// How many connections the peer has accepted.
@@ -218,13 +236,14 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
-                shared.connections.fetch_add(1, Ordering::SeqCst);
-                let behaviour = shared
-                    .behaviour
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone();
-                sessions.spawn(serve(stream, behaviour, shared.clone()));
+                // Counted under the read lock, so that a concurrent `set_behaviour` sees
+                // either none or all of this connection.
+                let (behaviour, index) = {
+                    let current = shared.behaviour.read().unwrap_or_else(|e| e.into_inner());
+                    let n = shared.connections.fetch_add(1, Ordering::SeqCst);
+                    (current.0.clone(), n.saturating_sub(current.1))
+                };
+                sessions.spawn(serve(stream, behaviour, index, shared.clone()));
             }
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
         }
@@ -245,16 +264,27 @@ enum TlsOffer {
     Broken,
 }
 
-/// Serves one connection with a snapshot of the behaviour.
-async fn serve(stream: TcpStream, behaviour: PeerBehaviour, shared: Arc<Shared>) {
+/// Serves one connection with a snapshot of the behaviour; `index` counts the connections
+/// accepted since the behaviour was set, from 0.
+async fn serve(stream: TcpStream, behaviour: PeerBehaviour, index: usize, shared: Arc<Shared>) {
     let _ = stream.set_nodelay(true);
     let opts = shared.options.clone();
-    // Unwrap the wrappers: delays add up, the innermost greeting wins.
+    // Unwrap the wrappers: delays add up, the innermost greeting wins, a switch picks the side
+    // this connection falls on (a nested switch counts the connections that reach it).
     let mut delay = Duration::ZERO;
     let mut greeting: Option<Vec<String>> = None;
     let mut behaviour = behaviour;
+    let mut index = index;
     let base = loop {
         match behaviour {
+            PeerBehaviour::FirstConnections { count, first, then } => {
+                if index < count {
+                    behaviour = *first;
+                } else {
+                    index -= count;
+                    behaviour = *then;
+                }
+            }
             PeerBehaviour::SlowGreeting { delay: d, then } => {
                 delay += d;
                 behaviour = *then;
@@ -709,6 +739,37 @@ mod tests {
         let out = talk(peer.addr(), "EHLO c\r\nQUIT\r\n").await;
         assert!(out.starts_with("554 ") && out.contains("503 ") && out.contains("221 "));
         assert_eq!(peer.connections(), 3);
+        peer.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn first_connections_switch_after_the_count_from_when_they_were_set() {
+        let id = crate::sim::pki::self_signed(&["mx.sim.test"]).expect("cert");
+        let switch = || PeerBehaviour::FirstConnections {
+            count: 2,
+            first: Box::new(PeerBehaviour::StartTls {
+                identity: id.clone(),
+            }),
+            then: Box::new(PeerBehaviour::NoStarttls),
+        };
+        let peer = SmtpPeer::spawn(loopback(5), PeerBehaviour::NoStarttls)
+            .await
+            .expect("spawn");
+        let offers = |out: String| out.contains("250 STARTTLS");
+        assert!(!offers(talk(peer.addr(), "EHLO c\r\nQUIT\r\n").await));
+        // Set after one connection: the count starts here, not at spawn.
+        peer.set_behaviour(switch());
+        let seen: Vec<bool> = futures::future::join_all(
+            (0..3).map(|_| async { offers(talk(peer.addr(), "EHLO c\r\nQUIT\r\n").await) }),
+        )
+        .await;
+        assert_eq!(
+            seen.iter().filter(|&&offered| offered).count(),
+            2,
+            "{seen:?}"
+        );
+        assert!(!offers(talk(peer.addr(), "EHLO c\r\nQUIT\r\n").await));
+        assert_eq!(peer.connections(), 5);
         peer.shutdown().await;
     }
 

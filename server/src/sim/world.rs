@@ -54,6 +54,13 @@ pub enum HostKind {
     RefuseStartTls,
     /// STARTTLS with a self-signed certificate after a greeting that takes this long.
     Slow(Duration),
+    /// STARTTLS with a self-signed certificate for the first `sessions` SMTP sessions, then no
+    /// STARTTLS: a downgrade that happens by itself. Each host of the world has one address, so
+    /// a probe opens one session with it and never sees both behaviours.
+    DropsStartTls {
+        /// How many sessions still get STARTTLS.
+        sessions: usize,
+    },
 }
 
 /// One domain of the simulated internet.
@@ -129,6 +136,12 @@ pub fn scenarios() -> Vec<Scenario> {
             "broken DNSSEC signatures: blocked",
             Signing::Bogus,
             DaneEe,
+        ),
+        one(
+            "downgrade.test",
+            "TLS on the first probe, then STARTTLS disappears: the server is held for the admin",
+            Signing::Signed,
+            DropsStartTls { sessions: 1 },
         ),
         one(
             "slow.test",
@@ -312,6 +325,14 @@ fn host_setup(
             PeerBehaviour::SlowGreeting {
                 delay: *delay,
                 then: Box::new(tls(own()?)),
+            },
+            None,
+        ),
+        HostKind::DropsStartTls { sessions } => (
+            PeerBehaviour::FirstConnections {
+                count: *sessions,
+                first: Box::new(tls(own()?)),
+                then: Box::new(PeerBehaviour::NoStarttls),
             },
             None,
         ),

@@ -1,0 +1,73 @@
+//! Builders shared by the integration tests that need facts without a network: what a probe of
+//! a domain in an unsigned zone would have gathered, written by hand, for the store, the admin
+//! API and the CLI. Each test file uses some of them, so unused ones are allowed here.
+#![allow(dead_code)]
+
+use sendguard::facts::{
+    DaneOutcome, DomainFacts, EndpointFacts, EndpointOutcome, HostFacts, MxFacts, SessionFacts,
+    TlsFacts, TlsFailureFacts, TlsaFacts,
+};
+use sendguard_common::{CertificateInfo, DnssecStatus};
+
+/// A TLS 1.3 session with a certificate that is not WebPKI-valid and no DANE.
+pub fn tls13() -> TlsFacts {
+    TlsFacts {
+        version: "TLSv1.3".into(),
+        cipher_openssl: "TLS_AES_128_GCM_SHA256".into(),
+        cipher_iana: "TLS_AES_128_GCM_SHA256".into(),
+        bits: 128,
+        certificate: CertificateInfo {
+            chain: vec![],
+            webpki_valid: false,
+            webpki_error: None,
+        },
+        dane: DaneOutcome::NotApplicable,
+    }
+}
+
+/// An SMTP session with `ip`: STARTTLS offered or not, and what came of it.
+pub fn session(
+    ip: &str,
+    starttls_offered: bool,
+    tls: Option<TlsFacts>,
+    tls_failure: Option<TlsFailureFacts>,
+) -> EndpointFacts {
+    EndpointFacts {
+        ip: ip.parse().expect("an IP address"),
+        outcome: EndpointOutcome::Session(SessionFacts {
+            starttls_offered,
+            tls,
+            tls_failure,
+        }),
+    }
+}
+
+/// A session with `ip` that is TLS 1.3 after STARTTLS, or plain without STARTTLS.
+pub fn tls_or_plain(ip: &str, tls: bool) -> EndpointFacts {
+    session(ip, tls, tls.then(tls13), None)
+}
+
+/// An MX host (preference 10) with unsigned address records and so no TLSA lookup.
+pub fn insecure_host(host: &str, endpoints: Vec<EndpointFacts>) -> HostFacts {
+    HostFacts {
+        host: host.into(),
+        preference: 10,
+        address_dnssec: DnssecStatus::Insecure,
+        tlsa: TlsaFacts::Insecure,
+        address_error: None,
+        endpoints,
+    }
+}
+
+/// A domain with an unsigned MX answer naming `hosts`, observed at `at`.
+pub fn insecure_domain(domain: &str, at: i64, hosts: Vec<HostFacts>) -> DomainFacts {
+    DomainFacts {
+        domain: domain.into(),
+        checked_at: at,
+        mx: MxFacts::Hosts {
+            dnssec: DnssecStatus::Insecure,
+            implicit: false,
+            hosts,
+        },
+    }
+}
