@@ -419,6 +419,11 @@ pub enum RecipientSecurity {
         address: String,
         /// The verdict of its domain.
         verdict: DomainVerdict,
+        /// The verdict was older than the server's maximum age and a probe is checking the
+        /// domain again; its verdict arrives on [`paths::RECIPIENT_EVENTS`] (with a later
+        /// `checked_at`), and may differ, e.g. when the server fell below its level.
+        #[serde(default)]
+        rechecking: bool,
     },
     /// A probe of the domain is running; its verdict arrives on [`paths::RECIPIENT_EVENTS`].
     Pending {

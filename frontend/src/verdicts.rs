@@ -1,8 +1,10 @@
 //! The page's knowledge of recipient domains: a verdict per domain, requested when a chip is
 //! made and completed by the server's event stream (`EventSource`) when the probe finishes, so
-//! that a pending badge turns final without a reload and without polling.
+//! that a pending badge turns final without a reload and without polling. A known verdict that
+//! the server is checking again (`rechecking`) is shown at once and replaced by the newer one
+//! when it arrives, so a server that fell below its level shows up on the open page.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use leptos::prelude::*;
 use sendguard_common::{
@@ -88,20 +90,31 @@ impl VerdictStore {
             };
             let answer: Result<RecipientSecurityResponse, _> =
                 api::post_json(paths::RECIPIENT_SECURITY, &body).await;
-            let mut pending = HashSet::new();
+            // Server names of the domains to wait for, each with the verdict shown meanwhile
+            // (none for a pending domain; for a recheck, the known verdict, which the stream
+            // repeats first and which must not end the wait: `checked_at` has whole seconds, so
+            // only a different verdict tells that the check is done).
+            let mut waiting = HashMap::new();
             match answer {
                 Err(e) => store.set(&domain, DomainState::Failed(e.to_string())),
                 Ok(r) => {
                     for result in r.results {
                         match result {
-                            RecipientSecurity::Final { verdict, .. } => {
+                            RecipientSecurity::Final {
+                                verdict,
+                                rechecking,
+                                ..
+                            } => {
+                                if rechecking {
+                                    waiting.insert(verdict.domain.clone(), Some(verdict.clone()));
+                                }
                                 store.set_final(&domain, verdict);
                             }
                             RecipientSecurity::Pending { domain: d, .. } => {
                                 if d != domain {
                                     store.set(&d, DomainState::Pending);
                                 }
-                                pending.insert(d);
+                                waiting.insert(d, None);
                             }
                             RecipientSecurity::Invalid { error, .. } => {
                                 store.set(&domain, DomainState::Failed(error))
@@ -110,22 +123,28 @@ impl VerdictStore {
                     }
                 }
             }
-            if !pending.is_empty() {
-                store.listen(domain, pending);
+            if !waiting.is_empty() {
+                store.listen(domain, waiting);
             }
         });
     }
 
-    /// Opens an event stream for `pending` (server names) and records each verdict; `typed` is
-    /// the domain as typed, which gets the same verdict. The stream closes when all arrived.
-    fn listen(self, typed: String, pending: HashSet<String>) {
-        let list: Vec<&str> = pending.iter().map(String::as_str).collect();
+    /// Opens an event stream for the domains in `waiting` (server names, each with the verdict
+    /// shown while it is checked again, if any) and records each new verdict; `typed` is
+    /// the domain as typed, which gets the same verdict. The stream closes when all arrived. A
+    /// stream that only waits for rechecks is not reopened when it breaks: the page already
+    /// shows a verdict.
+    fn listen(self, typed: String, waiting: HashMap<String, Option<DomainVerdict>>) {
+        let rechecks_only = waiting.values().all(Option::is_some);
+        let list: Vec<&str> = waiting.keys().map(String::as_str).collect();
         let url = format!("{}?domains={}", paths::RECIPIENT_EVENTS, list.join(","));
         let Ok(source) = web_sys::EventSource::new(&url) else {
-            self.set(&typed, DomainState::Failed("no event stream".into()));
+            if !rechecks_only {
+                self.set(&typed, DomainState::Failed("no event stream".into()));
+            }
             return;
         };
-        let waiting = std::rc::Rc::new(std::cell::RefCell::new(pending));
+        let waiting = std::rc::Rc::new(std::cell::RefCell::new(waiting));
         let src = source.clone();
         let on_verdict =
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
@@ -136,7 +155,13 @@ impl VerdictStore {
                     return;
                 };
                 let mut w = waiting.borrow_mut();
-                if w.remove(&verdict.domain) {
+                let wanted = match w.get(&verdict.domain) {
+                    Some(Some(shown)) => verdict != *shown,
+                    Some(None) => true,
+                    None => false,
+                };
+                if wanted {
+                    w.remove(&verdict.domain);
                     self.set_final(&typed, verdict);
                 }
                 if w.is_empty() {
@@ -145,7 +170,13 @@ impl VerdictStore {
             });
         let _ =
             source.add_event_listener_with_callback("verdict", on_verdict.as_ref().unchecked_ref());
-        // The closure lives as long as the page; the stream is closed once everything arrived.
+        // The closures live as long as the page; the stream is closed once everything arrived.
         on_verdict.forget();
+        if rechecks_only {
+            let src = source.clone();
+            let on_error = Closure::<dyn FnMut()>::new(move || src.close());
+            source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+            on_error.forget();
+        }
     }
 }

@@ -93,12 +93,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         Some(t) => t,
         None => random_token()?,
     };
-    println!("Admin token (header x-sendguard-admin-token): {token}");
-    println!(
-        "Admin API: http://{}/api/admin/holds   database: {}",
-        args.listen,
-        db.display()
-    );
+    println!("Admin token (for /admin, or the header x-sendguard-admin-token): {token}");
+    println!("Database: {}", db.display());
     let state = server_state(prober, store.clone(), &args.server, Some(token))
         .await?
         .with_demo_domains(world.domains().to_vec());

@@ -2,9 +2,10 @@
 //! probed in the background when not, every probe recorded and judged with history, every
 //! finished probe announced to subscribers (the page's event stream).
 //!
-//! Known verdicts younger than `max_age` are final; older ones are answered as they are and
-//! re-probed in the background; a domain never seen is `pending` (the badge shows "SSL?") until
-//! its probe finishes. Every probe goes through [`Store::record`], so its observations are kept,
+//! Known verdicts younger than `max_age` are final; older ones are answered as they are, marked
+//! `rechecking`, and re-probed in the background (the event stream then carries the new verdict,
+//! so an open page learns of a server that fell below its level); a domain never seen is
+//! `pending` (the badge shows "SSL?") until its probe finishes. Every probe goes through [`Store::record`], so its observations are kept,
 //! floors rise, and a downgrade raises a hold (and an alert) before any verdict is shown. The
 //! prober merges concurrent probes of a domain, so a burst of requests costs one probe.
 
@@ -93,12 +94,14 @@ impl Verdicts {
         match self.known(&domain).await {
             Some(verdict) => {
                 let age = now_unix().saturating_sub(verdict.checked_at.unwrap_or(0));
-                if age < 0 || age as u64 >= self.inner.max_age.as_secs() {
+                let rechecking = age < 0 || age as u64 >= self.inner.max_age.as_secs();
+                if rechecking {
                     self.start_probe(&domain);
                 }
                 RecipientSecurity::Final {
                     address: address.to_string(),
                     verdict,
+                    rechecking,
                 }
             }
             None => {

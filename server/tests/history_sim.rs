@@ -372,9 +372,15 @@ async fn with_the_demo_s_short_ages_a_second_lookup_raises_the_hold_in_the_backg
         "{v:#?}"
     );
 
-    // Known but stale: answered as it was, re-probed in the background.
-    let RecipientSecurity::Final { verdict, .. } = verdicts.lookup(address).await else {
-        panic!("a known domain is answered at once");
+    // Known but stale: answered as it was, marked as being checked again, re-probed in the
+    // background.
+    let RecipientSecurity::Final {
+        verdict,
+        rechecking: true,
+        ..
+    } = verdicts.lookup(address).await
+    else {
+        panic!("a known, stale domain is answered at once and checked again");
     };
     assert_eq!(
         (verdict.class, verdict.blocked),

@@ -107,11 +107,18 @@ async fn pending_verdicts_arrive_on_the_event_stream() {
     assert_eq!(seen["tls.test"].class, SecurityClass::SslOk);
     assert_eq!(seen["plain.test"].class, SecurityClass::NoSsl);
 
-    // Now known: answered as final at once.
+    // Now known and fresh: answered as final at once, not checked again.
     let (_, body) = post(router.clone(), r#"{"addresses":["other@tls.test"]}"#.into()).await;
     let answer: RecipientSecurityResponse = serde_json::from_slice(&body).unwrap();
     match &answer.results[0] {
-        RecipientSecurity::Final { verdict, .. } => assert_eq!(verdict.class, SecurityClass::SslOk),
+        RecipientSecurity::Final {
+            verdict,
+            rechecking,
+            ..
+        } => {
+            assert_eq!(verdict.class, SecurityClass::SslOk);
+            assert!(!rechecking);
+        }
         other => panic!("expected a final verdict, got {other:?}"),
     }
     world.shutdown().await;

@@ -48,7 +48,7 @@ describe('compose page', () => {
   });
 
   test('the navigation switches pages without a reload, marks the current one and follows Back', async () => {
-    const compose = await openCompose('de-DE');
+    const compose = await demo.openCompose({ locale: 'de-DE' });
     const { page } = compose;
     await compose.addRecipient('to', 'user@tls.test');
     // A full page load would lose this marker (and the chip).
@@ -68,7 +68,7 @@ describe('compose page', () => {
     await compose.field('to').waitFor({ timeout: 5_000 });
     assert.equal(new URL(page.url()).pathname, '/');
     assert.equal(await page.evaluate(() => window.sendguardMarker), 1, 'no page load happened');
-    await page.goto(server.url + 'no-such-page');
+    await page.goto(demo.url + 'no-such-page');
     await page.getByText('Diese Seite gibt es nicht.').waitFor({ timeout: 15_000 });
     assert.deepEqual(compose.errors, [], 'no console errors');
     await page.context().close();

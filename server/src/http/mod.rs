@@ -134,6 +134,9 @@ pub async fn serve(listen: SocketAddr, state: AppState) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let local = listener.local_addr()?;
     tracing::info!("Sendguard is serving on http://{local}/");
+    if state.admin_token().is_some() {
+        println!("Admin view: http://{local}/admin");
+    }
     println!("Sendguard is running: open http://{local}/ in a browser (Ctrl-C stops it)");
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())
