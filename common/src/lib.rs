@@ -155,6 +155,28 @@ pub struct ObservationView {
     pub reason: String,
 }
 
+/// Why delivery to a domain is blocked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockCause {
+    /// A mail server fell below its known level and is held until an administrator decides.
+    OnHold,
+    /// A certificate does not match the DNSSEC-signed TLSA records (RFC 7672 §2.2).
+    DaneMismatch,
+    /// DNSSEC-signed TLSA records demand TLS, and the server offers none (RFC 7672 §2.2).
+    DaneWithoutTls,
+    /// DNSSEC validation failed: the answers may be forged (RFC 4035 §5.5).
+    DnssecBogus,
+    /// The domain says it accepts no mail (null MX, RFC 7505).
+    NullMx,
+    /// The domain does not exist.
+    NoSuchDomain,
+    /// The domain has neither MX nor address records.
+    NoMailServer,
+    /// Sendguard cannot consult its history of the domain's servers right now.
+    HistoryUnavailable,
+}
+
 /// The state of a hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -382,6 +404,11 @@ pub struct DomainVerdict {
     pub class: SecurityClass,
     /// Whether a delivery now would be refused or held.
     pub blocked: bool,
+    /// Why delivery is blocked (present exactly when `blocked`), for the page to say in the
+    /// user's language; `reason` keeps the technical detail. Absent in verdicts stored before
+    /// it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<BlockCause>,
     /// Why the domain has this class or is blocked, in plain English.
     pub reason: String,
     /// DNSSEC status of the MX answer.

@@ -2,7 +2,7 @@
 //! (TLS, certificate, DANE, last check, hold) and relative times ("vor 5 Min."). Plain Rust so
 //! that the wording is unit-tested natively; the components only lay the lines out.
 
-use sendguard_common::{DaneStatus, MxReport, SecurityClass};
+use sendguard_common::{BlockCause, DaneStatus, MxReport, SecurityClass};
 
 use crate::i18n::{Key, Lang};
 
@@ -13,6 +13,20 @@ pub fn class_explanation(class: SecurityClass) -> Key {
         SecurityClass::SslOk => Key::ExplainSslOk,
         SecurityClass::Unknown => Key::ExplainUnknown,
         SecurityClass::NoSsl => Key::ExplainNoSsl,
+    }
+}
+
+/// The catalog key of the sentence that says why delivery is blocked.
+pub fn cause_key(cause: BlockCause) -> Key {
+    match cause {
+        BlockCause::OnHold => Key::CauseOnHold,
+        BlockCause::DaneMismatch => Key::CauseDaneMismatch,
+        BlockCause::DaneWithoutTls => Key::CauseDaneWithoutTls,
+        BlockCause::DnssecBogus => Key::CauseDnssecBogus,
+        BlockCause::NullMx => Key::CauseNullMx,
+        BlockCause::NoSuchDomain => Key::CauseNoSuchDomain,
+        BlockCause::NoMailServer => Key::CauseNoMailServer,
+        BlockCause::HistoryUnavailable => Key::CauseHistoryUnavailable,
     }
 }
 

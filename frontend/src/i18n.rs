@@ -93,6 +93,30 @@ catalog! {
     Encryption => ("Verschlüsselung", "Encryption"),
     Checking => ("wird geprüft …", "checking …"),
     Blocked => ("Versand gesperrt", "Delivery blocked"),
+    CauseOnHold => (
+        "Ein Mailserver ist unter sein bekanntes Sicherheitsniveau gefallen und wird zurückgehalten, bis die Administration entscheidet.",
+        "A mail server fell below its known security level and is held until an administrator decides."
+    ),
+    CauseDaneMismatch => (
+        "Das Zertifikat des Mailservers passt nicht zu seinen DNSSEC-signierten TLSA-Einträgen (DANE).",
+        "The mail server's certificate does not match its DNSSEC-signed TLSA records (DANE)."
+    ),
+    CauseDaneWithoutTls => (
+        "Die DNSSEC-signierten TLSA-Einträge verlangen TLS, aber der Mailserver bietet keine Verschlüsselung an.",
+        "The DNSSEC-signed TLSA records require TLS, but the mail server offers no encryption."
+    ),
+    CauseDnssecBogus => (
+        "Die DNSSEC-Prüfung ist fehlgeschlagen, die DNS-Antworten könnten gefälscht sein: der Versand wird zurückgestellt.",
+        "DNSSEC validation failed, the DNS answers may be forged: delivery is deferred."
+    ),
+    CauseNullMx => ("Die Domain nimmt keine E-Mails an (Null-MX).", "The domain accepts no mail (null MX)."),
+    CauseNoSuchDomain => ("Die Domain existiert nicht.", "The domain does not exist."),
+    CauseNoMailServer => ("Die Domain hat keinen Mailserver.", "The domain has no mail server."),
+    CauseHistoryUnavailable => (
+        "Sendguard kann gerade nicht nachsehen, was es über diese Mailserver weiß: der Versand wird zurückgestellt.",
+        "Sendguard cannot consult what it knows of these mail servers right now: delivery is deferred."
+    ),
+    TechnicalDetail => ("Technische Angabe", "Technical detail"),
     LookupFailed => ("Abfrage fehlgeschlagen", "Lookup failed"),
     MailServers => ("Mailserver", "Mail servers"),
     TipTls => ("TLS", "TLS"),

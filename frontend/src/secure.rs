@@ -166,7 +166,7 @@ pub fn check_send<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sendguard_common::{CertificateInfo, DaneStatus, DnssecStatus, MxReport};
+    use sendguard_common::{BlockCause, CertificateInfo, DaneStatus, DnssecStatus, MxReport};
 
     fn mx(class: SecurityClass, tls: Option<&str>, webpki: Option<bool>) -> MxReport {
         MxReport {
@@ -201,6 +201,7 @@ mod tests {
             domain: "example".into(),
             class,
             blocked,
+            cause: blocked.then_some(BlockCause::OnHold),
             reason: String::new(),
             dnssec: DnssecStatus::Secure,
             mx,

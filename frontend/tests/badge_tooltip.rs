@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 use sendguard_common::{
-    CertificateInfo, DaneStatus, DnssecStatus, DomainVerdict, MxReport, SecurityClass,
+    BlockCause, CertificateInfo, DaneStatus, DnssecStatus, DomainVerdict, MxReport, SecurityClass,
 };
 use sendguard_frontend::components::badge::Badge;
 use sendguard_frontend::components::tooltip::Tooltip;
@@ -89,6 +89,7 @@ fn verdict(blocked: bool) -> DomainVerdict {
         domain: "yahoo.example".into(),
         class: SecurityClass::SslOk,
         blocked,
+        cause: blocked.then_some(BlockCause::OnHold),
         reason: "the server fell below its known level".into(),
         dnssec: DnssecStatus::Insecure,
         mx: vec![MxReport {
@@ -146,6 +147,25 @@ async fn a_blocked_verdict_gives_the_reason_and_the_hold() {
     });
     settle().await;
     let text = host.text_content().unwrap();
-    assert!(text.contains("Versand gesperrt: the server fell below its known level"));
+    assert!(
+        text.contains(
+            "Versand gesperrt: Ein Mailserver ist unter sein bekanntes Sicherheitsniveau gefallen"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("Technische Angabe: the server fell below its known level"));
     assert!(text.contains("Zurückgehalten: ja, bis die Administration entscheidet"));
+}
+
+#[wasm_bindgen_test]
+async fn a_blocked_verdict_stored_before_causes_existed_gives_the_server_s_reason() {
+    let mut old = verdict(true);
+    old.cause = None;
+    let host = mount(move || {
+        view! { <Tooltip id="tip-old".to_string() verdict=Some(old.clone()) pending=false/> }
+    });
+    settle().await;
+    let text = host.text_content().unwrap();
+    assert!(text.contains("Versand gesperrt: the server fell below its known level"));
+    assert!(!text.contains("Technische Angabe"));
 }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sendguard_common::{
-    DnssecStatus, DomainVerdict, ObservationSource, RecipientSecurity, SecurityClass,
+    BlockCause, DnssecStatus, DomainVerdict, ObservationSource, RecipientSecurity, SecurityClass,
 };
 use tokio::sync::broadcast;
 
@@ -179,6 +179,7 @@ fn unavailable(domain: &str) -> DomainVerdict {
         domain: domain.to_string(),
         class: SecurityClass::Unknown,
         blocked: true,
+        cause: Some(BlockCause::HistoryUnavailable),
         reason: "Sendguard cannot consult its history of this domain's mail servers right now; delivery is deferred.".into(),
         dnssec: DnssecStatus::Indeterminate,
         mx: Vec::new(),

@@ -12,7 +12,7 @@ use sendguard::sim::smtp::PeerBehaviour;
 use sendguard::sim::world::{HostKind, Scenario, SimWorld, scenarios};
 use sendguard::store::Store;
 use sendguard::verdicts::Verdicts;
-use sendguard_common::{DomainVerdict, HoldStatus, RecipientSecurity, SecurityClass};
+use sendguard_common::{BlockCause, DomainVerdict, HoldStatus, RecipientSecurity, SecurityClass};
 
 struct Env {
     world: SimWorld,
@@ -92,6 +92,7 @@ impl Env {
 
 fn assert_held(v: &DomainVerdict, words: &str) {
     assert!(v.blocked, "{v:#?}");
+    assert_eq!(v.cause, Some(BlockCause::OnHold));
     assert!(v.reason.contains("on hold"), "{}", v.reason);
     assert!(v.reason.contains(words), "{}", v.reason);
     assert!(v.mx[0].on_hold);

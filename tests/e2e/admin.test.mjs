@@ -60,7 +60,8 @@ describe('admin view against a hold the demo raises', () => {
     );
     assert.match(await badge.innerText(), /Versand gesperrt/);
     let tip = await compose.tooltipText(ADDRESS);
-    assert.match(tip, /Versand gesperrt: .*on hold/);
+    assert.match(tip, /Versand gesperrt: Ein Mailserver ist unter sein bekanntes Sicherheitsniveau gefallen/);
+    assert.match(tip, /Technische Angabe: .*on hold/);
     assert.match(tip, /TLS: kein STARTTLS/);
     assert.match(tip, /Zurückgehalten: ja, bis die Administration entscheidet/);
     await compose.screenshot('compose-held');

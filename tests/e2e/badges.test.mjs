@@ -66,7 +66,8 @@ describe('security badges in the demo', () => {
     assert.match(await badge.getAttribute('aria-label'), /gesperrt/);
     assert.match(await badge.innerText(), /Versand gesperrt/);
     const text = await compose.tooltipText('user@wrong-tlsa.test');
-    assert.match(text, /Versand gesperrt: \S+/);
+    assert.match(text, /Versand gesperrt: Das Zertifikat des Mailservers passt nicht zu seinen DNSSEC-signierten TLSA-Einträgen/);
+    assert.match(text, /Technische Angabe: mx\.wrong-tlsa\.test: the certificate does not match/);
     assert.match(text, /DANE: passt nicht zum Zertifikat/);
     await compose.screenshot('badges');
     assert.deepEqual(compose.errors, [], 'no console errors');

@@ -7,7 +7,7 @@
 use leptos::prelude::*;
 use sendguard_common::{DomainVerdict, SecurityClass};
 
-use crate::describe::{class_explanation, mx_lines};
+use crate::describe::{cause_key, class_explanation, mx_lines};
 use crate::i18n::{Key, use_lang};
 
 /// Seconds since the Unix epoch, from the browser's clock.
@@ -49,8 +49,20 @@ pub fn Tooltip(
             .map(|line| {
                 view! { <p class="tip-encryption">{format!("{}: {line}", l.text(Key::Encryption))}</p> }
             });
+        // Why, in the user's language; the server's technical detail (English) below it.
+        // Verdicts stored before causes existed have the detail only.
         let blocked = v.as_ref().filter(|v| v.blocked).map(|v| {
-            view! { <p class="tip-blocked"><strong>{l.text(Key::Blocked)}</strong>": "{v.reason.clone()}</p> }
+            let (why, detail) = match v.cause {
+                Some(c) => (l.text(cause_key(c)).to_string(), Some(v.reason.clone())),
+                None => (v.reason.clone(), None),
+            };
+            let detail = detail.map(|d| {
+                view! { <p class="tip-detail">{l.text(Key::TechnicalDetail)}": "{d}</p> }
+            });
+            view! {
+                <p class="tip-blocked"><strong>{l.text(Key::Blocked)}</strong>": "{why}</p>
+                {detail}
+            }
         });
         let now = now_seconds();
         let servers = v.as_ref().filter(|v| !v.mx.is_empty()).map(|v| {

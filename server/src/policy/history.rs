@@ -35,8 +35,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use sendguard_common::{
-    DaneStatus, DnssecStatus, DomainVerdict, ObservationSource, ObservationView, SecurityClass,
-    ServerHistory,
+    BlockCause, DaneStatus, DnssecStatus, DomainVerdict, ObservationSource, ObservationView,
+    SecurityClass, ServerHistory,
 };
 
 use crate::facts::{
@@ -616,6 +616,7 @@ pub fn apply_history(
     }
     if let Some(reason) = held_reason {
         verdict.blocked = true;
+        verdict.cause = Some(BlockCause::OnHold);
         verdict.reason = reason;
     }
     verdict

@@ -25,7 +25,9 @@
 
 pub mod history;
 
-use sendguard_common::{DaneStatus, DnssecStatus, DomainVerdict, MxReport, SecurityClass};
+use sendguard_common::{
+    BlockCause, DaneStatus, DnssecStatus, DomainVerdict, MxReport, SecurityClass,
+};
 
 use crate::facts::{
     DaneOutcome, DomainFacts, EndpointOutcome, HostFacts, MxFacts, TlsFailureFacts, TlsaFacts,
@@ -33,10 +35,11 @@ use crate::facts::{
 
 /// The verdict for one domain from what was observed.
 pub fn verdict(facts: &DomainFacts) -> DomainVerdict {
-    let base = |class, blocked, reason: String, dnssec| DomainVerdict {
+    let base = |class, cause: Option<BlockCause>, reason: String, dnssec| DomainVerdict {
         domain: facts.domain.clone(),
         class,
-        blocked,
+        blocked: cause.is_some(),
+        cause,
         reason,
         dnssec,
         mx: Vec::new(),
@@ -46,31 +49,31 @@ pub fn verdict(facts: &DomainFacts) -> DomainVerdict {
     match &facts.mx {
         MxFacts::NullMx => base(
             unknown,
-            true,
+            Some(BlockCause::NullMx),
             "The domain accepts no mail (null MX, RFC 7505).".into(),
             DnssecStatus::Indeterminate,
         ),
         MxFacts::NxDomain => base(
             unknown,
-            true,
+            Some(BlockCause::NoSuchDomain),
             "The domain does not exist.".into(),
             DnssecStatus::Indeterminate,
         ),
         MxFacts::NoMailHost => base(
             unknown,
-            true,
+            Some(BlockCause::NoMailServer),
             "The domain has no mail server (neither MX nor address records).".into(),
             DnssecStatus::Indeterminate,
         ),
         MxFacts::Bogus(detail) => base(
             unknown,
-            true,
+            Some(BlockCause::DnssecBogus),
             format!("DNSSEC validation of the MX records failed; delivery is deferred ({detail})."),
             DnssecStatus::Bogus,
         ),
         MxFacts::DnsFailure(detail) => base(
             unknown,
-            false,
+            None,
             format!("The mail servers could not be looked up right now ({detail})."),
             DnssecStatus::Indeterminate,
         ),
@@ -85,13 +88,12 @@ pub fn verdict(facts: &DomainFacts) -> DomainVerdict {
                 .map(|j| j.class)
                 .min()
                 .unwrap_or(SecurityClass::Unknown);
-            let blocked: Vec<&HostJudgement> = judged.iter().filter(|j| j.blocked).collect();
-            let reason = if let Some(first) = blocked.first() {
-                first.reason.clone()
-            } else {
-                domain_reason(class, &judged)
+            let blocked = judged.iter().find(|j| j.cause.is_some());
+            let (cause, reason) = match blocked {
+                Some(first) => (first.cause, first.reason.clone()),
+                None => (None, domain_reason(class, &judged)),
             };
-            let mut v = base(class, !blocked.is_empty(), reason, *dnssec);
+            let mut v = base(class, cause, reason, *dnssec);
             v.mx = reports;
             v
         }
@@ -102,7 +104,7 @@ pub fn verdict(facts: &DomainFacts) -> DomainVerdict {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct HostJudgement {
     class: SecurityClass,
-    blocked: bool,
+    cause: Option<BlockCause>,
     reason: String,
 }
 
@@ -122,15 +124,15 @@ fn domain_reason(class: SecurityClass, judged: &[HostJudgement]) -> String {
 
 fn judge_host(host: &HostFacts) -> HostJudgement {
     let name = &host.host;
-    let j = |class, blocked, reason: String| HostJudgement {
+    let j = |class, cause, reason: String| HostJudgement {
         class,
-        blocked,
+        cause,
         reason,
     };
     if let TlsaFacts::Bogus(detail) = &host.tlsa {
         return j(
             SecurityClass::Unknown,
-            true,
+            Some(BlockCause::DnssecBogus),
             format!(
                 "{name}: DNSSEC validation of the TLSA records failed; delivery is deferred ({detail})."
             ),
@@ -139,7 +141,7 @@ fn judge_host(host: &HostFacts) -> HostJudgement {
     if let Some(e) = &host.address_error {
         return j(
             SecurityClass::Unknown,
-            false,
+            None,
             format!("{name}: its address could not be looked up ({e})."),
         );
     }
@@ -155,7 +157,7 @@ fn judge_host(host: &HostFacts) -> HostJudgement {
                     (Some(tls), _) => match &tls.dane {
                         DaneOutcome::Matched => j(
                             SecurityClass::DaneOk,
-                            false,
+                            None,
                             format!(
                                 "{name}: DANE verified, {} {}.",
                                 tls.version, tls.cipher_openssl
@@ -163,14 +165,14 @@ fn judge_host(host: &HostFacts) -> HostJudgement {
                         ),
                         DaneOutcome::Mismatch(why) => j(
                             SecurityClass::SslOk,
-                            true,
+                            Some(BlockCause::DaneMismatch),
                             format!(
                                 "{name}: the certificate does not match its DNSSEC-signed TLSA records; delivery is refused ({why})."
                             ),
                         ),
                         DaneOutcome::NoUsableRecords | DaneOutcome::NotApplicable => j(
                             SecurityClass::SslOk,
-                            false,
+                            None,
                             format!("{name}: {} {}.", tls.version, tls.cipher_openssl),
                         ),
                     },
@@ -190,11 +192,11 @@ fn judge_host(host: &HostFacts) -> HostJudgement {
                             }
                         };
                         if matches!(failure, Some(TlsFailureFacts::Timeout)) {
-                            j(SecurityClass::Unknown, false, format!("{name}: {why}."))
+                            j(SecurityClass::Unknown, None, format!("{name}: {why}."))
                         } else if dane_required {
                             j(
                                 SecurityClass::NoSsl,
-                                true,
+                                Some(BlockCause::DaneWithoutTls),
                                 format!(
                                     "{name}: {why}, but its DNSSEC-signed TLSA records require TLS; delivery is refused."
                                 ),
@@ -202,7 +204,7 @@ fn judge_host(host: &HostFacts) -> HostJudgement {
                         } else {
                             j(
                                 SecurityClass::NoSsl,
-                                false,
+                                None,
                                 format!("{name}: {why}; mail would travel unencrypted."),
                             )
                         }
@@ -220,7 +222,7 @@ fn judge_host(host: &HostFacts) -> HostJudgement {
         };
         return j(
             SecurityClass::Unknown,
-            false,
+            None,
             format!("{name}: not reachable ({detail})."),
         );
     }
@@ -229,7 +231,7 @@ fn judge_host(host: &HostFacts) -> HostJudgement {
         .min_by_key(|j| j.class)
         .cloned()
         .expect("answered is not empty");
-    match answered.into_iter().find(|j| j.blocked) {
+    match answered.into_iter().find(|j| j.cause.is_some()) {
         Some(blocked) => HostJudgement {
             class: weakest.class,
             ..blocked
@@ -256,8 +258,8 @@ fn host_report(host: &HostFacts, checked_at: i64) -> MxReport {
     let error = (!matches!(
         judgement.class,
         SecurityClass::DaneOk | SecurityClass::SslOk
-    ) || judgement.blocked)
-        .then(|| judgement.reason.clone());
+    ) || judgement.cause.is_some())
+    .then(|| judgement.reason.clone());
     MxReport {
         host: host.host.clone(),
         preference: host.preference,
@@ -453,6 +455,7 @@ mod tests {
             )))],
         )]));
         assert!(v.blocked);
+        assert_eq!(v.cause, Some(BlockCause::DaneMismatch));
         assert_eq!(v.mx[0].dane, DaneStatus::Failed);
         assert!(v.reason.contains("TLSA"), "{}", v.reason);
     }
@@ -466,6 +469,7 @@ mod tests {
         )]));
         assert_eq!(v.class, SecurityClass::NoSsl);
         assert!(v.blocked);
+        assert_eq!(v.cause, Some(BlockCause::DaneWithoutTls));
     }
 
     #[test]
@@ -477,6 +481,7 @@ mod tests {
         )]));
         assert_eq!(v.class, SecurityClass::Unknown);
         assert!(v.blocked);
+        assert_eq!(v.cause, Some(BlockCause::DnssecBogus));
         assert_eq!(v.mx[0].dane, DaneStatus::Bogus);
     }
 
@@ -553,16 +558,19 @@ mod tests {
             checked_at: 0,
             mx,
         };
-        for (mx, blocked) in [
-            (MxFacts::NullMx, true),
-            (MxFacts::NxDomain, true),
-            (MxFacts::NoMailHost, true),
-            (MxFacts::Bogus("bad sig".into()), true),
-            (MxFacts::DnsFailure("timeout".into()), false),
+        for (mx, cause) in [
+            (MxFacts::NullMx, Some(BlockCause::NullMx)),
+            (MxFacts::NxDomain, Some(BlockCause::NoSuchDomain)),
+            (MxFacts::NoMailHost, Some(BlockCause::NoMailServer)),
+            (
+                MxFacts::Bogus("bad sig".into()),
+                Some(BlockCause::DnssecBogus),
+            ),
+            (MxFacts::DnsFailure("timeout".into()), None),
         ] {
             let v = verdict(&mk(mx.clone()));
             assert_eq!(v.class, SecurityClass::Unknown, "{mx:?}");
-            assert_eq!(v.blocked, blocked, "{mx:?}");
+            assert_eq!((v.blocked, v.cause), (cause.is_some(), cause), "{mx:?}");
             assert!(!v.reason.is_empty());
         }
     }
