@@ -20,6 +20,9 @@ pub mod paths {
     pub const ACCOUNT: &str = "/api/account";
     /// `GET`/`PUT`: the user's "Verschlüsselter Versand" settings ([`super::SecureSendingSettings`]).
     pub const SETTINGS: &str = "/api/settings";
+    /// `GET`/`PUT`/`DELETE`: the user's saved draft ([`super::Draft`]). `GET` answers `null`
+    /// when there is none; `PUT` answers the stored draft; `DELETE` answers 204.
+    pub const DRAFT: &str = "/api/draft";
     /// `GET`: servers on hold with their evidence ([`super::HoldView`] list). Admin only.
     pub const ADMIN_HOLDS: &str = "/api/admin/holds";
     /// `POST /api/admin/holds/{host}/release`: accept the new level as the floor. Admin only.
@@ -112,6 +115,35 @@ pub struct SecureSendingSettings {
     pub sending: TransportRequirement,
     /// Minimum for mail received at a secure alias (expert mode; defaults otherwise).
     pub receiving: TransportRequirement,
+}
+
+/// A message being written, saved with "Speichern" so that it is there again after a reload.
+///
+/// Recipients are kept as the user entered them, one entry per chip, invalid ones included, so
+/// that saving loses nothing; the page parses them again when it restores the draft.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Draft {
+    /// The chosen sender address, if one was chosen.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// To, as typed (e.g. `Name <a@b.example>` or an invalid entry).
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// CC, as typed.
+    #[serde(default)]
+    pub cc: Vec<String>,
+    /// BCC, as typed.
+    #[serde(default)]
+    pub bcc: Vec<String>,
+    /// The subject.
+    #[serde(default)]
+    pub subject: String,
+    /// The message text.
+    #[serde(default)]
+    pub body: String,
+    /// When the server stored it, seconds since the Unix epoch (ignored when sent by the page).
+    #[serde(default)]
+    pub saved_at: i64,
 }
 
 /// Where an observation came from.
@@ -542,6 +574,15 @@ mod tests {
             paths::with_host(paths::ADMIN_RELEASE, "mx.example"),
             "/api/admin/holds/mx.example/release"
         );
+    }
+
+    #[test]
+    fn a_draft_may_omit_what_the_user_left_empty() {
+        let draft: Draft = serde_json::from_str(r#"{"to":["a@b.example","kaputt"]}"#).unwrap();
+        assert_eq!(draft.to, ["a@b.example", "kaputt"]);
+        assert_eq!(draft.from, None);
+        assert_eq!(draft.saved_at, 0);
+        assert_eq!(paths::DRAFT, "/api/draft");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use gloo_net::http::{Request, RequestBuilder, Response};
 use leptos::prelude::on_cleanup;
 use send_wrapper::SendWrapper;
 use sendguard_common::{
-    Account, ApiErrorBody, Health, HoldView, ObservationView, SecureSendingSettings, paths,
+    Account, ApiErrorBody, Draft, Health, HoldView, ObservationView, SecureSendingSettings, paths,
 };
 use serde::Serialize;
 
@@ -148,6 +148,35 @@ pub async fn save_settings(
         Some(to_json(&settings)?),
     )
     .await
+}
+
+/// A request on the saved draft.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DraftCall {
+    /// `GET`: the saved draft, `None` when there is none.
+    Load,
+    /// `PUT`: save this draft (replacing the earlier one); answered with it as stored.
+    Save(Draft),
+    /// `DELETE`: delete the saved draft (no error when there is none); answered with `None`.
+    Delete,
+}
+
+/// Makes a request on the saved draft. One function for the three methods, so that the page
+/// carries one copy of the request code instead of three.
+pub async fn draft(call: DraftCall) -> Result<Option<Draft>, ApiError> {
+    let (builder, body) = match &call {
+        DraftCall::Load => (Request::get(paths::DRAFT), None),
+        DraftCall::Save(draft) => (Request::put(paths::DRAFT), Some(to_json(draft)?)),
+        DraftCall::Delete => (Request::delete(paths::DRAFT), None),
+    };
+    let response = fetch(builder, None, body).await?;
+    if response.status() == 204 {
+        return Ok(None);
+    }
+    response
+        .json()
+        .await
+        .map_err(|e| ApiError::Decode(e.to_string()))
 }
 
 /// Servers on hold with their evidence (admin).

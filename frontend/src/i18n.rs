@@ -166,6 +166,10 @@ catalog! {
         "Die Prüfung ist bestanden. Der Versand ist in dieser Version noch nicht angeschlossen: die Nachricht wurde nicht gesendet.",
         "The check passed. Sending is not connected in this version yet: the message was not sent."
     ),
+    DraftSaved => ("Entwurf gespeichert um {0}", "Draft saved at {0}"),
+    DraftSaveFailed => ("Entwurf nicht gespeichert: {0}", "Draft not saved: {0}"),
+    DraftLoadFailed => ("Der gespeicherte Entwurf konnte nicht geladen werden: {0}", "The saved draft could not be loaded: {0}"),
+    DraftDiscardFailed => ("Der gespeicherte Entwurf konnte nicht gelöscht werden: {0}", "The saved draft could not be deleted: {0}"),
     SettingsTitle => ("Verschlüsselter Versand", "Encrypted sending"),
     SettingsIntro => (
         "Mit einer secure-Adresse versenden und empfangen Sie E-Mails nur über verschlüsselte Verbindungen.",

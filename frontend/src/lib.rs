@@ -7,6 +7,7 @@
 pub mod api;
 pub mod components;
 pub mod describe;
+pub mod draft;
 pub mod i18n;
 pub mod load;
 pub mod nav;

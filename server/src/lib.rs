@@ -3,8 +3,8 @@
 //! the SMTP client (`smtp`), DANE (`dane`), certificate details (`certinfo`), the probe that
 //! gathers facts (`probe`), the pure policy that judges them with history (`policy`), the
 //! store that remembers every observation, floor and hold (`store`), alerts and metrics
-//! (`alerts`), the user and settings (`account`), and the simulated internet (`sim`) for
-//! tests, benchmarks and the demo.
+//! (`alerts`), the user and settings (`account`), the bounds of a saved draft (`draft`), and
+//! the simulated internet (`sim`) for tests, benchmarks and the demo.
 //!
 //! `main.rs` only parses the command line, sets up logging and runs what was asked; everything
 //! else lives here so that tests drive the real code in-process.
@@ -15,6 +15,7 @@ pub mod certinfo;
 pub mod cli;
 pub mod dane;
 pub mod dns;
+pub mod draft;
 pub mod facts;
 pub mod http;
 pub mod policy;

@@ -25,17 +25,25 @@ pub fn option_text(name: &str, address: &SenderAddress, secure_word: &str) -> St
 /// The labelled From field.
 #[component]
 pub fn SenderSelect(
-    /// The chosen sender; set to the first address once the account has loaded.
+    /// The chosen sender; once the account has loaded, one of its addresses (the first unless
+    /// another of them was chosen).
     selected: RwSignal<Option<SenderAddress>>,
 ) -> impl IntoView {
     let lang = use_lang();
     let account = load(api::account);
-    // Choose the first address as soon as the account arrives.
+    // Once the account is known, the choice is always one of its addresses: a chosen address
+    // (e.g. from a restored draft) is taken with the account's `secure` flag, else the first.
     Effect::new(move |_| {
-        if let Some(Ok(a)) = account.get()
-            && selected.with_untracked(Option::is_none)
-        {
-            selected.set(a.addresses.first().cloned());
+        if let Some(Ok(a)) = account.get() {
+            let current = selected.get();
+            let wanted = current
+                .as_ref()
+                .and_then(|c| a.addresses.iter().find(|x| x.address == c.address))
+                .or(a.addresses.first())
+                .cloned();
+            if wanted != current {
+                selected.set(wanted);
+            }
         }
     });
     let options = move || {

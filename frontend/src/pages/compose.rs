@@ -1,20 +1,22 @@
 //! The compose page: From selector, To/CC/BCC recipient fields, subject and message, and the
-//! Senden / Speichern / Verwerfen actions, laid out like a webmail compose window.
+//! Senden / Speichern / Verwerfen actions, laid out like a webmail compose window. Speichern
+//! stores the draft on the server and opening the page brings it back; Verwerfen clears the page
+//! and deletes the draft ([`crate::draft`]).
 //!
 //! Send checks the recipients first ([`crate::secure::check_send`]): invalid entries, and, with a
 //! secure sender, recipients below the required level, are named and nothing is sent. There is no
 //! send API yet, so a message that passes is not sent either, and the page says so.
 
 use leptos::prelude::*;
-use sendguard_common::{DomainVerdict, SenderAddress};
+use sendguard_common::DomainVerdict;
 
 use crate::api;
 use crate::components::demo_hint::DemoHint;
 use crate::components::recipient_field::RecipientField;
 use crate::components::sender_select::SenderSelect;
+use crate::draft::{ComposeFields, DraftControl, DraftNote};
 use crate::i18n::{Key, Lang, use_lang};
 use crate::load::load;
-use crate::recipients::RecipientList;
 use crate::secure::{SendCheck, SenderRequirement, check_send, sending_requirement};
 use crate::verdicts::{DomainState, VerdictStore};
 
@@ -40,12 +42,16 @@ pub fn ComposePage() -> impl IntoView {
     let lang = use_lang();
     let t = move |k: Key| move || lang.get().text(k);
     let store = VerdictStore::use_store();
-    let to = RwSignal::new(RecipientList::default());
-    let cc = RwSignal::new(RecipientList::default());
-    let bcc = RwSignal::new(RecipientList::default());
-    let subject = RwSignal::new(String::new());
-    let body = RwSignal::new(String::new());
-    let sender = RwSignal::new(None::<SenderAddress>);
+    let fields = ComposeFields::new();
+    let ComposeFields {
+        sender,
+        to,
+        cc,
+        bcc,
+        subject,
+        body,
+    } = fields;
+    let drafts = DraftControl::load(fields);
     let secure_sender = Memo::new(move |_| sender.with(|s| s.as_ref().is_some_and(|s| s.secure)));
     // The settings are only needed (and only asked for) while a secure sender is chosen.
     let settings = load(move || {
@@ -66,13 +72,13 @@ pub fn ComposePage() -> impl IntoView {
     });
     provide_context(SenderRequirement(requirement));
     let outcome = RwSignal::new(None::<SendCheck>);
-    let discard = move |_| {
-        to.set(RecipientList::default());
-        cc.set(RecipientList::default());
-        bcc.set(RecipientList::default());
-        subject.set(String::new());
-        body.set(String::new());
+    let save = move |_| {
         outcome.set(None);
+        drafts.save();
+    };
+    let discard = move |_| {
+        outcome.set(None);
+        drafts.discard();
     };
     let pick = move |address: String| {
         to.update(|list| {
@@ -87,6 +93,7 @@ pub fn ComposePage() -> impl IntoView {
                 _ => None,
             }
         };
+        drafts.clear_note();
         let (t, c, b) = (to.get_untracked(), cc.get_untracked(), bcc.get_untracked());
         outcome.set(Some(check_send(
             [&t, &c, &b],
@@ -94,17 +101,29 @@ pub fn ComposePage() -> impl IntoView {
             verdict_of,
         )));
     };
+    let busy = move || drafts.busy();
+    // One notice at a time: the outcome of the latest Send, Save or Discard.
     let notice = move || {
-        outcome.get().map(|o| {
-            let css = if o == SendCheck::Ready {
-                "notice notice-info"
-            } else {
-                "notice notice-error"
-            };
-            view! {
-                <p class=css role="alert" data-testid="send-result">{send_message(lang.get(), &o)}</p>
+        let l = lang.get();
+        let (css, role, id, text) = match (outcome.get(), drafts.note()) {
+            (Some(o), _) => {
+                let css = if o == SendCheck::Ready {
+                    "notice notice-info"
+                } else {
+                    "notice notice-error"
+                };
+                (css, "alert", "send-result", send_message(l, &o))
             }
-        })
+            (None, Some(n)) => {
+                let css = match n {
+                    DraftNote::Saved(_) => "notice notice-ok",
+                    DraftNote::Failed(..) => "notice notice-error",
+                };
+                (css, "status", "draft-note", n.text(l))
+            }
+            (None, None) => return None,
+        };
+        Some(view! { <p class=css role=role data-testid=id>{text}</p> })
     };
     let secure_note = move || {
         requirement.get().map(|_| {
@@ -116,8 +135,12 @@ pub fn ComposePage() -> impl IntoView {
         <form class="compose" on:submit=on_send>
             <div class="actions" role="toolbar">
                 <button type="submit" class="primary">{t(Key::Send)}</button>
-                <button type="button">{t(Key::Save)}</button>
-                <button type="button" on:click=discard>{t(Key::Discard)}</button>
+                <button type="button" on:click=save prop:disabled=busy>
+                    {t(Key::Save)}
+                </button>
+                <button type="button" on:click=discard prop:disabled=busy>
+                    {t(Key::Discard)}
+                </button>
             </div>
             {notice}
             <SenderSelect selected=sender/>

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sendguard_common::ApiErrorBody;
 
+use crate::draft::DraftError;
 use crate::store::StoreError;
 
 /// An error answer of the HTTP API.
@@ -29,6 +30,9 @@ pub enum ApiError {
     /// The thing asked for does not exist; the message says which.
     #[error("{0}")]
     Missing(String),
+    /// The request body is larger than this endpoint accepts; the message says the limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// The database is busy for now; the client may try again.
     #[error("the database is busy, please try again")]
     Busy(#[source] StoreError),
@@ -46,6 +50,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Missing(_) => StatusCode::NOT_FOUND,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -70,7 +75,18 @@ impl IntoResponse for ApiError {
 
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
-        ApiError::BadRequest(rejection.body_text())
+        // A body beyond the route's `DefaultBodyLimit` is too large, not malformed.
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(rejection.body_text())
+        } else {
+            ApiError::BadRequest(rejection.body_text())
+        }
+    }
+}
+
+impl From<DraftError> for ApiError {
+    fn from(e: DraftError) -> Self {
+        ApiError::BadRequest(e.to_string())
     }
 }
 

@@ -2,11 +2,13 @@
 //!
 //! Handlers stay thin: they parse, call into the server's modules and turn errors into a short
 //! JSON message ([`ApiError`]) while logging the detail. Every request is bounded in time and
-//! body size; responses are compressed (RFC 9110 content coding) when the client accepts it.
+//! body size (drafts have a larger limit of their own); responses are compressed (RFC 9110
+//! content coding) when the client accepts it.
 
 pub mod account;
 pub mod admin;
 mod assets;
+pub mod draft;
 mod error;
 pub mod recipients;
 
@@ -14,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
@@ -31,6 +33,8 @@ use crate::verdicts::Verdicts;
 
 /// Largest request body the API accepts.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest draft (`PUT /api/draft`) the API accepts: a long message, far beyond any other request.
+pub const MAX_DRAFT_BYTES: usize = 1024 * 1024;
 /// Longest time an ordinary request may take before it is answered with 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -100,6 +104,18 @@ impl AppState {
 
 /// The whole application: API routes, the embedded frontend, and the middleware stack.
 pub fn app(state: AppState) -> Router {
+    let timeout = || TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT);
+    // Drafts stay outside the general body limit: theirs is larger, and it is enforced by the
+    // JSON extractor so that an oversized draft gets 413 with a JSON message (`http::draft`).
+    let drafts = Router::new()
+        .route(
+            paths::DRAFT,
+            get(draft::get_draft)
+                .put(draft::put_draft)
+                .delete(draft::delete_draft),
+        )
+        .layer(DefaultBodyLimit::max(MAX_DRAFT_BYTES))
+        .layer(timeout());
     Router::new()
         .route(paths::HEALTH, get(health))
         .route(paths::RECIPIENT_SECURITY, post(recipients::security))
@@ -116,13 +132,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/{*rest}", any(api_not_found))
         .fallback(assets::serve)
         // Ordinary requests are bounded in time; the event stream below bounds itself.
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
+        .layer(timeout())
         .route(paths::RECIPIENT_EVENTS, get(recipients::events))
-        .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .merge(drafts)
+        .with_state(state)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
 }

@@ -3,8 +3,9 @@
 //!
 //! It keeps every observation of every recipient mail server, per server its best level, first
 //! and last sighting and the enforced floor, per domain the floor over its MX set, the holds with
-//! their evidence and decisions, an append-only audit log of administrator actions, and the
-//! users' settings. The schema lives in `server/migrations/` and is applied on opening.
+//! their evidence and decisions, an append-only audit log of administrator actions, the users'
+//! settings and their saved drafts (`drafts.rs`). The schema lives in `server/migrations/` and
+//! is applied on opening.
 //!
 //! Durability: the database runs in WAL mode with `synchronous = FULL`, so a committed
 //! transaction survives a killed process *and* a power loss (NORMAL would survive a killed
@@ -14,6 +15,7 @@
 //! concurrent probes, also from other processes, are judged one after the other and a probe is
 //! stored whole or not at all. A busy database is waited for up to [`BUSY_TIMEOUT`].
 
+mod drafts;
 mod records;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,47 @@
+//! The compose page's draft: `GET`, `PUT` and `DELETE` on [`paths::DRAFT`], one draft per user.
+//!
+//! `GET` answers the draft, or `null` when there is none (the page then has nothing to restore:
+//! one decode, no status to special-case). `PUT` checks the bounds ([`crate::draft`]), stores the
+//! draft durably and answers it as stored, with the server's `saved_at`. `DELETE` answers 204,
+//! also when there was nothing to delete. A draft may be longer than other requests: this route
+//! has its own body limit, [`super::MAX_DRAFT_BYTES`], and a longer body is answered with 413
+//! and a JSON message; a refused draft leaves the stored one as it was.
+//!
+//! [`paths::DRAFT`]: sendguard_common::paths::DRAFT
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use sendguard_common::Draft;
+
+use super::{ApiError, AppState, MAX_DRAFT_BYTES};
+use crate::account::DEFAULT_USER;
+
+/// `GET /api/draft`: the saved draft, `null` when there is none.
+pub async fn get_draft(State(state): State<AppState>) -> Result<Json<Option<Draft>>, ApiError> {
+    Ok(Json(state.verdicts()?.store().draft(DEFAULT_USER).await?))
+}
+
+/// `PUT /api/draft`: checks, stores (replacing the earlier draft) and answers the stored draft.
+pub async fn put_draft(
+    State(state): State<AppState>,
+    body: Result<Json<Draft>, JsonRejection>,
+) -> Result<Json<Draft>, ApiError> {
+    let Json(draft) = body.map_err(|rejection| match ApiError::from(rejection) {
+        ApiError::TooLarge(_) => ApiError::TooLarge(format!(
+            "the draft is larger than {} KiB",
+            MAX_DRAFT_BYTES / 1024
+        )),
+        other => other,
+    })?;
+    crate::draft::validate(&draft)?;
+    let store = state.verdicts()?.store();
+    Ok(Json(store.put_draft(DEFAULT_USER, &draft).await?))
+}
+
+/// `DELETE /api/draft`: removes the saved draft (204 whether or not there was one).
+pub async fn delete_draft(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
+    state.verdicts()?.store().delete_draft(DEFAULT_USER).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
