@@ -149,6 +149,25 @@ pub struct TlsFacts {
     pub dane: DaneOutcome,
 }
 
+impl TlsFacts {
+    /// A TLS 1.3 handshake (AES-128-GCM) whose chain was not described and is not WebPKI-valid,
+    /// with the given DANE outcome: facts written by hand, for tests and examples.
+    pub fn tls13_example(dane: DaneOutcome) -> TlsFacts {
+        TlsFacts {
+            version: "TLSv1.3".into(),
+            cipher_openssl: "TLS_AES_128_GCM_SHA256".into(),
+            cipher_iana: "TLS_AES_128_GCM_SHA256".into(),
+            bits: 128,
+            certificate: CertificateInfo {
+                chain: vec![],
+                webpki_valid: false,
+                webpki_error: None,
+            },
+            dane,
+        }
+    }
+}
+
 /// The DANE check of one handshake.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DaneOutcome {

@@ -5,7 +5,7 @@
 // Runs `sendguard demo`, so the badges of restored chips come from the simulated internet.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useServerAndBrowser } from './support.mjs';
+import { enableSecureSending, useServerAndBrowser } from './support.mjs';
 
 describe('draft', () => {
   const server = useServerAndBrowser(['demo']);
@@ -57,16 +57,7 @@ describe('draft', () => {
   test('Speichern keeps the draft over a reload, Verwerfen deletes it (German)', async () => {
     await deleteDraft();
     // Secure sending on, so that From offers a second address to choose and restore.
-    const settings = await fetch(server.url + 'api/settings', {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        mode: 'on',
-        sending: { authentication: 'any_tls', tls_version: 'tls12' },
-        receiving: { authentication: 'any_tls', tls_version: 'tls12' },
-      }),
-    });
-    assert.equal(settings.status, 200);
+    assert.equal(await enableSecureSending(server.url), 200);
     const compose = await openCompose('de-DE');
     const { page } = compose;
     const secure = page.locator('#from option', { hasText: /\(sicher\)/ }).first();

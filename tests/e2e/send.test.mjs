@@ -4,7 +4,7 @@
 // account and settings endpoints (GET /api/account, GET/PUT /api/settings).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useServerAndBrowser } from './support.mjs';
+import { enableSecureSending, useServerAndBrowser } from './support.mjs';
 
 describe('send check', () => {
   const demo = useServerAndBrowser(['demo']);
@@ -31,16 +31,7 @@ describe('send check', () => {
 
   test('a secure sender refuses recipients below the required level, naming them', async () => {
     // Turn secure sending on, so that the account lists the secure aliases.
-    const put = await fetch(demo.url + 'api/settings', {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        mode: 'on',
-        sending: { authentication: 'any_tls', tls_version: 'tls12' },
-        receiving: { authentication: 'any_tls', tls_version: 'tls12' },
-      }),
-    });
-    assert.equal(put.status, 200, 'PUT /api/settings (E\'s endpoint)');
+    assert.equal(await enableSecureSending(demo.url), 200, 'PUT /api/settings');
     const compose = await openCompose();
     const { page } = compose;
     const from = page.locator('#from');

@@ -105,6 +105,23 @@ export function useServerAndBrowser(args = ['demo'], env = {}) {
 }
 
 /**
+ * Turns secure sending on for the server at `url` (PUT /api/settings, any TLS 1.2+ both ways),
+ * so that the account offers the secure aliases; resolves with the HTTP status.
+ */
+export async function enableSecureSending(url) {
+  const response = await fetch(url + 'api/settings', {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      mode: 'on',
+      sending: { authentication: 'any_tls', tls_version: 'tls12' },
+      receiving: { authentication: 'any_tls', tls_version: 'tls12' },
+    }),
+  });
+  return response.status;
+}
+
+/**
  * Calls `check` until it resolves truthy, at most `timeout` ms; a test waits this way for what
  * the server does in the background (it asserts nothing about how long that takes).
  */

@@ -679,7 +679,7 @@ mod tests {
     use crate::facts::{EndpointFacts, SessionFacts, TlsFacts};
     use crate::tlsa::TlsaRecord;
     use proptest::prelude::*;
-    use sendguard_common::{CertificateInfo, MxReport};
+    use sendguard_common::MxReport;
 
     fn record() -> TlsaRecord {
         TlsaRecord {
@@ -697,18 +697,7 @@ mod tests {
     ) -> EndpointOutcome {
         EndpointOutcome::Session(SessionFacts {
             starttls_offered: offered,
-            tls: tls.map(|dane| TlsFacts {
-                version: "TLSv1.3".into(),
-                cipher_openssl: "TLS_AES_128_GCM_SHA256".into(),
-                cipher_iana: "TLS_AES_128_GCM_SHA256".into(),
-                bits: 128,
-                certificate: CertificateInfo {
-                    chain: vec![],
-                    webpki_valid: false,
-                    webpki_error: None,
-                },
-                dane,
-            }),
+            tls: tls.map(TlsFacts::tls13_example),
             tls_failure: failure,
         })
     }

@@ -307,23 +307,11 @@ mod tests {
     use super::*;
     use crate::facts::{EndpointFacts, SessionFacts, TlsFacts};
     use crate::tlsa::TlsaRecord;
-    use sendguard_common::CertificateInfo;
 
     fn tls(dane: DaneOutcome) -> SessionFacts {
         SessionFacts {
             starttls_offered: true,
-            tls: Some(TlsFacts {
-                version: "TLSv1.3".into(),
-                cipher_openssl: "TLS_AES_256_GCM_SHA384".into(),
-                cipher_iana: "TLS_AES_256_GCM_SHA384".into(),
-                bits: 256,
-                certificate: CertificateInfo {
-                    chain: vec![],
-                    webpki_valid: false,
-                    webpki_error: None,
-                },
-                dane,
-            }),
+            tls: Some(TlsFacts::tls13_example(dane)),
             tls_failure: None,
         }
     }

@@ -7,22 +7,11 @@ use sendguard::facts::{
     DaneOutcome, DomainFacts, EndpointFacts, EndpointOutcome, HostFacts, MxFacts, SessionFacts,
     TlsFacts, TlsFailureFacts, TlsaFacts,
 };
-use sendguard_common::{CertificateInfo, DnssecStatus};
+use sendguard_common::DnssecStatus;
 
 /// A TLS 1.3 session with a certificate that is not WebPKI-valid and no DANE.
 pub fn tls13() -> TlsFacts {
-    TlsFacts {
-        version: "TLSv1.3".into(),
-        cipher_openssl: "TLS_AES_128_GCM_SHA256".into(),
-        cipher_iana: "TLS_AES_128_GCM_SHA256".into(),
-        bits: 128,
-        certificate: CertificateInfo {
-            chain: vec![],
-            webpki_valid: false,
-            webpki_error: None,
-        },
-        dane: DaneOutcome::NotApplicable,
-    }
+    TlsFacts::tls13_example(DaneOutcome::NotApplicable)
 }
 
 /// An SMTP session with `ip`: STARTTLS offered or not, and what came of it.
