@@ -60,6 +60,16 @@ describe('security badges in the demo', () => {
     assert.match(text, /TLS: kein STARTTLS/);
   });
 
+  test('broken DNSSEC shows "SSL?", blocked, and says why in German', async () => {
+    const badge = await finalBadge('user@bogus.test');
+    assert.equal(await badge.getAttribute('data-class'), 'unknown');
+    assert.equal(await badge.getAttribute('data-blocked'), 'true');
+    assert.match(await badge.innerText(), /SSL\?/);
+    const text = await compose.tooltipText('user@bogus.test');
+    assert.match(text, /Wir wissen noch nicht/);
+    assert.match(text, /Versand gesperrt: Die DNSSEC-Prüfung ist fehlgeschlagen/);
+  });
+
   test('a TLSA mismatch is shown as blocked', async () => {
     const badge = await finalBadge('user@wrong-tlsa.test');
     assert.equal(await badge.getAttribute('data-blocked'), 'true');

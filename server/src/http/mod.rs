@@ -17,9 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use axum::{Json, Router};
+use axum::{Json, Router, middleware};
 use sendguard_common::{DemoDomain, Health, paths};
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -135,10 +136,28 @@ pub fn app(state: AppState) -> Router {
         .layer(timeout())
         .route(paths::RECIPIENT_EVENTS, get(recipients::events))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::map_response(json_for_oversized))
         .merge(drafts)
         .with_state(state)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
+}
+
+/// The body limit answers a request whose Content-Length is too large before any handler runs,
+/// in plain text; the API answers every error as JSON, so that answer is rewritten.
+async fn json_for_oversized(response: Response) -> Response {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
+        return ApiError::TooLarge(format!(
+            "the request body is larger than {} KiB",
+            MAX_BODY_BYTES / 1024
+        ))
+        .into_response();
+    }
+    response
 }
 
 /// Binds `listen`, serves [`app`] and shuts down gracefully on Ctrl-C or SIGTERM.

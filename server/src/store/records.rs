@@ -206,6 +206,9 @@ impl Store {
                 new_ids.push(inserted.last_insert_rowid());
             }
         }
+        // Judged with the history this transaction wrote, not with what a later probe may have
+        // committed by the time it is read again.
+        let verdict = with_history(&mut tx, base).await?;
         tx.commit().await?;
 
         let mut new_holds = Vec::new();
@@ -214,7 +217,6 @@ impl Store {
                 new_holds.push(h);
             }
         }
-        let verdict = self.with_history(base).await?;
         Ok(Recorded {
             probe_id,
             verdict,
@@ -222,31 +224,24 @@ impl Store {
         })
     }
 
-    /// The latest verdict of `domain` with history applied, and when it was observed.
+    /// The latest verdict of `domain` with history applied, and when it was observed. Read in
+    /// one transaction, so the facts and the history belong together: a probe committing in
+    /// between cannot pair the old facts with its new hold.
     pub async fn verdict(&self, domain: &str) -> Result<Option<DomainVerdict>, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "SELECT verdict_json FROM probes WHERE domain = ? ORDER BY id DESC LIMIT 1",
         )
         .bind(domain)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let text: String = row.try_get("verdict_json")?;
         let base: DomainVerdict = serde_json::from_str(&text)
             .map_err(|e| StoreError::Corrupt(format!("verdict of {domain}: {e}")))?;
-        Ok(Some(self.with_history(base).await?))
-    }
-
-    /// Applies what is remembered of each MX host to a verdict from facts alone.
-    pub async fn with_history(&self, verdict: DomainVerdict) -> Result<DomainVerdict, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        let mut hosts = BTreeMap::new();
-        for mx in &verdict.mx {
-            if let Some(record) = host_record(&mut conn, &mx.host).await? {
-                hosts.insert(mx.host.clone(), record);
-            }
-        }
-        Ok(history::apply_history(verdict, &hosts))
+        let verdict = with_history(&mut tx, base).await?;
+        tx.commit().await?;
+        Ok(Some(verdict))
     }
 
     /// What is remembered of one server.
@@ -478,6 +473,20 @@ async fn host_state(
         })
     })
     .transpose()
+}
+
+/// Applies what is remembered of each MX host, read on `conn`, to a verdict from facts alone.
+async fn with_history(
+    conn: &mut SqliteConnection,
+    verdict: DomainVerdict,
+) -> Result<DomainVerdict, StoreError> {
+    let mut hosts = BTreeMap::new();
+    for mx in &verdict.mx {
+        if let Some(record) = host_record(conn, &mx.host).await? {
+            hosts.insert(mx.host.clone(), record);
+        }
+    }
+    Ok(history::apply_history(verdict, &hosts))
 }
 
 async fn host_record(

@@ -1,0 +1,73 @@
+//! A verdict read from the store is one consistent state: while probes commit (a server that
+//! keeps dropping STARTTLS and is released again each time), readers never see the facts of one
+//! probe together with the hold that a later probe raised. The compose page relies on this: it
+//! takes any verdict that differs from the one it shows as the result of a re-check.
+
+use std::time::Duration;
+
+use sendguard::store::Store;
+use sendguard_common::{HoldStatus, ObservationSource};
+
+mod common;
+
+const DOMAIN: &str = "snapshot.test";
+const HOST: &str = "mx.snapshot.test";
+
+fn facts(at: i64, tls: bool) -> sendguard::facts::DomainFacts {
+    common::insecure_domain(
+        DOMAIN,
+        at,
+        vec![common::insecure_host(
+            HOST,
+            vec![common::tls_or_plain("192.0.2.9", tls)],
+        )],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_never_see_old_facts_with_a_newer_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("sendguard.db")).await.unwrap();
+    store
+        .record(&facts(1_000, true), ObservationSource::Probe)
+        .await
+        .unwrap();
+
+    let reader = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut reads = 0u32;
+            loop {
+                let v = store.verdict(DOMAIN).await.unwrap().expect("recorded");
+                let mx = &v.mx[0];
+                // A hold always comes with the facts that raised it: STARTTLS gone.
+                assert!(
+                    !(mx.on_hold && mx.starttls == Some(true)),
+                    "read {reads}: TLS facts paired with a hold: {v:#?}"
+                );
+                reads += 1;
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+
+    // Downgrade (hold), release at the new level, TLS again (floor rises), and again.
+    for round in 0..40i64 {
+        let at = 2_000 + round * 10;
+        let down = store
+            .record(&facts(at, false), ObservationSource::Probe)
+            .await
+            .unwrap();
+        assert_eq!(down.new_holds.len(), 1, "round {round}");
+        assert_eq!(down.new_holds[0].status, HoldStatus::Held);
+        store.release(HOST, "test").await.unwrap();
+        store
+            .record(&facts(at + 5, true), ObservationSource::Probe)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert!(!reader.is_finished(), "the reader found a torn verdict");
+    reader.abort();
+    store.close().await;
+}
