@@ -222,6 +222,7 @@ catalog! {
     AdminDane => ("DANE", "DANE"),
     AdminClass => ("Klasse", "Class"),
     AdminReason => ("Grund", "Reason"),
+    AdminFell => ("Gefallen von {0} auf {1}.", "Fell from {0} to {1}."),
     AdminSource => ("Quelle", "Source"),
     AdminSourceProbe => ("Prüfung", "probe"),
     AdminSourceDelivery => ("Zustellung", "delivery"),

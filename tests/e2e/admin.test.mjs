@@ -78,6 +78,7 @@ describe('admin view against a hold the demo raises', () => {
     assert.match(await hold.innerText(), /no longer offers STARTTLS/);
     const evidence = hold.getByTestId('observation');
     assert.equal(await evidence.count(), 2);
+    assert.equal(await hold.getByTestId('hold-summary').innerText(), 'Gefallen von SSL ok auf no SSL.');
     const before = await evidence.nth(0).innerText();
     assert.match(before, /^Vorher/);
     assert.match(before, /TLSv1\.[23]/);

@@ -65,6 +65,16 @@ pub fn HoldCard(
             text
         }
     };
+    // The level it had reached and the one it fell to, in the user's language; the server's
+    // sentence below names the kind of downgrade in technical English.
+    let (floor, now) = (hold.floor, hold.after.class);
+    let summary = move || {
+        let l = lang.get();
+        l.format(
+            Key::AdminFell,
+            &[l.text(class_label(floor)), l.text(class_label(now))],
+        )
+    };
     view! {
         <article class="hold" data-testid="hold" data-host=host.clone() data-status=hold.status.as_str()>
             <header class="hold-head">
@@ -80,7 +90,8 @@ pub fn HoldCard(
                 </h2>
                 <p class="hold-meta">{meta}</p>
             </header>
-            <p class="hold-reason"><strong>{t(Key::AdminReason)}": "</strong>{hold.reason.clone()}</p>
+            <p class="hold-summary" data-testid="hold-summary">{summary}</p>
+            <p class="hold-reason"><strong>{t(Key::TechnicalDetail)}": "</strong>{hold.reason.clone()}</p>
             <ObservationTable caption=hold.host.clone() rows=evidence/>
             <div class="hold-actions">
                 <button
