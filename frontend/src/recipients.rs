@@ -78,27 +78,45 @@ impl fmt::Display for AddressError {
     }
 }
 
+/// Where a scan of typed text stands: inside a quoted display name, inside `<…>`, or right after
+/// a backslash in quotes. [`split_list`] and [`is_open`] read text with the same rules.
+#[derive(Default)]
+struct Scan {
+    quoted: bool,
+    angle: bool,
+    escaped: bool,
+}
+
+impl Scan {
+    /// Takes one character; true when it separates two entries (a comma, semicolon or line
+    /// break outside quotes and angle brackets).
+    fn separates(&mut self, c: char) -> bool {
+        if self.escaped {
+            self.escaped = false;
+            return false;
+        }
+        match c {
+            '\\' if self.quoted => self.escaped = true,
+            '"' if !self.angle => self.quoted = !self.quoted,
+            '<' if !self.quoted => self.angle = true,
+            '>' if !self.quoted => self.angle = false,
+            ',' | ';' | '\n' | '\r' => return !self.quoted && !self.angle,
+            _ => {}
+        }
+        false
+    }
+}
+
 /// Splits typed or pasted text into entries at commas, semicolons and line breaks, except inside
 /// double quotes or angle brackets. Empty entries are dropped; entries are trimmed.
 pub fn split_list(text: &str) -> Vec<&str> {
+    let mut scan = Scan::default();
     let mut out = Vec::new();
-    let (mut quoted, mut angle, mut start) = (false, false, 0);
-    let mut escaped = false;
+    let mut start = 0;
     for (i, c) in text.char_indices() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' if quoted => escaped = true,
-            '"' if !angle => quoted = !quoted,
-            '<' if !quoted => angle = true,
-            '>' if !quoted => angle = false,
-            ',' | ';' | '\n' | '\r' if !quoted && !angle => {
-                out.push(&text[start..i]);
-                start = i + c.len_utf8();
-            }
-            _ => {}
+        if scan.separates(c) {
+            out.push(&text[start..i]);
+            start = i + c.len_utf8();
         }
     }
     out.push(&text[start..]);
@@ -111,21 +129,11 @@ pub fn split_list(text: &str) -> Vec<&str> {
 /// Whether `text` ends inside a quoted name or inside `<…>`, so that a comma or semicolon typed
 /// now belongs to the entry (`"Doe, Jane" <jane@x.example>`) instead of ending it.
 pub fn is_open(text: &str) -> bool {
-    let (mut quoted, mut angle, mut escaped) = (false, false, false);
+    let mut scan = Scan::default();
     for c in text.chars() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' if quoted => escaped = true,
-            '"' if !angle => quoted = !quoted,
-            '<' if !quoted => angle = true,
-            '>' if !quoted => angle = false,
-            _ => {}
-        }
+        scan.separates(c);
     }
-    quoted || angle
+    scan.quoted || scan.angle
 }
 
 /// Parses one entry: a bare address or `Display Name <address>`.
