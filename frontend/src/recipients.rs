@@ -402,6 +402,12 @@ mod tests {
         assert!(is_open("Jane <jane@x"));
         assert!(!is_open("\"Doe, Jane\" <jane@x.example>"));
         assert!(!is_open("a@x.example"));
+        // An escaped quote inside a quoted name does not close it.
+        assert!(is_open(r#""Doe \", Jane"#));
+        assert_eq!(
+            split_list(r#""Doe \"J, r\"" <a@x.example>; b@y.example"#),
+            [r#""Doe \"J, r\"" <a@x.example>"#, "b@y.example"]
+        );
     }
 
     #[test]
