@@ -2,6 +2,7 @@
 
 pub mod badge;
 pub mod chip;
+pub mod choice;
 pub mod demo_hint;
 pub mod hold_card;
 pub mod observation_table;

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use sendguard_common::{MinAuthentication, MinTlsVersion, TransportRequirement};
 
+use crate::components::choice::choice;
 use crate::i18n::{Key, use_lang};
 
 /// Two radio groups for one [`TransportRequirement`].
@@ -17,33 +18,23 @@ pub fn RequirementFieldset(
     value: RwSignal<TransportRequirement>,
 ) -> impl IntoView {
     let lang = use_lang();
-    let auth = move |choice: MinAuthentication, key: Key, slug: &'static str| {
-        view! {
-            <label class="choice">
-                <input
-                    type="radio"
-                    name=format!("{name}-auth")
-                    data-testid=format!("{name}-auth-{slug}")
-                    prop:checked=move || value.get().authentication == choice
-                    on:change=move |_| value.update(|v| v.authentication = choice)
-                />
-                {move || lang.get().text(key)}
-            </label>
-        }
+    let auth = move |wanted: MinAuthentication, key: Key, slug: &'static str| {
+        choice(
+            format!("{name}-auth"),
+            format!("{name}-auth-{slug}"),
+            key,
+            move || value.get().authentication == wanted,
+            move || value.update(|v| v.authentication = wanted),
+        )
     };
-    let version = move |choice: MinTlsVersion, key: Key, slug: &'static str| {
-        view! {
-            <label class="choice">
-                <input
-                    type="radio"
-                    name=format!("{name}-tls")
-                    data-testid=format!("{name}-tls-{slug}")
-                    prop:checked=move || value.get().tls_version == choice
-                    on:change=move |_| value.update(|v| v.tls_version = choice)
-                />
-                {move || lang.get().text(key)}
-            </label>
-        }
+    let version = move |wanted: MinTlsVersion, key: Key, slug: &'static str| {
+        choice(
+            format!("{name}-tls"),
+            format!("{name}-tls-{slug}"),
+            key,
+            move || value.get().tls_version == wanted,
+            move || value.update(|v| v.tls_version = wanted),
+        )
     };
     view! {
         <fieldset class="expert" data-testid=format!("expert-{name}")>

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use sendguard_common::{SecureMode, SecureSendingSettings, TransportRequirement};
 
 use crate::api;
+use crate::components::choice::choice;
 use crate::components::requirement_fieldset::RequirementFieldset;
 use crate::i18n::{Key, use_lang};
 use crate::load::{Task, load};
@@ -38,18 +39,13 @@ pub fn SettingsPage() -> impl IntoView {
         }
     });
     let option = move |value: SecureMode, key: Key, slug: &'static str| {
-        view! {
-            <label class="choice">
-                <input
-                    type="radio"
-                    name="secure-sending"
-                    data-testid=format!("mode-{slug}")
-                    prop:checked=move || mode.get() == value
-                    on:change=move |_| mode.set(value)
-                />
-                {t(key)}
-            </label>
-        }
+        choice(
+            "secure-sending".to_string(),
+            format!("mode-{slug}"),
+            key,
+            move || mode.get() == value,
+            move || mode.set(value),
+        )
     };
     let on_save = move |ev: web_sys::SubmitEvent| {
         ev.prevent_default();
