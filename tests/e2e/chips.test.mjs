@@ -69,6 +69,10 @@ describe('recipient chips', () => {
     assert.equal(await chip.getByTestId('chip-error').innerText(), 'Die Domain hat keinen Punkt');
     await compose.page.getByRole('button', { name: 'EN', exact: true }).click();
     assert.equal(await chip.getByTestId('chip-error').innerText(), 'The domain has no dot');
+    // The choice is remembered over a reload, although the browser prefers German.
+    await compose.open();
+    await compose.page.getByRole('button', { name: 'Send', exact: true }).waitFor({ timeout: 5_000 });
+    assert.equal(await compose.page.locator('html').getAttribute('lang'), 'en');
     await compose.page.context().close();
   });
 
