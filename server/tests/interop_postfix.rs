@@ -347,30 +347,41 @@ fn openssl(what: &str, args: &[&str], dir: &Path) -> String {
     run_ok(what, Command::new("openssl").args(args).current_dir(dir))
 }
 
+/// A self-signed certificate for the host `name` (also its subjectAltName).
 fn self_signed(dir: &Path, name: &str, file: &str) -> Cert {
+    let san = format!("subjectAltName=DNS:{name}");
+    new_self_signed(
+        dir,
+        file,
+        name,
+        &["-addext", &san],
+        &format!("making the self-signed certificate of {name}"),
+    )
+}
+
+/// A new RSA key and a self-signed certificate for `/CN={cn}`, written to `{file}.key` and
+/// `{file}.crt`; `extra` goes to `openssl req` as well.
+fn new_self_signed(dir: &Path, file: &str, cn: &str, extra: &[&str], what: &str) -> Cert {
     let key = dir.join(format!("{file}.key"));
     let chain = dir.join(format!("{file}.crt"));
-    openssl(
-        &format!("making the self-signed certificate of {name}"),
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "30",
-            "-keyout",
-            key.to_str().unwrap(),
-            "-out",
-            chain.to_str().unwrap(),
-            "-subj",
-            &format!("/CN={name}"),
-            "-addext",
-            &format!("subjectAltName=DNS:{name}"),
-        ],
-        dir,
-    );
+    let subject = format!("/CN={cn}");
+    let mut args = vec![
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "30",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-out",
+        chain.to_str().unwrap(),
+        "-subj",
+        &subject,
+    ];
+    args.extend_from_slice(extra);
+    openssl(what, &args, dir);
     Cert { key, chain }
 }
 
@@ -485,30 +496,13 @@ impl World {
         let d = dir.path().to_path_buf();
 
         // Certificates and, per MX host, its master.cf line and DNS records.
-        let ca = {
-            let key = d.join("ca.key");
-            let chain = d.join("ca.crt");
-            openssl(
-                "making the private CA",
-                &[
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "rsa:2048",
-                    "-nodes",
-                    "-days",
-                    "30",
-                    "-keyout",
-                    key.to_str().unwrap(),
-                    "-out",
-                    chain.to_str().unwrap(),
-                    "-subj",
-                    "/CN=Sendguard Interop CA",
-                ],
-                &d,
-            );
-            Cert { key, chain }
-        };
+        let ca = new_self_signed(
+            &d,
+            "ca",
+            "Sendguard Interop CA",
+            &[],
+            "making the private CA",
+        );
         let mut test_zone = format!(
             "$ORIGIN test.\n$TTL 300\n@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300\n\
              @ IN NS ns.test.\nns IN A {NSD_ADDR}\n"
