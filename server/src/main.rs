@@ -16,7 +16,7 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    match sendguard::run::run(cli.command).await {
+    match sendguard::cli::run::run(cli.command).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("sendguard: {e:#}");

@@ -126,7 +126,7 @@ fn unusable_input_is_refused_with_a_clear_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn holds_are_listed_shown_and_decided_from_the_command_line() {
-    use sendguard::facts::TlsFailureFacts;
+    use sendguard::probe::facts::TlsFailureFacts;
     use sendguard_common::{HoldStatus, HoldView, ObservationSource};
 
     let dir = tempfile::tempdir().unwrap();

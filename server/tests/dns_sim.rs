@@ -5,9 +5,9 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
+use sendguard::dane::tlsa::TlsaRecord;
 use sendguard::dns::{Dns, DnsConfig, DnsError, MxHost, MxKind, to_a_label};
 use sendguard::sim::dns::{DnsSim, Signing, ZoneSpec};
-use sendguard::tlsa::TlsaRecord;
 use sendguard_common::DnssecStatus;
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);

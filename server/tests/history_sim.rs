@@ -5,13 +5,13 @@
 
 use std::time::Duration;
 
-use sendguard::alerts::Alerts;
 use sendguard::probe::Prober;
 use sendguard::sim::dns::{Signing, ZoneSpec};
 use sendguard::sim::smtp::PeerBehaviour;
 use sendguard::sim::world::{HostKind, Scenario, SimWorld, scenarios};
 use sendguard::store::Store;
 use sendguard::verdicts::Verdicts;
+use sendguard::verdicts::alerts::Alerts;
 use sendguard_common::{BlockCause, DomainVerdict, HoldStatus, RecipientSecurity, SecurityClass};
 
 struct Env {

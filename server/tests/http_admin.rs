@@ -6,14 +6,14 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use sendguard::account::AccountConfig;
-use sendguard::alerts::Alerts;
 use sendguard::dns::DnsConfig;
-use sendguard::facts::DomainFacts;
 use sendguard::http::{AppState, app};
+use sendguard::probe::facts::DomainFacts;
 use sendguard::probe::{ProbeConfig, Prober};
 use sendguard::store::Store;
+use sendguard::user::account::AccountConfig;
 use sendguard::verdicts::Verdicts;
+use sendguard::verdicts::alerts::Alerts;
 use sendguard_common::{
     Account, ApiErrorBody, HoldStatus, HoldView, ObservationSource, ObservationView, SecureMode,
     SecureSendingSettings, paths,

@@ -8,12 +8,12 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use sendguard::alerts::Alerts;
 use sendguard::http::{AppState, app};
 use sendguard::probe::Prober;
 use sendguard::sim::world::SimWorld;
 use sendguard::store::Store;
 use sendguard::verdicts::Verdicts;
+use sendguard::verdicts::alerts::Alerts;
 use sendguard_common::{
     ApiErrorBody, DomainVerdict, RecipientSecurity, RecipientSecurityResponse, SecurityClass,
 };

@@ -5,7 +5,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use sendguard::facts::DomainFacts;
+use sendguard::probe::facts::DomainFacts;
 use sendguard::store::Store;
 use sendguard_common::ObservationSource;
 

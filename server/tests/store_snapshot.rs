@@ -13,7 +13,7 @@ mod common;
 const DOMAIN: &str = "snapshot.test";
 const HOST: &str = "mx.snapshot.test";
 
-fn facts(at: i64, tls: bool) -> sendguard::facts::DomainFacts {
+fn facts(at: i64, tls: bool) -> sendguard::probe::facts::DomainFacts {
     common::insecure_domain(
         DOMAIN,
         at,

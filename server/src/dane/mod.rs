@@ -17,6 +17,7 @@
 //! [`match_chain`] works on a recorded chain (what the probe uses); [`DaneVerifier`] plugs the
 //! same rules into a rustls handshake (what delivery uses).
 
+pub mod tlsa;
 mod verify;
 
 #[cfg(test)]
@@ -27,7 +28,7 @@ pub use verify::DaneVerifier;
 use rustls_pki_types::{CertificateDer, DnsName, ServerName, UnixTime};
 use sha2::{Digest, Sha256, Sha512};
 
-use crate::tlsa::TlsaRecord;
+use crate::dane::tlsa::TlsaRecord;
 
 /// Certificate usage DANE-TA: the record names a trust anchor (RFC 6698 §2.1.1, RFC 7218).
 pub const USAGE_DANE_TA: u8 = 2;

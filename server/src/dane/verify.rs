@@ -8,8 +8,8 @@ use rustls::{CertificateError, DigitallySignedStruct, OtherError, SignatureSchem
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use super::{DaneError, DaneMatch, match_chain};
+use crate::dane::tlsa::TlsaRecord;
 use crate::smtp::AcceptAnyCertificate;
-use crate::tlsa::TlsaRecord;
 
 /// Accepts a server's certificate only when [`match_chain`] says the TLSA records matched.
 ///

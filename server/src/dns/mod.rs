@@ -34,7 +34,7 @@ use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::{Resolver, TokioResolver};
 use sendguard_common::DnssecStatus;
 
-use crate::tlsa::{TlsaRecord, smtp_tlsa_name};
+use crate::dane::tlsa::{TlsaRecord, smtp_tlsa_name};
 use answer::{Outcome, classify, weakest};
 pub use name::to_a_label;
 

@@ -8,7 +8,7 @@ use axum::extract::rejection::JsonRejection;
 use sendguard_common::{Account, SecureSendingSettings};
 
 use super::{ApiError, AppState};
-use crate::account::DEFAULT_USER;
+use crate::user::account::DEFAULT_USER;
 
 /// `GET /api/account`.
 pub async fn account(State(state): State<AppState>) -> Result<Json<Account>, ApiError> {

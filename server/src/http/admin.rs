@@ -139,7 +139,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             };
             v.alerts().render_metrics(open)
         }
-        Err(_) => crate::alerts::Alerts::default().render_metrics(None),
+        Err(_) => crate::verdicts::alerts::Alerts::default().render_metrics(None),
     };
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

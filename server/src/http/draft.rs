@@ -1,7 +1,7 @@
 //! The compose page's draft: `GET`, `PUT` and `DELETE` on [`paths::DRAFT`], one draft per user.
 //!
 //! `GET` answers the draft, or `null` when there is none (the page then has nothing to restore:
-//! one decode, no status to special-case). `PUT` checks the bounds ([`crate::draft`]), stores the
+//! one decode, no status to special-case). `PUT` checks the bounds ([`crate::user::draft`]), stores the
 //! draft durably and answers it as stored, with the server's `saved_at`. `DELETE` answers 204,
 //! also when there was nothing to delete. A draft may be longer than other requests: this route
 //! has its own body limit, [`super::MAX_DRAFT_BYTES`], and a longer body is answered with 413
@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use sendguard_common::Draft;
 
 use super::{ApiError, AppState, MAX_DRAFT_BYTES};
-use crate::account::DEFAULT_USER;
+use crate::user::account::DEFAULT_USER;
 
 /// `GET /api/draft`: the saved draft, `null` when there is none.
 pub async fn get_draft(State(state): State<AppState>) -> Result<Json<Option<Draft>>, ApiError> {
@@ -35,7 +35,7 @@ pub async fn put_draft(
         )),
         other => other,
     })?;
-    crate::draft::validate(&draft)?;
+    crate::user::draft::validate(&draft)?;
     let store = state.verdicts()?.store();
     Ok(Json(store.put_draft(DEFAULT_USER, &draft).await?))
 }

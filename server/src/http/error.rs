@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sendguard_common::ApiErrorBody;
 
-use crate::draft::DraftError;
 use crate::store::StoreError;
+use crate::user::draft::DraftError;
 
 /// An error answer of the HTTP API.
 #[derive(Debug, thiserror::Error)]

@@ -29,7 +29,7 @@ use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 
-use crate::account::AccountConfig;
+use crate::user::account::AccountConfig;
 use crate::verdicts::Verdicts;
 
 /// Largest request body the API accepts.

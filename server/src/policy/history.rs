@@ -39,7 +39,7 @@ use sendguard_common::{
     SecurityClass, ServerHistory,
 };
 
-use crate::facts::{
+use crate::probe::facts::{
     DaneOutcome, DomainFacts, EndpointOutcome, HostFacts, MxFacts, TlsFailureFacts, TlsaFacts,
 };
 
@@ -676,8 +676,8 @@ pub fn enforcement(tlsa: &TlsaFacts, mta_sts_enforce: bool, floor: Option<Level>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{EndpointFacts, SessionFacts, TlsFacts};
-    use crate::tlsa::TlsaRecord;
+    use crate::dane::tlsa::TlsaRecord;
+    use crate::probe::facts::{EndpointFacts, SessionFacts, TlsFacts};
     use proptest::prelude::*;
     use sendguard_common::MxReport;
 

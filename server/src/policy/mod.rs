@@ -29,7 +29,7 @@ use sendguard_common::{
     BlockCause, DaneStatus, DnssecStatus, DomainVerdict, MxReport, SecurityClass,
 };
 
-use crate::facts::{
+use crate::probe::facts::{
     DaneOutcome, DomainFacts, EndpointOutcome, HostFacts, MxFacts, TlsFailureFacts, TlsaFacts,
 };
 
@@ -279,7 +279,7 @@ fn host_report(host: &HostFacts, checked_at: i64) -> MxReport {
     }
 }
 
-fn dane_status(host: &HostFacts, sessions: &[&crate::facts::SessionFacts]) -> DaneStatus {
+fn dane_status(host: &HostFacts, sessions: &[&crate::probe::facts::SessionFacts]) -> DaneStatus {
     match &host.tlsa {
         TlsaFacts::Bogus(_) => DaneStatus::Bogus,
         TlsaFacts::NotLookedUp | TlsaFacts::Insecure => DaneStatus::Insecure,
@@ -305,8 +305,8 @@ fn dane_status(host: &HostFacts, sessions: &[&crate::facts::SessionFacts]) -> Da
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{EndpointFacts, SessionFacts, TlsFacts};
-    use crate::tlsa::TlsaRecord;
+    use crate::dane::tlsa::TlsaRecord;
+    use crate::probe::facts::{EndpointFacts, SessionFacts, TlsFacts};
 
     fn tls(dane: DaneOutcome) -> SessionFacts {
         SessionFacts {

@@ -12,6 +12,7 @@
 //! and no connections to special-purpose addresses unless the operator allows them
 //! ([`safety`]). Every network step is bounded in time by the DNS and SMTP layers.
 
+pub mod facts;
 pub mod safety;
 
 use std::collections::HashMap;
@@ -25,7 +26,7 @@ use sendguard_common::{DnssecStatus, DomainVerdict};
 use tokio::sync::Semaphore;
 
 use crate::dns::{Dns, DnsConfig, DnsError, MxKind};
-use crate::facts::{
+use crate::probe::facts::{
     DaneOutcome, DomainFacts, EndpointFacts, EndpointOutcome, HostFacts, MxFacts, SessionFacts,
     TlsFacts, TlsFailureFacts, TlsaFacts,
 };
@@ -415,7 +416,7 @@ fn judge_endpoint(
                     _ => DaneOutcome::NotApplicable,
                 };
                 TlsFacts {
-                    certificate: crate::certinfo::certificate_info(&t.chain, host, now),
+                    certificate: crate::tls::certinfo::certificate_info(&t.chain, host, now),
                     version: t.version,
                     cipher_openssl: t.cipher_openssl,
                     cipher_iana: t.cipher_iana,

@@ -12,18 +12,19 @@
 //! [`ProbeSession::tls_failure`]: "STARTTLS offered but the handshake failed".
 
 pub mod reply;
-pub mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::pki_types::ServerName;
+
+use crate::tls;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub use crate::tls::{AcceptAnyCertificate, cipher_bits, iana_cipher_name, openssl_cipher_name};
 pub use reply::{Reply, ReplyError, ReplyLimits};
-pub use tls::{AcceptAnyCertificate, cipher_bits, iana_cipher_name, openssl_cipher_name};
 
 /// Settings of a probe. `Default` gives values fit for the public internet.
 #[derive(Clone, Debug, PartialEq, Eq)]

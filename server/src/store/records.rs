@@ -11,10 +11,10 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
 use super::{MAX_OBSERVATIONS, Store, StoreError, enum_text, parse_enum};
-use crate::facts::DomainFacts;
 use crate::policy::history::{
     self, HostRecord, HostState, Level, OpenHold, Prior, class_of, released_floor,
 };
+use crate::probe::facts::DomainFacts;
 
 /// What recording a probe did.
 #[derive(Clone, Debug)]

@@ -3,7 +3,7 @@
 //! API and the CLI. Each test file uses some of them, so unused ones are allowed here.
 #![allow(dead_code)]
 
-use sendguard::facts::{
+use sendguard::probe::facts::{
     DaneOutcome, DomainFacts, EndpointFacts, EndpointOutcome, HostFacts, MxFacts, SessionFacts,
     TlsFacts, TlsFailureFacts, TlsaFacts,
 };

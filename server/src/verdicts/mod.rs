@@ -9,6 +9,8 @@
 //! floors rise, and a downgrade raises a hold (and an alert) before any verdict is shown. The
 //! prober merges concurrent probes of a domain, so a burst of requests costs one probe.
 
+pub mod alerts;
+
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,9 +20,9 @@ use sendguard_common::{
 };
 use tokio::sync::broadcast;
 
-use crate::alerts::Alerts;
 use crate::probe::{ProbeError, Prober, domain_of, now_unix};
 use crate::store::{Store, StoreError};
+use crate::verdicts::alerts::Alerts;
 
 /// Why a verdict could not be formed.
 #[derive(Debug, thiserror::Error)]

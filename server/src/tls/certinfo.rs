@@ -153,7 +153,7 @@ mod tests {
 
     /// The fixed certificate of the DANE tests, with digests computed by the openssl CLI
     /// (see `dane/tests.rs`).
-    const FIXED_PEM: &str = include_str!("../tests/data/dane-ee.pem");
+    const FIXED_PEM: &str = include_str!("../../tests/data/dane-ee.pem");
     const FIXED_CERT_SHA256: &str =
         "cef6de6e5217484bd51f9754f00bf337f0bcf6d7c9f0380465891289dba67b22";
     const FIXED_SPKI_SHA256: &str =

@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use sendguard_common::{DaneStatus, DomainVerdict, HoldView, SecurityClass};
 
-use crate::account::AccountConfig;
-use crate::alerts::Alerts;
 use crate::cli::{Command, DemoArgs, HoldsCommand, ProbeArgs, ServeArgs, ServerOptions};
 use crate::http::{self, AppState};
 use crate::probe::{Prober, domain_of};
 use crate::sim::world::SimWorld;
 use crate::store::{Store, StoreError};
+use crate::user::account::AccountConfig;
 use crate::verdicts::Verdicts;
+use crate::verdicts::alerts::Alerts;
 
 /// How many observations `sendguard holds show` prints.
 const SHOW_OBSERVATIONS: u32 = 10;

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use sendguard_common::{CertificateInfo, DnssecStatus};
 
-use crate::tlsa::TlsaRecord;
+use crate::dane::tlsa::TlsaRecord;
 
 /// Everything observed about one recipient domain.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,6 +8,8 @@
 //! verifier still checks the handshake signature, so a server that presents someone else's
 //! certificate without holding its key fails the handshake.
 
+pub mod certinfo;
+
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -15,7 +17,7 @@ use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CipherSuite, ClientConfig, DigitallySignedStruct, ProtocolVersion, SignatureScheme};
 
-use super::TlsFailure;
+use crate::smtp::TlsFailure;
 
 /// The crypto provider used by every TLS connection of the probe: ring, chosen explicitly so
 /// that no process-wide default matters.

@@ -1,6 +1,8 @@
 //! The `sendguard` command line: subcommands and their options, each option also settable
 //! through an environment variable so that services can be configured without flags.
 
+pub mod run;
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
