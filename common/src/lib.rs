@@ -199,6 +199,9 @@ pub enum BlockCause {
     DaneWithoutTls,
     /// DNSSEC validation failed: the answers may be forged (RFC 4035 §5.5).
     DnssecBogus,
+    /// The TLSA records of a mail server could not be looked up right now; delivery waits
+    /// until they can, since they may demand TLS (RFC 7672 §2.1.1). Not a forgery.
+    TlsaLookupFailed,
     /// The domain says it accepts no mail (null MX, RFC 7505).
     NullMx,
     /// The domain does not exist.
@@ -221,16 +224,60 @@ pub enum HoldStatus {
     Kept,
 }
 
-impl HoldStatus {
-    /// The wire name (`held`, `released`, `kept`), e.g. for a `data-` attribute.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HoldStatus::Held => "held",
-            HoldStatus::Released => "released",
-            HoldStatus::Kept => "kept",
+/// `as_str` and `parse` for a wire enum: the same `snake_case` names serde uses (a test checks
+/// that they agree), for storage columns and `data-` attributes without a JSON round trip.
+macro_rules! wire_names {
+    ($ty:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            /// The wire name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name),+
+                }
+            }
+
+            /// The value of a wire name.
+            pub fn parse(name: &str) -> Option<$ty> {
+                match name {
+                    $($name => Some($ty::$variant),)+
+                    _ => None,
+                }
+            }
         }
-    }
+    };
 }
+
+wire_names!(HoldStatus { Held => "held", Released => "released", Kept => "kept" });
+wire_names!(ObservationSource { Probe => "probe", Delivery => "delivery" });
+wire_names!(SecurityClass { NoSsl => "no_ssl", Unknown => "unknown", SslOk => "ssl_ok", DaneOk => "dane_ok" });
+wire_names!(DaneStatus {
+    Verified => "verified",
+    Failed => "failed",
+    None => "none",
+    Insecure => "insecure",
+    Bogus => "bogus",
+    LookupFailed => "lookup_failed",
+});
+wire_names!(DnssecStatus {
+    Secure => "secure",
+    Insecure => "insecure",
+    Bogus => "bogus",
+    Indeterminate => "indeterminate",
+});
+wire_names!(BlockCause {
+    OnHold => "on_hold",
+    DaneMismatch => "dane_mismatch",
+    DaneWithoutTls => "dane_without_tls",
+    DnssecBogus => "dnssec_bogus",
+    TlsaLookupFailed => "tlsa_lookup_failed",
+    NullMx => "null_mx",
+    NoSuchDomain => "no_such_domain",
+    NoMailServer => "no_mail_server",
+    HistoryUnavailable => "history_unavailable",
+});
 
 /// A server on hold after it fell below its known level.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -323,8 +370,10 @@ pub enum DaneStatus {
     None,
     /// The zone (or the host's address records) is unsigned, so TLSA records are not used.
     Insecure,
-    /// DNSSEC validation failed or the lookup failed: delivery is deferred, never downgraded.
+    /// DNSSEC validation failed: delivery is deferred, never downgraded.
     Bogus,
+    /// The TLSA lookup failed (timeout, SERVFAIL): delivery is deferred until it succeeds.
+    LookupFailed,
 }
 
 /// DNSSEC status of a lookup (RFC 4035 §4.3).
@@ -599,10 +648,33 @@ mod tests {
         );
     }
 
-    #[test]
-    fn hold_status_names_match_the_wire() {
-        for s in [HoldStatus::Held, HoldStatus::Released, HoldStatus::Kept] {
-            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+    fn names_match_serde<T: Copy + Serialize + PartialEq + std::fmt::Debug>(
+        all: &[T],
+        as_str: fn(T) -> &'static str,
+        parse: fn(&str) -> Option<T>,
+    ) {
+        for &v in all {
+            assert_eq!(serde_json::to_value(v).unwrap(), as_str(v));
+            assert_eq!(parse(as_str(v)), Some(v));
         }
+        assert_eq!(parse("no such name"), None);
+    }
+
+    #[test]
+    fn wire_names_match_serde() {
+        names_match_serde(HoldStatus::ALL, HoldStatus::as_str, HoldStatus::parse);
+        names_match_serde(
+            ObservationSource::ALL,
+            ObservationSource::as_str,
+            ObservationSource::parse,
+        );
+        names_match_serde(
+            SecurityClass::ALL,
+            SecurityClass::as_str,
+            SecurityClass::parse,
+        );
+        names_match_serde(DaneStatus::ALL, DaneStatus::as_str, DaneStatus::parse);
+        names_match_serde(DnssecStatus::ALL, DnssecStatus::as_str, DnssecStatus::parse);
+        names_match_serde(BlockCause::ALL, BlockCause::as_str, BlockCause::parse);
     }
 }

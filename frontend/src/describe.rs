@@ -23,6 +23,7 @@ pub fn cause_key(cause: BlockCause) -> Key {
         BlockCause::DaneMismatch => Key::CauseDaneMismatch,
         BlockCause::DaneWithoutTls => Key::CauseDaneWithoutTls,
         BlockCause::DnssecBogus => Key::CauseDnssecBogus,
+        BlockCause::TlsaLookupFailed => Key::CauseTlsaLookupFailed,
         BlockCause::NullMx => Key::CauseNullMx,
         BlockCause::NoSuchDomain => Key::CauseNoSuchDomain,
         BlockCause::NoMailServer => Key::CauseNoMailServer,
@@ -38,6 +39,7 @@ pub fn dane_key(dane: DaneStatus) -> Key {
         DaneStatus::None => Key::DaneNone,
         DaneStatus::Insecure => Key::DaneInsecure,
         DaneStatus::Bogus => Key::DaneBogus,
+        DaneStatus::LookupFailed => Key::DaneLookupFailed,
     }
 }
 

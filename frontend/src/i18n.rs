@@ -109,6 +109,10 @@ catalog! {
         "Die DNSSEC-Prüfung ist fehlgeschlagen, die DNS-Antworten könnten gefälscht sein: der Versand wird zurückgestellt.",
         "DNSSEC validation failed, the DNS answers may be forged: delivery is deferred."
     ),
+    CauseTlsaLookupFailed => (
+        "Die DANE-Einträge (TLSA) eines Mailservers konnten gerade nicht abgefragt werden: der Versand wartet, bis das gelingt.",
+        "The DANE (TLSA) records of a mail server could not be looked up right now: delivery waits until they can."
+    ),
     CauseNullMx => ("Die Domain nimmt keine E-Mails an (Null-MX).", "The domain accepts no mail (null MX)."),
     CauseNoSuchDomain => ("Die Domain existiert nicht.", "The domain does not exist."),
     CauseNoMailServer => ("Die Domain hat keinen Mailserver.", "The domain has no mail server."),
@@ -132,6 +136,7 @@ catalog! {
     DaneNone => ("keine TLSA-Einträge", "no TLSA records"),
     DaneInsecure => ("nicht nutzbar (Zone ohne DNSSEC)", "not usable (zone without DNSSEC)"),
     DaneBogus => ("DNSSEC-Fehler", "DNSSEC failure"),
+    DaneLookupFailed => ("Abfrage fehlgeschlagen, wird wiederholt", "lookup failed, will be retried"),
     TipChecked => ("Zuletzt geprüft", "Last checked"),
     TipNeverChecked => ("noch nie", "never"),
     TipOnHold => ("Zurückgehalten", "On hold"),

@@ -12,7 +12,7 @@
 //! `cargo bench -p sendguard --bench probe_throughput` (`SENDGUARD_BENCH_DOMAINS=N` for
 //! another count). Results are recorded in BENCHMARKS.md.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sendguard::probe::Prober;
 use sendguard::sim::dns::Signing;
@@ -79,9 +79,12 @@ fn main() -> anyhow::Result<()> {
         let domains: Vec<String> = world.domains().iter().map(|d| d.domain.clone()).collect();
 
         let prober = Prober::new(world.probe_config())?;
+        let store = sendguard::store::Store::open(&dir.path().join("sendguard.db")).await?;
+        let alerts = sendguard::verdicts::alerts::Alerts::new(None)?;
+        let service = sendguard::verdicts::Verdicts::new(prober, store, alerts, Duration::from_secs(3600));
         let start = Instant::now();
-        let verdicts = futures::future::join_all(domains.iter().map(|d| prober.verdict(d, true)))
-            .await;
+        let verdicts =
+            futures::future::join_all(domains.iter().map(|d| service.probe_now(d, true))).await;
         let elapsed = start.elapsed();
 
         let mut counts = [0usize; 5];

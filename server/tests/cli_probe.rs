@@ -144,16 +144,14 @@ async fn holds_are_listed_shown_and_decided_from_the_command_line() {
     {
         let store = sendguard::store::Store::open(&db).await.unwrap();
         // A first sighting, then a floor of TLS as if reached earlier, then STARTTLS refused.
-        store
-            .record(&facts(1, false), ObservationSource::Probe)
+        sendguard::verdicts::record(&store, &facts(1, false), ObservationSource::Probe)
             .await
             .unwrap();
         sqlx::query("UPDATE servers SET floor_level = 1, best_level = 1")
             .execute(store.pool())
             .await
             .unwrap();
-        let r = store
-            .record(&facts(2, true), ObservationSource::Probe)
+        let r = sendguard::verdicts::record(&store, &facts(2, true), ObservationSource::Probe)
             .await
             .unwrap();
         assert_eq!(r.new_holds.len(), 1);

@@ -129,7 +129,9 @@ async fn starttls_dropped_is_held_then_released_then_tls_enforced_again() {
     assert_eq!(hold.after.class, SecurityClass::NoSsl);
     assert_eq!(hold.before.as_ref().unwrap().class, SecurityClass::SslOk);
 
-    let released = e.store.release("mx.t.test", "tester").await.unwrap();
+    let released = sendguard::verdicts::release(&e.store, "mx.t.test", "tester")
+        .await
+        .unwrap();
     assert_eq!(released[0].status, HoldStatus::Released);
     assert_eq!(released[0].decided_by.as_deref(), Some("tester"));
     let v = e.probe("t.test").await;
@@ -169,7 +171,9 @@ async fn tlsa_records_vanishing_are_held_and_after_release_tls_is_enforced() {
     let v = e.probe("dv.test").await;
     assert_held(&v, "vanished");
 
-    e.store.release("mx.dv.test", "tester").await.unwrap();
+    sendguard::verdicts::release(&e.store, "mx.dv.test", "tester")
+        .await
+        .unwrap();
     let v = e.probe("dv.test").await;
     assert!(!v.blocked, "{v:#?}");
     assert_eq!(v.class, SecurityClass::SslOk);
@@ -242,7 +246,9 @@ async fn an_mx_set_moving_to_a_weaker_host_is_held_for_that_domain_only() {
     // The host itself did nothing wrong: weak.test's verdict is not blocked.
     let w = e.probe("weak.test").await;
     assert!(!w.blocked, "{w:#?}");
-    e.store.release("mx.weak.test", "tester").await.unwrap();
+    sendguard::verdicts::release(&e.store, "mx.weak.test", "tester")
+        .await
+        .unwrap();
     let v = e.probe("strong.test").await;
     assert!(!v.blocked, "{v:#?}");
     assert_eq!(v.class, SecurityClass::SslOk);

@@ -73,12 +73,10 @@ async fn setup(token: Option<&str>, webhook: Option<&str>) -> Setup {
 
 /// Records TLS, then no STARTTLS: one hold on mx.example.test.
 async fn downgrade(store: &Store) -> HoldView {
-    store
-        .record(&facts(100, true), ObservationSource::Probe)
+    sendguard::verdicts::record(store, &facts(100, true), ObservationSource::Probe)
         .await
         .unwrap();
-    let r = store
-        .record(&facts(200, false), ObservationSource::Probe)
+    let r = sendguard::verdicts::record(store, &facts(200, false), ObservationSource::Probe)
         .await
         .unwrap();
     assert_eq!(r.new_holds.len(), 1);

@@ -31,7 +31,7 @@ async fn probes_are_merged_and_spaced() {
     let burst = (0..10).map(|i| {
         let p = prober.clone();
         async move {
-            p.verdict(&format!("user{i}@spaced.test"), false)
+            p.probe(&format!("user{i}@spaced.test"), false)
                 .await
                 .unwrap()
         }
@@ -47,14 +47,14 @@ async fn probes_are_merged_and_spaced() {
         "ten concurrent requests, one SMTP session"
     );
 
-    prober.verdict("again@spaced.test", false).await.unwrap();
+    prober.probe("again@spaced.test", false).await.unwrap();
     assert_eq!(
         peer.connections(),
         1,
         "within the interval the server is not contacted"
     );
 
-    prober.verdict("spaced.test", true).await.unwrap();
+    prober.probe("spaced.test", true).await.unwrap();
     assert_eq!(peer.connections(), 2, "an operator's fresh probe looks now");
     world.shutdown().await;
 }

@@ -8,6 +8,8 @@ use sendguard::probe::Prober;
 use sendguard::sim::world::SimWorld;
 use sendguard_common::{DaneStatus, DomainVerdict, SecurityClass};
 
+mod common;
+
 struct Shared {
     world: SimWorld,
     _dir: tempfile::TempDir,
@@ -35,7 +37,7 @@ fn shared() -> &'static Shared {
 
 async fn verdict(target: &str) -> DomainVerdict {
     let prober = Prober::new(shared().world.probe_config()).unwrap();
-    prober.verdict(target, true).await.expect("a verdict")
+    common::probe_verdict(prober, target).await
 }
 
 #[tokio::test]

@@ -39,12 +39,11 @@ async fn crash_child_writer() {
     let store = Store::open(std::path::Path::new(&path)).await.unwrap();
     println!("ready");
     for i in 0.. {
-        store
-            .record(&facts(i), ObservationSource::Probe)
+        sendguard::verdicts::record(&store, &facts(i), ObservationSource::Probe)
             .await
             .unwrap();
         if i % 5 == 4 {
-            let _ = store.release("mx0.shared.test", "child").await;
+            let _ = sendguard::verdicts::release(&store, "mx0.shared.test", "child").await;
         }
     }
 }

@@ -28,8 +28,7 @@ fn facts(at: i64, tls: bool) -> sendguard::probe::facts::DomainFacts {
 async fn readers_never_see_old_facts_with_a_newer_hold() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("sendguard.db")).await.unwrap();
-    store
-        .record(&facts(1_000, true), ObservationSource::Probe)
+    sendguard::verdicts::record(&store, &facts(1_000, true), ObservationSource::Probe)
         .await
         .unwrap();
 
@@ -54,15 +53,15 @@ async fn readers_never_see_old_facts_with_a_newer_hold() {
     // Downgrade (hold), release at the new level, TLS again (floor rises), and again.
     for round in 0..40i64 {
         let at = 2_000 + round * 10;
-        let down = store
-            .record(&facts(at, false), ObservationSource::Probe)
+        let down = sendguard::verdicts::record(&store, &facts(at, false), ObservationSource::Probe)
             .await
             .unwrap();
         assert_eq!(down.new_holds.len(), 1, "round {round}");
         assert_eq!(down.new_holds[0].status, HoldStatus::Held);
-        store.release(HOST, "test").await.unwrap();
-        store
-            .record(&facts(at + 5, true), ObservationSource::Probe)
+        sendguard::verdicts::release(&store, HOST, "test")
+            .await
+            .unwrap();
+        sendguard::verdicts::record(&store, &facts(at + 5, true), ObservationSource::Probe)
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(2)).await;

@@ -224,7 +224,7 @@ async fn holds(command: HoldsCommand) -> anyhow::Result<ExitCode> {
         HoldsCommand::Release(a) => decide(
             &store,
             &a.host,
-            store.release(&a.host, &a.actor()).await,
+            crate::verdicts::release(&store, &a.host, &a.actor()).await,
             "released",
         )?,
         HoldsCommand::Keep(a) => decide(
@@ -367,5 +367,6 @@ fn dane_label(d: DaneStatus) -> &'static str {
         DaneStatus::None => "none",
         DaneStatus::Insecure => "insecure",
         DaneStatus::Bogus => "BOGUS",
+        DaneStatus::LookupFailed => "lookup failed",
     }
 }

@@ -84,11 +84,7 @@ pub async fn release(
     Path(host): Path<String>,
 ) -> Result<Json<Vec<HoldView>>, ApiError> {
     let host = host_name(&host)?;
-    let released = state
-        .verdicts()?
-        .store()
-        .release(&host, &admin.actor)
-        .await?;
+    let released = crate::verdicts::release(state.verdicts()?.store(), &host, &admin.actor).await?;
     tracing::info!(%host, actor = %admin.actor, "hold released");
     Ok(Json(released))
 }

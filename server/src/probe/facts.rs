@@ -1,15 +1,58 @@
 //! What a probe observed about a recipient domain, before any judgement: the MX answer, each MX
 //! host's addresses and TLSA records, and what each address did when we connected to it.
 //!
-//! The probe ([`crate::probe`]) fills these in; the policy ([`crate::policy`]) turns them into a
-//! verdict. Keeping the two apart lets the policy be a pure, exhaustively tested function, and
-//! lets the store keep the raw facts as evidence.
+//! The probe ([`crate::probe`]) fills these in (a delivery attempt will too); the policy
+//! ([`crate::policy::judge`]) turns them into a judgement. Keeping the two apart lets the policy
+//! be a pure, exhaustively tested function.
+//!
+//! Types for one observation, by side: `smtp::ProbeSession` is what the SMTP client saw of one
+//! session; the probe caches it per server before DANE matching (its private `RawEndpoint`,
+//! since one session serves every domain that uses the server); [`EndpointFacts`] is that
+//! session seen for one recipient domain (DANE matched against that domain's names);
+//! `policy::EndpointJudgement` is what the policy decided of it; `MxReport` and
+//! `ObservationView` in `common/` are the wire views made from facts and judgement together.
+//!
+//! Failures keep three different answers apart ([`Failure`]): a temporary failure (try again
+//! later), a permanent one (trying again will not help) and bogus DNSSEC (the answer may be
+//! forged). Nothing is called bogus that was only slow.
 
 use std::net::IpAddr;
 
 use sendguard_common::{CertificateInfo, DnssecStatus};
 
 use crate::dane::tlsa::TlsaRecord;
+use crate::tls::TlsVersion;
+
+/// Why a lookup or a protocol step gave no answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// Trying again later may succeed: a timeout, SERVFAIL, a reset connection, a 4xx reply.
+    Temporary(String),
+    /// Trying again will not help: a 5xx reply, a malformed name, a protocol violation.
+    Permanent(String),
+    /// DNSSEC validation failed (RFC 4035 §5.5): the answer may be forged and must not be used.
+    Bogus(String),
+}
+
+impl Failure {
+    /// What went wrong, in the words of the layer that failed.
+    pub fn detail(&self) -> &str {
+        match self {
+            Failure::Temporary(d) | Failure::Permanent(d) | Failure::Bogus(d) => d,
+        }
+    }
+}
+
+impl From<crate::dns::DnsError> for Failure {
+    fn from(e: crate::dns::DnsError) -> Self {
+        use crate::dns::DnsError;
+        match e {
+            DnsError::Temporary(d) => Failure::Temporary(d),
+            DnsError::Permanent(d) => Failure::Permanent(d),
+            DnsError::Bogus(d) => Failure::Bogus(d),
+        }
+    }
+}
 
 /// Everything observed about one recipient domain.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,10 +83,9 @@ pub enum MxFacts {
     NxDomain,
     /// Neither MX nor address records.
     NoMailHost,
-    /// DNSSEC validation of the MX answer failed (RFC 4035 §5.5): defer, never guess.
-    Bogus(String),
-    /// The lookup failed for now (timeout, SERVFAIL).
-    DnsFailure(String),
+    /// The MX lookup failed: for now, for good, or because the answer did not validate
+    /// (RFC 4035 §5.5: defer, never guess).
+    Failed(Failure),
 }
 
 /// What was found for one MX host.
@@ -57,8 +99,8 @@ pub struct HostFacts {
     pub address_dnssec: DnssecStatus,
     /// The TLSA lookup's outcome.
     pub tlsa: TlsaFacts,
-    /// Why the host's addresses could not be looked up, if they could not.
-    pub address_error: Option<String>,
+    /// Why the host's addresses could not be looked up, if they could not (bogus included).
+    pub address_error: Option<Failure>,
     /// One entry per address.
     pub endpoints: Vec<EndpointFacts>,
 }
@@ -74,8 +116,9 @@ pub enum TlsaFacts {
     SecureNone,
     /// The zone is unsigned: records, if any, are ignored.
     Insecure,
-    /// Validation failed or the lookup failed: delivery must be deferred (RFC 7672 §2.1.1).
-    Bogus(String),
+    /// The lookup failed or did not validate: delivery must be deferred, never treated as "no
+    /// DANE" (RFC 7672 §2.1.1).
+    Failed(Failure),
 }
 
 impl TlsaFacts {
@@ -110,13 +153,9 @@ pub enum EndpointOutcome {
     /// Not contacted: the address is loopback, private or otherwise special-purpose and the
     /// operator has not allowed such targets.
     Forbidden(String),
-    /// Not reached or the SMTP dialogue failed before STARTTLS (refused, timeout, 5xx greeting).
-    Failed {
-        /// What went wrong, naming the step.
-        detail: String,
-        /// Whether trying again later may succeed.
-        temporary: bool,
-    },
+    /// Not reached, or the SMTP dialogue failed before STARTTLS: temporary (refused
+    /// connection, timeout, 4xx) or permanent (a 5xx greeting or EHLO reply).
+    Failed(Failure),
     /// The server answered EHLO.
     Session(SessionFacts),
 }
@@ -135,8 +174,8 @@ pub struct SessionFacts {
 /// A completed TLS handshake.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsFacts {
-    /// `TLSv1.2` or `TLSv1.3`.
-    pub version: String,
+    /// The protocol version.
+    pub version: TlsVersion,
     /// OpenSSL-style cipher name.
     pub cipher_openssl: String,
     /// IANA cipher name.
@@ -154,7 +193,7 @@ impl TlsFacts {
     /// with the given DANE outcome: facts written by hand, for tests and examples.
     pub fn tls13_example(dane: DaneOutcome) -> TlsFacts {
         TlsFacts {
-            version: "TLSv1.3".into(),
+            version: TlsVersion::Tls13,
             cipher_openssl: "TLS_AES_128_GCM_SHA256".into(),
             cipher_iana: "TLS_AES_128_GCM_SHA256".into(),
             bits: 128,

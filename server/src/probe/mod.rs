@@ -22,15 +22,16 @@ use std::time::{Duration, Instant};
 
 use futures::future::{BoxFuture, FutureExt, Shared, join_all};
 use rustls_pki_types::{CertificateDer, UnixTime};
-use sendguard_common::{DnssecStatus, DomainVerdict};
+use sendguard_common::DnssecStatus;
 use tokio::sync::Semaphore;
 
-use crate::dns::{Dns, DnsConfig, DnsError, MxKind};
+use crate::dns::{Dns, DnsConfig, MxKind};
 use crate::probe::facts::{
-    DaneOutcome, DomainFacts, EndpointFacts, EndpointOutcome, HostFacts, MxFacts, SessionFacts,
-    TlsFacts, TlsFailureFacts, TlsaFacts,
+    DaneOutcome, DomainFacts, EndpointFacts, EndpointOutcome, Failure, HostFacts, MxFacts,
+    SessionFacts, TlsFacts, TlsFailureFacts, TlsaFacts,
 };
 use crate::smtp::{self, SmtpConfig, TlsFailure, TlsParams};
+use crate::tls::TlsVersion;
 
 /// How the prober behaves.
 #[derive(Clone, Debug)]
@@ -74,10 +75,7 @@ pub enum ProbeError {
 /// What one SMTP session showed, independent of the domain that led to it.
 #[derive(Clone, Debug)]
 enum RawEndpoint {
-    Failed {
-        detail: String,
-        temporary: bool,
-    },
+    Failed(Failure),
     Session {
         starttls_offered: bool,
         tls: Option<RawTls>,
@@ -87,7 +85,7 @@ enum RawEndpoint {
 
 #[derive(Clone, Debug)]
 struct RawTls {
-    version: String,
+    version: TlsVersion,
     cipher_openssl: String,
     cipher_iana: String,
     bits: u16,
@@ -161,12 +159,6 @@ impl Prober {
         lock(&self.inner.recent).clear();
     }
 
-    /// Probes the domain of `input` (an address or a domain) and judges it.
-    pub async fn verdict(&self, input: &str, fresh: bool) -> Result<DomainVerdict, ProbeError> {
-        let facts = self.probe(input, fresh).await?;
-        Ok(crate::policy::verdict(&facts))
-    }
-
     /// Probes the domain of `input`. With `fresh`, servers are contacted even if they were
     /// contacted within the minimum interval (an operator's explicit request).
     /// Concurrent calls for the same domain share one probe.
@@ -196,8 +188,7 @@ impl Prober {
 
     async fn probe_domain(&self, domain: &str, fresh: bool) -> DomainFacts {
         let mx = match self.inner.dns.mx(domain).await {
-            Err(DnsError::Bogus(d)) => MxFacts::Bogus(d),
-            Err(e) => MxFacts::DnsFailure(e.to_string()),
+            Err(e) => MxFacts::Failed(e.into()),
             Ok(answer) => match answer.kind {
                 MxKind::NullMx => MxFacts::NullMx,
                 MxKind::NxDomain => MxFacts::NxDomain,
@@ -248,13 +239,11 @@ impl Prober {
         };
         let answer = match self.inner.dns.addresses(host).await {
             Ok(a) => a,
-            Err(DnsError::Bogus(d)) => {
-                facts.address_dnssec = DnssecStatus::Bogus;
-                facts.tlsa = TlsaFacts::Bogus(format!("address records: {d}"));
-                return facts;
-            }
             Err(e) => {
-                facts.address_error = Some(e.to_string());
+                if e.is_bogus() {
+                    facts.address_dnssec = DnssecStatus::Bogus;
+                }
+                facts.address_error = Some(e.into());
                 return facts;
             }
         };
@@ -271,7 +260,7 @@ impl Prober {
             for (i, name) in candidates.iter().enumerate() {
                 let tlsa = self.tlsa_facts(name).await;
                 let last = i + 1 == candidates.len();
-                if last || matches!(tlsa, TlsaFacts::Secure(_) | TlsaFacts::Bogus(_)) {
+                if last || matches!(tlsa, TlsaFacts::Secure(_) | TlsaFacts::Failed(_)) {
                     base = name.clone();
                     facts.tlsa = tlsa;
                     break;
@@ -302,12 +291,17 @@ impl Prober {
                 DnssecStatus::Secure if a.records.is_empty() => TlsaFacts::SecureNone,
                 DnssecStatus::Secure => TlsaFacts::Secure(a.records),
                 DnssecStatus::Insecure => TlsaFacts::Insecure,
-                DnssecStatus::Bogus | DnssecStatus::Indeterminate => {
-                    TlsaFacts::Bogus("the TLSA answer did not validate".into())
+                DnssecStatus::Bogus => {
+                    TlsaFacts::Failed(Failure::Bogus("the TLSA answer did not validate".into()))
                 }
+                // Not proven either way: not a forgery, but not usable yet either.
+                DnssecStatus::Indeterminate => TlsaFacts::Failed(Failure::Temporary(
+                    "the TLSA answer's DNSSEC status could not be determined".into(),
+                )),
             },
-            // RFC 7672 §2.1.1: a failed TLSA lookup means "defer", never "no DANE".
-            Err(e) => TlsaFacts::Bogus(e.to_string()),
+            // RFC 7672 §2.1.1: a failed TLSA lookup means "defer", never "no DANE"; a timeout
+            // is temporary, only a validation failure is bogus.
+            Err(e) => TlsaFacts::Failed(e.into()),
         }
     }
 
@@ -348,10 +342,9 @@ impl Prober {
         let _permit = match self.inner.sessions.acquire().await {
             Ok(p) => p,
             Err(_) => {
-                return RawEndpoint::Failed {
-                    detail: "the prober is shutting down".into(),
-                    temporary: true,
-                };
+                return RawEndpoint::Failed(Failure::Temporary(
+                    "the prober is shutting down".into(),
+                ));
             }
         };
         let addr = SocketAddr::new(ip, self.inner.config.smtp.port);
@@ -360,14 +353,13 @@ impl Prober {
             verifier: smtp::AcceptAnyCertificate::new(),
         };
         match smtp::probe(addr, params, &self.inner.config.smtp).await {
-            Err(e) => RawEndpoint::Failed {
-                temporary: e.is_temporary(),
-                detail: e.to_string(),
-            },
+            Err(e) if e.is_temporary() => RawEndpoint::Failed(Failure::Temporary(e.to_string())),
+            Err(e) => RawEndpoint::Failed(Failure::Permanent(e.to_string())),
             Ok(s) => RawEndpoint::Session {
                 starttls_offered: s.starttls_offered,
                 tls: s.tls.map(|t| RawTls {
-                    version: t.version.to_string(),
+                    // rustls negotiates only TLS 1.2 and 1.3.
+                    version: TlsVersion::from_name(t.version).unwrap_or(TlsVersion::Tls12),
                     cipher_openssl: t.cipher_openssl,
                     cipher_iana: t.cipher_iana,
                     bits: t.bits,
@@ -395,7 +387,7 @@ fn judge_endpoint(
     host: &str,
 ) -> EndpointOutcome {
     match raw {
-        RawEndpoint::Failed { detail, temporary } => EndpointOutcome::Failed { detail, temporary },
+        RawEndpoint::Failed(f) => EndpointOutcome::Failed(f),
         RawEndpoint::Session {
             starttls_offered,
             tls,

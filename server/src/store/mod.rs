@@ -16,20 +16,24 @@
 //! stored whole or not at all. A busy database is waited for up to [`BUSY_TIMEOUT`].
 
 mod drafts;
-mod records;
+mod holds;
+mod judgements;
+mod write;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sendguard_common::SecureSendingSettings;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use sqlx::Row;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use records::Recorded;
+pub use write::{Persisted, WriteTx};
+
+/// Holds that stop delivery: held (waiting for a decision) or kept.
+const OPEN: &str = "status IN ('held', 'kept')";
 
 /// How long a statement waits for another writer's lock before failing as busy.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -245,18 +249,4 @@ impl Store {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
-}
-
-/// A wire enum's `snake_case` text, as stored.
-fn enum_text<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
-    }
-}
-
-/// A wire enum from its stored text.
-fn parse_enum<T: DeserializeOwned>(text: &str) -> Result<T, StoreError> {
-    serde_json::from_value(serde_json::Value::String(text.to_string()))
-        .map_err(|e| StoreError::Corrupt(format!("{text:?}: {e}")))
 }

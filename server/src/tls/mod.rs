@@ -181,6 +181,44 @@ pub fn cipher_bits(suite: CipherSuite) -> Option<u16> {
     suite_info(suite).map(|s| s.bits)
 }
 
+/// A TLS version we negotiate: rustls speaks only TLS 1.2 (RFC 5246) and 1.3 (RFC 8446); an
+/// older version offered by a server counts as no encryption (protocol notes, "no SSL").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TlsVersion {
+    /// TLS 1.2.
+    Tls12,
+    /// TLS 1.3.
+    Tls13,
+}
+
+impl TlsVersion {
+    /// The version rustls negotiated, when it is one we speak.
+    pub fn from_rustls(version: ProtocolVersion) -> Option<TlsVersion> {
+        match version {
+            ProtocolVersion::TLSv1_2 => Some(TlsVersion::Tls12),
+            ProtocolVersion::TLSv1_3 => Some(TlsVersion::Tls13),
+            _ => None,
+        }
+    }
+
+    /// The version from its conventional name ([`version_name`]), as stored and shown.
+    pub fn from_name(name: &str) -> Option<TlsVersion> {
+        match name {
+            "TLSv1.2" => Some(TlsVersion::Tls12),
+            "TLSv1.3" => Some(TlsVersion::Tls13),
+            _ => None,
+        }
+    }
+
+    /// The conventional name, `TLSv1.2` or `TLSv1.3`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsVersion::Tls12 => "TLSv1.2",
+            TlsVersion::Tls13 => "TLSv1.3",
+        }
+    }
+}
+
 /// The conventional name of a negotiated protocol version (`TLSv1.2`, `TLSv1.3`, as OpenSSL and
 /// Postfix's `encryption_protocol` spell them).
 pub fn version_name(version: ProtocolVersion) -> &'static str {
@@ -280,6 +318,11 @@ mod tests {
     fn version_names() {
         assert_eq!(version_name(ProtocolVersion::TLSv1_2), "TLSv1.2");
         assert_eq!(version_name(ProtocolVersion::TLSv1_3), "TLSv1.3");
+        for v in [TlsVersion::Tls12, TlsVersion::Tls13] {
+            assert_eq!(TlsVersion::from_name(v.name()), Some(v));
+        }
+        assert_eq!(TlsVersion::from_rustls(ProtocolVersion::TLSv1_0), None);
+        assert!(TlsVersion::Tls12 < TlsVersion::Tls13);
     }
 
     #[test]

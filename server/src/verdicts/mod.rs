@@ -1,6 +1,8 @@
 //! Verdicts for the compose page and the CLI: answered at once from the store when known,
 //! probed in the background when not, every probe recorded and judged with history, every
-//! finished probe announced to subscribers (the page's event stream).
+//! finished probe announced to subscribers (the page's event stream). [`record`] is the one path
+//! from facts to memory that every probe (and later every delivery) takes, and [`release`] the
+//! one path for an administrator's release.
 //!
 //! Known verdicts younger than `max_age` are final; older ones are answered as they are, marked
 //! `rechecking`, and re-probed in the background (the event stream then carries the new verdict,
@@ -16,12 +18,68 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sendguard_common::{
-    BlockCause, DnssecStatus, DomainVerdict, ObservationSource, RecipientSecurity, SecurityClass,
+    BlockCause, DnssecStatus, DomainVerdict, HoldView, ObservationSource, RecipientSecurity,
+    SecurityClass,
 };
 use tokio::sync::broadcast;
 
+use crate::policy;
+use crate::probe::facts::DomainFacts;
 use crate::probe::{ProbeError, Prober, domain_of, now_unix};
 use crate::store::{Store, StoreError};
+
+/// What recording one probe (or delivery) did.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    /// The probe's row id.
+    pub probe_id: i64,
+    /// The verdict with history applied, as of this transaction.
+    pub verdict: DomainVerdict,
+    /// Holds raised by this probe.
+    pub new_holds: Vec<HoldView>,
+}
+
+/// The one path from facts to memory: judges `facts` ([`policy::judge`]), loads what is
+/// remembered, computes the transition ([`policy::transition`]), persists both and views the
+/// verdict with the history this transaction wrote, all in one write transaction.
+pub async fn record(
+    store: &Store,
+    facts: &DomainFacts,
+    source: ObservationSource,
+) -> Result<Recorded, StoreError> {
+    let judgement = policy::judge(facts);
+    let mut tx = store.begin_write().await?;
+    let prior = tx.prior(&judgement).await?;
+    let transition = policy::transition(&judgement, &prior);
+    let persisted = tx.persist(&judgement, &transition, source).await?;
+    // Viewed with the history this transaction wrote, not with what a later probe may have
+    // committed by the time it is read again.
+    let history = tx.history(&judgement).await?;
+    tx.commit().await?;
+    Ok(Recorded {
+        probe_id: persisted.probe_id,
+        verdict: policy::view::verdict(&judgement, &history),
+        new_holds: store.holds_by_id(&persisted.new_hold_ids).await?,
+    })
+}
+
+/// An administrator releases every open hold of `host` ([`policy::release`]): the level that
+/// fell short becomes the floor of the server and of the domains concerned. Recorded in the
+/// audit log as `actor`'s.
+pub async fn release(store: &Store, host: &str, actor: &str) -> Result<Vec<HoldView>, StoreError> {
+    let mut tx = store.begin_write().await?;
+    let open = tx.open_holds(host).await?;
+    let held: Vec<_> = open.iter().map(|(_, h)| h.clone()).collect();
+    let (own, domains) = tx.floors(host, &held).await?;
+    let Some(decision) = policy::release(&held, own, &domains) else {
+        return Err(StoreError::NoOpenHold(host.to_string()));
+    };
+    let ids: Vec<i64> = open.iter().map(|(id, _)| *id).collect();
+    tx.apply_release(host, &ids, &decision, actor, now_unix())
+        .await?;
+    tx.commit().await?;
+    store.holds_by_id(&ids).await
+}
 use crate::verdicts::alerts::Alerts;
 
 /// Why a verdict could not be formed.
@@ -137,11 +195,7 @@ impl Verdicts {
     /// and returns the verdict with history. `fresh` skips the minimum re-probe interval.
     pub async fn probe_now(&self, input: &str, fresh: bool) -> Result<DomainVerdict, VerdictError> {
         let facts = self.inner.prober.probe(input, fresh).await?;
-        let recorded = self
-            .inner
-            .store
-            .record(&facts, ObservationSource::Probe)
-            .await?;
+        let recorded = record(&self.inner.store, &facts, ObservationSource::Probe).await?;
         for hold in &recorded.new_holds {
             self.inner.alerts.raise(hold);
         }

@@ -60,3 +60,22 @@ pub fn insecure_domain(domain: &str, at: i64, hosts: Vec<HostFacts>) -> DomainFa
         },
     }
 }
+
+/// Probes `target` afresh through the one path every verdict takes (the verdict service with a
+/// store of its own, new for this call), and returns its verdict.
+pub async fn probe_verdict(
+    prober: sendguard::probe::Prober,
+    target: &str,
+) -> sendguard_common::DomainVerdict {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = sendguard::store::Store::open(&dir.path().join("sendguard.db"))
+        .await
+        .expect("a store");
+    let verdicts = sendguard::verdicts::Verdicts::new(
+        prober,
+        store,
+        sendguard::verdicts::alerts::Alerts::new(None).expect("alerts without a webhook"),
+        std::time::Duration::from_secs(3600),
+    );
+    verdicts.probe_now(target, true).await.expect("a verdict")
+}

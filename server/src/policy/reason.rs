@@ -1,0 +1,95 @@
+//! The English words for a judgement: the technical reason that the API, the CLI, the logs and
+//! the admin evidence carry. Each outcome has one phrase ([`endpoint_words`]); a host's sentence
+//! adds what follows for the delivery ([`host_reason`]). The page does not show these to users
+//! as its main text: it says the block cause in the user's language from its own catalog.
+
+use sendguard_common::{BlockCause, SecurityClass};
+
+use super::judge::{EndpointJudgement, HostJudgement, Level, Outcome};
+
+/// What one endpoint showed, e.g. `TLSv1.3 TLS_AES_128_GCM_SHA256` or `STARTTLS not offered`.
+pub fn endpoint_words(e: &EndpointJudgement) -> String {
+    let detail = e.detail.as_deref().unwrap_or("");
+    let tls = e
+        .tls
+        .as_ref()
+        .map(|t| format!("{} {}", t.version.name(), t.cipher_openssl))
+        .unwrap_or_default();
+    match e.outcome {
+        Outcome::DaneVerified => format!("DANE verified, {tls}"),
+        Outcome::DaneMismatch => format!(
+            "{tls}, but the certificate does not match its DNSSEC-signed TLSA records ({detail})"
+        ),
+        Outcome::Tls => tls,
+        Outcome::NoStarttls => "STARTTLS not offered".into(),
+        Outcome::StarttlsRefused => format!("STARTTLS refused ({detail})"),
+        Outcome::LegacyTls => format!("only TLS older than 1.2 ({detail})"),
+        Outcome::HandshakeFailed if e.detail.is_none() => "STARTTLS was not completed".into(),
+        Outcome::HandshakeFailed => format!("the TLS handshake failed ({detail})"),
+        Outcome::HandshakeTimeout => "the TLS handshake timed out".into(),
+        Outcome::Unreachable => format!("not reached ({detail})"),
+        Outcome::SessionRejected => format!("the server refused the session ({detail})"),
+        Outcome::NotProbed => detail.to_string(),
+        Outcome::DnssecBogus => format!("DNSSEC validation failed ({detail})"),
+        Outcome::TlsaLookupFailed => format!("the TLSA lookup failed ({detail})"),
+        Outcome::AddressLookupFailed => format!("its address could not be looked up ({detail})"),
+    }
+}
+
+/// What follows from an endpoint's judgement for the delivery, as the end of a sentence.
+fn consequence(e: &EndpointJudgement) -> &'static str {
+    match (e.cause, e.level) {
+        (Some(BlockCause::DaneMismatch), _) => "; delivery is refused",
+        (Some(BlockCause::DaneWithoutTls), _) => {
+            ", but its DNSSEC-signed TLSA records require TLS; delivery is refused"
+        }
+        (Some(BlockCause::DnssecBogus | BlockCause::TlsaLookupFailed), _) => {
+            "; delivery is deferred"
+        }
+        (_, Some(Level::Plain)) => "; mail would travel unencrypted",
+        _ => "",
+    }
+}
+
+/// One endpoint in a host's sentence: `ip: words`, or the words alone for the host itself.
+fn located(e: &EndpointJudgement) -> String {
+    match e.ip {
+        Some(ip) => format!("{ip}: {}", endpoint_words(e)),
+        None => endpoint_words(e),
+    }
+}
+
+/// The host's sentence: its blocking endpoint, else its weakest one; a host that showed no level
+/// anywhere lists what happened at each address.
+pub fn host_reason(h: &HostJudgement) -> String {
+    let name = &h.host;
+    if let Some(e) = h.blocking() {
+        return format!("{name}: {}{}.", endpoint_words(e), consequence(e));
+    }
+    if h.level().is_some() {
+        let e = &h.endpoints[h.weakest()];
+        return format!("{name}: {}{}.", endpoint_words(e), consequence(e));
+    }
+    match h.endpoints.as_slice() {
+        [one] if one.ip.is_none() => format!("{name}: {}.", endpoint_words(one)),
+        all => {
+            let each: Vec<String> = all.iter().map(located).collect();
+            format!("{name}: not reachable ({}).", each.join("; "))
+        }
+    }
+}
+
+/// The sentence for a domain whose hosts are not blocked, by its class.
+pub fn class_reason(class: SecurityClass, hosts: &[HostJudgement]) -> String {
+    match class {
+        SecurityClass::DaneOk => {
+            "Every mail server is authenticated by DNSSEC-signed TLSA records (DANE).".into()
+        }
+        SecurityClass::SslOk => "Every mail server accepts STARTTLS with TLS 1.2 or newer.".into(),
+        SecurityClass::NoSsl | SecurityClass::Unknown => hosts
+            .iter()
+            .find(|h| h.class() == class)
+            .map(host_reason)
+            .unwrap_or_default(),
+    }
+}

@@ -1,0 +1,104 @@
+//! The wire views of a judgement: the [`DomainVerdict`] the badge, the tooltip and `sendguard
+//! probe --json` show, with each MX host's [`MxReport`], and with what history adds (holds and
+//! floors). Nothing here decides a level: classes, causes and DANE states are read from the
+//! [`DomainJudgement`]; only the English technical reason is put into words ([`super::reason`]).
+
+use std::collections::BTreeMap;
+
+use sendguard_common::{BlockCause, DomainVerdict, MxReport, SecurityClass};
+
+use super::judge::{DomainJudgement, HostJudgement, MxJudgement};
+use super::reason::{class_reason, host_reason};
+use super::transition::HostRecord;
+use crate::probe::facts::Failure;
+
+/// The verdict of a judgement with what is remembered of each MX host (`history`, by host name):
+/// hosts on hold are marked, and the domain is then blocked with a reason naming the downgrade.
+pub fn verdict(j: &DomainJudgement, history: &BTreeMap<String, HostRecord>) -> DomainVerdict {
+    let mut v = DomainVerdict {
+        domain: j.domain.clone(),
+        class: j.class(),
+        blocked: false,
+        cause: j.cause(),
+        reason: domain_reason(j),
+        dnssec: j.dnssec(),
+        mx: j.hosts.iter().map(|h| mx_report(h, j.checked_at)).collect(),
+        checked_at: Some(j.checked_at),
+    };
+    let mut held: Option<String> = None;
+    for mx in &mut v.mx {
+        let Some(record) = history.get(&mx.host) else {
+            continue;
+        };
+        mx.history = Some(record.server_history(&j.domain));
+        if let Some(hold) = record.holds_for(&j.domain).next() {
+            mx.on_hold = true;
+            held.get_or_insert_with(|| {
+                format!(
+                    "Delivery to {} is on hold since it fell below its known level: {}. An administrator must review it.",
+                    mx.host, hold.reason
+                )
+            });
+        }
+    }
+    if let Some(reason) = held {
+        v.cause = Some(BlockCause::OnHold);
+        v.reason = reason;
+    }
+    v.blocked = v.cause.is_some();
+    v
+}
+
+fn domain_reason(j: &DomainJudgement) -> String {
+    match &j.mx {
+        MxJudgement::NullMx => "The domain accepts no mail (null MX, RFC 7505).".into(),
+        MxJudgement::NxDomain => "The domain does not exist.".into(),
+        MxJudgement::NoMailHost => {
+            "The domain has no mail server (neither MX nor address records).".into()
+        }
+        MxJudgement::Failed(Failure::Bogus(d)) => {
+            format!("DNSSEC validation of the MX records failed; delivery is deferred ({d}).")
+        }
+        MxJudgement::Failed(Failure::Temporary(d)) => {
+            format!("The mail servers could not be looked up right now ({d}).")
+        }
+        MxJudgement::Failed(Failure::Permanent(d)) => {
+            format!("The mail servers could not be looked up ({d}).")
+        }
+        MxJudgement::Hosts { .. } => match j.hosts.iter().find(|h| h.blocking().is_some()) {
+            Some(blocked) => host_reason(blocked),
+            None => class_reason(j.class(), &j.hosts),
+        },
+    }
+}
+
+/// The report of one MX host as the API shows it.
+fn mx_report(h: &HostJudgement, checked_at: i64) -> MxReport {
+    let sessions: Vec<_> = h.sessions().collect();
+    let tls = sessions.iter().find_map(|e| e.tls.as_ref());
+    let starttls =
+        (!sessions.is_empty()).then(|| sessions.iter().all(|e| e.starttls == Some(true)));
+    let class = h.class();
+    let fine = matches!(class, SecurityClass::DaneOk | SecurityClass::SslOk);
+    MxReport {
+        host: h.host.clone(),
+        preference: h.preference,
+        addresses: h
+            .endpoints
+            .iter()
+            .filter_map(|e| e.ip.map(|ip| ip.to_string()))
+            .collect(),
+        starttls,
+        tls_version: tls.map(|t| t.version.name().to_string()),
+        cipher: tls.map(|t| t.cipher_openssl.clone()),
+        cipher_iana: tls.map(|t| t.cipher_iana.clone()),
+        bits: tls.map(|t| t.bits),
+        dane: h.dane(),
+        certificate: tls.map(|t| t.certificate.clone()),
+        class,
+        error: (!fine || h.blocking().is_some()).then(|| host_reason(h)),
+        checked_at: Some(checked_at),
+        on_hold: false,
+        history: None,
+    }
+}

@@ -1,0 +1,187 @@
+//! Reading what is remembered: a domain's verdict (its latest judgement viewed with its hosts'
+//! history, read in one transaction), a server's history and observations, the holds with their
+//! evidence; and an administrator's decision to keep a hold, which changes no floor.
+
+use sendguard_common::{
+    DaneStatus, DnssecStatus, DomainVerdict, HoldStatus, HoldView, ObservationSource,
+    ObservationView, SecurityClass, ServerHistory,
+};
+use sqlx::Row;
+use sqlx::SqliteConnection;
+use sqlx::sqlite::SqliteRow;
+
+use super::write::{audit, host_record, host_records};
+use super::{MAX_OBSERVATIONS, OPEN, Store, StoreError, judgements};
+use crate::policy::{Level, class_of};
+
+impl Store {
+    /// The latest verdict of `domain`: its stored judgement viewed with what is remembered of
+    /// its hosts. Read in one transaction, so the judgement and the history belong together: a
+    /// probe committing in between cannot pair the old facts with its new hold.
+    pub async fn verdict(&self, domain: &str) -> Result<Option<DomainVerdict>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(j) = judgements::latest(&mut tx, domain).await? else {
+            return Ok(None);
+        };
+        let history = host_records(&mut tx, &j).await?;
+        tx.commit().await?;
+        Ok(Some(crate::policy::view::verdict(&j, &history)))
+    }
+
+    /// What is remembered of one server.
+    pub async fn server_history(&self, host: &str) -> Result<Option<ServerHistory>, StoreError> {
+        let mut conn: sqlx::pool::PoolConnection<sqlx::Sqlite> = self.pool.acquire().await?;
+        Ok(host_record(&mut conn, host)
+            .await?
+            .map(|r| r.server_history("")))
+    }
+
+    /// The observations of one server, newest first, at most `limit` (capped at
+    /// [`MAX_OBSERVATIONS`]).
+    pub async fn observations(
+        &self,
+        host: &str,
+        limit: u32,
+    ) -> Result<Vec<ObservationView>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM observations WHERE host = ? ORDER BY id DESC LIMIT ?")
+                .bind(host)
+                .bind(i64::from(limit.min(MAX_OBSERVATIONS)))
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(observation_view).collect()
+    }
+
+    /// Holds, newest first: the open ones (held or kept), or with `all` every one ever raised.
+    pub async fn holds(&self, all: bool) -> Result<Vec<HoldView>, StoreError> {
+        let filter = if all { "1" } else { OPEN };
+        let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM holds WHERE {filter} ORDER BY id DESC"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        self.holds_by_id(&ids).await
+    }
+
+    /// Every hold of one server, newest first.
+    pub async fn holds_of(&self, host: &str) -> Result<Vec<HoldView>, StoreError> {
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM holds WHERE host = ? ORDER BY id DESC")
+                .bind(host)
+                .fetch_all(&self.pool)
+                .await?;
+        self.holds_by_id(&ids).await
+    }
+
+    /// How many holds are open.
+    pub async fn open_hold_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM holds WHERE {OPEN}"
+        )))
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Keeps delivery to `host` stopped: its open holds become `kept` (still blocking).
+    pub async fn keep(&self, host: &str, actor: &str) -> Result<Vec<HoldView>, StoreError> {
+        let now = crate::probe::now_unix();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let conn: &mut SqliteConnection = &mut tx;
+        let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM holds WHERE host = ? AND {OPEN}"
+        )))
+        .bind(host)
+        .fetch_all(&mut *conn)
+        .await?;
+        if ids.is_empty() {
+            return Err(StoreError::NoOpenHold(host.to_string()));
+        }
+        sqlx::query(
+            "UPDATE holds SET status = 'kept', decided_by = ?, decided_at = ?
+             WHERE host = ? AND status = 'held'",
+        )
+        .bind(actor)
+        .bind(now)
+        .bind(host)
+        .execute(&mut *conn)
+        .await?;
+        audit(conn, now, actor, "keep", host, "delivery stays stopped").await?;
+        tx.commit().await?;
+        self.holds_by_id(&ids).await
+    }
+
+    /// The holds with these ids, in this order (ids without a hold are skipped).
+    pub async fn holds_by_id(&self, ids: &[i64]) -> Result<Vec<HoldView>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            if let Some(h) = self.hold_by_id(id).await? {
+                out.push(h);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn hold_by_id(&self, id: i64) -> Result<Option<HoldView>, StoreError> {
+        let Some(r) = sqlx::query("SELECT * FROM holds WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let observation = |oid: i64| async move {
+            let row = sqlx::query("SELECT * FROM observations WHERE id = ?")
+                .bind(oid)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.as_ref().map(observation_view).transpose()
+        };
+        let before = match r.try_get::<Option<i64>, _>("before_observation")? {
+            Some(oid) => observation(oid).await?,
+            None => None,
+        };
+        let after_id: i64 = r.try_get("after_observation")?;
+        let after = observation(after_id).await?.ok_or_else(|| {
+            StoreError::Corrupt(format!("hold {id}: observation {after_id} missing"))
+        })?;
+        let status: String = r.try_get("status")?;
+        Ok(Some(HoldView {
+            host: r.try_get("host")?,
+            since: r.try_get("since")?,
+            status: wire(&status, HoldStatus::parse)?,
+            floor: class_of(
+                r.try_get::<Option<i64>, _>("floor_level")?
+                    .and_then(Level::from_i64),
+            ),
+            before,
+            after,
+            reason: r.try_get("reason")?,
+            decided_by: r.try_get("decided_by")?,
+            decided_at: r.try_get("decided_at")?,
+        }))
+    }
+}
+
+fn observation_view(r: &SqliteRow) -> Result<ObservationView, StoreError> {
+    let text = |c: &str| r.try_get::<String, _>(c);
+    Ok(ObservationView {
+        at: r.try_get("at")?,
+        domain: text("domain")?,
+        host: text("host")?,
+        ip: text("ip")?,
+        starttls: r.try_get("starttls")?,
+        tls_version: r.try_get("tls_version")?,
+        cipher: r.try_get("cipher")?,
+        cert_sha256: r.try_get("cert_sha256")?,
+        dane: wire(&text("dane")?, DaneStatus::parse)?,
+        dnssec: wire(&text("dnssec")?, DnssecStatus::parse)?,
+        class: wire(&text("class")?, SecurityClass::parse)?,
+        source: wire(&text("source")?, ObservationSource::parse)?,
+        reason: text("reason")?,
+    })
+}
+
+/// A stored wire name read back, or a clear error when the row is damaged.
+fn wire<T>(text: &str, parse: fn(&str) -> Option<T>) -> Result<T, StoreError> {
+    parse(text).ok_or_else(|| StoreError::Corrupt(format!("unknown stored value {text:?}")))
+}
