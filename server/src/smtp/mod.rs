@@ -2,6 +2,19 @@
 //! EHLO (HELO if EHLO is refused), STARTTLS when offered, the TLS handshake, EHLO again over
 //! TLS, QUIT. It follows RFC 5321 (SMTP) and RFC 3207 (STARTTLS) and never sends MAIL or RCPT.
 //!
+//! Each step is one function, with the time limit and step name ([`step`]) it runs under, so
+//! that a delivery client can reuse them:
+//!
+//! | Step | Function | Follows | Time limit |
+//! |---|---|---|---|
+//! | TCP connection | `Session::connect` | RFC 5321 §3.1 | [`SmtpConfig::connect_timeout`] |
+//! | greeting (220, or 554) | `Session::greeting` | RFC 5321 §3.1, §4.3.2 | [`SmtpConfig::greeting_timeout`] |
+//! | EHLO, HELO if EHLO gets 5yz | `Session::hello` | RFC 5321 §4.1.1.1, §3.2 | [`SmtpConfig::command_timeout`] |
+//! | STARTTLS, refusing bytes sent after its 220 | `Session::starttls` | RFC 3207 §4, §4.2 | [`SmtpConfig::command_timeout`] |
+//! | TLS handshake | `TlsUpgrade::handshake` | RFC 3207 §4; RFC 8446, RFC 5246 | [`SmtpConfig::tls_timeout`] |
+//! | EHLO over TLS | `Session::ehlo` | RFC 3207 §4.2 | [`SmtpConfig::command_timeout`] |
+//! | QUIT, best effort | `Session::quit` | RFC 5321 §4.1.1.10 | at most 5 s |
+//!
 //! Every network step has its own timeout and its error names the step ("connect",
 //! "reading greeting", "EHLO", "STARTTLS", "TLS handshake"...); every reply is bounded in bytes
 //! and lines ([`reply::ReplyReader`]), so neither a slow nor a hostile server can hold a probe
@@ -279,17 +292,59 @@ impl ExchangeError {
     }
 }
 
-/// One SMTP connection (plain or TLS) with bounded reads and per-step timeouts.
-struct Connection<S> {
-    reader: reply::ReplyReader<S>,
-    limits: ReplyLimits,
+/// Runs one exchange (a read, or a write and a read) within `limit`.
+async fn within<T>(
+    limit: Duration,
+    exchange: impl Future<Output = Result<T, ReplyError>>,
+) -> Result<T, ExchangeError> {
+    match tokio::time::timeout(limit, exchange).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(ExchangeError::Reply(err)),
+        Err(_) => Err(ExchangeError::Timeout(limit)),
+    }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
-    fn new(stream: S, limits: ReplyLimits) -> Self {
-        Connection {
+/// What the server answered to EHLO or, after a refused EHLO, to HELO.
+#[derive(Debug)]
+struct Hello {
+    /// Whether EHLO was accepted (ESMTP).
+    esmtp: bool,
+    /// The EHLO keywords with their parameters (empty after HELO).
+    extensions: Vec<String>,
+}
+
+/// One SMTP session (plain or TLS): the connection with its buffered, bounded reader and the
+/// settings every step reads. Each protocol step is one method with its own time limit and
+/// step name, so a delivery client (MAIL, RCPT, DATA) can reuse them and add its own commands
+/// with [`Session::command`].
+struct Session<'c, S> {
+    reader: reply::ReplyReader<S>,
+    cfg: &'c SmtpConfig,
+}
+
+impl<'c> Session<'c, TcpStream> {
+    /// Opens the TCP connection (RFC 5321 §3.1) within the connect timeout.
+    async fn connect(addr: SocketAddr, cfg: &'c SmtpConfig) -> Result<Self, SmtpError> {
+        let tcp = match tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(tcp)) => tcp,
+            Ok(Err(err)) => return Err(SmtpError::temporary(step::CONNECT, connect_error(&err))),
+            Err(_) => {
+                return Err(SmtpError::temporary(
+                    step::CONNECT,
+                    format!("no connection within {:?}", cfg.connect_timeout),
+                ));
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        Ok(Session::new(tcp, cfg))
+    }
+}
+
+impl<'c, S: AsyncRead + AsyncWrite + Unpin> Session<'c, S> {
+    fn new(stream: S, cfg: &'c SmtpConfig) -> Self {
+        Session {
             reader: reply::ReplyReader::new(stream),
-            limits,
+            cfg,
         }
     }
 
@@ -299,30 +354,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         step: &'static str,
         limit: Duration,
     ) -> Result<Reply, SmtpError> {
-        match tokio::time::timeout(limit, self.reader.read_reply(self.limits)).await {
-            Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(err)) => Err(SmtpError::from_reply(step, err)),
-            Err(_) => Err(ExchangeError::Timeout(limit).into_smtp(step)),
-        }
+        within(limit, self.reader.read_reply(self.cfg.limits()))
+            .await
+            .map_err(|e| e.into_smtp(step))
     }
 
     /// Sends one command line and reads its reply, all within `limit`.
     async fn exchange(&mut self, line: &str, limit: Duration) -> Result<Reply, ExchangeError> {
-        let limits = self.limits;
-        let exchange = async {
-            let stream = self.reader.get_mut();
+        let limits = self.cfg.limits();
+        let reader = &mut self.reader;
+        within(limit, async move {
+            let stream = reader.get_mut();
             stream.write_all(format!("{line}\r\n").as_bytes()).await?;
             stream.flush().await?;
-            self.reader.read_reply(limits).await
-        };
-        match tokio::time::timeout(limit, exchange).await {
-            Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(err)) => Err(ExchangeError::Reply(err)),
-            Err(_) => Err(ExchangeError::Timeout(limit)),
-        }
+            reader.read_reply(limits).await
+        })
+        .await
     }
 
-    /// Like [`Connection::exchange`], failures named after `step`.
+    /// Like [`Session::exchange`], failures named after `step`.
     async fn command(
         &mut self,
         step: &'static str,
@@ -334,10 +384,146 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             .map_err(|e| e.into_smtp(step))
     }
 
-    /// QUIT, best effort: the probe already has what it came for (RFC 5321 §4.1.1.10).
-    async fn quit(&mut self, limit: Duration) {
-        let _ = self.exchange("QUIT", limit.min(QUIT_TIMEOUT)).await;
+    /// The greeting (RFC 5321 §3.1, §4.3.2): 220, or 554 when the server will not talk to us,
+    /// complete within the greeting timeout. Any other code ends the session with QUIT.
+    async fn greeting(&mut self) -> Result<Reply, SmtpError> {
+        let greeting = self
+            .read_reply(step::GREETING, self.cfg.greeting_timeout)
+            .await?;
+        if greeting.code == 220 {
+            return Ok(greeting);
+        }
+        let err = if greeting.is_positive() {
+            SmtpError::permanent(
+                step::GREETING,
+                format!("unexpected greeting {}", greeting.summary()),
+            )
+        } else {
+            SmtpError::from_negative(step::GREETING, &greeting)
+        };
+        Err(self.quit_with(err).await)
+    }
+
+    /// EHLO with our name (RFC 5321 §4.1.1.1) within the command timeout, failures named
+    /// after `step` (EHLO is sent again over TLS).
+    async fn ehlo(&mut self, step: &'static str) -> Result<Reply, SmtpError> {
+        let line = format!("EHLO {}", self.cfg.helo_name);
+        self.command(step, &line, self.cfg.command_timeout).await
+    }
+
+    /// HELO with our name (RFC 5321 §4.1.1.1) within the command timeout.
+    async fn helo(&mut self) -> Result<Reply, SmtpError> {
+        let line = format!("HELO {}", self.cfg.helo_name);
+        self.command(step::HELO, &line, self.cfg.command_timeout)
+            .await
+    }
+
+    /// EHLO, falling back to HELO when the server refuses EHLO with 5yz (RFC 5321 §3.2,
+    /// §4.1.1.1). A refusal ends the session with QUIT.
+    async fn hello(&mut self) -> Result<Hello, SmtpError> {
+        let ehlo = self.ehlo(step::EHLO).await?;
+        if ehlo.is_positive() {
+            return Ok(Hello {
+                esmtp: true,
+                extensions: extensions_of(&ehlo),
+            });
+        }
+        if !ehlo.is_permanent() {
+            let err = SmtpError::from_negative(step::EHLO, &ehlo);
+            return Err(self.quit_with(err).await);
+        }
+        let helo = self.helo().await?;
+        if !helo.is_positive() {
+            let err = SmtpError::from_negative(step::HELO, &helo);
+            return Err(self.quit_with(err).await);
+        }
+        Ok(Hello {
+            esmtp: false,
+            extensions: Vec::new(),
+        })
+    }
+
+    /// STARTTLS (RFC 3207 §4) within the command timeout; on 220 gives back the stream, ready
+    /// for the handshake. `Err` when the session broke (a malformed or oversized reply);
+    /// `Ok(Err(..))` when the upgrade failed, a finding: no reply in time, the connection lost,
+    /// a refusal (then QUIT), or bytes sent after the 220.
+    async fn starttls(mut self) -> Result<Result<S, TlsFailure>, SmtpError> {
+        let reply = match self.exchange("STARTTLS", self.cfg.command_timeout).await {
+            Ok(reply) => reply,
+            Err(ExchangeError::Timeout(_)) => return Ok(Err(TlsFailure::Timeout)),
+            Err(ExchangeError::Reply(err)) if err.is_transport() => {
+                // Like Postfix: a server that drops the connection on STARTTLS offered TLS and
+                // failed to deliver it.
+                return Ok(Err(TlsFailure::Handshake(format!(
+                    "connection lost after STARTTLS: {err}"
+                ))));
+            }
+            Err(ExchangeError::Reply(err)) => {
+                return Err(SmtpError::from_reply(step::STARTTLS, err));
+            }
+        };
+        if reply.code != 220 {
+            self.quit().await;
+            return Ok(Err(TlsFailure::StarttlsRefused(reply.summary())));
+        }
+        let (stream, leftover) = self.reader.into_parts();
+        if !leftover.is_empty() {
+            // The server sent data after its 220 before the handshake: whatever it is, it did not
+            // come through TLS and must not be read as TLS or SMTP (RFC 3207 §4.2; CVE-2011-0411).
+            return Ok(Err(TlsFailure::Handshake(format!(
+                "server sent {} bytes after 220 before the TLS handshake",
+                leftover.len()
+            ))));
+        }
+        Ok(Ok(stream))
+    }
+
+    /// Ends the session, then gives back `err`: for failures after which the server still
+    /// expects a polite goodbye.
+    async fn quit_with(&mut self, err: SmtpError) -> SmtpError {
+        self.quit().await;
+        err
+    }
+
+    /// QUIT, best effort: the probe already has what it came for (RFC 5321 §4.1.1.10). Waits
+    /// at most [`QUIT_TIMEOUT`] for the reply and again for the shutdown.
+    async fn quit(&mut self) {
+        let limit = self.cfg.command_timeout.min(QUIT_TIMEOUT);
+        let _ = self.exchange("QUIT", limit).await;
         let _ = tokio::time::timeout(QUIT_TIMEOUT, self.reader.get_mut().shutdown()).await;
+    }
+}
+
+/// The TLS side of STARTTLS, prepared (and its settings checked) before connecting.
+struct TlsUpgrade {
+    /// The name sent as SNI and given to the verifier.
+    name: ServerName<'static>,
+    connector: tokio_rustls::TlsConnector,
+}
+
+impl TlsUpgrade {
+    fn new(params: TlsParams, addr: SocketAddr) -> Result<Self, SmtpError> {
+        let name = server_name(&params.sni, addr)?;
+        let config = tls::client_config(params.verifier)
+            .map_err(|e| SmtpError::permanent(step::CONFIG, format!("TLS configuration: {e}")))?;
+        Ok(TlsUpgrade {
+            name,
+            connector: tokio_rustls::TlsConnector::from(config),
+        })
+    }
+
+    /// The TLS handshake after the 220 to STARTTLS (RFC 3207 §4; RFC 8446, RFC 5246) within
+    /// `limit`, the TLS timeout; a failure is a finding.
+    async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+        self,
+        stream: S,
+        limit: Duration,
+    ) -> Result<tokio_rustls::client::TlsStream<S>, TlsFailure> {
+        match tokio::time::timeout(limit, self.connector.connect(self.name, stream)).await {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(err)) => Err(tls::classify_handshake_error(&err)),
+            Err(_) => Err(TlsFailure::Timeout),
+        }
     }
 }
 
@@ -407,150 +593,58 @@ pub async fn probe(
     cfg: &SmtpConfig,
 ) -> Result<ProbeSession, SmtpError> {
     check_helo_name(&cfg.helo_name)?;
-    let name = server_name(&tls.sni, addr)?;
-    let client_config = tls::client_config(tls.verifier)
-        .map_err(|e| SmtpError::permanent(step::CONFIG, format!("TLS configuration: {e}")))?;
+    let upgrade = TlsUpgrade::new(tls, addr)?;
 
-    let tcp = match tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(addr)).await {
-        Ok(Ok(tcp)) => tcp,
-        Ok(Err(err)) => return Err(SmtpError::temporary(step::CONNECT, connect_error(&err))),
-        Err(_) => {
-            return Err(SmtpError::temporary(
-                step::CONNECT,
-                format!("no connection within {:?}", cfg.connect_timeout),
-            ));
-        }
-    };
-    let _ = tcp.set_nodelay(true);
-    let mut conn = Connection::new(tcp, cfg.limits());
-
-    // RFC 5321 §3.1, §4.3.2: 220 greeting, or 554 when the server will not talk to us.
-    let greeting = conn
-        .read_reply(step::GREETING, cfg.greeting_timeout)
-        .await?;
-    if greeting.code != 220 {
-        let err = if greeting.is_positive() {
-            SmtpError::permanent(
-                step::GREETING,
-                format!("unexpected greeting {}", greeting.summary()),
-            )
-        } else {
-            SmtpError::from_negative(step::GREETING, &greeting)
-        };
-        conn.quit(cfg.command_timeout).await;
-        return Err(err);
-    }
-
-    // RFC 5321 §4.1.1.1 and §3.2: EHLO; a client may fall back to HELO when EHLO is refused.
-    let ehlo = conn
-        .command(
-            step::EHLO,
-            &format!("EHLO {}", cfg.helo_name),
-            cfg.command_timeout,
-        )
-        .await?;
-    let (esmtp, extensions) = if ehlo.is_positive() {
-        (true, extensions_of(&ehlo))
-    } else if ehlo.is_permanent() {
-        let helo = conn
-            .command(
-                step::HELO,
-                &format!("HELO {}", cfg.helo_name),
-                cfg.command_timeout,
-            )
-            .await?;
-        if !helo.is_positive() {
-            let err = SmtpError::from_negative(step::HELO, &helo);
-            conn.quit(cfg.command_timeout).await;
-            return Err(err);
-        }
-        (false, Vec::new())
-    } else {
-        let err = SmtpError::from_negative(step::EHLO, &ehlo);
-        conn.quit(cfg.command_timeout).await;
-        return Err(err);
-    };
-    let starttls_offered = offers_starttls(&extensions);
-
+    let mut smtp = Session::connect(addr, cfg).await?;
+    let greeting = smtp.greeting().await?;
+    let hello = smtp.hello().await?;
+    let starttls_offered = offers_starttls(&hello.extensions);
     let mut session = ProbeSession {
         greeting_code: greeting.code,
         greeting: greeting.text(),
-        esmtp,
-        extensions,
+        esmtp: hello.esmtp,
+        extensions: hello.extensions,
         starttls_offered,
         tls: None,
         tls_failure: None,
     };
     if !starttls_offered {
-        conn.quit(cfg.command_timeout).await;
+        smtp.quit().await;
         return Ok(session);
     }
+    match probe_tls(smtp, upgrade).await? {
+        Ok(tls) => session.tls = Some(tls),
+        Err(failure) => session.tls_failure = Some(failure),
+    }
+    Ok(session)
+}
 
-    // RFC 3207 §4: STARTTLS, 220, then the handshake.
-    let reply = match conn.exchange("STARTTLS", cfg.command_timeout).await {
-        Ok(reply) => reply,
-        Err(ExchangeError::Timeout(_)) => {
-            session.tls_failure = Some(TlsFailure::Timeout);
-            return Ok(session);
-        }
-        Err(ExchangeError::Reply(err)) if err.is_transport() => {
-            // Like Postfix: a server that drops the connection on STARTTLS offered TLS and
-            // failed to deliver it.
-            session.tls_failure = Some(TlsFailure::Handshake(format!(
-                "connection lost after STARTTLS: {err}"
-            )));
-            return Ok(session);
-        }
-        Err(ExchangeError::Reply(err)) => return Err(SmtpError::from_reply(step::STARTTLS, err)),
+/// The TLS part of a probe, once STARTTLS was offered: STARTTLS, the handshake, EHLO again
+/// over TLS (RFC 3207 §4.2: the client discards what it knew), QUIT. `Ok(Err(..))` is a
+/// failed upgrade, a finding.
+async fn probe_tls(
+    smtp: Session<'_, TcpStream>,
+    upgrade: TlsUpgrade,
+) -> Result<Result<TlsSession, TlsFailure>, SmtpError> {
+    let cfg = smtp.cfg;
+    let tcp = match smtp.starttls().await? {
+        Ok(tcp) => tcp,
+        Err(failure) => return Ok(Err(failure)),
     };
-    if reply.code != 220 {
-        session.tls_failure = Some(TlsFailure::StarttlsRefused(reply.summary()));
-        conn.quit(cfg.command_timeout).await;
-        return Ok(session);
-    }
-    let (tcp, leftover) = conn.reader.into_parts();
-    if !leftover.is_empty() {
-        // The server sent data after its 220 before the handshake: whatever it is, it did not
-        // come through TLS and must not be read as TLS or SMTP (RFC 3207 §4.2; CVE-2011-0411).
-        session.tls_failure = Some(TlsFailure::Handshake(format!(
-            "server sent {} bytes after 220 before the TLS handshake",
-            leftover.len()
-        )));
-        return Ok(session);
-    }
-
-    let connector = tokio_rustls::TlsConnector::from(client_config);
-    let tls_stream = match tokio::time::timeout(cfg.tls_timeout, connector.connect(name, tcp)).await
-    {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(err)) => {
-            session.tls_failure = Some(tls::classify_handshake_error(&err));
-            return Ok(session);
-        }
-        Err(_) => {
-            session.tls_failure = Some(TlsFailure::Timeout);
-            return Ok(session);
-        }
+    let stream = match upgrade.handshake(tcp, cfg.tls_timeout).await {
+        Ok(stream) => stream,
+        Err(failure) => return Ok(Err(failure)),
     };
-    let mut tls_session = describe_tls(tls_stream.get_ref().1);
-
-    // RFC 3207 §4.2: the client discards what it knew and sends EHLO again.
-    let mut conn = Connection::new(tls_stream, cfg.limits());
-    if let Ok(reply) = conn
-        .command(
-            step::EHLO_TLS,
-            &format!("EHLO {}", cfg.helo_name),
-            cfg.command_timeout,
-        )
-        .await
+    let mut tls_session = describe_tls(stream.get_ref().1);
+    let mut smtp = Session::new(stream, cfg);
+    if let Ok(reply) = smtp.ehlo(step::EHLO_TLS).await
         && reply.is_positive()
     {
         tls_session.ehlo_after_tls = true;
         tls_session.extensions_after_tls = extensions_of(&reply);
     }
-    conn.quit(cfg.command_timeout).await;
-    session.tls = Some(tls_session);
-    Ok(session)
+    smtp.quit().await;
+    Ok(Ok(tls_session))
 }
 
 /// What the handshake negotiated and the chain the server sent.

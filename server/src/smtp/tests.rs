@@ -695,3 +695,78 @@ fn starttls_detection_looks_at_the_keyword_only() {
         "AUTH STARTTLS".into()
     ]));
 }
+
+/// Runs the greeting and EHLO/HELO steps against canned replies on an in-memory stream (no
+/// network); gives the outcome and every line the client sent.
+async fn hello_against(replies: &'static [u8]) -> (Result<Hello, SmtpError>, String) {
+    use tokio::io::AsyncReadExt;
+    let cfg = quick();
+    let (client, mut server) = tokio::io::duplex(64 * 1024);
+    server.write_all(replies).await.expect("canned replies");
+    let mut smtp = Session::new(client, &cfg);
+    let result = match smtp.greeting().await {
+        Ok(_) => smtp.hello().await,
+        Err(err) => Err(err),
+    };
+    drop(smtp);
+    let mut sent = String::new();
+    server
+        .read_to_string(&mut sent)
+        .await
+        .expect("client lines");
+    (result, sent)
+}
+
+#[tokio::test]
+async fn negative_replies_are_temporary_for_4yz_and_permanent_otherwise() {
+    const EHLO: &str = "EHLO probe.sendguard.test\r\n";
+    const HELO: &str = "HELO probe.sendguard.test\r\n";
+    const QUIT: &str = "QUIT\r\n";
+    let cases: [(&[u8], &str, bool, String); 6] = [
+        (b"250 hi\r\n221 bye\r\n", step::GREETING, false, QUIT.into()),
+        (b"354 go\r\n221 bye\r\n", step::GREETING, false, QUIT.into()),
+        (
+            b"220 hi\r\n421 4.3.2 closing\r\n221 bye\r\n",
+            step::EHLO,
+            true,
+            format!("{EHLO}{QUIT}"),
+        ),
+        // A 3yz reply to EHLO is a protocol violation, not a refusal to fall back from.
+        (
+            b"220 hi\r\n354 what\r\n221 bye\r\n",
+            step::EHLO,
+            false,
+            format!("{EHLO}{QUIT}"),
+        ),
+        (
+            b"220 hi\r\n500 no\r\n450 later\r\n221 bye\r\n",
+            step::HELO,
+            true,
+            format!("{EHLO}{HELO}{QUIT}"),
+        ),
+        (
+            b"220 hi\r\n502 no\r\n550 never\r\n221 bye\r\n",
+            step::HELO,
+            false,
+            format!("{EHLO}{HELO}{QUIT}"),
+        ),
+    ];
+    for (replies, failed_step, temporary, lines) in cases {
+        let (result, sent) = hello_against(replies).await;
+        let err = result.expect_err("a refusal");
+        assert_eq!(err.step(), failed_step, "{err}");
+        assert_eq!(err.is_temporary(), temporary, "{err}");
+        assert_eq!(sent, lines, "{err}");
+    }
+
+    // A malformed reply is permanent, and the session is abandoned without QUIT.
+    let (result, sent) = hello_against(b"220 hi\r\nhello there\r\n").await;
+    let err = result.expect_err("malformed");
+    assert_eq!((err.step(), err.is_temporary()), (step::EHLO, false));
+    assert_eq!(sent, EHLO);
+
+    // HELO accepted after a refused EHLO: no ESMTP, no extensions.
+    let (result, _) = hello_against(b"220 hi\r\n500 no\r\n250 ok\r\n").await;
+    let hello = result.expect("HELO fallback");
+    assert!(!hello.esmtp && hello.extensions.is_empty());
+}
