@@ -5,8 +5,10 @@
 use std::sync::OnceLock;
 
 use sendguard::probe::Prober;
-use sendguard::sim::world::SimWorld;
 use sendguard_common::{DaneStatus, DomainVerdict, SecurityClass};
+use sendguard_sim::world::SimWorld;
+
+mod common;
 
 struct Shared {
     world: SimWorld,
@@ -34,7 +36,7 @@ fn shared() -> &'static Shared {
 }
 
 async fn verdict(target: &str) -> DomainVerdict {
-    let prober = Prober::new(shared().world.probe_config()).unwrap();
+    let prober = Prober::new(common::sim_probe_config(&shared().world)).unwrap();
     prober.verdict(target, true).await.expect("a verdict")
 }
 

@@ -1,5 +1,5 @@
-//! What each subcommand does: `serve`, `demo`, `probe` and `holds`. `main.rs` parses the command line
-//! and calls [`run`].
+//! What each subcommand does: `serve`, `demo` (with the `demo` feature), `probe` and `holds`.
+//! `main.rs` parses the command line and calls [`run`].
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -7,10 +7,18 @@ use std::time::Duration;
 
 use sendguard_common::{DaneStatus, DomainVerdict, HoldView, SecurityClass};
 
-use crate::cli::{Command, DemoArgs, HoldsCommand, ProbeArgs, ServeArgs, ServerOptions};
+#[cfg(feature = "demo")]
+use sendguard_sim::world::{SimEndpoints, SimWorld};
+
+#[cfg(feature = "demo")]
+use crate::cli::DemoArgs;
+use crate::cli::{Command, HoldsCommand, ProbeArgs, ServeArgs, ServerOptions};
+#[cfg(feature = "demo")]
+use crate::dns::DnsConfig;
 use crate::http::{self, AppState};
+#[cfg(feature = "demo")]
+use crate::probe::ProbeConfig;
 use crate::probe::{Prober, domain_of};
-use crate::sim::world::SimWorld;
 use crate::store::{Store, StoreError};
 use crate::user::account::AccountConfig;
 use crate::verdicts::Verdicts;
@@ -23,6 +31,7 @@ const SHOW_OBSERVATIONS: u32 = 10;
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve(args) => serve(args).await,
+        #[cfg(feature = "demo")]
         Command::Demo(args) => demo(args).await,
         Command::Probe(args) => probe(args).await,
         Command::Holds(command) => holds(command).await,
@@ -68,12 +77,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The probe configuration that talks to the simulated internet at `endpoints`: its resolver
+/// and trust anchor, its SMTP port and timeouts, private (loopback) targets allowed.
+#[cfg(feature = "demo")]
+pub fn sim_probe_config(endpoints: &SimEndpoints) -> ProbeConfig {
+    let mut config = ProbeConfig::new(DnsConfig {
+        resolver: Some(endpoints.resolver),
+        trust_anchor: Some(endpoints.trust_anchor.clone()),
+        timeout: endpoints.dns_timeout,
+    });
+    config.allow_private_targets = true;
+    config.smtp.port = endpoints.smtp_port;
+    config.smtp.greeting_timeout = endpoints.greeting_timeout;
+    config
+}
+
+#[cfg(feature = "demo")]
 async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let dir = tempfile::Builder::new()
         .prefix("sendguard-demo-")
         .tempdir()?;
     let world = SimWorld::start(dir.path()).await?;
-    let mut config = world.probe_config();
+    let mut config = sim_probe_config(&world.endpoints());
     args.reprobe.apply(&mut config);
     let prober = Prober::new(config)?;
     let db = args
@@ -106,6 +131,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// 32 random bytes from the operating system, hex.
+#[cfg(feature = "demo")]
 fn random_token() -> anyhow::Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;

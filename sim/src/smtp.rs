@@ -720,7 +720,7 @@ mod tests {
 
     #[tokio::test]
     async fn behaviour_changes_apply_to_new_connections() {
-        let id = crate::sim::pki::self_signed(&["mx.sim.test"]).expect("cert");
+        let id = crate::pki::self_signed(&["mx.sim.test"]).expect("cert");
         let peer = SmtpPeer::spawn(loopback(3), PeerBehaviour::NoStarttls)
             .await
             .expect("spawn");
@@ -744,7 +744,7 @@ mod tests {
 
     #[tokio::test]
     async fn first_connections_switch_after_the_count_from_when_they_were_set() {
-        let id = crate::sim::pki::self_signed(&["mx.sim.test"]).expect("cert");
+        let id = crate::pki::self_signed(&["mx.sim.test"]).expect("cert");
         let switch = || PeerBehaviour::FirstConnections {
             count: 2,
             first: Box::new(PeerBehaviour::StartTls {
