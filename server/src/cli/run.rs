@@ -5,14 +5,18 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use sendguard_common::{DaneStatus, DomainVerdict, HoldView, SecurityClass};
+use sendguard_common::{
+    DaneStatus, DomainVerdict, HoldView, ObservationView, SecurityClass, ServerHistory,
+};
 
 #[cfg(feature = "demo")]
 use sendguard_sim::world::{SimEndpoints, SimWorld};
 
 #[cfg(feature = "demo")]
 use crate::cli::DemoArgs;
-use crate::cli::{Command, HoldsCommand, ProbeArgs, ServeArgs, ServerOptions};
+use crate::cli::{
+    Command, HoldsCommand, HoldsHostArgs, HoldsListArgs, ProbeArgs, ServeArgs, ServerOptions,
+};
 #[cfg(feature = "demo")]
 use crate::dns::DnsConfig;
 use crate::http::{self, AppState};
@@ -185,68 +189,8 @@ async fn holds(command: HoldsCommand) -> anyhow::Result<ExitCode> {
     }
     let store = Store::open(&path).await?;
     let code = match command {
-        HoldsCommand::List(a) => {
-            let holds = store.holds(a.all).await?;
-            if a.json {
-                println!("{}", serde_json::to_string_pretty(&holds)?);
-            } else if holds.is_empty() {
-                println!("No servers on hold.");
-            } else {
-                print!("{}", holds_table(&holds));
-            }
-            ExitCode::SUCCESS
-        }
-        HoldsCommand::Show(a) => {
-            let history = store.server_history(&a.host).await?;
-            let holds = store.holds_of(&a.host).await?;
-            let observations = store.observations(&a.host, SHOW_OBSERVATIONS).await?;
-            if history.is_none() {
-                eprintln!("sendguard holds: nothing is known of {}", a.host);
-                ExitCode::from(2)
-            } else if a.json {
-                let json = serde_json::json!({
-                    "host": a.host, "history": history, "holds": holds, "observations": observations,
-                });
-                println!("{}", serde_json::to_string_pretty(&json)?);
-                ExitCode::SUCCESS
-            } else {
-                let mut out = String::new();
-                if let Some(h) = &history {
-                    let _ = writeln!(
-                        out,
-                        "{}  best {}  floor {}  first seen {}  last seen {}{}",
-                        a.host,
-                        class_label(h.best),
-                        class_label(h.floor),
-                        time_label(h.first_seen),
-                        time_label(h.last_seen),
-                        h.on_hold_since.map_or(String::new(), |t| format!(
-                            "  ON HOLD since {}",
-                            time_label(t)
-                        ))
-                    );
-                }
-                out.push_str(&holds_table(&holds));
-                let _ = writeln!(out, "Latest observations:");
-                for o in &observations {
-                    let _ = writeln!(
-                        out,
-                        "  {}  {:<8} {:<15} {}  ({}, via {})",
-                        time_label(o.at),
-                        class_label(o.class),
-                        o.ip,
-                        o.reason,
-                        o.domain,
-                        match o.source {
-                            sendguard_common::ObservationSource::Probe => "probe",
-                            sendguard_common::ObservationSource::Delivery => "delivery",
-                        }
-                    );
-                }
-                print!("{out}");
-                ExitCode::SUCCESS
-            }
-        }
+        HoldsCommand::List(a) => holds_list(&store, &a).await?,
+        HoldsCommand::Show(a) => holds_show(&store, &a).await?,
         HoldsCommand::Release(a) => decide(
             &store,
             &a.host,
@@ -262,6 +206,80 @@ async fn holds(command: HoldsCommand) -> anyhow::Result<ExitCode> {
     };
     store.close().await;
     Ok(code)
+}
+
+/// `sendguard holds list`: the holds as JSON or a table.
+async fn holds_list(store: &Store, a: &HoldsListArgs) -> anyhow::Result<ExitCode> {
+    let holds = store.holds(a.all).await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&holds)?);
+    } else if holds.is_empty() {
+        println!("No servers on hold.");
+    } else {
+        print!("{}", holds_table(&holds));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sendguard holds show`: a server's history, holds and latest observations, as JSON or text.
+async fn holds_show(store: &Store, a: &HoldsHostArgs) -> anyhow::Result<ExitCode> {
+    let history = store.server_history(&a.host).await?;
+    let holds = store.holds_of(&a.host).await?;
+    let observations = store.observations(&a.host, SHOW_OBSERVATIONS).await?;
+    let Some(history) = history else {
+        eprintln!("sendguard holds: nothing is known of {}", a.host);
+        return Ok(ExitCode::from(2));
+    };
+    if a.json {
+        let json = serde_json::json!({
+            "host": a.host, "history": history, "holds": holds, "observations": observations,
+        });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        print!("{}", server_text(&a.host, &history, &holds, &observations));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The readable form of `sendguard holds show`.
+fn server_text(
+    host: &str,
+    h: &ServerHistory,
+    holds: &[HoldView],
+    observations: &[ObservationView],
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}  best {}  floor {}  first seen {}  last seen {}{}",
+        host,
+        class_label(h.best),
+        class_label(h.floor),
+        time_label(h.first_seen),
+        time_label(h.last_seen),
+        h.on_hold_since.map_or(String::new(), |t| format!(
+            "  ON HOLD since {}",
+            time_label(t)
+        ))
+    );
+    out.push_str(&holds_table(holds));
+    let _ = writeln!(out, "Latest observations:");
+    for o in observations {
+        let _ = writeln!(
+            out,
+            "  {}  {:<8} {:<15} {}  ({}, via {})",
+            time_label(o.at),
+            class_label(o.class),
+            o.ip,
+            o.reason,
+            o.domain,
+            match o.source {
+                sendguard_common::ObservationSource::Probe => "probe",
+                sendguard_common::ObservationSource::Delivery => "delivery",
+            }
+        );
+    }
+    out
 }
 
 /// Prints the outcome of a release or keep decision.
