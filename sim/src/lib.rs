@@ -12,6 +12,8 @@
 //! This crate knows nothing of the Sendguard server: the server builds its probe
 //! configuration from [`world::SimEndpoints`], plain data.
 
+#![warn(missing_docs)]
+
 pub mod dns;
 pub mod pki;
 pub mod smtp;

@@ -11,10 +11,10 @@
 //!
 //! One server answers for every zone, which hides a trap: asked for the DS of `child.test.`,
 //! hickory's catalog picks the most specific zone, the child, which has no DS at its own apex,
-//! so the chain of trust breaks. Each zone is therefore served through [`ZoneSlot`], which
-//! declines (`LookupControlFlow::Skip`) DS queries at its own apex so the catalog asks the
-//! next handler registered for the name: the parent. The slot also lets [`DnsSim::replace_zone`]
-//! swap a zone's contents while the server runs.
+//! so the chain of trust breaks. Each zone is therefore served through a `ZoneSlot`
+//! (`slot.rs`), which declines (`LookupControlFlow::Skip`) DS queries at its own apex so the
+//! catalog asks the next handler registered for the name: the parent. The slot also lets
+//! [`DnsSim::replace_zone`] swap a zone's contents while the server runs.
 //!
 //! The parts: `tree` (the zones and how each is built and signed) and `slot` (a zone as the
 //! catalog sees it).
