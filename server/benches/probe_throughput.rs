@@ -15,9 +15,13 @@
 use std::time::{Duration, Instant};
 
 use sendguard::probe::Prober;
-use sendguard::sim::dns::Signing;
-use sendguard::sim::world::{HostKind, Scenario, SimWorld};
 use sendguard_common::SecurityClass;
+use sendguard_sim::dns::Signing;
+use sendguard_sim::world::{HostKind, Scenario, SimWorld};
+
+// The tests' helpers, for the probe configuration that talks to the world.
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 /// `n` domains `bench-00001.test` …, one MX host each, behaviours in turn.
 fn generated(n: usize) -> Vec<Scenario> {
@@ -78,7 +82,7 @@ fn main() -> anyhow::Result<()> {
         let rss_setup = status_kib("VmRSS");
         let domains: Vec<String> = world.domains().iter().map(|d| d.domain.clone()).collect();
 
-        let prober = Prober::new(world.probe_config())?;
+        let prober = Prober::new(common::sim_probe_config(&world))?;
         let store = sendguard::store::Store::open(&dir.path().join("sendguard.db")).await?;
         let alerts = sendguard::verdicts::alerts::Alerts::new(None)?;
         let service = sendguard::verdicts::Verdicts::new(prober, store, alerts, Duration::from_secs(3600));
@@ -98,7 +102,7 @@ fn main() -> anyhow::Result<()> {
             };
             counts[i] += 1;
         }
-        let sessions = world.probe_config().max_concurrent_sessions;
+        let sessions = common::sim_probe_config(&world).max_concurrent_sessions;
         println!("probe_throughput: {n} domains, one MX host each, at most {sessions} SMTP sessions at once");
         println!("  setup (sign {n} zones, {n} certificates, start DNS and peers): {:.2} s", setup.as_secs_f64());
         println!("  probing all domains: {:.2} s = {:.0} domains/s", elapsed.as_secs_f64(), n as f64 / elapsed.as_secs_f64());

@@ -11,8 +11,10 @@
 //! - `store`: persistence (SQLite);
 //! - `verdicts`: the verdict service that ties probe, policy and store together, and alerts;
 //! - `user`: the account, its sender addresses and the draft's bounds;
-//! - `http`: the thin HTTP handlers;
-//! - `sim`: the simulated internet for tests, benchmarks and the demo.
+//! - `http`: the thin HTTP handlers.
+//!
+//! The simulated internet that tests, benchmarks and `sendguard demo` run against is its own
+//! crate, `sendguard-sim`; the server uses it only with the `demo` feature (on by default).
 //!
 //! `main.rs` only parses the command line, sets up logging and runs what was asked; everything
 //! else lives here so that tests drive the real code in-process.
@@ -23,7 +25,6 @@ pub mod dns;
 pub mod http;
 pub mod policy;
 pub mod probe;
-pub mod sim;
 pub mod smtp;
 pub mod store;
 pub mod tls;

@@ -3,8 +3,8 @@
 
 use std::process::Command;
 
-use sendguard::sim::world::SimWorld;
 use sendguard_common::{DomainVerdict, SecurityClass};
+use sendguard_sim::world::SimWorld;
 
 mod common;
 
@@ -16,7 +16,7 @@ fn sendguard() -> Command {
 async fn probe_prints_json_verdicts_and_a_table() {
     let dir = tempfile::tempdir().unwrap();
     let world = SimWorld::start(dir.path()).await.unwrap();
-    let config = world.probe_config();
+    let config = common::sim_probe_config(&world);
     let resolver = config.dns.resolver.unwrap().to_string();
     let anchor = config.dns.trust_anchor.clone().unwrap();
     let port = world.smtp_port().to_string();

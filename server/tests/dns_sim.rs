@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use sendguard::dane::tlsa::TlsaRecord;
 use sendguard::dns::{Dns, DnsConfig, DnsError, MxHost, MxKind, to_a_label};
-use sendguard::sim::dns::{DnsSim, Signing, ZoneSpec};
 use sendguard_common::DnssecStatus;
+use sendguard_sim::dns::{DnsSim, Signing, ZoneSpec};
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const SPKI_HASH: &str = "8bd1da95272f7fa4ffb24137fc0ed03aae67e5c4d8b3c50734e1050a7920b922";

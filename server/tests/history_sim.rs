@@ -6,13 +6,15 @@
 use std::time::Duration;
 
 use sendguard::probe::Prober;
-use sendguard::sim::dns::{Signing, ZoneSpec};
-use sendguard::sim::smtp::PeerBehaviour;
-use sendguard::sim::world::{HostKind, Scenario, SimWorld, scenarios};
 use sendguard::store::Store;
 use sendguard::verdicts::Verdicts;
 use sendguard::verdicts::alerts::Alerts;
 use sendguard_common::{BlockCause, DomainVerdict, HoldStatus, RecipientSecurity, SecurityClass};
+use sendguard_sim::dns::{Signing, ZoneSpec};
+use sendguard_sim::smtp::PeerBehaviour;
+use sendguard_sim::world::{HostKind, Scenario, SimWorld, scenarios};
+
+mod common;
 
 struct Env {
     world: SimWorld,
@@ -37,7 +39,7 @@ async fn env(list: Vec<Scenario>) -> Env {
     let world = SimWorld::start_with(list, dir.path())
         .await
         .expect("sim starts");
-    let prober = Prober::new(world.probe_config()).unwrap();
+    let prober = Prober::new(common::sim_probe_config(&world)).unwrap();
     let store = Store::open(&dir.path().join("sendguard.db")).await.unwrap();
     let verdicts = Verdicts::new(
         prober.clone(),
@@ -350,7 +352,7 @@ async fn the_demo_downgrade_offers_tls_to_one_probe_then_is_held_once() {
 async fn with_the_demo_s_short_ages_a_second_lookup_raises_the_hold_in_the_background() {
     let e = env(vec![demo_downgrade()]).await;
     // What `sendguard demo --verdict-max-age 0 --min-reprobe-interval 0` builds.
-    let mut config = e.world.probe_config();
+    let mut config = common::sim_probe_config(&e.world);
     config.min_reprobe_interval = Duration::ZERO;
     let verdicts = Verdicts::new(
         Prober::new(config).unwrap(),

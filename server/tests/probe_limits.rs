@@ -5,8 +5,10 @@
 use std::time::Duration;
 
 use sendguard::probe::Prober;
-use sendguard::sim::dns::Signing;
-use sendguard::sim::world::{HostKind, Scenario, SimWorld};
+use sendguard_sim::dns::Signing;
+use sendguard_sim::world::{HostKind, Scenario, SimWorld};
+
+mod common;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probes_are_merged_and_spaced() {
@@ -24,7 +26,7 @@ async fn probes_are_merged_and_spaced() {
     .await
     .unwrap();
     let peer = world.peer("mx.spaced.test").unwrap();
-    let mut config = world.probe_config();
+    let mut config = common::sim_probe_config(&world);
     config.min_reprobe_interval = Duration::from_secs(60);
     let prober = Prober::new(config).unwrap();
 

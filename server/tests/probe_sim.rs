@@ -5,8 +5,8 @@
 use std::sync::OnceLock;
 
 use sendguard::probe::Prober;
-use sendguard::sim::world::SimWorld;
 use sendguard_common::{DaneStatus, DomainVerdict, SecurityClass};
+use sendguard_sim::world::SimWorld;
 
 mod common;
 
@@ -36,7 +36,7 @@ fn shared() -> &'static Shared {
 }
 
 async fn verdict(target: &str) -> DomainVerdict {
-    let prober = Prober::new(shared().world.probe_config()).unwrap();
+    let prober = Prober::new(common::sim_probe_config(&shared().world)).unwrap();
     common::probe_verdict(prober, target).await
 }
 

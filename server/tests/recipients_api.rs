@@ -10,14 +10,16 @@ use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use sendguard::http::{AppState, app};
 use sendguard::probe::Prober;
-use sendguard::sim::world::SimWorld;
 use sendguard::store::Store;
 use sendguard::verdicts::Verdicts;
 use sendguard::verdicts::alerts::Alerts;
 use sendguard_common::{
     ApiErrorBody, DomainVerdict, RecipientSecurity, RecipientSecurityResponse, SecurityClass,
 };
+use sendguard_sim::world::SimWorld;
 use tower::ServiceExt;
+
+mod common;
 
 async fn post(router: axum::Router, body: String) -> (StatusCode, Vec<u8>) {
     let response = router
@@ -46,7 +48,7 @@ async fn post(router: axum::Router, body: String) -> (StatusCode, Vec<u8>) {
 async fn pending_verdicts_arrive_on_the_event_stream() {
     let dir = tempfile::tempdir().unwrap();
     let world = SimWorld::start(dir.path()).await.unwrap();
-    let prober = Prober::new(world.probe_config()).unwrap();
+    let prober = Prober::new(common::sim_probe_config(&world)).unwrap();
     let store = Store::open(&dir.path().join("sendguard.db")).await.unwrap();
     let verdicts = Verdicts::new(prober, store, Alerts::default(), Duration::from_secs(3600));
     let router = app(AppState::new(verdicts));

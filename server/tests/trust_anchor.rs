@@ -10,8 +10,8 @@ use hickory_proto::dnssec::rdata::DNSKEY;
 use hickory_proto::dnssec::{DigestType, TrustAnchors};
 use hickory_proto::rr::Name;
 use sendguard::dns::{Dns, DnsConfig, DnsError, MxKind};
-use sendguard::sim::dns::{DnsSim, Signing, ZoneSpec};
 use sendguard_common::DnssecStatus;
+use sendguard_sim::dns::{DnsSim, Signing, ZoneSpec};
 
 /// The DS record (SHA-256) of the first DNSKEY in a DNSKEY trust anchor file.
 fn ds_line(dnskey_file: &Path, corrupt: bool) -> String {

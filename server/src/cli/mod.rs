@@ -28,6 +28,7 @@ pub enum Command {
     /// Serve the compose page and the HTTP API.
     Serve(ServeArgs),
     /// Start the simulated internet on loopback and serve the product against it.
+    #[cfg(feature = "demo")]
     Demo(DemoArgs),
     /// Probe recipient domains now, record what was seen, and print their verdicts.
     Probe(ProbeArgs),
@@ -164,10 +165,12 @@ pub struct ServeArgs {
 
 /// The demo's default for `--verdict-max-age` and `--min-reprobe-interval`, in seconds: short,
 /// so that a change in the simulated internet (`downgrade.test`) shows while a person watches.
+#[cfg(feature = "demo")]
 pub const DEMO_REPROBE_SECONDS: &str = "15";
 
 /// Options of `sendguard demo`: those of `serve` that make sense against the simulated
 /// internet, with quicker re-probing.
+#[cfg(feature = "demo")]
 #[derive(Debug, clap::Args)]
 #[command(
     mut_arg("verdict_max_age", |a| a.default_value(DEMO_REPROBE_SECONDS)),
@@ -369,6 +372,7 @@ mod tests {
         assert_eq!(args.server.verdict_max_age, 3600);
     }
 
+    #[cfg(feature = "demo")]
     #[test]
     fn demo_re_probes_sooner_than_serve_unless_told_otherwise() {
         let demo = |extra: &[&str]| {

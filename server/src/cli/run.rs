@@ -1,16 +1,28 @@
-//! What each subcommand does: `serve`, `demo`, `probe` and `holds`. `main.rs` parses the command line
-//! and calls [`run`].
+//! What each subcommand does: `serve`, `demo` (with the `demo` feature), `probe` and `holds`.
+//! `main.rs` parses the command line and calls [`run`].
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use sendguard_common::{DaneStatus, DomainVerdict, HoldView, SecurityClass};
+use sendguard_common::{
+    DaneStatus, DomainVerdict, HoldView, ObservationView, SecurityClass, ServerHistory,
+};
 
-use crate::cli::{Command, DemoArgs, HoldsCommand, ProbeArgs, ServeArgs, ServerOptions};
+#[cfg(feature = "demo")]
+use sendguard_sim::world::{SimEndpoints, SimWorld};
+
+#[cfg(feature = "demo")]
+use crate::cli::DemoArgs;
+use crate::cli::{
+    Command, HoldsCommand, HoldsHostArgs, HoldsListArgs, ProbeArgs, ServeArgs, ServerOptions,
+};
+#[cfg(feature = "demo")]
+use crate::dns::DnsConfig;
 use crate::http::{self, AppState};
+#[cfg(feature = "demo")]
+use crate::probe::ProbeConfig;
 use crate::probe::{Prober, domain_of};
-use crate::sim::world::SimWorld;
 use crate::store::{Store, StoreError};
 use crate::user::account::AccountConfig;
 use crate::verdicts::Verdicts;
@@ -23,6 +35,7 @@ const SHOW_OBSERVATIONS: u32 = 10;
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve(args) => serve(args).await,
+        #[cfg(feature = "demo")]
         Command::Demo(args) => demo(args).await,
         Command::Probe(args) => probe(args).await,
         Command::Holds(command) => holds(command).await,
@@ -68,12 +81,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The probe configuration that talks to the simulated internet at `endpoints`: its resolver
+/// and trust anchor, its SMTP port and timeouts, private (loopback) targets allowed.
+#[cfg(feature = "demo")]
+pub fn sim_probe_config(endpoints: &SimEndpoints) -> ProbeConfig {
+    let mut config = ProbeConfig::new(DnsConfig {
+        resolver: Some(endpoints.resolver),
+        trust_anchor: Some(endpoints.trust_anchor.clone()),
+        timeout: endpoints.dns_timeout,
+    });
+    config.allow_private_targets = true;
+    config.smtp.port = endpoints.smtp_port;
+    config.smtp.greeting_timeout = endpoints.greeting_timeout;
+    config
+}
+
+#[cfg(feature = "demo")]
 async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let dir = tempfile::Builder::new()
         .prefix("sendguard-demo-")
         .tempdir()?;
     let world = SimWorld::start(dir.path()).await?;
-    let mut config = world.probe_config();
+    let mut config = sim_probe_config(&world.endpoints());
     args.reprobe.apply(&mut config);
     let prober = Prober::new(config)?;
     let db = args
@@ -106,6 +135,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// 32 random bytes from the operating system, hex.
+#[cfg(feature = "demo")]
 fn random_token() -> anyhow::Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
@@ -159,68 +189,8 @@ async fn holds(command: HoldsCommand) -> anyhow::Result<ExitCode> {
     }
     let store = Store::open(&path).await?;
     let code = match command {
-        HoldsCommand::List(a) => {
-            let holds = store.holds(a.all).await?;
-            if a.json {
-                println!("{}", serde_json::to_string_pretty(&holds)?);
-            } else if holds.is_empty() {
-                println!("No servers on hold.");
-            } else {
-                print!("{}", holds_table(&holds));
-            }
-            ExitCode::SUCCESS
-        }
-        HoldsCommand::Show(a) => {
-            let history = store.server_history(&a.host).await?;
-            let holds = store.holds_of(&a.host).await?;
-            let observations = store.observations(&a.host, SHOW_OBSERVATIONS).await?;
-            if history.is_none() {
-                eprintln!("sendguard holds: nothing is known of {}", a.host);
-                ExitCode::from(2)
-            } else if a.json {
-                let json = serde_json::json!({
-                    "host": a.host, "history": history, "holds": holds, "observations": observations,
-                });
-                println!("{}", serde_json::to_string_pretty(&json)?);
-                ExitCode::SUCCESS
-            } else {
-                let mut out = String::new();
-                if let Some(h) = &history {
-                    let _ = writeln!(
-                        out,
-                        "{}  best {}  floor {}  first seen {}  last seen {}{}",
-                        a.host,
-                        class_label(h.best),
-                        class_label(h.floor),
-                        time_label(h.first_seen),
-                        time_label(h.last_seen),
-                        h.on_hold_since.map_or(String::new(), |t| format!(
-                            "  ON HOLD since {}",
-                            time_label(t)
-                        ))
-                    );
-                }
-                out.push_str(&holds_table(&holds));
-                let _ = writeln!(out, "Latest observations:");
-                for o in &observations {
-                    let _ = writeln!(
-                        out,
-                        "  {}  {:<8} {:<15} {}  ({}, via {})",
-                        time_label(o.at),
-                        class_label(o.class),
-                        o.ip,
-                        o.reason,
-                        o.domain,
-                        match o.source {
-                            sendguard_common::ObservationSource::Probe => "probe",
-                            sendguard_common::ObservationSource::Delivery => "delivery",
-                        }
-                    );
-                }
-                print!("{out}");
-                ExitCode::SUCCESS
-            }
-        }
+        HoldsCommand::List(a) => holds_list(&store, &a).await?,
+        HoldsCommand::Show(a) => holds_show(&store, &a).await?,
         HoldsCommand::Release(a) => decide(
             &store,
             &a.host,
@@ -236,6 +206,80 @@ async fn holds(command: HoldsCommand) -> anyhow::Result<ExitCode> {
     };
     store.close().await;
     Ok(code)
+}
+
+/// `sendguard holds list`: the holds as JSON or a table.
+async fn holds_list(store: &Store, a: &HoldsListArgs) -> anyhow::Result<ExitCode> {
+    let holds = store.holds(a.all).await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&holds)?);
+    } else if holds.is_empty() {
+        println!("No servers on hold.");
+    } else {
+        print!("{}", holds_table(&holds));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sendguard holds show`: a server's history, holds and latest observations, as JSON or text.
+async fn holds_show(store: &Store, a: &HoldsHostArgs) -> anyhow::Result<ExitCode> {
+    let history = store.server_history(&a.host).await?;
+    let holds = store.holds_of(&a.host).await?;
+    let observations = store.observations(&a.host, SHOW_OBSERVATIONS).await?;
+    let Some(history) = history else {
+        eprintln!("sendguard holds: nothing is known of {}", a.host);
+        return Ok(ExitCode::from(2));
+    };
+    if a.json {
+        let json = serde_json::json!({
+            "host": a.host, "history": history, "holds": holds, "observations": observations,
+        });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        print!("{}", server_text(&a.host, &history, &holds, &observations));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The readable form of `sendguard holds show`.
+fn server_text(
+    host: &str,
+    h: &ServerHistory,
+    holds: &[HoldView],
+    observations: &[ObservationView],
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}  best {}  floor {}  first seen {}  last seen {}{}",
+        host,
+        class_label(h.best),
+        class_label(h.floor),
+        time_label(h.first_seen),
+        time_label(h.last_seen),
+        h.on_hold_since.map_or(String::new(), |t| format!(
+            "  ON HOLD since {}",
+            time_label(t)
+        ))
+    );
+    out.push_str(&holds_table(holds));
+    let _ = writeln!(out, "Latest observations:");
+    for o in observations {
+        let _ = writeln!(
+            out,
+            "  {}  {:<8} {:<15} {}  ({}, via {})",
+            time_label(o.at),
+            class_label(o.class),
+            o.ip,
+            o.reason,
+            o.domain,
+            match o.source {
+                sendguard_common::ObservationSource::Probe => "probe",
+                sendguard_common::ObservationSource::Delivery => "delivery",
+            }
+        );
+    }
+    out
 }
 
 /// Prints the outcome of a release or keep decision.

@@ -1,4 +1,4 @@
-//! Probes against real loopback servers: the simulated peers of [`crate::sim::smtp`] and, for
+//! Probes against real loopback servers: the simulated peers of [`sendguard_sim::smtp`] and, for
 //! misbehaviour the peers do not offer, small scripted TCP servers. Real TCP, real TLS
 //! handshakes, only 127.0.0.0/8.
 
@@ -12,8 +12,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 use super::*;
-use crate::sim::pki::{Identity, SimCa, self_signed};
-use crate::sim::smtp::{PeerBehaviour, SmtpPeer, tls_server_config};
+use sendguard_sim::pki::{Identity, SimCa, self_signed};
+use sendguard_sim::smtp::{PeerBehaviour, SmtpPeer, tls_server_config};
 
 /// A loopback address of its own for each test (127.0.43.x), any free port.
 fn loopback(last: u8) -> SocketAddr {

@@ -79,3 +79,18 @@ pub async fn probe_verdict(
     );
     verdicts.probe_now(target, true).await.expect("a verdict")
 }
+
+/// A probe configuration that talks to a simulated world: its resolver, trust anchor, SMTP
+/// port and timeouts, private (loopback) targets allowed. What `sendguard demo` builds too.
+pub fn sim_probe_config(world: &sendguard_sim::world::SimWorld) -> sendguard::probe::ProbeConfig {
+    let endpoints = world.endpoints();
+    let mut config = sendguard::probe::ProbeConfig::new(sendguard::dns::DnsConfig {
+        resolver: Some(endpoints.resolver),
+        trust_anchor: Some(endpoints.trust_anchor),
+        timeout: endpoints.dns_timeout,
+    });
+    config.allow_private_targets = true;
+    config.smtp.port = endpoints.smtp_port;
+    config.smtp.greeting_timeout = endpoints.greeting_timeout;
+    config
+}

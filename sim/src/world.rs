@@ -4,20 +4,20 @@
 //! Each MX host gets its own 127.0.2.x address; all peers listen on one port (chosen free at
 //! start), which the prober is told to use, while TLSA names stay `_25._tcp.<mx>` as RFC 7672
 //! requires. The trust anchor of the simulated root is written to the world's folder.
-//! `sendguard demo`, the tests and the benchmarks all use this.
+//! `sendguard demo`, the tests and the benchmarks all use this; [`SimWorld::endpoints`] tells
+//! them, as plain data, where to find the world.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sendguard_common::DemoDomain;
 
-use crate::dns::DnsConfig;
-use crate::probe::ProbeConfig;
-use crate::sim::dns::{DnsSim, Signing, ZoneSpec};
-use crate::sim::pki::{Identity, SimCa, self_signed};
-use crate::sim::smtp::{PeerBehaviour, SmtpPeer};
+use crate::dns::{DnsSim, Signing, ZoneSpec};
+use crate::pki::{Identity, SimCa, self_signed};
+use crate::smtp::{PeerBehaviour, SmtpPeer};
+use crate::tlsa;
 
 /// Why the simulated internet could not start.
 #[derive(Debug, thiserror::Error)]
@@ -177,6 +177,22 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
+/// Where a running world answers, and how patient a prober of it should be: what a prober's
+/// configuration needs, as plain data. Private (loopback) targets must be allowed to reach it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimEndpoints {
+    /// The DNS server (UDP and TCP) that answers for the whole tree, root included.
+    pub resolver: SocketAddr,
+    /// The root's DNSKEY in zone-file form: the trust anchor for DNSSEC validation.
+    pub trust_anchor: PathBuf,
+    /// The port every SMTP peer listens on (instead of 25).
+    pub smtp_port: u16,
+    /// A DNS timeout that suits the world.
+    pub dns_timeout: Duration,
+    /// A greeting timeout that the slow scenarios (`slow.test`) stay well within.
+    pub greeting_timeout: Duration,
+}
+
 /// The running simulated internet.
 pub struct SimWorld {
     dns: DnsSim,
@@ -245,18 +261,16 @@ impl SimWorld {
         })
     }
 
-    /// A probe configuration that talks to this world: its resolver and trust anchor, its
-    /// SMTP port, private targets allowed, short timeouts.
-    pub fn probe_config(&self) -> ProbeConfig {
-        let mut config = ProbeConfig::new(DnsConfig {
-            resolver: Some(self.dns.addr()),
-            trust_anchor: Some(self.dns.trust_anchor_path().to_path_buf()),
-            timeout: Duration::from_secs(5),
-        });
-        config.allow_private_targets = true;
-        config.smtp.port = self.smtp_port;
-        config.smtp.greeting_timeout = Duration::from_secs(10);
-        config
+    /// Where a prober finds this world: its resolver and trust anchor, its SMTP port, and
+    /// timeouts that suit it.
+    pub fn endpoints(&self) -> SimEndpoints {
+        SimEndpoints {
+            resolver: self.dns.addr(),
+            trust_anchor: self.dns.trust_anchor_path().to_path_buf(),
+            smtp_port: self.smtp_port,
+            dns_timeout: Duration::from_secs(5),
+            greeting_timeout: Duration::from_secs(10),
+        }
     }
 
     /// The domains with their descriptions.
@@ -296,10 +310,8 @@ fn host_setup(
 ) -> Result<(PeerBehaviour, Option<String>), SimError> {
     let pki = |e: &dyn std::fmt::Display| SimError::Pki(e.to_string());
     let own = || self_signed(&[host]).map_err(|e| pki(&e));
-    let tlsa = |usage: u8, selector: u8, cert: &[u8]| -> Result<String, SimError> {
-        let data = crate::dane::association_data(cert, selector, 1)
-            .map_err(|e| SimError::Tlsa(e.to_string()))?;
-        Ok(format!("{usage} {selector} 1 {}", hex::encode(data)))
+    let tlsa = |usage: u8, selector: u8, cert: &[u8]| {
+        tlsa::record(usage, selector, cert).map_err(|e| SimError::Tlsa(e.to_string()))
     };
     let tls = |identity: Identity| PeerBehaviour::StartTls { identity };
     Ok(match kind {

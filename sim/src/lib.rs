@@ -1,0 +1,21 @@
+//! The simulated internet on loopback, for tests, benchmarks and `sendguard demo`: a
+//! DNSSEC-signed DNS tree served by hickory-server and SMTP peers with chosen TLS behaviour,
+//! running in-process on 127.0.0.0/8 addresses.
+//!
+//! - [`dns`]: the authoritative server for a signed tree of zones (RFC 4033–4035);
+//! - [`smtp`]: SMTP peers (RFC 5321, STARTTLS per RFC 3207) with a chosen behaviour;
+//! - [`pki`]: a private CA, certificates it issues and self-signed ones (rcgen);
+//! - [`tlsa`]: the association data of the TLSA records the world publishes (RFC 6698);
+//! - [`world`]: the scenarios, one domain each, started together; [`world::SimWorld::endpoints`]
+//!   says where a prober finds them.
+//!
+//! This crate knows nothing of the Sendguard server: the server builds its probe
+//! configuration from [`world::SimEndpoints`], plain data.
+
+#![warn(missing_docs)]
+
+pub mod dns;
+pub mod pki;
+pub mod smtp;
+pub mod tlsa;
+pub mod world;

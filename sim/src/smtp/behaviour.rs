@@ -1,0 +1,165 @@
+//! What a simulated SMTP peer does: [`PeerBehaviour`], set per peer and changeable while it
+//! runs, and how one connection's behaviour is resolved from it ([`Plan`]): the wrappers
+//! (delays, greetings, switches after a number of connections) unwrapped down to a base
+//! behaviour, and what that base does about STARTTLS (RFC 3207) as a [`TlsOffer`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ServerConfig;
+
+use super::tls_server_config;
+use crate::pki::Identity;
+
+/// How a simulated SMTP server behaves towards each new connection.
+#[derive(Clone, Debug)]
+pub enum PeerBehaviour {
+    /// Plain SMTP: STARTTLS is neither advertised nor accepted.
+    NoStarttls,
+    /// Advertises STARTTLS and completes TLS 1.2 or 1.3 with this certificate chain and key.
+    StartTls {
+        /// The chain (leaf first) and key to present.
+        identity: Identity,
+    },
+    /// Advertises STARTTLS and completes TLS with a ready-made rustls configuration, e.g. one
+    /// restricted to TLS 1.2 ([`tls_server_config`]) or with an odd certificate resolver.
+    StartTlsWith {
+        /// The server configuration for the handshake.
+        config: Arc<ServerConfig>,
+    },
+    /// Advertises STARTTLS but answers it with `454 4.7.0` (RFC 3207 §4).
+    RefuseStartTls,
+    /// Advertises STARTTLS, answers 220, then sends bytes that are not TLS and closes.
+    BrokenTls,
+    /// An old server: EHLO is refused with 500, HELO works, no extensions.
+    NoEsmtp,
+    /// Waits `delay` before greeting, then behaves as `then`.
+    SlowGreeting {
+        /// How long to wait before the greeting.
+        delay: Duration,
+        /// The behaviour after the delay.
+        then: Box<PeerBehaviour>,
+    },
+    /// Greets with these lines as one multi-line 220 reply, then behaves as `then`.
+    MultiLineGreeting {
+        /// The text of each greeting line (without code).
+        lines: Vec<String>,
+        /// The behaviour after the greeting.
+        then: Box<PeerBehaviour>,
+    },
+    /// Greets with `554` (RFC 5321 §3.1: no SMTP service here) and answers everything but
+    /// QUIT with 503.
+    RejectGreeting,
+    /// Greets with `421` (service not available) and closes the connection.
+    TempFailGreeting,
+    /// Sends an endless greeting of long continuation lines, to test the client's limits.
+    Hostile,
+    /// Behaves as `first` towards the first `count` connections accepted since this behaviour
+    /// was set (at spawn or by [`SmtpPeer::set_behaviour`](super::SmtpPeer::set_behaviour)),
+    /// and as `then` towards every later one. Counted per peer, so the change is
+    /// deterministic: a probe that opens one session per address sees exactly one of the two.
+    FirstConnections {
+        /// How many connections get `first`.
+        count: usize,
+        /// The behaviour towards the first `count` connections.
+        first: Box<PeerBehaviour>,
+        /// The behaviour towards every later connection.
+        then: Box<PeerBehaviour>,
+    },
+}
+
+/// What the base behaviour does about TLS.
+pub(super) enum TlsOffer {
+    /// STARTTLS not advertised.
+    None,
+    /// Advertised, and completed with this configuration.
+    Serve(Arc<ServerConfig>),
+    /// Advertised, but the configuration could not be built: answered with 454.
+    Unavailable,
+    /// Advertised, refused with 454.
+    Refuse,
+    /// Advertised, 220, then garbage.
+    Broken,
+}
+
+impl TlsOffer {
+    /// Whether STARTTLS is advertised in the EHLO reply (before TLS).
+    pub(super) fn advertised(&self) -> bool {
+        !matches!(self, TlsOffer::None)
+    }
+
+    /// The configuration of the handshake after an accepted STARTTLS.
+    pub(super) fn config(&self) -> Option<Arc<ServerConfig>> {
+        match self {
+            TlsOffer::Serve(config) => Some(config.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// One connection's behaviour with the wrappers unwrapped.
+pub(super) struct Plan {
+    /// How long to wait before the greeting (the delays of nested wrappers add up).
+    pub(super) delay: Duration,
+    /// The greeting lines, when a wrapper chose them (the innermost one wins).
+    pub(super) greeting: Option<Vec<String>>,
+    /// The behaviour left when no wrapper is: never `SlowGreeting`, `MultiLineGreeting` or
+    /// `FirstConnections`.
+    pub(super) base: PeerBehaviour,
+}
+
+impl Plan {
+    /// Resolves `behaviour` for the connection that is the `index`-th (from 0) accepted since
+    /// the behaviour was set; a switch picks the side this connection falls on, and a nested
+    /// switch counts the connections that reach it.
+    pub(super) fn new(behaviour: PeerBehaviour, index: usize) -> Plan {
+        let mut delay = Duration::ZERO;
+        let mut greeting = None;
+        let mut behaviour = behaviour;
+        let mut index = index;
+        loop {
+            match behaviour {
+                PeerBehaviour::FirstConnections { count, first, then } => {
+                    if index < count {
+                        behaviour = *first;
+                    } else {
+                        index -= count;
+                        behaviour = *then;
+                    }
+                }
+                PeerBehaviour::SlowGreeting { delay: d, then } => {
+                    delay += d;
+                    behaviour = *then;
+                }
+                PeerBehaviour::MultiLineGreeting { lines, then } => {
+                    greeting = Some(lines);
+                    behaviour = *then;
+                }
+                base => {
+                    return Plan {
+                        delay,
+                        greeting,
+                        base,
+                    };
+                }
+            }
+        }
+    }
+
+    /// What the base behaviour offers for STARTTLS.
+    pub(super) fn tls_offer(&self) -> TlsOffer {
+        match &self.base {
+            PeerBehaviour::StartTls { identity } => match tls_server_config(
+                identity,
+                &[&rustls::version::TLS13, &rustls::version::TLS12],
+            ) {
+                Ok(config) => TlsOffer::Serve(config),
+                Err(_) => TlsOffer::Unavailable,
+            },
+            PeerBehaviour::StartTlsWith { config } => TlsOffer::Serve(config.clone()),
+            PeerBehaviour::RefuseStartTls => TlsOffer::Refuse,
+            PeerBehaviour::BrokenTls => TlsOffer::Broken,
+            _ => TlsOffer::None,
+        }
+    }
+}

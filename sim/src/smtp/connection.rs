@@ -1,0 +1,113 @@
+//! One connection to a simulated SMTP peer, from accept to close: the behaviour resolved for
+//! this connection ([`Plan`]), the greeting (220, or 421/554 when told to refuse, or a hostile
+//! flood), the plain session and, after an accepted STARTTLS, the TLS handshake (tokio-rustls)
+//! and the session over TLS (RFC 3207 §4.2: the client greets again).
+
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+
+use super::behaviour::{PeerBehaviour, Plan, TlsOffer};
+use super::io::{multi_line, write};
+use super::session::{Mode, Upgrade, session};
+use super::{PeerOptions, Shared};
+
+/// The most a hostile peer sends before it gives up itself.
+const HOSTILE_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Serves one connection with a snapshot of the behaviour; `index` counts the connections
+/// accepted since the behaviour was set, from 0.
+pub(super) async fn serve(
+    mut stream: TcpStream,
+    behaviour: PeerBehaviour,
+    index: usize,
+    shared: Arc<Shared>,
+) {
+    let _ = stream.set_nodelay(true);
+    let plan = Plan::new(behaviour, index);
+    tokio::time::sleep(plan.delay).await;
+    let opts = &shared.options;
+    match &plan.base {
+        PeerBehaviour::Hostile => hostile(&mut stream, opts).await,
+        PeerBehaviour::TempFailGreeting => {
+            let line = b"421 4.3.2 Service not available, closing channel\r\n";
+            let _ = write(&mut stream, line, opts).await;
+        }
+        PeerBehaviour::RejectGreeting => reject(stream, &shared).await,
+        _ => greet_and_serve(stream, plan, &shared).await,
+    }
+}
+
+/// Greets with 554 and answers everything but QUIT with 503.
+async fn reject(mut stream: TcpStream, shared: &Shared) {
+    let line = format!(
+        "554 5.7.1 {} No SMTP service here\r\n",
+        shared.options.hostname
+    );
+    if write(&mut stream, line.as_bytes(), &shared.options)
+        .await
+        .is_ok()
+    {
+        let mode = Mode {
+            esmtp: true,
+            offer: TlsOffer::None,
+            tls: false,
+            rejected: true,
+        };
+        let _ = session(stream, mode, shared).await;
+    }
+}
+
+/// Greets with 220, runs the plain session and, when it ends in an accepted STARTTLS, the
+/// handshake and the session over TLS.
+async fn greet_and_serve(mut stream: TcpStream, plan: Plan, shared: &Shared) {
+    let opts = &shared.options;
+    let offer = plan.tls_offer();
+    let esmtp = !matches!(plan.base, PeerBehaviour::NoEsmtp);
+    let lines = plan
+        .greeting
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| vec![format!("{} ESMTP Sendguard simulated peer", opts.hostname)]);
+    if write(&mut stream, multi_line(220, &lines).as_bytes(), opts)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let config = offer.config();
+    let plain = Mode {
+        esmtp,
+        offer,
+        tls: false,
+        rejected: false,
+    };
+    let Some(Upgrade(stream)) = session(stream, plain, shared).await else {
+        return;
+    };
+    let Some(config) = config else { return };
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let Ok(Ok(tls)) = tokio::time::timeout(opts.io_timeout, acceptor.accept(stream)).await else {
+        return;
+    };
+    let over_tls = Mode {
+        esmtp,
+        offer: TlsOffer::None,
+        tls: true,
+        rejected: false,
+    };
+    let _ = session(tls, over_tls, shared).await;
+}
+
+/// Sends long continuation lines until the client gives up (or 64 MiB were sent).
+async fn hostile(stream: &mut TcpStream, opts: &PeerOptions) {
+    let mut line = b"220-".to_vec();
+    line.extend(std::iter::repeat_n(b'x', 994));
+    line.extend_from_slice(b"\r\n");
+    let mut sent = 0usize;
+    while sent < HOSTILE_LIMIT {
+        if write(stream, &line, opts).await.is_err() {
+            return;
+        }
+        sent += line.len();
+    }
+}
