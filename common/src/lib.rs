@@ -5,6 +5,10 @@
 //! the two sides cannot drift apart. Enums travel in `snake_case`. The meaning of each security
 //! class follows the project's protocol notes: a badge predicts the security of the delivery that
 //! *our* server would perform now (RFC 7672 for DANE, RFC 3207 for STARTTLS).
+//!
+//! [`address`] is the one parser of mail addresses, domains and host names that both sides use.
+
+pub mod address;
 
 use serde::{Deserialize, Serialize};
 

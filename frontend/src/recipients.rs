@@ -2,11 +2,15 @@
 //! (`a@b.example`, `Name <a@b.example>`, `"Last, First" <a@b.example>`), and the chip list
 //! with its duplicate rule.
 //!
-//! The syntax follows RFC 5322 §3.4 (mailbox, name-addr, addr-spec) as far as a person types it,
-//! with the length limits of RFC 5321 §4.5.3.1 and internationalised addresses (RFC 6531)
-//! accepted as typed; the server converts domains to A-labels before any lookup.
+//! The syntax follows RFC 5322 §3.4 (mailbox, name-addr, addr-spec) as far as a person types it.
+//! The addr-spec itself is checked by the parser the server uses too,
+//! [`sendguard_common::address`] (RFC 5321 limits, host name labels, internationalised
+//! addresses accepted as typed; the server converts domains to A-labels before any lookup);
+//! its finer errors are grouped here into the messages the page shows.
 
 use std::fmt;
+
+use sendguard_common::address::{self, Address, DomainError};
 
 use crate::i18n::Key;
 
@@ -45,6 +49,29 @@ pub enum AddressError {
     TooLong,
     /// A `<` without its `>`, or text after the `>`.
     BadBrackets,
+}
+
+impl From<address::AddressError> for AddressError {
+    /// Groups the shared parser's rules into the page's messages.
+    fn from(e: address::AddressError) -> Self {
+        use address::AddressError as A;
+        match e {
+            A::MissingAt => AddressError::MissingAt,
+            A::EmptyLocalPart => AddressError::EmptyLocalPart,
+            A::LocalPartTooLong | A::TooLong | A::Domain(DomainError::TooLong) => {
+                AddressError::TooLong
+            }
+            A::BadLocalPart => AddressError::BadLocalPart,
+            A::Domain(DomainError::Empty) => AddressError::EmptyDomain,
+            A::Domain(DomainError::SingleLabel) => AddressError::DomainWithoutDot,
+            A::Domain(
+                DomainError::EmptyLabel
+                | DomainError::LabelTooLong
+                | DomainError::HyphenAtLabelEdge
+                | DomainError::BadCharacter,
+            ) => AddressError::BadDomain,
+        }
+    }
 }
 
 impl AddressError {
@@ -164,58 +191,9 @@ fn unquote(name: &str) -> String {
     inner.replace("\\\"", "\"").replace("\\\\", "\\")
 }
 
-/// Checks `local@domain` and returns it with the domain in lower case.
+/// Checks `local@domain` with the shared parser and returns it with the domain in lower case.
 fn parse_addr_spec(addr: &str) -> Result<String, AddressError> {
-    let (local, domain) = addr.rsplit_once('@').ok_or(AddressError::MissingAt)?;
-    if local.is_empty() {
-        return Err(AddressError::EmptyLocalPart);
-    }
-    let domain = domain.strip_suffix('.').unwrap_or(domain);
-    if domain.is_empty() {
-        return Err(AddressError::EmptyDomain);
-    }
-    if local.len() > 64 || addr.len() > 254 {
-        return Err(AddressError::TooLong);
-    }
-    if !valid_local_part(local) {
-        return Err(AddressError::BadLocalPart);
-    }
-    // ASCII case only: full Unicode case mapping would add its tables to the bundle, and the
-    // server maps internationalised names (UTS 46) before it looks anything up.
-    let domain = domain.to_ascii_lowercase();
-    if !domain.split('.').all(valid_label) {
-        return Err(AddressError::BadDomain);
-    }
-    if !domain.contains('.') {
-        return Err(AddressError::DomainWithoutDot);
-    }
-    Ok(format!("{local}@{domain}"))
-}
-
-/// RFC 5322 dot-atom or quoted-string; non-ASCII allowed (RFC 6531).
-fn valid_local_part(local: &str) -> bool {
-    if let Some(inner) = local.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
-        return !inner.is_empty() && !inner.chars().any(|c| c.is_control());
-    }
-    const SPECIAL: &str = "!#$%&'*+/=?^_`{|}~-";
-    !local.starts_with('.')
-        && !local.ends_with('.')
-        && !local.contains("..")
-        && local
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || SPECIAL.contains(c) || !c.is_ascii())
-}
-
-/// A DNS label: 1 to 63 characters, letters, digits and inner hyphens, or non-ASCII characters
-/// other than white space (IDNs; the server checks them properly when it converts them).
-fn valid_label(label: &str) -> bool {
-    !label.is_empty()
-        && label.len() <= 63
-        && !label.starts_with('-')
-        && !label.ends_with('-')
-        && label
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || (!c.is_ascii() && !c.is_whitespace()))
+    Ok(Address::parse(addr)?.to_string())
 }
 
 /// One chip: what was typed and what it parsed to.
@@ -357,6 +335,20 @@ mod tests {
         );
         let long = format!("{}@x.example", "a".repeat(65));
         assert_eq!(parse_mailbox(&long), Err(AddressError::TooLong));
+    }
+
+    #[test]
+    fn the_shared_rules_apply_to_chips() {
+        // The rules of sendguard_common::address, grouped into the page's messages.
+        assert_eq!(
+            parse_mailbox("a@under_score.example"),
+            Err(AddressError::BadDomain)
+        );
+        let long_label = format!("a@{}.example", "l".repeat(64));
+        assert_eq!(parse_mailbox(&long_label), Err(AddressError::BadDomain));
+        let m = parse_mailbox("\"Doe, J.\" <\"j d\"@X.example>").unwrap();
+        assert_eq!(m.address, "\"j d\"@x.example");
+        assert_eq!(m.domain(), "x.example");
     }
 
     #[test]

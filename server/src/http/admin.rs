@@ -11,6 +11,7 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::response::IntoResponse;
+use sendguard_common::address::HostName;
 use sendguard_common::{HoldView, ObservationView, paths};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -143,20 +144,44 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// A host name from the path: lower case, no trailing dot, DNS length limits (RFC 1035 §2.3.4).
+/// A host name from the path, as the store keys it: lower case, no trailing dot, the label
+/// rules of [`HostName`] (LDH, no `_`, RFC 1035/1123 lengths); a U-label typed by hand is
+/// converted to its A-label.
 fn host_name(raw: &str) -> Result<String, ApiError> {
-    let host = raw.trim().trim_end_matches('.').to_ascii_lowercase();
-    let ok = !host.is_empty()
-        && host.len() <= 253
-        && host.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        });
-    if ok {
-        Ok(host)
-    } else {
-        Err(ApiError::BadRequest(format!("{raw:?} is not a host name")))
+    let bad = |e: &dyn std::fmt::Display| {
+        ApiError::BadRequest(format!("{raw:?} is not a host name: {e}"))
+    };
+    let host = HostName::parse(raw.trim()).map_err(|e| bad(&e))?;
+    if host.is_ascii() {
+        return Ok(host.into_string());
+    }
+    crate::dns::to_a_label(host.as_str()).map_err(|e| bad(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_follow_the_shared_label_rules() {
+        assert_eq!(host_name(" MX.Example.test. ").unwrap(), "mx.example.test");
+        assert_eq!(host_name("localhost").unwrap(), "localhost");
+        assert_eq!(
+            host_name("mx.bücher.example").unwrap(),
+            "mx.xn--bcher-kva.example"
+        );
+        // Accepted here before the parsers were unified; no host name has an `_` (RFC 1123).
+        for bad in [
+            "bad_host.example",
+            "_25._tcp.mx.example",
+            "-mx.example",
+            "mx..example",
+            "",
+        ] {
+            assert!(
+                matches!(host_name(bad), Err(ApiError::BadRequest(m)) if m.contains("not a host name")),
+                "{bad}"
+            );
+        }
     }
 }

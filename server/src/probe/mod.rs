@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use futures::future::{BoxFuture, FutureExt, Shared, join_all};
 use rustls_pki_types::{CertificateDer, UnixTime};
 use sendguard_common::DnssecStatus;
+use sendguard_common::address::{Address, Domain};
 use tokio::sync::Semaphore;
 
 use crate::dns::{Dns, DnsConfig, MxKind};
@@ -111,29 +112,23 @@ struct Inner {
 }
 
 /// Converts what a user typed (an address or a domain) into the A-label domain to probe.
+///
+/// The syntax is checked by the parser the compose page uses too
+/// ([`sendguard_common::address`]: an address when there is an `@`, else a mail domain of two
+/// labels or more); the domain is then converted with [`crate::dns::to_a_label`] (UTS #46).
 pub fn domain_of(input: &str) -> Result<String, ProbeError> {
     let input = input.trim();
-    let domain = match input.rsplit_once('@') {
-        Some((local, domain)) if !local.is_empty() => domain,
-        Some(_) => {
-            return Err(ProbeError::InvalidDomain(format!(
-                "{input}: nothing before the @"
-            )));
-        }
-        None => input,
+    let invalid = |e: &dyn std::fmt::Display| ProbeError::InvalidDomain(format!("{input}: {e}"));
+    let domain = if input.contains('@') {
+        Address::parse(input)
+            .map_err(|e| invalid(&e))?
+            .domain()
+            .clone()
+    } else {
+        Domain::parse(input).map_err(|e| invalid(&e))?
     };
-    let domain = domain.trim_end_matches('.');
-    if domain.is_empty() {
-        return Err(ProbeError::InvalidDomain(format!("{input}: no domain")));
-    }
-    let a_label = crate::dns::to_a_label(domain)
-        .map_err(|e| ProbeError::InvalidDomain(format!("{input}: {e}")))?;
-    if !a_label.contains('.') {
-        return Err(ProbeError::InvalidDomain(format!(
-            "{input}: a domain needs at least one dot"
-        )));
-    }
-    Ok(a_label)
+    // Also for ASCII names: UTS #46 checks A-labels (`xn--…`) and hyphens in positions 3-4.
+    crate::dns::to_a_label(domain.as_str()).map_err(|e| invalid(&e))
 }
 
 impl Prober {
@@ -430,4 +425,32 @@ pub fn now_unix() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domain_of_takes_addresses_and_domains_by_the_shared_rules() {
+        assert_eq!(domain_of(" User@Mail.Example ").unwrap(), "mail.example");
+        assert_eq!(domain_of("mail.example.").unwrap(), "mail.example");
+        assert_eq!(
+            domain_of("jörg@bücher.example").unwrap(),
+            "xn--bcher-kva.example"
+        );
+        assert_eq!(domain_of("\"a@b\"@x.example").unwrap(), "x.example");
+        for (bad, why) in [
+            ("user@", "nothing after the @"),
+            ("@x.example", "nothing before the @"),
+            ("a@bad..example", "empty label"),
+            ("localhost", "at least one dot"),
+            ("a b@x.example", "before the @ is not valid"),
+            ("under_score.example", "letters, digits, hyphens"),
+            ("xn--a.example", "not a valid host name"),
+        ] {
+            let err = domain_of(bad).unwrap_err().to_string();
+            assert!(err.contains(bad) && err.contains(why), "{bad}: {err}");
+        }
+    }
 }

@@ -1,8 +1,10 @@
 //! The signed-in user (a single configured user until authentication exists) and the sender
 //! addresses the From selector offers: each address, followed by its secure alias
-//! `local@secure.<domain>` when secure sending is on. Addresses follow RFC 5322 §3.4
-//! (`Name <local@domain>`), restricted to what a configuration needs.
+//! `local@secure.<domain>` when secure sending is on. Values follow RFC 5322 §3.4
+//! (`Name <local@domain>`), restricted to what a configuration needs; the address itself is
+//! checked by the parser the compose page uses too ([`sendguard_common::address`]).
 
+use sendguard_common::address::{Address, AddressError};
 use sendguard_common::{Account, SecureMode, SecureSendingSettings, SenderAddress};
 
 /// The user when none is configured.
@@ -16,6 +18,14 @@ pub enum AccountError {
     /// Not `Name <local@domain>` or `local@domain`.
     #[error("{0:?} is not \"Name <local@domain>\" or \"local@domain\"")]
     Malformed(String),
+    /// The address is not valid ([`sendguard_common::address`]).
+    #[error("{value:?}: {reason}")]
+    BadAddress {
+        /// The value as given.
+        value: String,
+        /// The rule it breaks.
+        reason: AddressError,
+    },
     /// No address at all.
     #[error("no account address given")]
     Empty,
@@ -84,17 +94,21 @@ impl AccountConfig {
     }
 }
 
-/// `local@secure.<domain>` for `local@domain`; `None` when it already is one.
+/// `local@secure.<domain>` for `local@domain`; `None` when it already is one, or when
+/// `address` is not an address or the alias would be too long to be one.
 pub fn secure_alias(address: &str) -> Option<String> {
-    let (local, domain) = address.rsplit_once('@')?;
+    let address = Address::parse(address).ok()?;
+    let domain = address.domain().as_str();
     if domain.starts_with("secure.") {
         return None;
     }
-    Some(format!("{local}@secure.{domain}"))
+    let alias = format!("{}@secure.{domain}", address.local());
+    Address::parse(&alias).ok().map(|a| a.to_string())
 }
 
+/// One `--account` value: the display name is split off here (optionally quoted, no escapes:
+/// a configuration needs no more), the address is checked by the shared parser.
 fn parse_one(value: &str) -> Result<(Option<String>, String), AccountError> {
-    let bad = || AccountError::Malformed(value.to_string());
     let v = value.trim();
     let (name, address) = match (v.find('<'), v.ends_with('>')) {
         (Some(open), true) => {
@@ -105,19 +119,13 @@ fn parse_one(value: &str) -> Result<(Option<String>, String), AccountError> {
             )
         }
         (None, false) => (None, v),
-        _ => return Err(bad()),
+        _ => return Err(AccountError::Malformed(value.to_string())),
     };
-    let address = address.trim();
-    let (local, domain) = address.rsplit_once('@').ok_or_else(bad)?;
-    let plain = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_graphic() && !"<>()[]\\,;:@\"".contains(c))
-    };
-    if !plain(local) || !plain(domain) || !domain.contains('.') || local.len() > 64 {
-        return Err(bad());
-    }
-    Ok((name, format!("{local}@{}", domain.to_ascii_lowercase())))
+    let address = Address::parse(address.trim()).map_err(|reason| AccountError::BadAddress {
+        value: value.to_string(),
+        reason,
+    })?;
+    Ok((name, address.to_string()))
 }
 
 #[cfg(test)]
@@ -162,5 +170,38 @@ mod tests {
             assert!(AccountConfig::parse(&[bad.into()]).is_err(), "{bad}");
         }
         assert_eq!(AccountConfig::parse(&[]), Err(AccountError::Empty));
+    }
+
+    #[test]
+    fn addresses_follow_the_shared_rules() {
+        let err = |v: &str| AccountConfig::parse(&[v.into()]).unwrap_err();
+        assert_eq!(
+            err("Erika <erika@under_score.example>"),
+            AccountError::BadAddress {
+                value: "Erika <erika@under_score.example>".into(),
+                reason: AddressError::Domain(sendguard_common::address::DomainError::BadCharacter),
+            }
+        );
+        assert_eq!(
+            err(".erika@example.org").to_string(),
+            "\".erika@example.org\": the part before the @ is not valid"
+        );
+        assert_eq!(
+            err("x@nodot").to_string(),
+            "\"x@nodot\": a domain needs at least one dot"
+        );
+        let c = AccountConfig::parse(&["jörg@Bücher.example".into()]).unwrap();
+        assert_eq!(c.addresses, ["jörg@bücher.example"]);
+        // An alias that would exceed 254 octets is not offered.
+        let long = format!("{}@{}.example", "a".repeat(64), "d".repeat(63));
+        assert!(secure_alias(&long).is_some());
+        let longest = format!(
+            "{}@{}.{}.{}",
+            "a".repeat(64),
+            "d".repeat(63),
+            "d".repeat(63),
+            "d".repeat(61)
+        );
+        assert_eq!(secure_alias(&longest), None);
     }
 }

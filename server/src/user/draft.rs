@@ -2,8 +2,10 @@
 //!
 //! The recipients are kept as the user typed them (invalid entries too: a draft must lose
 //! nothing), so they are bounded in number and length, not in syntax. The sender is bounded by
-//! the longest address SMTP carries (RFC 5321 §4.5.3.1.3: a 256-octet path, angle brackets
-//! included); the body only by the size of the request ([`crate::http::MAX_DRAFT_BYTES`]).
+//! the longest address SMTP carries, counted in octets as the shared address parser counts it
+//! ([`sendguard_common::address::MAX_ADDRESS`], RFC 5321 §4.5.3.1.3: a 256-octet path, angle
+//! brackets included); the body only by the size of the request
+//! ([`crate::http::MAX_DRAFT_BYTES`]).
 
 use sendguard_common::Draft;
 
@@ -13,8 +15,9 @@ pub const MAX_RECIPIENTS: usize = 500;
 pub const MAX_ENTRY_CHARS: usize = 1000;
 /// Longest subject, in characters.
 pub const MAX_SUBJECT_CHARS: usize = 1000;
-/// Longest sender address, in characters (RFC 5321 §4.5.3.1.3).
-pub const MAX_SENDER_CHARS: usize = 254;
+/// Longest sender address, in octets (RFC 5321 §4.5.3.1.3), the limit of the address parser:
+/// a draft cannot keep a sender that is too long to be an address.
+pub const MAX_SENDER_CHARS: usize = sendguard_common::address::MAX_ADDRESS;
 
 /// Why a draft is refused. Every variant is permanent: the same draft is refused again.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,7 +50,7 @@ pub fn validate(draft: &Draft) -> Result<(), DraftError> {
     if draft
         .from
         .as_deref()
-        .is_some_and(|f| longer(f, MAX_SENDER_CHARS))
+        .is_some_and(|f| f.len() > MAX_SENDER_CHARS)
     {
         return Err(DraftError::SenderTooLong);
     }
@@ -107,6 +110,20 @@ mod tests {
         assert_eq!(
             over(|d| d.from = Some("a".repeat(MAX_SENDER_CHARS + 1))),
             "the sender address is longer than 254 characters"
+        );
+    }
+
+    #[test]
+    fn the_sender_is_bounded_in_octets_like_an_address() {
+        // 127 ü are 254 octets, 128 are 256 (though only 128 characters).
+        let draft = |from: String| Draft {
+            from: Some(from),
+            ..Draft::default()
+        };
+        assert_eq!(validate(&draft("ü".repeat(127))), Ok(()));
+        assert_eq!(
+            validate(&draft("ü".repeat(128))),
+            Err(DraftError::SenderTooLong)
         );
     }
 }

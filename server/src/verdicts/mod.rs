@@ -141,11 +141,8 @@ impl Verdicts {
             address: address.to_string(),
             error,
         };
-        let Some((local, _)) = address.rsplit_once('@') else {
-            return invalid("the address has no @".into());
-        };
-        if local.is_empty() || local.len() > 64 || address.len() > 254 {
-            return invalid("the part before the @ is empty or too long".into());
+        if let Err(e) = sendguard_common::address::Address::parse(address) {
+            return invalid(e.to_string());
         }
         let domain = match domain_of(address) {
             Ok(d) => d,
