@@ -56,3 +56,12 @@ CREATE TABLE observation_chain (
     cert_sha256    TEXT    NOT NULL REFERENCES certificates (sha256),
     PRIMARY KEY (observation_id, position)
 );
+
+-- A counter that every write transaction (a probe, a release, a keep) raises, so that a server
+-- process notices when another process (`sendguard holds release`, another instance) changed
+-- what is remembered, and drops the verdicts it keeps in memory.
+CREATE TABLE generation (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    value INTEGER NOT NULL
+);
+INSERT INTO generation (id, value) VALUES (1, 0);

@@ -85,7 +85,7 @@ pub async fn release(
     Path(host): Path<String>,
 ) -> Result<Json<Vec<HoldView>>, ApiError> {
     let host = host_name(&host)?;
-    let released = crate::verdicts::release(state.verdicts()?.store(), &host, &admin.actor).await?;
+    let released = state.verdicts()?.release(&host, &admin.actor).await?;
     tracing::info!(%host, actor = %admin.actor, "hold released");
     Ok(Json(released))
 }
@@ -97,7 +97,7 @@ pub async fn keep(
     Path(host): Path<String>,
 ) -> Result<Json<Vec<HoldView>>, ApiError> {
     let host = host_name(&host)?;
-    let kept = state.verdicts()?.store().keep(&host, &admin.actor).await?;
+    let kept = state.verdicts()?.keep(&host, &admin.actor).await?;
     tracing::info!(%host, actor = %admin.actor, "hold kept");
     Ok(Json(kept))
 }

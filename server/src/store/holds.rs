@@ -10,7 +10,7 @@ use sqlx::Row;
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 
-use super::write::{audit, host_record, host_records};
+use super::write::{audit, bump_generation, host_record, host_records};
 use super::{MAX_OBSERVATIONS, OPEN, Store, StoreError, judgements};
 use crate::policy::{Level, class_of};
 
@@ -26,6 +26,16 @@ impl Store {
         let history = host_records(&mut tx, &j).await?;
         tx.commit().await?;
         Ok(Some(crate::policy::view::verdict(&j, &history)))
+    }
+
+    /// The generation of what is remembered: raised by every committed write (probe, release,
+    /// keep) from any process, so a cache of verdicts can tell that it is out of date.
+    pub async fn generation(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM generation WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     /// What is remembered of one server.
@@ -106,6 +116,7 @@ impl Store {
         .execute(&mut *conn)
         .await?;
         audit(conn, now, actor, "keep", host, "delivery stays stopped").await?;
+        bump_generation(conn).await?;
         tx.commit().await?;
         self.holds_by_id(&ids).await
     }

@@ -46,8 +46,9 @@ impl WriteTx {
         &mut self.tx
     }
 
-    /// Commits everything written.
-    pub async fn commit(self) -> Result<(), StoreError> {
+    /// Commits everything written, raising the store's generation (see [`Store::generation`]).
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        bump_generation(self.conn()).await?;
         self.tx.commit().await?;
         Ok(())
     }
@@ -358,6 +359,14 @@ pub(super) async fn host_records(
         }
     }
     Ok(records)
+}
+
+/// Raises the generation counter; every write transaction does, before it commits.
+pub(super) async fn bump_generation(conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    sqlx::query("UPDATE generation SET value = value + 1 WHERE id = 1")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 pub(super) async fn audit(

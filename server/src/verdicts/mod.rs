@@ -12,6 +12,7 @@
 //! prober merges concurrent probes of a domain, so a burst of requests costs one probe.
 
 pub mod alerts;
+pub mod memory;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -104,6 +105,7 @@ struct Inner {
     store: Store,
     alerts: Alerts,
     max_age: Duration,
+    memory: memory::Memory,
     running: Mutex<HashSet<String>>,
     events: broadcast::Sender<DomainVerdict>,
 }
@@ -119,6 +121,7 @@ impl Verdicts {
                 store,
                 alerts,
                 max_age,
+                memory: memory::Memory::default(),
                 running: Mutex::new(HashSet::new()),
                 events,
             }),
@@ -171,16 +174,48 @@ impl Verdicts {
         }
     }
 
-    /// The known verdict of a domain (A-label form) with its history, if any. A store failure
-    /// is logged and answered as "not known", so the page waits for the probe.
+    /// The known verdict of a domain (A-label form) with its history, if any: from memory,
+    /// else from the store (then kept in memory). A store failure is logged and answered as
+    /// "not known", so the page waits for the probe.
     pub async fn known(&self, domain: &str) -> Option<DomainVerdict> {
+        let memory = &self.inner.memory;
+        if memory.generation_check_due() {
+            match self.inner.store.generation().await {
+                Ok(g) => memory.observe_generation(g),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the store's generation");
+                    memory.clear();
+                }
+            }
+        }
+        if let Some(v) = memory.get(domain) {
+            return Some((*v).clone());
+        }
         match self.inner.store.verdict(domain).await {
-            Ok(v) => v,
+            Ok(Some(v)) => {
+                memory.put(v.clone());
+                Some(v)
+            }
+            Ok(None) => None,
             Err(e) => {
                 tracing::error!(%domain, error = %e, "cannot read the verdict from the store");
                 None
             }
         }
+    }
+
+    /// Releases the open holds of `host` ([`release`]) and forgets the verdicts in memory.
+    pub async fn release(&self, host: &str, actor: &str) -> Result<Vec<HoldView>, StoreError> {
+        let released = release(&self.inner.store, host, actor).await;
+        self.inner.memory.clear();
+        released
+    }
+
+    /// Keeps delivery to `host` stopped ([`Store::keep`]) and forgets the verdicts in memory.
+    pub async fn keep(&self, host: &str, actor: &str) -> Result<Vec<HoldView>, StoreError> {
+        let kept = self.inner.store.keep(host, actor).await;
+        self.inner.memory.clear();
+        kept
     }
 
     /// Every verdict finished from now on.
@@ -193,6 +228,8 @@ impl Verdicts {
     pub async fn probe_now(&self, input: &str, fresh: bool) -> Result<DomainVerdict, VerdictError> {
         let facts = self.inner.prober.probe(input, fresh).await?;
         let recorded = record(&self.inner.store, &facts, ObservationSource::Probe).await?;
+        self.inner.memory.forget_related(&recorded.verdict);
+        self.inner.memory.put(recorded.verdict.clone());
         for hold in &recorded.new_holds {
             self.inner.alerts.raise(hold);
         }

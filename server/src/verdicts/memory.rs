@@ -1,0 +1,186 @@
+//! Known verdicts in memory, so that the compose page's questions about known domains are
+//! answered without a database read: a bounded map from domain to its current verdict (with
+//! history applied), filled from the store on a miss and by the same path that persists a
+//! probe's transition ([`super::record`]). The store stays the durable copy.
+//!
+//! A probe of one domain can change the verdicts of others (a hold on a shared MX host), and an
+//! administrator's decision or another process (`sendguard holds release`, another instance)
+//! can change any of them. So: a recorded verdict replaces its own entry and drops every entry
+//! that shares an MX host with it; a release or keep made here drops everything; and at most
+//! once per [`GENERATION_CHECK`] the store's generation counter is read, and a change made by
+//! anyone drops everything. Delivery does not read this map: it reads the store.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sendguard_common::DomainVerdict;
+
+/// How often the store's generation is compared with the one the map was filled at.
+pub const GENERATION_CHECK: Duration = Duration::from_secs(1);
+/// At most this many domains are kept.
+pub const CAPACITY: usize = 10_000;
+
+/// The map and what it knows about its freshness.
+#[derive(Debug)]
+pub struct Memory {
+    state: Mutex<State>,
+    capacity: usize,
+}
+
+#[derive(Debug)]
+struct State {
+    verdicts: HashMap<String, Arc<DomainVerdict>>,
+    generation: Option<i64>,
+    checked: Option<Instant>,
+}
+
+impl Default for Memory {
+    fn default() -> Self {
+        Self::with_capacity(CAPACITY)
+    }
+}
+
+impl Memory {
+    /// An empty map holding at most `capacity` domains.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            state: Mutex::new(State {
+                verdicts: HashMap::new(),
+                generation: None,
+                checked: None,
+            }),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The known verdict of `domain`, if it is in memory.
+    pub fn get(&self, domain: &str) -> Option<Arc<DomainVerdict>> {
+        self.lock().verdicts.get(domain).cloned()
+    }
+
+    /// Keeps `verdict` as its domain's current one, making room when the map is full.
+    pub fn put(&self, verdict: DomainVerdict) {
+        let mut s = self.lock();
+        if s.verdicts.len() >= self.capacity && !s.verdicts.contains_key(&verdict.domain) {
+            // Any entry will do: a dropped one is read from the store again when asked for.
+            if let Some(victim) = s.verdicts.keys().next().cloned() {
+                s.verdicts.remove(&victim);
+            }
+        }
+        s.verdicts.insert(verdict.domain.clone(), Arc::new(verdict));
+    }
+
+    /// Drops the entry of `verdict`'s domain and of every domain sharing one of its MX hosts.
+    pub fn forget_related(&self, verdict: &DomainVerdict) {
+        let hosts: Vec<&str> = verdict.mx.iter().map(|m| m.host.as_str()).collect();
+        self.lock().verdicts.retain(|domain, v| {
+            domain != &verdict.domain && !v.mx.iter().any(|m| hosts.contains(&m.host.as_str()))
+        });
+    }
+
+    /// Drops everything.
+    pub fn clear(&self) {
+        self.lock().verdicts.clear();
+    }
+
+    /// Whether the store's generation should be read again now; marks the check as made.
+    pub fn generation_check_due(&self) -> bool {
+        let mut s = self.lock();
+        let due = s.checked.is_none_or(|at| at.elapsed() >= GENERATION_CHECK);
+        if due {
+            s.checked = Some(Instant::now());
+        }
+        due
+    }
+
+    /// Takes note of the store's generation; a change since the last one drops everything.
+    pub fn observe_generation(&self, generation: i64) {
+        let mut s = self.lock();
+        if s.generation != Some(generation) {
+            s.verdicts.clear();
+            s.generation = Some(generation);
+        }
+    }
+
+    /// How many domains are kept.
+    pub fn len(&self) -> usize {
+        self.lock().verdicts.len()
+    }
+
+    /// Whether nothing is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sendguard_common::{DaneStatus, DnssecStatus, MxReport, SecurityClass};
+
+    fn verdict(domain: &str, hosts: &[&str]) -> DomainVerdict {
+        DomainVerdict {
+            domain: domain.into(),
+            class: SecurityClass::SslOk,
+            blocked: false,
+            cause: None,
+            reason: String::new(),
+            dnssec: DnssecStatus::Insecure,
+            mx: hosts
+                .iter()
+                .map(|h| MxReport {
+                    host: h.to_string(),
+                    preference: 10,
+                    addresses: vec![],
+                    starttls: Some(true),
+                    tls_version: None,
+                    cipher: None,
+                    cipher_iana: None,
+                    bits: None,
+                    dane: DaneStatus::Insecure,
+                    certificate: None,
+                    class: SecurityClass::SslOk,
+                    error: None,
+                    checked_at: None,
+                    on_hold: false,
+                    history: None,
+                })
+                .collect(),
+            checked_at: Some(1),
+        }
+    }
+
+    #[test]
+    fn bounded_and_related_entries_are_dropped_together() {
+        let m = Memory::with_capacity(3);
+        m.put(verdict("a.test", &["mx.shared"]));
+        m.put(verdict("b.test", &["mx.shared", "mx.b"]));
+        m.put(verdict("c.test", &["mx.c"]));
+        m.put(verdict("d.test", &["mx.d"]));
+        assert_eq!(m.len(), 3, "the capacity holds");
+        m.put(verdict("a.test", &["mx.shared"]));
+        m.forget_related(&verdict("a.test", &["mx.shared"]));
+        assert!(m.get("a.test").is_none() && m.get("b.test").is_none());
+    }
+
+    #[test]
+    fn a_new_generation_drops_everything_and_checks_are_spaced() {
+        let m = Memory::default();
+        m.observe_generation(1);
+        m.put(verdict("a.test", &["mx.a"]));
+        m.observe_generation(1);
+        assert!(
+            m.get("a.test").is_some(),
+            "the same generation keeps the map"
+        );
+        m.observe_generation(2);
+        assert!(m.is_empty());
+        assert!(m.generation_check_due());
+        assert!(!m.generation_check_due(), "at most one check per interval");
+    }
+}
