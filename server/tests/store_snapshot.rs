@@ -32,8 +32,10 @@ async fn readers_never_see_old_facts_with_a_newer_hold() {
         .await
         .unwrap();
 
+    let reads = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let reader = {
         let store = store.clone();
+        let count = reads.clone();
         tokio::spawn(async move {
             let mut reads = 0u32;
             loop {
@@ -45,6 +47,7 @@ async fn readers_never_see_old_facts_with_a_newer_hold() {
                     "read {reads}: TLS facts paired with a hold: {v:#?}"
                 );
                 reads += 1;
+                count.store(reads, std::sync::atomic::Ordering::Relaxed);
                 tokio::task::yield_now().await;
             }
         })
@@ -67,6 +70,11 @@ async fn readers_never_see_old_facts_with_a_newer_hold() {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     assert!(!reader.is_finished(), "the reader found a torn verdict");
+    let reads = reads.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        reads > 0,
+        "the reader must have read while the probes committed"
+    );
     reader.abort();
     store.close().await;
 }

@@ -155,6 +155,9 @@ pub struct ServeArgs {
     /// How recipient servers are probed.
     #[command(flatten)]
     pub probe: ProbeOptions,
+    /// How soon a server is contacted again.
+    #[command(flatten)]
+    pub reprobe: ReprobeOptions,
     /// Where Sendguard remembers.
     #[command(flatten)]
     pub store: StoreOptions,
@@ -228,12 +231,10 @@ pub struct ProbeOptions {
     /// `SENDGUARD_ALLOW_PRIVATE_TARGETS=1` (or `true`) does the same.
     #[arg(long, env = "SENDGUARD_ALLOW_PRIVATE_TARGETS", action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_private_targets: bool,
-    /// How soon a server is contacted again.
-    #[command(flatten)]
-    pub reprobe: ReprobeOptions,
 }
 
-/// How soon a server is contacted again (`serve`, `probe`, and `demo` with its own default).
+/// How soon a server is contacted again (`serve`, and `demo` with its own default; `probe` has
+/// no such option, since an operator's explicit probe always looks afresh).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReprobeOptions {
     /// A server (MX host and address) is not contacted again within this many seconds for
@@ -264,7 +265,6 @@ impl ProbeOptions {
         });
         config.smtp.port = self.smtp_port;
         config.allow_private_targets = self.allow_private_targets;
-        self.reprobe.apply(&mut config);
         config
     }
 }
@@ -309,8 +309,6 @@ mod tests {
             "127.0.0.53",
             "--smtp-port",
             "2525",
-            "--min-reprobe-interval",
-            "60",
             "--allow-private-targets",
             "a@b.example",
             "c.example",
@@ -327,10 +325,15 @@ mod tests {
         );
         assert_eq!(args.probe.smtp_port, 2525);
         assert!(args.probe.allow_private_targets);
-        assert_eq!(
-            args.probe.probe_config().min_reprobe_interval,
-            Duration::from_secs(60)
-        );
+        // An operator's probe always looks afresh: the interval is no option of it.
+        let interval = [
+            "sendguard",
+            "probe",
+            "--min-reprobe-interval",
+            "60",
+            "a.example",
+        ];
+        assert!(Cli::try_parse_from(interval).is_err());
         assert_eq!(parse_resolver("127.0.0.1:5353").unwrap().port(), 5353);
         assert!(parse_resolver("resolver").is_err());
     }
@@ -395,7 +398,7 @@ mod tests {
             panic!("serve expected")
         };
         assert_eq!(args.server.verdict_max_age, 3600);
-        assert_eq!(args.probe.reprobe.min_reprobe_interval, 300);
+        assert_eq!(args.reprobe.min_reprobe_interval, 300);
     }
 
     #[test]

@@ -68,7 +68,9 @@ async fn server_state(
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let prober = Prober::new(args.probe.probe_config())?;
+    let mut config = args.probe.probe_config();
+    args.reprobe.apply(&mut config);
+    let prober = Prober::new(config)?;
     let store = open_store(&args.store.path()).await?;
     let token = args.server.admin_token.clone().filter(|t| !t.is_empty());
     if token.is_none() {

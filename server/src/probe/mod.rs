@@ -32,7 +32,6 @@ use crate::probe::facts::{
     SessionFacts, TlsFacts, TlsFailureFacts, TlsaFacts,
 };
 use crate::smtp::{self, SmtpConfig, TlsFailure, TlsParams};
-use crate::tls::TlsVersion;
 
 /// How the prober behaves.
 #[derive(Clone, Debug)]
@@ -86,7 +85,7 @@ enum RawEndpoint {
 
 #[derive(Clone, Debug)]
 struct RawTls {
-    version: TlsVersion,
+    version: crate::tls::TlsVersion,
     cipher_openssl: String,
     cipher_iana: String,
     bits: u16,
@@ -353,8 +352,7 @@ impl Prober {
             Ok(s) => RawEndpoint::Session {
                 starttls_offered: s.starttls_offered,
                 tls: s.tls.map(|t| RawTls {
-                    // rustls negotiates only TLS 1.2 and 1.3.
-                    version: TlsVersion::from_name(t.version).unwrap_or(TlsVersion::Tls12),
+                    version: t.version,
                     cipher_openssl: t.cipher_openssl,
                     cipher_iana: t.cipher_iana,
                     bits: t.bits,

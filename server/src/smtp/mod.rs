@@ -134,8 +134,8 @@ pub struct ProbeSession {
 /// A completed TLS handshake.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsSession {
-    /// `"TLSv1.2"` or `"TLSv1.3"`.
-    pub version: &'static str,
+    /// The negotiated version.
+    pub version: crate::tls::TlsVersion,
     /// The cipher suite's IANA name, e.g. `TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`.
     pub cipher_iana: String,
     /// The cipher suite's OpenSSL name, e.g. `ECDHE-RSA-AES128-GCM-SHA256`; TLS 1.3 suites keep
@@ -649,10 +649,11 @@ async fn probe_tls(
 
 /// What the handshake negotiated and the chain the server sent.
 fn describe_tls(conn: &rustls::ClientConnection) -> TlsSession {
+    // The client configuration enables TLS 1.2 and 1.3 only, so a finished handshake has one.
     let version = conn
         .protocol_version()
-        .map(tls::version_name)
-        .unwrap_or("unknown");
+        .and_then(tls::TlsVersion::from_rustls)
+        .unwrap_or(tls::TlsVersion::Tls12);
     let suite = conn.negotiated_cipher_suite().map(|s| s.suite());
     let cipher_iana = suite
         .map(|s| {

@@ -69,7 +69,7 @@ async fn starttls_peer_gives_tls13_and_the_chain_as_sent() {
     assert!(s.extensions.iter().any(|e| e.starts_with("SIZE ")));
     assert_eq!(s.tls_failure, None);
     let tls = s.tls.expect("TLS established");
-    assert_eq!(tls.version, "TLSv1.3");
+    assert_eq!(tls.version, crate::tls::TlsVersion::Tls13);
     assert!(tls.cipher_iana.starts_with("TLS_") && !tls.cipher_iana.contains("WITH"));
     assert_eq!(tls.cipher_openssl, tls.cipher_iana);
     assert!(matches!(tls.bits, 128 | 256));
@@ -132,7 +132,7 @@ async fn tls12_server_reports_openssl_and_iana_names_and_bits() {
             .await
             .expect("probe completes");
         let tls = s.tls.expect("TLS established");
-        assert_eq!(tls.version, "TLSv1.2");
+        assert_eq!(tls.version, crate::tls::TlsVersion::Tls12);
         assert_eq!(tls.cipher_openssl, openssl);
         assert_eq!(tls.cipher_iana, iana);
         assert_eq!(tls.bits, bits);
@@ -152,7 +152,7 @@ async fn tls12_only_peer_helper_negotiates_tls12() {
         .await
         .expect("probe completes");
     let tls = s.tls.expect("TLS established");
-    assert_eq!(tls.version, "TLSv1.2");
+    assert_eq!(tls.version, crate::tls::TlsVersion::Tls12);
     assert!(tls.cipher_openssl.starts_with("ECDHE-ECDSA-"));
     peer.shutdown().await;
 }

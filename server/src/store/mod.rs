@@ -7,6 +7,11 @@
 //! settings and their saved drafts (`drafts.rs`). The schema lives in `server/migrations/` and
 //! is applied on opening.
 //!
+//! The store decides nothing: [`WriteTx`] (`write.rs`) loads the state a policy decision needs
+//! and persists what [`crate::policy`] returned; `judgements.rs` keeps each judgement in typed
+//! rows; `holds.rs` reads verdicts, history, observations and holds back. The orchestration
+//! (judge, load, decide, persist) is [`crate::verdicts::record`] and [`crate::verdicts::release`].
+//!
 //! Durability: the database runs in WAL mode with `synchronous = FULL`, so a committed
 //! transaction survives a killed process *and* a power loss (NORMAL would survive a killed
 //! process but could lose the last commits on power loss, and a lost hold is a downgrade
