@@ -23,7 +23,7 @@ pub fn endpoint_words(e: &EndpointJudgement) -> String {
         Outcome::Tls => tls,
         Outcome::NoStarttls => "STARTTLS not offered".into(),
         Outcome::StarttlsRefused => format!("STARTTLS refused ({detail})"),
-        Outcome::LegacyTls => format!("only TLS older than 1.2 ({detail})"),
+        Outcome::LegacyTls => format!("only offers TLS versions older than 1.2 ({detail})"),
         Outcome::HandshakeFailed if e.detail.is_none() => "STARTTLS was not completed".into(),
         Outcome::HandshakeFailed => format!("the TLS handshake failed ({detail})"),
         Outcome::HandshakeTimeout => "the TLS handshake timed out".into(),
