@@ -18,7 +18,7 @@ pub fn endpoint_words(e: &EndpointJudgement) -> String {
     match e.outcome {
         Outcome::DaneVerified => format!("DANE verified, {tls}"),
         Outcome::DaneMismatch => format!(
-            "{tls}, but the certificate does not match its DNSSEC-signed TLSA records ({detail})"
+            "the certificate does not match its DNSSEC-signed TLSA records ({detail}), {tls}"
         ),
         Outcome::Tls => tls,
         Outcome::NoStarttls => "STARTTLS not offered".into(),
