@@ -40,7 +40,7 @@ impl Store {
 
     /// What is remembered of one server.
     pub async fn server_history(&self, host: &str) -> Result<Option<ServerHistory>, StoreError> {
-        let mut conn: sqlx::pool::PoolConnection<sqlx::Sqlite> = self.pool.acquire().await?;
+        let mut conn = self.pool.acquire().await?;
         Ok(host_record(&mut conn, host)
             .await?
             .map(|r| r.server_history("")))

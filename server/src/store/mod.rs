@@ -35,7 +35,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use write::{Persisted, WriteTx};
+pub use write::WriteTx;
 
 /// Holds that stop delivery: held (waiting for a decision) or kept.
 const OPEN: &str = "status IN ('held', 'kept')";

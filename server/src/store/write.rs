@@ -14,15 +14,6 @@ use crate::policy::{
 };
 use sendguard_common::ObservationSource;
 
-/// What persisting a transition wrote.
-#[derive(Clone, Debug)]
-pub struct Persisted {
-    /// The probe's row id.
-    pub probe_id: i64,
-    /// The ids of the holds it raised (none when an equal hold was open already).
-    pub new_hold_ids: Vec<i64>,
-}
-
 /// An open write transaction. Dropped without [`WriteTx::commit`], it rolls back.
 pub struct WriteTx {
     tx: Transaction<'static, Sqlite>,
@@ -88,13 +79,14 @@ impl WriteTx {
 
     /// Persists a judgement and the transition the policy computed from it: the probe with its
     /// observations, the hosts' and the domain's new state, the domain's MX set, the new holds
-    /// with their evidence.
+    /// with their evidence. Answers the ids of the holds it raised (none when an equal hold was
+    /// open already).
     pub async fn persist(
         &mut self,
         j: &DomainJudgement,
         t: &Transition,
         source: ObservationSource,
-    ) -> Result<Persisted, StoreError> {
+    ) -> Result<Vec<i64>, StoreError> {
         let conn = self.conn();
         let probe_id = judgements::insert_probe(conn, j, source).await?;
         let ids = judgements::insert_hosts(conn, probe_id, j, source).await?;
@@ -128,11 +120,7 @@ impl WriteTx {
         if let Some(set) = &t.mx_set {
             write_mx_set(conn, &j.domain, set).await?;
         }
-        let new_hold_ids = insert_holds(conn, j, t, &ids).await?;
-        Ok(Persisted {
-            probe_id,
-            new_hold_ids,
-        })
+        insert_holds(conn, j, t, &ids).await
     }
 
     /// What is remembered of each MX host of `j` (state and open holds), as written so far in

@@ -201,7 +201,7 @@ impl TlsVersion {
         }
     }
 
-    /// The version from its conventional name ([`version_name`]), as stored and shown.
+    /// The version from its conventional name ([`TlsVersion::name`]), as stored and shown.
     pub fn from_name(name: &str) -> Option<TlsVersion> {
         match name {
             "TLSv1.2" => Some(TlsVersion::Tls12),
@@ -216,19 +216,6 @@ impl TlsVersion {
             TlsVersion::Tls12 => "TLSv1.2",
             TlsVersion::Tls13 => "TLSv1.3",
         }
-    }
-}
-
-/// The conventional name of a negotiated protocol version (`TLSv1.2`, `TLSv1.3`, as OpenSSL and
-/// Postfix's `encryption_protocol` spell them).
-pub fn version_name(version: ProtocolVersion) -> &'static str {
-    match version {
-        ProtocolVersion::TLSv1_3 => "TLSv1.3",
-        ProtocolVersion::TLSv1_2 => "TLSv1.2",
-        ProtocolVersion::TLSv1_1 => "TLSv1.1",
-        ProtocolVersion::TLSv1_0 => "TLSv1",
-        ProtocolVersion::SSLv3 => "SSLv3",
-        _ => "unknown",
     }
 }
 
@@ -316,8 +303,14 @@ mod tests {
 
     #[test]
     fn version_names() {
-        assert_eq!(version_name(ProtocolVersion::TLSv1_2), "TLSv1.2");
-        assert_eq!(version_name(ProtocolVersion::TLSv1_3), "TLSv1.3");
+        assert_eq!(
+            TlsVersion::from_rustls(ProtocolVersion::TLSv1_2).map(TlsVersion::name),
+            Some("TLSv1.2")
+        );
+        assert_eq!(
+            TlsVersion::from_rustls(ProtocolVersion::TLSv1_3).map(TlsVersion::name),
+            Some("TLSv1.3")
+        );
         for v in [TlsVersion::Tls12, TlsVersion::Tls13] {
             assert_eq!(TlsVersion::from_name(v.name()), Some(v));
         }

@@ -32,8 +32,6 @@ use crate::store::{Store, StoreError};
 /// What recording one probe (or delivery) did.
 #[derive(Clone, Debug)]
 pub struct Recorded {
-    /// The probe's row id.
-    pub probe_id: i64,
     /// The verdict with history applied, as of this transaction.
     pub verdict: DomainVerdict,
     /// Holds raised by this probe.
@@ -52,15 +50,14 @@ pub async fn record(
     let mut tx = store.begin_write().await?;
     let prior = tx.prior(&judgement).await?;
     let transition = policy::transition(&judgement, &prior);
-    let persisted = tx.persist(&judgement, &transition, source).await?;
+    let new_hold_ids = tx.persist(&judgement, &transition, source).await?;
     // Viewed with the history this transaction wrote, not with what a later probe may have
     // committed by the time it is read again.
     let history = tx.history(&judgement).await?;
     tx.commit().await?;
     Ok(Recorded {
-        probe_id: persisted.probe_id,
         verdict: policy::view::verdict(&judgement, &history),
-        new_holds: store.holds_by_id(&persisted.new_hold_ids).await?,
+        new_holds: store.holds_by_id(&new_hold_ids).await?,
     })
 }
 
