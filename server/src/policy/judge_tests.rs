@@ -179,6 +179,45 @@ fn bogus_tlsa_blocks_and_is_unknown() {
 }
 
 #[test]
+fn a_tlsa_lookup_that_failed_for_now_defers_without_calling_it_bogus() {
+    let facts = domain(vec![host(
+        "mx1",
+        TlsaFacts::Failed(Failure::Temporary("timed out".into())),
+        vec![EndpointOutcome::Session(tls(DaneOutcome::NotApplicable))],
+    )]);
+    let v = verdict(&facts);
+    assert_eq!(v.class, SecurityClass::Unknown);
+    assert!(v.blocked, "the records may demand TLS: the delivery waits");
+    assert_eq!(v.cause, Some(BlockCause::TlsaLookupFailed));
+    assert_eq!(v.mx[0].dane, DaneStatus::LookupFailed);
+    assert!(!v.reason.contains("DNSSEC"), "{}", v.reason);
+    assert_eq!(
+        v.mx[0].tls_version.as_deref(),
+        Some("TLSv1.3"),
+        "the session's details stay"
+    );
+    let j = judge(&facts);
+    assert_eq!(j.hosts[0].level(), None, "not evidence for the history");
+    assert_eq!(j.hosts[0].endpoints[0].outcome, Outcome::TlsaLookupFailed);
+}
+
+#[test]
+fn a_server_that_refuses_the_session_for_good_is_told_apart_but_is_no_evidence() {
+    let j = judge(&domain(vec![host(
+        "mx1",
+        TlsaFacts::Insecure,
+        vec![
+            EndpointOutcome::Failed(Failure::Permanent("554 no service".into())),
+            EndpointOutcome::Failed(Failure::Temporary("connect: refused".into())),
+        ],
+    )]));
+    let outcomes: Vec<Outcome> = j.hosts[0].endpoints.iter().map(|e| e.outcome).collect();
+    assert_eq!(outcomes, [Outcome::SessionRejected, Outcome::Unreachable]);
+    assert_eq!(j.hosts[0].level(), None);
+    assert_eq!(j.cause(), None);
+}
+
+#[test]
 fn unusable_tlsa_still_means_tls() {
     let records = TlsaFacts::Secure(vec![TlsaRecord {
         usage: 1,
