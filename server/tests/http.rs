@@ -3,9 +3,11 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use sendguard::http::{AppState, MAX_BODY_BYTES, app};
+use sendguard::http::{MAX_BODY_BYTES, app};
 use sendguard_common::{ApiErrorBody, DemoDomain, Health};
 use tower::ServiceExt;
+
+mod common;
 
 async fn body_json<T: serde::de::DeserializeOwned>(response: axum::response::Response) -> T {
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -14,7 +16,7 @@ async fn body_json<T: serde::de::DeserializeOwned>(response: axum::response::Res
 
 #[tokio::test]
 async fn health_reports_ok_and_the_version() {
-    let response = app(AppState::default())
+    let response = app(common::offline_state().await.0)
         .oneshot(Request::get("/api/health").body(Body::empty()).unwrap())
         .await
         .unwrap();
@@ -27,7 +29,8 @@ async fn health_reports_ok_and_the_version() {
 
 #[tokio::test]
 async fn health_lists_the_demo_domains_in_demo_mode() {
-    let state = AppState::default().with_demo_domains(vec![DemoDomain {
+    let (state, _dir) = common::offline_state().await;
+    let state = state.with_demo_domains(vec![DemoDomain {
         domain: "dane-ee.test".into(),
         description: "DANE-EE".into(),
     }]);
@@ -42,7 +45,7 @@ async fn health_lists_the_demo_domains_in_demo_mode() {
 
 #[tokio::test]
 async fn unknown_api_paths_get_a_json_404_not_the_page() {
-    let response = app(AppState::default())
+    let response = app(common::offline_state().await.0)
         .oneshot(
             Request::get("/api/no-such-thing")
                 .body(Body::empty())
@@ -58,7 +61,7 @@ async fn unknown_api_paths_get_a_json_404_not_the_page() {
 
 #[tokio::test]
 async fn missing_assets_are_404_and_other_methods_are_refused() {
-    let response = app(AppState::default())
+    let response = app(common::offline_state().await.0)
         .oneshot(
             Request::get("/missing-0123456789abcdef.js")
                 .body(Body::empty())
@@ -67,7 +70,7 @@ async fn missing_assets_are_404_and_other_methods_are_refused() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    let response = app(AppState::default())
+    let response = app(common::offline_state().await.0)
         .oneshot(Request::post("/settings").body(Body::empty()).unwrap())
         .await
         .unwrap();
@@ -77,7 +80,7 @@ async fn missing_assets_are_404_and_other_methods_are_refused() {
 #[tokio::test]
 async fn oversized_bodies_are_refused() {
     let big = vec![b'x'; MAX_BODY_BYTES + 1];
-    let response = app(AppState::default())
+    let response = app(common::offline_state().await.0)
         .oneshot(
             Request::post("/api/health")
                 .header(header::CONTENT_LENGTH, big.len())
@@ -97,4 +100,17 @@ async fn oversized_bodies_are_refused() {
         .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(json["error"], "the request body is larger than 64 KiB");
+}
+
+#[tokio::test]
+async fn settings_account_and_draft_answer_without_any_probe_having_run() {
+    // The state is whole: routes that only need the store never answer "not configured".
+    let (state, _dir) = common::offline_state().await;
+    for path in ["/api/settings", "/api/account", "/api/draft"] {
+        let response = app(state.clone())
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
 }

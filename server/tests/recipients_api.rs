@@ -128,7 +128,8 @@ async fn pending_verdicts_arrive_on_the_event_stream() {
 
 #[tokio::test]
 async fn malformed_requests_get_a_json_error() {
-    let router = app(AppState::default());
+    let (state, _dir) = common::offline_state().await;
+    let router = app(state);
     let (status, body) = post(router.clone(), "{not json".into()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let error: ApiErrorBody = serde_json::from_slice(&body).unwrap();

@@ -8,32 +8,33 @@ use axum::extract::rejection::JsonRejection;
 use sendguard_common::{Account, SecureSendingSettings};
 
 use super::{ApiError, AppState};
+use crate::store::Store;
 use crate::user::account::DEFAULT_USER;
 
 /// `GET /api/account`.
-pub async fn account(State(state): State<AppState>) -> Result<Json<Account>, ApiError> {
-    let settings = state.verdicts()?.store().settings(DEFAULT_USER).await?;
+pub async fn account(
+    State(state): State<AppState>,
+    State(store): State<Store>,
+) -> Result<Json<Account>, ApiError> {
+    let settings = store.settings(DEFAULT_USER).await?;
     Ok(Json(state.account().account(&settings)))
 }
 
 /// `GET /api/settings`: the defaults until the user saved something.
 pub async fn get_settings(
-    State(state): State<AppState>,
+    State(store): State<Store>,
 ) -> Result<Json<SecureSendingSettings>, ApiError> {
-    Ok(Json(
-        state.verdicts()?.store().settings(DEFAULT_USER).await?,
-    ))
+    Ok(Json(store.settings(DEFAULT_USER).await?))
 }
 
 /// `PUT /api/settings`: validates (the typed body: unknown modes or levels are refused with a
 /// JSON message), stores, and answers what was stored. Expert requirements are kept in every
 /// mode so that switching modes does not lose them; they apply only in expert mode.
 pub async fn put_settings(
-    State(state): State<AppState>,
+    State(store): State<Store>,
     body: Result<Json<SecureSendingSettings>, JsonRejection>,
 ) -> Result<Json<SecureSendingSettings>, ApiError> {
     let Json(settings) = body?;
-    let store = state.verdicts()?.store();
     store.set_settings(DEFAULT_USER, &settings).await?;
     Ok(Json(store.settings(DEFAULT_USER).await?))
 }

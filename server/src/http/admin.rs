@@ -75,7 +75,7 @@ pub async fn holds(
     State(state): State<AppState>,
     Query(query): Query<HoldsQuery>,
 ) -> Result<Json<Vec<HoldView>>, ApiError> {
-    Ok(Json(state.verdicts()?.store().holds(query.all).await?))
+    Ok(Json(state.verdicts().store().holds(query.all).await?))
 }
 
 /// `POST /api/admin/holds/{host}/release`: the released holds.
@@ -85,7 +85,7 @@ pub async fn release(
     Path(host): Path<String>,
 ) -> Result<Json<Vec<HoldView>>, ApiError> {
     let host = host_name(&host)?;
-    let released = state.verdicts()?.release(&host, &admin.actor).await?;
+    let released = state.verdicts().release(&host, &admin.actor).await?;
     tracing::info!(%host, actor = %admin.actor, "hold released");
     Ok(Json(released))
 }
@@ -97,7 +97,7 @@ pub async fn keep(
     Path(host): Path<String>,
 ) -> Result<Json<Vec<HoldView>>, ApiError> {
     let host = host_name(&host)?;
-    let kept = state.verdicts()?.keep(&host, &admin.actor).await?;
+    let kept = state.verdicts().keep(&host, &admin.actor).await?;
     tracing::info!(%host, actor = %admin.actor, "hold kept");
     Ok(Json(kept))
 }
@@ -119,25 +119,21 @@ pub async fn observations(
     let host = host_name(&host)?;
     let limit = query.limit.unwrap_or(DEFAULT_OBSERVATIONS);
     Ok(Json(
-        state.verdicts()?.store().observations(&host, limit).await?,
+        state.verdicts().store().observations(&host, limit).await?,
     ))
 }
 
 /// `GET /metrics`: counters of holds and alerts, open holds.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let body = match state.verdicts() {
-        Ok(v) => {
-            let open = match v.store().open_hold_count().await {
-                Ok(n) => Some(n),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot count open holds for /metrics");
-                    None
-                }
-            };
-            v.alerts().render_metrics(open)
+    let v = state.verdicts();
+    let open = match v.store().open_hold_count().await {
+        Ok(n) => Some(n),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot count open holds for /metrics");
+            None
         }
-        Err(_) => crate::verdicts::alerts::Alerts::default().render_metrics(None),
     };
+    let body = v.alerts().render_metrics(open);
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         body,

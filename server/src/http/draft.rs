@@ -15,17 +15,18 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use sendguard_common::Draft;
 
-use super::{ApiError, AppState, MAX_DRAFT_BYTES};
+use super::{ApiError, MAX_DRAFT_BYTES};
+use crate::store::Store;
 use crate::user::account::DEFAULT_USER;
 
 /// `GET /api/draft`: the saved draft, `null` when there is none.
-pub async fn get_draft(State(state): State<AppState>) -> Result<Json<Option<Draft>>, ApiError> {
-    Ok(Json(state.verdicts()?.store().draft(DEFAULT_USER).await?))
+pub async fn get_draft(State(store): State<Store>) -> Result<Json<Option<Draft>>, ApiError> {
+    Ok(Json(store.draft(DEFAULT_USER).await?))
 }
 
 /// `PUT /api/draft`: checks, stores (replacing the earlier draft) and answers the stored draft.
 pub async fn put_draft(
-    State(state): State<AppState>,
+    State(store): State<Store>,
     body: Result<Json<Draft>, JsonRejection>,
 ) -> Result<Json<Draft>, ApiError> {
     let Json(draft) = body.map_err(|rejection| match ApiError::from(rejection) {
@@ -36,12 +37,11 @@ pub async fn put_draft(
         other => other,
     })?;
     crate::user::draft::validate(&draft)?;
-    let store = state.verdicts()?.store();
     Ok(Json(store.put_draft(DEFAULT_USER, &draft).await?))
 }
 
 /// `DELETE /api/draft`: removes the saved draft (204 whether or not there was one).
-pub async fn delete_draft(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
-    state.verdicts()?.store().delete_draft(DEFAULT_USER).await?;
+pub async fn delete_draft(State(store): State<Store>) -> Result<StatusCode, ApiError> {
+    store.delete_draft(DEFAULT_USER).await?;
     Ok(StatusCode::NO_CONTENT)
 }

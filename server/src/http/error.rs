@@ -18,9 +18,6 @@ pub enum ApiError {
     /// The request was malformed; the message says how.
     #[error("{0}")]
     BadRequest(String),
-    /// A feature this server was not set up for.
-    #[error("{0}")]
-    Unavailable(&'static str),
     /// No valid administrator token was sent.
     #[error("a valid admin token is required")]
     Unauthorized,
@@ -46,7 +43,7 @@ impl ApiError {
         match self {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Missing(_) => StatusCode::NOT_FOUND,

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -29,6 +29,7 @@ use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 
+use crate::store::Store;
 use crate::user::account::AccountConfig;
 use crate::verdicts::Verdicts;
 
@@ -39,27 +40,43 @@ pub const MAX_DRAFT_BYTES: usize = 1024 * 1024;
 /// Longest time an ordinary request may take before it is answered with 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What the handlers share.
-#[derive(Clone, Default)]
+/// What the handlers share: always whole (the verdict service with its store, the account,
+/// the admin token), so that no route fails because another part is missing. Handlers take
+/// the part they need as a sub-state (`State<Store>`, `State<Verdicts>`) where they can.
+#[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Inner {
     demo_domains: Option<Vec<DemoDomain>>,
-    verdicts: Option<Verdicts>,
+    verdicts: Verdicts,
     admin_token: Option<Arc<str>>,
     account: AccountConfig,
 }
 
+impl FromRef<AppState> for Verdicts {
+    fn from_ref(state: &AppState) -> Verdicts {
+        state.inner.verdicts.clone()
+    }
+}
+
+impl FromRef<AppState> for Store {
+    fn from_ref(state: &AppState) -> Store {
+        state.inner.verdicts.store().clone()
+    }
+}
+
 impl AppState {
-    /// State for a server that probes with `verdicts`.
+    /// State for a server that probes with `verdicts` (and stores in its store).
     pub fn new(verdicts: Verdicts) -> Self {
         Self {
             inner: Arc::new(Inner {
-                verdicts: Some(verdicts),
-                ..Inner::default()
+                demo_domains: None,
+                verdicts,
+                admin_token: None,
+                account: AccountConfig::default(),
             }),
         }
     }
@@ -95,11 +112,8 @@ impl AppState {
         &self.inner.account
     }
 
-    fn verdicts(&self) -> Result<&Verdicts, ApiError> {
-        self.inner
-            .verdicts
-            .as_ref()
-            .ok_or(ApiError::Unavailable("recipient probing is not configured"))
+    fn verdicts(&self) -> &Verdicts {
+        &self.inner.verdicts
     }
 }
 

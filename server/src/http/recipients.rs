@@ -19,7 +19,8 @@ use sendguard_common::{DomainVerdict, RecipientSecurityRequest, RecipientSecurit
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{ApiError, AppState};
+use super::ApiError;
+use crate::verdicts::Verdicts;
 
 /// At most this many addresses in one request.
 pub const MAX_ADDRESSES: usize = 200;
@@ -30,7 +31,7 @@ pub const EVENT_STREAM_LIFETIME: Duration = Duration::from_secs(300);
 
 /// The verdict of each address.
 pub async fn security(
-    State(state): State<AppState>,
+    State(verdicts): State<Verdicts>,
     body: Result<Json<RecipientSecurityRequest>, JsonRejection>,
 ) -> Result<Json<RecipientSecurityResponse>, ApiError> {
     let Json(request) = body?;
@@ -39,7 +40,6 @@ pub async fn security(
             "at most {MAX_ADDRESSES} addresses per request"
         )));
     }
-    let verdicts = state.verdicts()?;
     let mut results = Vec::with_capacity(request.addresses.len());
     for a in &request.addresses {
         results.push(verdicts.lookup(a.trim()).await);
@@ -57,7 +57,7 @@ pub struct EventsQuery {
 /// Server-sent events named `verdict`, each a [`DomainVerdict`] in JSON: first the requested
 /// domains already known, then each one as its probe finishes.
 pub async fn events(
-    State(state): State<AppState>,
+    State(verdicts): State<Verdicts>,
     Query(query): Query<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let wanted: HashSet<String> = query
@@ -71,7 +71,6 @@ pub async fn events(
             "name between 1 and {MAX_EVENT_DOMAINS} domains"
         )));
     }
-    let verdicts = state.verdicts()?;
     // Subscribe before reading what is known, so that nothing finishing in between is missed.
     let rx = verdicts.subscribe();
     let mut known: Vec<DomainVerdict> = Vec::new();

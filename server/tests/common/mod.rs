@@ -94,3 +94,28 @@ pub fn sim_probe_config(world: &sendguard_sim::world::SimWorld) -> sendguard::pr
     config.smtp.greeting_timeout = endpoints.greeting_timeout;
     config
 }
+
+/// A whole application state for routes that never probe (health, assets, malformed requests):
+/// a store in a temporary directory (kept alive by the returned guard) and a prober whose
+/// resolver is a loopback port nothing answers on.
+pub async fn offline_state() -> (sendguard::http::AppState, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = sendguard::store::Store::open(&dir.path().join("sendguard.db"))
+        .await
+        .expect("a store");
+    let prober = sendguard::probe::Prober::new(sendguard::probe::ProbeConfig::new(
+        sendguard::dns::DnsConfig {
+            resolver: Some("127.0.0.1:9".parse().expect("an address")),
+            trust_anchor: None,
+            timeout: std::time::Duration::from_secs(1),
+        },
+    ))
+    .expect("a prober");
+    let verdicts = sendguard::verdicts::Verdicts::new(
+        prober,
+        store,
+        sendguard::verdicts::alerts::Alerts::new(None).expect("alerts without a webhook"),
+        std::time::Duration::from_secs(3600),
+    );
+    (sendguard::http::AppState::new(verdicts), dir)
+}
