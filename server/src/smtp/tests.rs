@@ -11,6 +11,7 @@ use rustls::crypto::CryptoProvider;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
+use super::session::Hello;
 use super::*;
 use sendguard_sim::pki::{Identity, SimCa, self_signed};
 use sendguard_sim::smtp::{PeerBehaviour, SmtpPeer, tls_server_config};
