@@ -15,12 +15,13 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::{Stream, StreamExt, stream};
-use sendguard_common::{DomainVerdict, RecipientSecurityRequest, RecipientSecurityResponse};
+use sendguard_common::{DomainVerdict, RecipientSecurityRequest};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::ApiError;
 use crate::verdicts::Verdicts;
+use crate::verdicts::answer::Answer;
 
 /// At most this many addresses in one request.
 pub const MAX_ADDRESSES: usize = 200;
@@ -33,7 +34,7 @@ pub const EVENT_STREAM_LIFETIME: Duration = Duration::from_secs(300);
 pub async fn security(
     State(verdicts): State<Verdicts>,
     body: Result<Json<RecipientSecurityRequest>, JsonRejection>,
-) -> Result<Json<RecipientSecurityResponse>, ApiError> {
+) -> Result<Json<Answers>, ApiError> {
     let Json(request) = body?;
     if request.addresses.len() > MAX_ADDRESSES {
         return Err(ApiError::BadRequest(format!(
@@ -42,9 +43,17 @@ pub async fn security(
     }
     let mut results = Vec::with_capacity(request.addresses.len());
     for a in &request.addresses {
-        results.push(verdicts.lookup(a.trim()).await);
+        results.push(verdicts.answer(a.trim()).await);
     }
-    Ok(Json(RecipientSecurityResponse { results }))
+    Ok(Json(Answers { results }))
+}
+
+/// The body of the answer: [`sendguard_common::RecipientSecurityResponse`] on the wire, with known verdicts sent
+/// as the JSON made once ([`Answer`]).
+#[derive(Debug, serde::Serialize)]
+pub struct Answers {
+    /// One entry per requested address, in order.
+    pub results: Vec<Answer>,
 }
 
 /// Query of the event stream: `domains=a.example,b.example`.

@@ -9,12 +9,33 @@
 //! that shares an MX host with it; a release or keep made here drops everything; and at most
 //! once per [`GENERATION_CHECK`] the store's generation counter is read, and a change made by
 //! anyone drops everything. Delivery does not read this map: it reads the store.
+//!
+//! Each entry keeps the verdict's JSON as well ([`Known::json`]), made once when the entry is
+//! put, so that answering the page costs no serialization of known verdicts.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sendguard_common::DomainVerdict;
+use serde_json::value::RawValue;
+
+/// A known verdict and its JSON, made once.
+#[derive(Debug)]
+pub struct Known {
+    /// The verdict.
+    pub verdict: DomainVerdict,
+    /// The verdict serialized as the API sends it.
+    pub json: Box<RawValue>,
+}
+
+impl Known {
+    /// The entry of `verdict`, serialized now.
+    pub fn new(verdict: DomainVerdict) -> Result<Known, serde_json::Error> {
+        let json = serde_json::value::to_raw_value(&verdict)?;
+        Ok(Known { verdict, json })
+    }
+}
 
 /// How often the store's generation is compared with the one the map was filled at.
 pub const GENERATION_CHECK: Duration = Duration::from_secs(1);
@@ -30,7 +51,7 @@ pub struct Memory {
 
 #[derive(Debug)]
 struct State {
-    verdicts: HashMap<String, Arc<DomainVerdict>>,
+    verdicts: HashMap<String, Arc<Known>>,
     generation: Option<i64>,
     checked: Option<Instant>,
 }
@@ -59,27 +80,33 @@ impl Memory {
     }
 
     /// The known verdict of `domain`, if it is in memory.
-    pub fn get(&self, domain: &str) -> Option<Arc<DomainVerdict>> {
+    pub fn get(&self, domain: &str) -> Option<Arc<Known>> {
         self.lock().verdicts.get(domain).cloned()
     }
 
-    /// Keeps `verdict` as its domain's current one, making room when the map is full.
-    pub fn put(&self, verdict: DomainVerdict) {
+    /// Keeps `known` as its domain's current verdict, making room when the map is full.
+    pub fn put(&self, known: Arc<Known>) {
+        let domain = known.verdict.domain.clone();
         let mut s = self.lock();
-        if s.verdicts.len() >= self.capacity && !s.verdicts.contains_key(&verdict.domain) {
+        if s.verdicts.len() >= self.capacity && !s.verdicts.contains_key(&domain) {
             // Any entry will do: a dropped one is read from the store again when asked for.
             if let Some(victim) = s.verdicts.keys().next().cloned() {
                 s.verdicts.remove(&victim);
             }
         }
-        s.verdicts.insert(verdict.domain.clone(), Arc::new(verdict));
+        s.verdicts.insert(domain, known);
     }
 
     /// Drops the entry of `verdict`'s domain and of every domain sharing one of its MX hosts.
     pub fn forget_related(&self, verdict: &DomainVerdict) {
         let hosts: Vec<&str> = verdict.mx.iter().map(|m| m.host.as_str()).collect();
-        self.lock().verdicts.retain(|domain, v| {
-            domain != &verdict.domain && !v.mx.iter().any(|m| hosts.contains(&m.host.as_str()))
+        self.lock().verdicts.retain(|domain, k| {
+            domain != &verdict.domain
+                && !k
+                    .verdict
+                    .mx
+                    .iter()
+                    .any(|m| hosts.contains(&m.host.as_str()))
         });
     }
 
@@ -123,6 +150,10 @@ mod tests {
     use super::*;
     use sendguard_common::{DaneStatus, DnssecStatus, MxReport, SecurityClass};
 
+    fn known(domain: &str, hosts: &[&str]) -> Arc<Known> {
+        Arc::new(Known::new(verdict(domain, hosts)).unwrap())
+    }
+
     fn verdict(domain: &str, hosts: &[&str]) -> DomainVerdict {
         DomainVerdict {
             domain: domain.into(),
@@ -158,21 +189,27 @@ mod tests {
     #[test]
     fn bounded_and_related_entries_are_dropped_together() {
         let m = Memory::with_capacity(3);
-        m.put(verdict("a.test", &["mx.shared"]));
-        m.put(verdict("b.test", &["mx.shared", "mx.b"]));
-        m.put(verdict("c.test", &["mx.c"]));
-        m.put(verdict("d.test", &["mx.d"]));
+        m.put(known("a.test", &["mx.shared"]));
+        m.put(known("b.test", &["mx.shared", "mx.b"]));
+        m.put(known("c.test", &["mx.c"]));
+        m.put(known("d.test", &["mx.d"]));
         assert_eq!(m.len(), 3, "the capacity holds");
-        m.put(verdict("a.test", &["mx.shared"]));
+        m.put(known("a.test", &["mx.shared"]));
         m.forget_related(&verdict("a.test", &["mx.shared"]));
         assert!(m.get("a.test").is_none() && m.get("b.test").is_none());
+        let kept = m
+            .get("c.test")
+            .or(m.get("d.test"))
+            .expect("an unrelated entry stays");
+        let back: DomainVerdict = serde_json::from_str(kept.json.get()).unwrap();
+        assert_eq!(back, kept.verdict, "the JSON made once is the verdict's");
     }
 
     #[test]
     fn a_new_generation_drops_everything_and_checks_are_spaced() {
         let m = Memory::default();
         m.observe_generation(1);
-        m.put(verdict("a.test", &["mx.a"]));
+        m.put(known("a.test", &["mx.a"]));
         m.observe_generation(1);
         assert!(
             m.get("a.test").is_some(),

@@ -12,6 +12,7 @@
 //! prober merges concurrent probes of a domain, so a burst of requests costs one probe.
 
 pub mod alerts;
+pub mod answer;
 pub mod memory;
 
 use std::collections::HashSet;
@@ -137,9 +138,16 @@ impl Verdicts {
 
     /// The state of one recipient address: final, pending (a probe was started), or invalid.
     pub async fn lookup(&self, address: &str) -> RecipientSecurity {
-        let invalid = |error: String| RecipientSecurity::Invalid {
-            address: address.to_string(),
-            error,
+        self.answer(address).await.into_wire()
+    }
+
+    /// [`Verdicts::lookup`], with a known verdict's JSON made once ([`answer::Answer`]).
+    pub async fn answer(&self, address: &str) -> answer::Answer {
+        let invalid = |error: String| {
+            answer::Answer::Other(RecipientSecurity::Invalid {
+                address: address.to_string(),
+                error,
+            })
         };
         if let Err(e) = sendguard_common::address::Address::parse(address) {
             return invalid(e.to_string());
@@ -148,25 +156,26 @@ impl Verdicts {
             Ok(d) => d,
             Err(e) => return invalid(e.to_string()),
         };
-        match self.known(&domain).await {
-            Some(verdict) => {
-                let age = now_unix().saturating_sub(verdict.checked_at.unwrap_or(0));
+        match self.known_entry(&domain).await {
+            Some(known) => {
+                let checked = known.verdict.checked_at.unwrap_or(0);
+                let age = now_unix().saturating_sub(checked);
                 let rechecking = age < 0 || age as u64 >= self.inner.max_age.as_secs();
                 if rechecking {
                     self.start_probe(&domain);
                 }
-                RecipientSecurity::Final {
+                answer::Answer::Known {
                     address: address.to_string(),
-                    verdict,
+                    known,
                     rechecking,
                 }
             }
             None => {
                 self.start_probe(&domain);
-                RecipientSecurity::Pending {
+                answer::Answer::Other(RecipientSecurity::Pending {
                     address: address.to_string(),
                     domain,
-                }
+                })
             }
         }
     }
@@ -175,6 +184,10 @@ impl Verdicts {
     /// else from the store (then kept in memory). A store failure is logged and answered as
     /// "not known", so the page waits for the probe.
     pub async fn known(&self, domain: &str) -> Option<DomainVerdict> {
+        self.known_entry(domain).await.map(|k| k.verdict.clone())
+    }
+
+    async fn known_entry(&self, domain: &str) -> Option<Arc<memory::Known>> {
         let memory = &self.inner.memory;
         if memory.generation_check_due() {
             match self.inner.store.generation().await {
@@ -185,17 +198,31 @@ impl Verdicts {
                 }
             }
         }
-        if let Some(v) = memory.get(domain) {
-            return Some((*v).clone());
+        if let Some(known) = memory.get(domain) {
+            return Some(known);
         }
         match self.inner.store.verdict(domain).await {
-            Ok(Some(v)) => {
-                memory.put(v.clone());
-                Some(v)
-            }
+            Ok(Some(v)) => self.remember(v),
             Ok(None) => None,
             Err(e) => {
                 tracing::error!(%domain, error = %e, "cannot read the verdict from the store");
+                None
+            }
+        }
+    }
+
+    /// Keeps `verdict` in memory with its JSON. A verdict that cannot be serialized (which
+    /// the wire types make impossible) is logged and treated as not known.
+    fn remember(&self, verdict: DomainVerdict) -> Option<Arc<memory::Known>> {
+        let domain = verdict.domain.clone();
+        match memory::Known::new(verdict) {
+            Ok(known) => {
+                let known = Arc::new(known);
+                self.inner.memory.put(known.clone());
+                Some(known)
+            }
+            Err(e) => {
+                tracing::error!(%domain, error = %e, "cannot serialize a verdict");
                 None
             }
         }
@@ -226,7 +253,7 @@ impl Verdicts {
         let facts = self.inner.prober.probe(input, fresh).await?;
         let recorded = record(&self.inner.store, &facts, ObservationSource::Probe).await?;
         self.inner.memory.forget_related(&recorded.verdict);
-        self.inner.memory.put(recorded.verdict.clone());
+        self.remember(recorded.verdict.clone());
         for hold in &recorded.new_holds {
             self.inner.alerts.raise(hold);
         }
