@@ -411,3 +411,24 @@ async fn with_the_demo_s_short_ages_a_second_lookup_raises_the_hold_in_the_backg
     );
     assert_eq!(e.world.peer("mx.downgrade.test").unwrap().connections(), 3);
 }
+
+#[tokio::test]
+async fn a_tlsa_lookup_that_times_out_defers_without_being_called_bogus_or_raising_a_hold() {
+    let e = env(vec![scenario("slowdns.test", HostKind::DaneEe)]).await;
+    assert_eq!(e.probe("slowdns.test").await.class, SecurityClass::DaneOk);
+    e.world.dns().stall_tlsa("slowdns.test", true).unwrap();
+    let v = e.probe("slowdns.test").await;
+    assert!(
+        v.blocked,
+        "the records may demand TLS: delivery waits {v:#?}"
+    );
+    assert_eq!(v.cause, Some(BlockCause::TlsaLookupFailed), "{v:#?}");
+    assert_eq!(v.class, SecurityClass::Unknown);
+    assert!(
+        e.held().await.is_empty(),
+        "a timeout is no evidence of a downgrade"
+    );
+    e.world.dns().stall_tlsa("slowdns.test", false).unwrap();
+    assert_eq!(e.probe("slowdns.test").await.class, SecurityClass::DaneOk);
+    e.world.shutdown().await;
+}

@@ -246,6 +246,18 @@ impl DnsSim {
         Ok(())
     }
 
+    /// Leaves TLSA questions in zone `origin` unanswered from now on (`true`), as a server that
+    /// times out would, or answers them again (`false`).
+    pub fn stall_tlsa(&self, origin: &str, stall: bool) -> Result<(), SimDnsError> {
+        let name = zone_name(origin)?;
+        let slot = self
+            .slots
+            .get(&name)
+            .ok_or_else(|| SimDnsError::UnknownZone(origin.to_string()))?;
+        slot.stall_tlsa(stall);
+        Ok(())
+    }
+
     /// Stop the server and wait for its tasks to end.
     pub async fn shutdown(mut self) {
         if let Err(err) = self.server.shutdown_gracefully().await {

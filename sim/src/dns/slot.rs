@@ -1,6 +1,7 @@
 //! A zone as hickory's catalog sees it: [`ZoneSlot`] serves the current contents of one zone
 //! (replaceable while the server runs) and declines DS queries at its own apex, so that the
-//! catalog asks the parent's handler, where the DS RRset lives (RFC 4035 §3.1.4.1).
+//! catalog asks the parent's handler, where the DS RRset lives (RFC 4035 §3.1.4.1). It can also
+//! be told to leave TLSA questions unanswered, as a resolver sees a server that times out.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,6 +26,7 @@ static NSEC: NxProofKind = NxProofKind::Nsec;
 pub(super) struct ZoneSlot {
     origin: LowerName,
     signed: AtomicBool,
+    stall_tlsa: AtomicBool,
     current: RwLock<Arc<Zone>>,
 }
 
@@ -36,6 +38,7 @@ impl ZoneSlot {
         ZoneSlot {
             origin: LowerName::from(origin),
             signed: AtomicBool::new(signed),
+            stall_tlsa: AtomicBool::new(false),
             current: RwLock::new(Arc::new(zone)),
         }
     }
@@ -57,7 +60,16 @@ impl ZoneSlot {
         *current = Arc::new(zone);
         self.signed.store(signed, Ordering::SeqCst);
     }
+
+    /// From the next query on, TLSA questions get no answer at all (or answers again).
+    pub(super) fn stall_tlsa(&self, stall: bool) {
+        self.stall_tlsa.store(stall, Ordering::SeqCst);
+    }
 }
+
+/// How long a stalled TLSA question is held before it is dropped: longer than any resolver
+/// timeout a test uses, bounded so that the server's tasks end.
+const TLSA_STALL: std::time::Duration = std::time::Duration::from_secs(30);
 
 // hickory-server declares `ZoneHandler` with `#[async_trait]`; these are the signatures that
 // macro produces, written out so the crate needs no extra dependency.
@@ -107,9 +119,17 @@ impl ZoneHandler for ZoneSlot {
                 && info.query.name() == &self.origin
                 && !self.origin.is_root()
         });
+        let stalled = self.stall_tlsa.load(Ordering::SeqCst)
+            && request
+                .request_info()
+                .is_ok_and(|info| info.query.query_type() == RecordType::TLSA);
         let zone = self.zone();
         Box::pin(async move {
             if ds_at_apex {
+                return (LookupControlFlow::Skip, None);
+            }
+            if stalled {
+                tokio::time::sleep(TLSA_STALL).await;
                 return (LookupControlFlow::Skip, None);
             }
             zone.search(request, lookup_options).await
