@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use sendguard_common::address::Address;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 use super::behaviour::TlsOffer;
@@ -210,7 +211,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         if self.mail_from.is_some() {
             return self.reply("503 5.5.1 Nested MAIL command\r\n").await;
         }
-        match path_argument(args, "FROM:") {
+        match path_argument(args, "FROM:", true) {
             Some(from) => {
                 self.mail_from = Some(from);
                 self.rcpt_to.clear();
@@ -228,7 +229,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         if self.mail_from.is_none() {
             return self.reply("503 5.5.1 Need MAIL command\r\n").await;
         }
-        match path_argument(args, "TO:") {
+        match path_argument(args, "TO:", false) {
             Some(to) if self.rcpt_to.len() < MAX_RECIPIENTS => {
                 self.rcpt_to.push(to);
                 self.reply("250 2.1.5 Ok\r\n").await
@@ -302,8 +303,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
     }
 }
 
-/// The address inside `<...>` after a `FROM:`/`TO:` prefix (RFC 5321 §4.1.1.2, §4.1.1.3).
-pub(super) fn path_argument(args: &str, prefix: &str) -> Option<String> {
+/// The address inside `<...>` after a `FROM:`/`TO:` prefix (RFC 5321 §4.1.1.2, §4.1.1.3),
+/// checked by the shared address parser ([`sendguard_common::address::Address`]); the null
+/// path `<>` only where `null_allowed` (MAIL FROM, RFC 5321 §4.5.5).
+pub(super) fn path_argument(args: &str, prefix: &str, null_allowed: bool) -> Option<String> {
     let head = args.get(..prefix.len())?;
     if !head.eq_ignore_ascii_case(prefix) {
         return None;
@@ -311,5 +314,8 @@ pub(super) fn path_argument(args: &str, prefix: &str) -> Option<String> {
     let rest = args[prefix.len()..].trim_start();
     let path = rest.split_ascii_whitespace().next().unwrap_or("");
     let inner = path.strip_prefix('<')?.strip_suffix('>')?;
-    Some(inner.to_string())
+    if inner.is_empty() {
+        return null_allowed.then(String::new);
+    }
+    Address::parse(inner).ok().map(|a| a.to_string())
 }

@@ -28,12 +28,23 @@ async fn talk(addr: SocketAddr, script: &str) -> String {
 #[test]
 fn paths_are_extracted() {
     assert_eq!(
-        path_argument("FROM:<a@b.test> SIZE=10", "FROM:"),
+        path_argument("FROM:<a@b.test> SIZE=10", "FROM:", true),
         Some("a@b.test".into())
     );
-    assert_eq!(path_argument("from: <>", "FROM:"), Some(String::new()));
-    assert_eq!(path_argument("TO:a@b.test", "TO:"), None);
-    assert_eq!(path_argument("", "TO:"), None);
+    assert_eq!(
+        path_argument("from: <>", "FROM:", true),
+        Some(String::new())
+    );
+    assert_eq!(path_argument("TO:a@b.test", "TO:", false), None);
+    assert_eq!(path_argument("", "TO:", false), None);
+    // The path must hold an address by the shared parser (RFC 5321 §4.1.2).
+    assert_eq!(path_argument("TO:<not an address>", "TO:", false), None);
+    assert_eq!(path_argument("TO:<a@b..test>", "TO:", false), None);
+    assert_eq!(
+        path_argument("TO:<>", "TO:", false),
+        None,
+        "only MAIL FROM may be null"
+    );
 }
 
 #[tokio::test]
