@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 use crate::dns::DnsConfig;
 use crate::probe::ProbeConfig;
+use crate::smtp::HeloName;
 
 /// Sendguard: tells the sender, before sending, how securely each recipient's mail server will
 /// receive the message, and enforces it.
@@ -231,6 +232,11 @@ pub struct ProbeOptions {
     /// `SENDGUARD_ALLOW_PRIVATE_TARGETS=1` (or `true`) does the same.
     #[arg(long, env = "SENDGUARD_ALLOW_PRIVATE_TARGETS", action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_private_targets: bool,
+    /// The name announced in EHLO/HELO: a fully qualified domain name or an address literal
+    /// such as `[192.0.2.1]` (default: the machine's fully qualified name, else the local
+    /// address of each connection).
+    #[arg(long, env = "SENDGUARD_HELO_NAME", value_name = "NAME")]
+    pub helo_name: Option<HeloName>,
 }
 
 /// How soon a server is contacted again (`serve`, and `demo` with its own default; `probe` has
@@ -264,6 +270,9 @@ impl ProbeOptions {
             timeout: Duration::from_secs(10),
         });
         config.smtp.port = self.smtp_port;
+        if let Some(name) = &self.helo_name {
+            config.smtp.helo_name = name.clone();
+        }
         config.allow_private_targets = self.allow_private_targets;
         config
     }
@@ -399,6 +408,45 @@ mod tests {
         };
         assert_eq!(args.server.verdict_max_age, 3600);
         assert_eq!(args.reprobe.min_reprobe_interval, 300);
+    }
+
+    #[test]
+    fn the_helo_name_is_an_option_checked_by_the_shared_parser() {
+        let parse = |name: &str| {
+            Cli::try_parse_from(["sendguard", "probe", "--helo-name", name, "a.example"])
+        };
+        let Command::Probe(args) = parse("Probe.Example.org").unwrap().command else {
+            panic!("probe expected")
+        };
+        let config = args.probe.probe_config();
+        assert_eq!(
+            config.smtp.helo_name.argument([192, 0, 2, 1].into()),
+            "probe.example.org"
+        );
+        for bad in [
+            "localhost",
+            "a..b.example",
+            "x\r\nQUIT",
+            "under_score.example",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        let Command::Probe(args) = parse("[192.0.2.7]").unwrap().command else {
+            panic!("probe expected")
+        };
+        assert_eq!(
+            args.probe.probe_config().smtp.helo_name,
+            HeloName::Literal([192, 0, 2, 7].into())
+        );
+        // Without the option: the machine's name (never `localhost`).
+        let cli = Cli::try_parse_from(["sendguard", "probe", "a.example"]).unwrap();
+        let Command::Probe(args) = cli.command else {
+            panic!("probe expected")
+        };
+        assert_eq!(
+            args.probe.probe_config().smtp.helo_name,
+            HeloName::this_machine()
+        );
     }
 
     #[test]

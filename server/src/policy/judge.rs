@@ -98,6 +98,8 @@ pub enum Outcome {
     Tls,
     /// STARTTLS not offered.
     NoStarttls,
+    /// EHLO refused with 5yz, HELO accepted: no ESMTP, so no STARTTLS (RFC 5321 §4.1.1.1).
+    NoEsmtp,
     /// STARTTLS answered with an error reply.
     StarttlsRefused,
     /// Only TLS older than 1.2.
@@ -106,6 +108,10 @@ pub enum Outcome {
     HandshakeFailed,
     /// The handshake timed out (not evidence).
     HandshakeTimeout,
+    /// The upgrade broke off for reasons that say nothing about the server's TLS: a STARTTLS
+    /// reply beyond the protocol or the limits, bytes sent unasked, the connection lost during
+    /// the handshake, a chain beyond the limit (not evidence).
+    TlsAborted,
     /// Not reached, or the dialogue failed for now before STARTTLS (not evidence).
     Unreachable,
     /// The server refused the session for good (a 5xx greeting or EHLO reply; not evidence).
@@ -121,15 +127,17 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    const ALL: [Outcome; 14] = [
+    const ALL: [Outcome; 16] = [
         Outcome::DaneVerified,
         Outcome::DaneMismatch,
         Outcome::Tls,
         Outcome::NoStarttls,
+        Outcome::NoEsmtp,
         Outcome::StarttlsRefused,
         Outcome::LegacyTls,
         Outcome::HandshakeFailed,
         Outcome::HandshakeTimeout,
+        Outcome::TlsAborted,
         Outcome::Unreachable,
         Outcome::SessionRejected,
         Outcome::NotProbed,
@@ -145,10 +153,12 @@ impl Outcome {
             Outcome::DaneMismatch => "dane_mismatch",
             Outcome::Tls => "tls",
             Outcome::NoStarttls => "no_starttls",
+            Outcome::NoEsmtp => "no_esmtp",
             Outcome::StarttlsRefused => "starttls_refused",
             Outcome::LegacyTls => "legacy_tls",
             Outcome::HandshakeFailed => "handshake_failed",
             Outcome::HandshakeTimeout => "handshake_timeout",
+            Outcome::TlsAborted => "tls_aborted",
             Outcome::Unreachable => "unreachable",
             Outcome::SessionRejected => "session_rejected",
             Outcome::NotProbed => "not_probed",
@@ -496,10 +506,18 @@ fn judge_session(j: &mut EndpointJudgement, s: &SessionFacts, demand: TlsaDemand
             j.outcome = Outcome::HandshakeTimeout;
             return;
         }
+        Some(TlsFailureFacts::Aborted(d)) => {
+            j.outcome = Outcome::TlsAborted;
+            j.detail = Some(d.clone());
+            return;
+        }
         Some(TlsFailureFacts::LegacyOnly(d)) => (Outcome::LegacyTls, Some(d)),
         Some(TlsFailureFacts::Refused(d)) => (Outcome::StarttlsRefused, Some(d)),
         Some(TlsFailureFacts::Handshake(d)) => (Outcome::HandshakeFailed, Some(d)),
-        None if !s.starttls_offered => (Outcome::NoStarttls, None),
+        None if !s.starttls_offered => match &s.ehlo_refused {
+            Some(refusal) => (Outcome::NoEsmtp, Some(refusal)),
+            None => (Outcome::NoStarttls, None),
+        },
         None => (Outcome::HandshakeFailed, None),
     };
     j.level = Some(Level::Plain);

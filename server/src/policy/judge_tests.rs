@@ -16,6 +16,7 @@ fn verdict(f: &DomainFacts) -> DomainVerdict {
 fn tls(dane: DaneOutcome) -> SessionFacts {
     SessionFacts {
         starttls_offered: true,
+        ehlo_refused: None,
         tls: Some(TlsFacts::tls13_example(dane)),
         tls_failure: None,
     }
@@ -24,6 +25,7 @@ fn tls(dane: DaneOutcome) -> SessionFacts {
 fn plain() -> SessionFacts {
     SessionFacts {
         starttls_offered: false,
+        ehlo_refused: None,
         tls: None,
         tls_failure: None,
     }
@@ -32,6 +34,7 @@ fn plain() -> SessionFacts {
 fn failed(f: TlsFailureFacts) -> SessionFacts {
     SessionFacts {
         starttls_offered: true,
+        ehlo_refused: None,
         tls: None,
         tls_failure: Some(f),
     }
@@ -299,4 +302,48 @@ fn domain_level_failures() {
         assert_eq!((v.blocked, v.cause), (cause.is_some(), cause), "{mx:?}");
         assert!(!v.reason.is_empty());
     }
+}
+
+#[test]
+fn a_refused_ehlo_is_no_esmtp_with_its_reason() {
+    let no_esmtp = SessionFacts {
+        ehlo_refused: Some("500 5.5.1 Command unrecognized".into()),
+        ..plain()
+    };
+    let f = domain(vec![host(
+        "mx1",
+        TlsaFacts::Insecure,
+        vec![EndpointOutcome::Session(no_esmtp)],
+    )]);
+    let j = judge(&f);
+    assert_eq!(j.hosts[0].endpoints[0].outcome, Outcome::NoEsmtp);
+    let v = verdict(&f);
+    assert_eq!(v.class, SecurityClass::NoSsl);
+    assert!(
+        v.reason
+            .contains("no ESMTP: EHLO refused (500 5.5.1 Command unrecognized)"),
+        "{}",
+        v.reason
+    );
+    assert_eq!(Outcome::from_code("no_esmtp"), Some(Outcome::NoEsmtp));
+}
+
+#[test]
+fn an_aborted_upgrade_is_not_evidence() {
+    let v = verdict(&domain(vec![host(
+        "mx1",
+        TlsaFacts::Insecure,
+        vec![EndpointOutcome::Session(failed(TlsFailureFacts::Aborted(
+            "the server sent 9 bytes after its 220 to STARTTLS".into(),
+        )))],
+    )]));
+    assert_eq!(v.class, SecurityClass::Unknown, "{v:#?}");
+    assert!(!v.blocked);
+    assert!(
+        v.reason
+            .contains("STARTTLS aborted (the server sent 9 bytes"),
+        "{}",
+        v.reason
+    );
+    assert_eq!(Outcome::from_code("tls_aborted"), Some(Outcome::TlsAborted));
 }

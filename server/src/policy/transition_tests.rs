@@ -26,6 +26,7 @@ fn session(
 ) -> EndpointOutcome {
     EndpointOutcome::Session(SessionFacts {
         starttls_offered: offered,
+        ehlo_refused: None,
         tls: tls.map(TlsFacts::tls13_example),
         tls_failure: failure,
     })

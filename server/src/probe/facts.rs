@@ -165,6 +165,9 @@ pub enum EndpointOutcome {
 pub struct SessionFacts {
     /// Whether STARTTLS was offered in the EHLO reply.
     pub starttls_offered: bool,
+    /// The server's 5yz reply to EHLO when it then accepted HELO (RFC 5321 §4.1.1.1): no
+    /// ESMTP, and so no STARTTLS (RFC 3207 §4). `None` when EHLO was accepted.
+    pub ehlo_refused: Option<String>,
     /// The TLS session, when the handshake succeeded.
     pub tls: Option<TlsFacts>,
     /// Why there is no TLS session although STARTTLS was offered.
@@ -231,4 +234,8 @@ pub enum TlsFailureFacts {
     Handshake(String),
     /// The handshake did not finish in time.
     Timeout,
+    /// The upgrade broke off in a way that says nothing about the server's TLS (a STARTTLS
+    /// reply beyond the protocol or the limits, bytes sent unasked, the connection lost during
+    /// the handshake, a chain beyond the limit): not evidence.
+    Aborted(String),
 }

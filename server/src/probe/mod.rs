@@ -78,6 +78,7 @@ enum RawEndpoint {
     Failed(Failure),
     Session {
         starttls_offered: bool,
+        ehlo_refused: Option<String>,
         tls: Option<RawTls>,
         tls_failure: Option<TlsFailureFacts>,
     },
@@ -351,6 +352,7 @@ impl Prober {
             Err(e) => RawEndpoint::Failed(Failure::Permanent(e.to_string())),
             Ok(s) => RawEndpoint::Session {
                 starttls_offered: s.starttls_offered,
+                ehlo_refused: s.ehlo_refused,
                 tls: s.tls.map(|t| RawTls {
                     version: t.version,
                     cipher_openssl: t.cipher_openssl,
@@ -365,6 +367,7 @@ impl Prober {
                         TlsFailureFacts::Handshake(d)
                     }
                     TlsFailure::Timeout => TlsFailureFacts::Timeout,
+                    TlsFailure::Aborted(d) => TlsFailureFacts::Aborted(d),
                 }),
             },
         }
@@ -383,10 +386,12 @@ fn judge_endpoint(
         RawEndpoint::Failed(f) => EndpointOutcome::Failed(f),
         RawEndpoint::Session {
             starttls_offered,
+            ehlo_refused,
             tls,
             tls_failure,
         } => EndpointOutcome::Session(SessionFacts {
             starttls_offered,
+            ehlo_refused,
             tls_failure,
             tls: tls.map(|t| {
                 let now = UnixTime::now();

@@ -9,21 +9,28 @@
 //! |---|---|---|---|
 //! | TCP connection | `Session::connect` | RFC 5321 §3.1 | [`SmtpConfig::connect_timeout`] |
 //! | greeting (220, or 554) | `Session::greeting` | RFC 5321 §3.1, §4.3.2 | [`SmtpConfig::greeting_timeout`] |
-//! | EHLO, HELO if EHLO gets 5yz | `Session::hello` | RFC 5321 §4.1.1.1, §3.2 | [`SmtpConfig::command_timeout`] |
-//! | STARTTLS, refusing bytes sent after its 220 | `Session::starttls` | RFC 3207 §4, §4.2 | [`SmtpConfig::command_timeout`] |
+//! | EHLO [`SmtpConfig::helo_name`], HELO if EHLO gets 5yz | `Session::hello` | RFC 5321 §4.1.1.1, §3.2 | [`SmtpConfig::command_timeout`] |
+//! | STARTTLS, refusing bytes sent unasked before it or after its 220 | `Session::starttls` | RFC 3207 §4, §4.2 | [`SmtpConfig::command_timeout`] |
 //! | TLS handshake | `TlsUpgrade::handshake` | RFC 3207 §4; RFC 8446, RFC 5246 | [`SmtpConfig::tls_timeout`] |
 //! | EHLO over TLS | `Session::ehlo` | RFC 3207 §4.2 | [`SmtpConfig::command_timeout`] |
 //! | QUIT, best effort | `Session::quit` | RFC 5321 §4.1.1.10 | at most 5 s |
 //!
 //! Every network step has its own timeout and its error names the step ("connect",
-//! "reading greeting", "EHLO", "STARTTLS", "TLS handshake"...); every reply is bounded in bytes
-//! and lines ([`reply::ReplyReader`]), so neither a slow nor a hostile server can hold a probe
-//! or make it buffer without end. Failures that may pass (refused or reset connections,
-//! timeouts, 4yz replies) are [`SmtpError::Temporary`]; those that will not (5yz greeting,
-//! protocol violations, oversized replies) are [`SmtpError::Permanent`]. Once the server has
-//! offered STARTTLS, a failed upgrade is not an error but a finding,
-//! [`ProbeSession::tls_failure`]: "STARTTLS offered but the handshake failed".
+//! "reading greeting", "EHLO", "STARTTLS", "TLS handshake"...), and the whole session has one
+//! deadline on top ([`SmtpConfig::session_timeout`]), so a server that answers each step just
+//! in time still cannot hold a probe for the sum of them. Every reply is bounded in bytes and
+//! lines ([`reply::ReplyReader`]), so a hostile server cannot make the probe buffer without
+//! end, and a certificate chain is bounded in length ([`crate::tls::MAX_CHAIN`]). Failures
+//! that may pass (refused or reset connections, timeouts, 4yz replies) are
+//! [`SmtpError::Temporary`]; those that will not (5yz greeting, protocol violations, oversized
+//! replies) are [`SmtpError::Permanent`]. Once the server has offered STARTTLS, a failed
+//! upgrade is not an error but a finding, [`ProbeSession::tls_failure`], and what the
+//! plaintext session showed is kept.
+//!
+//! The text of replies reaches us as the server sent it; [`reply`] makes every line safe text
+//! ([`reply::server_text`]) before anything else sees it.
 
+mod helo;
 pub mod reply;
 mod session;
 
@@ -35,8 +42,9 @@ use crate::tls;
 use tokio::net::TcpStream;
 
 pub use crate::tls::{AcceptAnyCertificate, cipher_bits, iana_cipher_name, openssl_cipher_name};
+pub use helo::{HeloName, HeloNameError};
 pub use reply::{Reply, ReplyError, ReplyLimits};
-use session::{Session, TlsUpgrade, check_helo_name, extensions_of, offers_starttls};
+use session::{Session, TlsUpgrade, extensions_of, offers_starttls};
 
 /// Settings of a probe. `Default` gives values fit for the public internet.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,8 +52,9 @@ pub struct SmtpConfig {
     /// The SMTP port to build addresses with ([`SmtpConfig::socket_addr`]); 25 by default.
     /// [`probe`] itself connects to the port of the address it is given.
     pub port: u16,
-    /// The name we announce in EHLO/HELO (RFC 5321 §4.1.1.1: our fully-qualified domain name).
-    pub helo_name: String,
+    /// The name we announce in EHLO/HELO (RFC 5321 §4.1.1.1: our fully-qualified domain name);
+    /// by default the machine's ([`HeloName::this_machine`]).
+    pub helo_name: HeloName,
     /// How long to wait for the TCP connection.
     pub connect_timeout: Duration,
     /// How long to wait for the complete greeting; RFC 5321 §4.5.3.2.1 allows 5 minutes, a
@@ -55,6 +64,9 @@ pub struct SmtpConfig {
     pub command_timeout: Duration,
     /// How long the TLS handshake may take.
     pub tls_timeout: Duration,
+    /// How long the whole session may take, from connecting to QUIT, whatever each step's
+    /// own limit: a server that answers every step just in time still ends here.
+    pub session_timeout: Duration,
     /// Maximum size of one reply in bytes.
     pub max_reply_bytes: usize,
     /// Maximum number of lines of one reply.
@@ -65,11 +77,12 @@ impl Default for SmtpConfig {
     fn default() -> Self {
         SmtpConfig {
             port: 25,
-            helo_name: "localhost".to_string(),
+            helo_name: HeloName::this_machine(),
             connect_timeout: Duration::from_secs(10),
             greeting_timeout: Duration::from_secs(30),
             command_timeout: Duration::from_secs(30),
             tls_timeout: Duration::from_secs(30),
+            session_timeout: Duration::from_secs(60),
             max_reply_bytes: 16 * 1024,
             max_reply_lines: 100,
         }
@@ -119,6 +132,9 @@ pub struct ProbeSession {
     pub greeting: String,
     /// Whether the server accepted EHLO (ESMTP); `false` when we fell back to HELO.
     pub esmtp: bool,
+    /// The server's 5yz reply to EHLO, when it then accepted HELO: why there is no ESMTP (and
+    /// so no STARTTLS, RFC 3207 §4).
+    pub ehlo_refused: Option<String>,
     /// The EHLO keywords with their parameters from the plaintext session, e.g.
     /// `["PIPELINING", "SIZE 10240000", "STARTTLS"]` (empty after HELO).
     pub extensions: Vec<String>,
@@ -170,6 +186,12 @@ pub enum TlsFailure {
     /// The STARTTLS reply or the handshake did not complete in time.
     #[error("STARTTLS or TLS handshake timed out")]
     Timeout,
+    /// The upgrade broke off in a way that says nothing about the server's TLS: a STARTTLS
+    /// reply that breaks the protocol or the limits, bytes sent unasked before STARTTLS or
+    /// after its 220, the connection lost during the handshake, a certificate chain beyond
+    /// our limits. Not evidence of a TLS level.
+    #[error("STARTTLS aborted: {0}")]
+    Aborted(String),
 }
 
 /// Why a probe did not complete.
@@ -272,13 +294,13 @@ pub mod step {
 /// offered, TLS handshake, EHLO over TLS, QUIT. Never sends MAIL or RCPT.
 ///
 /// Returns `Err` only when the plaintext session could not be completed; once STARTTLS was
-/// offered, a failed upgrade is reported in [`ProbeSession::tls_failure`].
+/// offered, a failed upgrade is reported in [`ProbeSession::tls_failure`]. The whole session
+/// ends within [`SmtpConfig::session_timeout`].
 pub async fn probe(
     addr: SocketAddr,
     tls: TlsParams,
     cfg: &SmtpConfig,
 ) -> Result<ProbeSession, SmtpError> {
-    check_helo_name(&cfg.helo_name)?;
     let upgrade = TlsUpgrade::new(tls, addr)?;
 
     let mut smtp = Session::connect(addr, cfg).await?;
@@ -289,6 +311,7 @@ pub async fn probe(
         greeting_code: greeting.code,
         greeting: greeting.text(),
         esmtp: hello.esmtp,
+        ehlo_refused: hello.ehlo_refused,
         extensions: hello.extensions,
         starttls_offered,
         tls: None,
@@ -298,7 +321,7 @@ pub async fn probe(
         smtp.quit().await;
         return Ok(session);
     }
-    match probe_tls(smtp, upgrade).await? {
+    match probe_tls(smtp, upgrade).await {
         Ok(tls) => session.tls = Some(tls),
         Err(failure) => session.tls_failure = Some(failure),
     }
@@ -306,23 +329,20 @@ pub async fn probe(
 }
 
 /// The TLS part of a probe, once STARTTLS was offered: STARTTLS, the handshake, EHLO again
-/// over TLS (RFC 3207 §4.2: the client discards what it knew), QUIT. `Ok(Err(..))` is a
-/// failed upgrade, a finding.
+/// over TLS (RFC 3207 §4.2: the client discards what it knew), QUIT, all within the session's
+/// deadline. A failed upgrade is a finding.
 async fn probe_tls(
     smtp: Session<'_, TcpStream>,
     upgrade: TlsUpgrade,
-) -> Result<Result<TlsSession, TlsFailure>, SmtpError> {
+) -> Result<TlsSession, TlsFailure> {
     let cfg = smtp.cfg;
-    let tcp = match smtp.starttls().await? {
-        Ok(tcp) => tcp,
-        Err(failure) => return Ok(Err(failure)),
-    };
-    let stream = match upgrade.handshake(tcp, cfg.tls_timeout).await {
-        Ok(stream) => stream,
-        Err(failure) => return Ok(Err(failure)),
-    };
+    let ctx = smtp.ctx.clone();
+    let tcp = smtp.starttls().await?;
+    let stream = upgrade
+        .handshake(tcp, cfg.tls_timeout, ctx.deadline)
+        .await?;
     let mut tls_session = describe_tls(stream.get_ref().1);
-    let mut smtp = Session::new(stream, cfg);
+    let mut smtp = Session::resume(stream, cfg, ctx);
     if let Ok(reply) = smtp.ehlo(step::EHLO_TLS).await
         && reply.is_positive()
     {
@@ -330,7 +350,7 @@ async fn probe_tls(
         tls_session.extensions_after_tls = extensions_of(&reply);
     }
     smtp.quit().await;
-    Ok(Ok(tls_session))
+    Ok(tls_session)
 }
 
 /// What the handshake negotiated and the chain the server sent.

@@ -9,8 +9,50 @@
 //! long lines, so [`ReplyReader`] never buffers more than [`ReplyLimits::max_bytes`] of one
 //! reply (plus one read chunk) and never accepts more than [`ReplyLimits::max_lines`] lines.
 //! Timeouts are the caller's business: wrap each read in `tokio::time::timeout`.
+//!
+//! The text of a reply is the server's: it may carry terminal escapes, NUL bytes or pages of
+//! filler meant for a log, a database or an administrator's terminal. Every line is made safe
+//! where it is read ([`server_text`]: control characters stripped, at most
+//! [`MAX_LINE_CHARS`] characters), and [`Reply::summary`], the form that errors, findings and
+//! so the store and the CLI carry, is at most [`MAX_SUMMARY_CHARS`] characters.
 
 use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// The most characters kept of one line of server text.
+pub const MAX_LINE_CHARS: usize = 512;
+
+/// The most characters of a reply's [`Reply::summary`].
+pub const MAX_SUMMARY_CHARS: usize = 1024;
+
+/// Server text made safe to store and print: decoded as UTF-8 (invalid bytes replaced), every
+/// control character (C0, DEL, C1) and bidirectional override stripped, a tab made a space,
+/// trailing white space dropped, and cut to at most `max` characters (then ending in `…`).
+/// The one function through which text from a peer (reply lines, certificate names) passes
+/// before the store, the logs or a terminal see it.
+pub fn server_text(raw: &[u8], max: usize) -> String {
+    let decoded = String::from_utf8_lossy(raw);
+    let clean = decoded
+        .chars()
+        .map(|c| if c == '\t' { ' ' } else { c })
+        .filter(|&c| !c.is_control() && !is_bidi_control(c));
+    let mut out = String::new();
+    for (kept, c) in clean.enumerate() {
+        if kept == max {
+            // More follows: the last character kept makes way for the mark.
+            out.pop();
+            out.push('…');
+            break;
+        }
+        out.push(c);
+    }
+    out.trim_end().to_string()
+}
+
+/// The characters that reorder how text shows on a terminal (Unicode UAX #9): the
+/// bidirectional embeddings, overrides and isolates.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
 
 /// One complete SMTP reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,11 +90,12 @@ impl Reply {
         self.lines.join("\n")
     }
 
-    /// The reply as a server would have sent it, lines joined with `\n`, e.g. `454 4.7.0 no`.
-    /// Used in error messages.
+    /// The reply as a server would have sent it, lines joined with `\n`, e.g. `454 4.7.0 no`,
+    /// at most [`MAX_SUMMARY_CHARS`] characters. Used in error messages and findings.
     pub fn summary(&self) -> String {
         let n = self.lines.len();
-        self.lines
+        let full = self
+            .lines
             .iter()
             .enumerate()
             .map(|(i, l)| {
@@ -60,7 +103,13 @@ impl Reply {
                 format!("{}{}{}", self.code, sep, l)
             })
             .collect::<Vec<_>>()
-            .join("\n")
+            .join("\n");
+        match full.char_indices().nth(MAX_SUMMARY_CHARS - 1) {
+            Some((cut, _)) if full.chars().count() > MAX_SUMMARY_CHARS => {
+                format!("{}…", &full[..cut])
+            }
+            _ => full,
+        }
     }
 }
 
@@ -231,8 +280,7 @@ impl ReplyBuilder {
             }
             Some(_) => {}
         }
-        self.lines
-            .push(String::from_utf8_lossy(line.text).trim_end().to_string());
+        self.lines.push(server_text(line.text, MAX_LINE_CHARS));
         if line.last {
             Ok(Some(Reply {
                 code: line.code,
@@ -470,6 +518,47 @@ mod tests {
             read_all(&input, limits).await,
             Err(ReplyError::TooManyLines { limit: 10 })
         ));
+    }
+
+    #[test]
+    fn server_text_is_stripped_of_controls_and_cut() {
+        assert_eq!(
+            server_text(b"mx \x1b[2Jready\x07\x00 \xc2\x9b31m\tnow  ", 100),
+            "mx [2Jready 31m now"
+        );
+        assert_eq!(server_text("a\u{202e}txt.exe".as_bytes(), 100), "atxt.exe");
+        assert_eq!(server_text(b"\xff\xfeok", 100), "\u{fffd}\u{fffd}ok");
+        assert_eq!(server_text(b"abcdef", 6), "abcdef");
+        assert_eq!(server_text(b"abcdefg", 6), "abcde…");
+        assert_eq!(server_text("ääääää".as_bytes(), 3), "ää…");
+        let line = [b'x'; 5000];
+        assert_eq!(
+            server_text(&line, MAX_LINE_CHARS).chars().count(),
+            MAX_LINE_CHARS
+        );
+    }
+
+    #[test]
+    fn replies_carry_safe_text_and_a_bounded_summary() {
+        let mut long = b"554-".to_vec();
+        long.extend_from_slice(&[b'x'; 4000]);
+        let reply = parse_reply(
+            &[&long, &long, &long, b"554 \x1b]0;owned\x07 go away\r"],
+            LIMITS,
+        )
+        .expect("valid");
+        assert_eq!(reply.lines[0].chars().count(), MAX_LINE_CHARS);
+        assert_eq!(reply.lines[3], "]0;owned go away");
+        let summary = reply.summary();
+        assert!(
+            !summary.chars().any(|c| c.is_control() && c != '\n'),
+            "{summary:?}"
+        );
+        assert!(
+            summary.chars().count() <= MAX_SUMMARY_CHARS,
+            "{}",
+            summary.len()
+        );
     }
 
     #[tokio::test]

@@ -1,10 +1,13 @@
 //! The SMTP client's protocol steps, one method per step on a [`Session`] over any stream,
-//! each within its own named timeout (RFC 5321 §3.1, §4.1.1, §4.5.3.2; RFC 3207 for STARTTLS),
-//! and the TLS upgrade ([`TlsUpgrade`]). `probe` in the parent module strings them together;
-//! a delivery client can reuse the same steps.
+//! each within its own named timeout and all within one deadline for the whole session
+//! (RFC 5321 §3.1, §4.1.1, §4.5.3.2; RFC 3207 for STARTTLS), and the TLS upgrade
+//! ([`TlsUpgrade`]). `probe` in the parent module strings them together; a delivery client can
+//! reuse the same steps.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -18,8 +21,10 @@ pub(super) const QUIT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How one exchange with the server failed, before it is given a step and a class.
 #[derive(Debug)]
 pub(super) enum ExchangeError {
-    /// No complete reply within the time limit.
+    /// No complete reply within the step's time limit.
     Timeout(Duration),
+    /// The session's overall deadline ([`SmtpConfig::session_timeout`]) passed first.
+    Deadline(Duration),
     /// The reply could not be read.
     Reply(ReplyError),
 }
@@ -30,19 +35,57 @@ impl ExchangeError {
             ExchangeError::Timeout(limit) => {
                 SmtpError::temporary(step, format!("no complete reply within {limit:?}"))
             }
+            ExchangeError::Deadline(limit) => SmtpError::temporary(step, deadline_passed(limit)),
             ExchangeError::Reply(err) => SmtpError::from_reply(step, err),
         }
     }
 }
 
-/// Runs one exchange (a read, or a write and a read) within `limit`.
+/// The words for a session that ran out of its overall time.
+pub(super) fn deadline_passed(limit: Duration) -> String {
+    format!("the session's deadline of {limit:?} passed")
+}
+
+/// When the whole session must be over, and how long that was.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Deadline {
+    at: Instant,
+    limit: Duration,
+}
+
+impl Deadline {
+    /// The deadline `limit` from now.
+    pub(super) fn after(limit: Duration) -> Self {
+        Deadline {
+            at: Instant::now() + limit,
+            limit,
+        }
+    }
+
+    /// The time a step with its own `limit` may take: its limit or what is left of the
+    /// session, whichever is shorter; `true` when the session's deadline is the shorter.
+    pub(super) fn cap(&self, limit: Duration) -> (Duration, bool) {
+        let left = self.at.saturating_duration_since(Instant::now());
+        if left < limit {
+            (left, true)
+        } else {
+            (limit, false)
+        }
+    }
+}
+
+/// Runs one exchange (a read, or a write and a read) within `limit` and the session's
+/// deadline.
 pub(super) async fn within<T>(
     limit: Duration,
+    deadline: Deadline,
     exchange: impl Future<Output = Result<T, ReplyError>>,
 ) -> Result<T, ExchangeError> {
-    match tokio::time::timeout(limit, exchange).await {
+    let (allowed, capped) = deadline.cap(limit);
+    match tokio::time::timeout(allowed, exchange).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(err)) => Err(ExchangeError::Reply(err)),
+        Err(_) if capped => Err(ExchangeError::Deadline(deadline.limit)),
         Err(_) => Err(ExchangeError::Timeout(limit)),
     }
 }
@@ -54,40 +97,77 @@ pub(super) struct Hello {
     pub(super) esmtp: bool,
     /// The EHLO keywords with their parameters (empty after HELO).
     pub(super) extensions: Vec<String>,
+    /// The server's 5yz reply to EHLO when it then accepted HELO (no ESMTP).
+    pub(super) ehlo_refused: Option<String>,
+}
+
+/// What a session keeps across the TLS upgrade: the name it announces and its deadline.
+#[derive(Clone, Debug)]
+pub(super) struct SessionContext {
+    /// The argument of EHLO/HELO on this connection.
+    pub(super) helo: String,
+    /// When the whole session must be over.
+    pub(super) deadline: Deadline,
 }
 
 /// One SMTP session (plain or TLS): the connection with its buffered, bounded reader and the
 /// settings every step reads. Each protocol step is one method with its own time limit and
-/// step name, so a delivery client (MAIL, RCPT, DATA) can reuse them and add its own commands
-/// with [`Session::command`].
+/// step name, all within the session's deadline, so a delivery client (MAIL, RCPT, DATA) can
+/// reuse them and add its own commands with [`Session::command`].
 pub(super) struct Session<'c, S> {
     pub(super) reader: reply::ReplyReader<S>,
     pub(super) cfg: &'c SmtpConfig,
+    pub(super) ctx: SessionContext,
 }
 
 impl<'c> Session<'c, TcpStream> {
-    /// Opens the TCP connection (RFC 5321 §3.1) within the connect timeout.
+    /// Opens the TCP connection (RFC 5321 §3.1) within the connect timeout; the session's
+    /// deadline starts now.
     pub(super) async fn connect(addr: SocketAddr, cfg: &'c SmtpConfig) -> Result<Self, SmtpError> {
-        let tcp = match tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(addr)).await {
+        let deadline = Deadline::after(cfg.session_timeout);
+        let (allowed, capped) = deadline.cap(cfg.connect_timeout);
+        let tcp = match tokio::time::timeout(allowed, TcpStream::connect(addr)).await {
             Ok(Ok(tcp)) => tcp,
             Ok(Err(err)) => return Err(SmtpError::temporary(step::CONNECT, connect_error(&err))),
             Err(_) => {
-                return Err(SmtpError::temporary(
-                    step::CONNECT,
-                    format!("no connection within {:?}", cfg.connect_timeout),
-                ));
+                let detail = if capped {
+                    deadline_passed(cfg.session_timeout)
+                } else {
+                    format!("no connection within {:?}", cfg.connect_timeout)
+                };
+                return Err(SmtpError::temporary(step::CONNECT, detail));
             }
         };
         let _ = tcp.set_nodelay(true);
-        Ok(Session::new(tcp, cfg))
+        let local = tcp
+            .local_addr()
+            .map(|a| a.ip())
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let ctx = SessionContext {
+            helo: cfg.helo_name.argument(local),
+            deadline,
+        };
+        Ok(Session::resume(tcp, cfg, ctx))
     }
 }
 
 impl<'c, S: AsyncRead + AsyncWrite + Unpin> Session<'c, S> {
-    pub(super) fn new(stream: S, cfg: &'c SmtpConfig) -> Self {
+    /// A session over `stream` from `local`, its deadline starting now.
+    #[cfg(test)]
+    pub(super) fn new(stream: S, cfg: &'c SmtpConfig, local: IpAddr) -> Self {
+        let ctx = SessionContext {
+            helo: cfg.helo_name.argument(local),
+            deadline: Deadline::after(cfg.session_timeout),
+        };
+        Session::resume(stream, cfg, ctx)
+    }
+
+    /// The session continued over `stream` (after the TLS upgrade: same name, same deadline).
+    pub(super) fn resume(stream: S, cfg: &'c SmtpConfig, ctx: SessionContext) -> Self {
         Session {
             reader: reply::ReplyReader::new(stream),
             cfg,
+            ctx,
         }
     }
 
@@ -97,9 +177,13 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Session<'c, S> {
         step: &'static str,
         limit: Duration,
     ) -> Result<Reply, SmtpError> {
-        within(limit, self.reader.read_reply(self.cfg.limits()))
-            .await
-            .map_err(|e| e.into_smtp(step))
+        within(
+            limit,
+            self.ctx.deadline,
+            self.reader.read_reply(self.cfg.limits()),
+        )
+        .await
+        .map_err(|e| e.into_smtp(step))
     }
 
     /// Sends one command line and reads its reply, all within `limit`.
@@ -110,7 +194,7 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Session<'c, S> {
     ) -> Result<Reply, ExchangeError> {
         let limits = self.cfg.limits();
         let reader = &mut self.reader;
-        within(limit, async move {
+        within(limit, self.ctx.deadline, async move {
             let stream = reader.get_mut();
             stream.write_all(format!("{line}\r\n").as_bytes()).await?;
             stream.flush().await?;
@@ -154,32 +238,38 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Session<'c, S> {
     /// EHLO with our name (RFC 5321 §4.1.1.1) within the command timeout, failures named
     /// after `step` (EHLO is sent again over TLS).
     pub(super) async fn ehlo(&mut self, step: &'static str) -> Result<Reply, SmtpError> {
-        let line = format!("EHLO {}", self.cfg.helo_name);
+        let line = format!("EHLO {}", self.ctx.helo);
         self.command(step, &line, self.cfg.command_timeout).await
     }
 
-    /// HELO with our name (RFC 5321 §4.1.1.1) within the command timeout.
-    pub(super) async fn helo(&mut self) -> Result<Reply, SmtpError> {
-        let line = format!("HELO {}", self.cfg.helo_name);
-        self.command(step::HELO, &line, self.cfg.command_timeout)
-            .await
-    }
-
     /// EHLO, falling back to HELO when the server refuses EHLO with 5yz (RFC 5321 §3.2,
-    /// §4.1.1.1). A refusal ends the session with QUIT.
+    /// §4.1.1.1); the refusal is kept ([`Hello::ehlo_refused`]). A refusal of HELO ends the
+    /// session with QUIT. A server that refused EHLO with 5yz and then drops the connection
+    /// has refused us for good: that failure is permanent.
     pub(super) async fn hello(&mut self) -> Result<Hello, SmtpError> {
         let ehlo = self.ehlo(step::EHLO).await?;
         if ehlo.is_positive() {
             return Ok(Hello {
                 esmtp: true,
                 extensions: extensions_of(&ehlo),
+                ehlo_refused: None,
             });
         }
         if !ehlo.is_permanent() {
             let err = SmtpError::from_negative(step::EHLO, &ehlo);
             return Err(self.quit_with(err).await);
         }
-        let helo = self.helo().await?;
+        let line = format!("HELO {}", self.ctx.helo);
+        let helo = match self.exchange(&line, self.cfg.command_timeout).await {
+            Ok(reply) => reply,
+            Err(ExchangeError::Reply(err)) if err.is_transport() => {
+                return Err(SmtpError::permanent(
+                    step::HELO,
+                    format!("EHLO refused ({}), then {err}", ehlo.summary()),
+                ));
+            }
+            Err(err) => return Err(err.into_smtp(step::HELO)),
+        };
         if !helo.is_positive() {
             let err = SmtpError::from_negative(step::HELO, &helo);
             return Err(self.quit_with(err).await);
@@ -187,42 +277,54 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Session<'c, S> {
         Ok(Hello {
             esmtp: false,
             extensions: Vec::new(),
+            ehlo_refused: Some(ehlo.summary()),
         })
     }
 
     /// STARTTLS (RFC 3207 §4) within the command timeout; on 220 gives back the stream, ready
-    /// for the handshake. `Err` when the session broke (a malformed or oversized reply);
-    /// `Ok(Err(..))` when the upgrade failed, a finding: no reply in time, the connection lost,
-    /// a refusal (then QUIT), or bytes sent after the 220.
-    pub(super) async fn starttls(mut self) -> Result<Result<S, TlsFailure>, SmtpError> {
+    /// for the handshake. A failed upgrade is a finding, never an error, so what the
+    /// plaintext session showed is kept: no reply in time, the connection lost, a refusal
+    /// (then QUIT), a reply that breaks the protocol or the limits, or bytes the server sent
+    /// unasked, before STARTTLS or after its 220 (RFC 3207 §4.2; CVE-2011-0411).
+    pub(super) async fn starttls(mut self) -> Result<S, TlsFailure> {
+        if !self.reader.buffered().is_empty() {
+            // Whatever it is (a 220 sent ahead to be taken for the answer to STARTTLS), it is
+            // not an answer to a command we sent: refuse before sending STARTTLS.
+            return Err(TlsFailure::Aborted(format!(
+                "the server sent {} bytes before STARTTLS was sent",
+                self.reader.buffered().len()
+            )));
+        }
         let reply = match self.exchange("STARTTLS", self.cfg.command_timeout).await {
             Ok(reply) => reply,
-            Err(ExchangeError::Timeout(_)) => return Ok(Err(TlsFailure::Timeout)),
+            Err(ExchangeError::Timeout(_) | ExchangeError::Deadline(_)) => {
+                return Err(TlsFailure::Timeout);
+            }
             Err(ExchangeError::Reply(err)) if err.is_transport() => {
                 // Like Postfix: a server that drops the connection on STARTTLS offered TLS and
                 // failed to deliver it.
-                return Ok(Err(TlsFailure::Handshake(format!(
+                return Err(TlsFailure::Handshake(format!(
                     "connection lost after STARTTLS: {err}"
-                ))));
+                )));
             }
             Err(ExchangeError::Reply(err)) => {
-                return Err(SmtpError::from_reply(step::STARTTLS, err));
+                return Err(TlsFailure::Aborted(format!("reply to STARTTLS: {err}")));
             }
         };
         if reply.code != 220 {
             self.quit().await;
-            return Ok(Err(TlsFailure::StarttlsRefused(reply.summary())));
+            return Err(TlsFailure::StarttlsRefused(reply.summary()));
         }
         let (stream, leftover) = self.reader.into_parts();
         if !leftover.is_empty() {
             // The server sent data after its 220 before the handshake: whatever it is, it did not
             // come through TLS and must not be read as TLS or SMTP (RFC 3207 §4.2; CVE-2011-0411).
-            return Ok(Err(TlsFailure::Handshake(format!(
-                "server sent {} bytes after 220 before the TLS handshake",
+            return Err(TlsFailure::Aborted(format!(
+                "the server sent {} bytes after its 220 to STARTTLS, before the TLS handshake",
                 leftover.len()
-            ))));
+            )));
         }
-        Ok(Ok(stream))
+        Ok(stream)
     }
 
     /// Ends the session, then gives back `err`: for failures after which the server still
@@ -237,7 +339,8 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Session<'c, S> {
     pub(super) async fn quit(&mut self) {
         let limit = self.cfg.command_timeout.min(QUIT_TIMEOUT);
         let _ = self.exchange("QUIT", limit).await;
-        let _ = tokio::time::timeout(QUIT_TIMEOUT, self.reader.get_mut().shutdown()).await;
+        let (allowed, _) = self.ctx.deadline.cap(QUIT_TIMEOUT);
+        let _ = tokio::time::timeout(allowed, self.reader.get_mut().shutdown()).await;
     }
 }
 
@@ -260,13 +363,15 @@ impl TlsUpgrade {
     }
 
     /// The TLS handshake after the 220 to STARTTLS (RFC 3207 §4; RFC 8446, RFC 5246) within
-    /// `limit`, the TLS timeout; a failure is a finding.
+    /// `limit`, the TLS timeout, and the session's deadline; a failure is a finding.
     pub(super) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         self,
         stream: S,
         limit: Duration,
+        deadline: Deadline,
     ) -> Result<tokio_rustls::client::TlsStream<S>, TlsFailure> {
-        match tokio::time::timeout(limit, self.connector.connect(self.name, stream)).await {
+        let (allowed, _) = deadline.cap(limit);
+        match tokio::time::timeout(allowed, self.connector.connect(self.name, stream)).await {
             Ok(Ok(stream)) => Ok(stream),
             Ok(Err(err)) => Err(tls::classify_handshake_error(&err)),
             Err(_) => Err(TlsFailure::Timeout),
@@ -293,18 +398,6 @@ pub(super) fn offers_starttls(extensions: &[String]) -> bool {
             .next()
             .is_some_and(|k| k.eq_ignore_ascii_case("STARTTLS"))
     })
-}
-
-/// The argument of EHLO/HELO must be a domain or address literal: refuse anything that could
-/// inject a second command line.
-pub(super) fn check_helo_name(name: &str) -> Result<(), SmtpError> {
-    if name.is_empty() || name.len() > 255 || !name.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(SmtpError::permanent(
-            step::CONFIG,
-            format!("invalid HELO name {name:?}"),
-        ));
-    }
-    Ok(())
 }
 
 /// The server name for the handshake: the SNI name when given (trailing dot removed), else the

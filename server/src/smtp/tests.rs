@@ -24,7 +24,7 @@ fn loopback(last: u8) -> SocketAddr {
 /// Short timeouts, so a failing test fails fast.
 fn quick() -> SmtpConfig {
     SmtpConfig {
-        helo_name: "probe.sendguard.test".into(),
+        helo_name: HeloName::parse("probe.sendguard.test").expect("a name"),
         connect_timeout: Duration::from_secs(2),
         greeting_timeout: Duration::from_secs(2),
         command_timeout: Duration::from_secs(2),
@@ -350,6 +350,13 @@ async fn old_server_gets_helo() {
         .await
         .expect("HELO fallback");
     assert!(!s.esmtp);
+    assert!(
+        s.ehlo_refused
+            .as_deref()
+            .is_some_and(|r| r.starts_with("500 ")),
+        "the refusal is kept: {:?}",
+        s.ehlo_refused
+    );
     assert!(s.extensions.is_empty());
     assert!(!s.starttls_offered);
     peer.shutdown().await;
@@ -474,21 +481,42 @@ async fn a_peer_can_change_between_two_probes() {
 #[tokio::test]
 async fn bad_settings_are_refused_before_connecting() {
     let peer = peer(18, PeerBehaviour::NoStarttls).await;
-    let cfg = SmtpConfig {
-        helo_name: "x\r\nMAIL FROM:<a@b>".into(),
-        ..quick()
-    };
-    let err = probe(peer.addr(), any("mx18.sim.test"), &cfg)
-        .await
-        .expect_err("bad HELO name");
-    assert_eq!(err.step(), step::CONFIG);
-    assert!(!err.is_temporary());
     let err = probe(peer.addr(), any("not a host name"), &quick())
         .await
         .expect_err("bad SNI");
     assert_eq!(err.step(), step::CONFIG);
+    assert!(!err.is_temporary());
     assert_eq!(peer.connections(), 0);
     peer.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_machine_without_a_name_announces_its_address() {
+    let (addr, seen) = scripted(
+        19,
+        vec![
+            Act::Send(b"220 x.test ESMTP\r\n"),
+            Act::Read,
+            Act::Send(b"250 x.test\r\n"),
+            Act::Read,
+        ],
+    )
+    .await;
+    let cfg = SmtpConfig {
+        helo_name: HeloName::LocalAddress,
+        ..quick()
+    };
+    probe(addr, TlsParams::accept_any(None), &cfg)
+        .await
+        .expect("probe");
+    assert_eq!(seen.lock().expect("lock")[0], "EHLO [127.0.0.1]");
+    // The default is never `localhost` (the machine's name, or its address).
+    assert_ne!(
+        SmtpConfig::default()
+            .helo_name
+            .argument([127, 0, 0, 1].into()),
+        "localhost"
+    );
 }
 
 /// One step of a scripted server.
@@ -499,6 +527,8 @@ enum Act {
     Read,
     /// Do nothing for a while.
     Sleep(Duration),
+    /// Close the connection now.
+    Close,
 }
 
 /// A one-connection TCP server that follows a script and records the client's lines.
@@ -532,6 +562,7 @@ async fn scripted(last: u8, script: Vec<Act>) -> (SocketAddr, Arc<Mutex<Vec<Stri
                     }
                 }
                 Act::Sleep(d) => tokio::time::sleep(d).await,
+                Act::Close => return,
             }
         }
         // Keep the connection open a little so the client sees no early close.
@@ -625,8 +656,8 @@ async fn data_after_the_starttls_reply_is_refused() {
     .await;
     let s = probe(addr, any("x.test"), &quick()).await.expect("probe");
     match s.tls_failure {
-        Some(TlsFailure::Handshake(text)) => assert!(text.contains("after 220"), "{text}"),
-        other => panic!("expected a handshake failure, got {other:?}"),
+        Some(TlsFailure::Aborted(text)) => assert!(text.contains("after its 220"), "{text}"),
+        other => panic!("expected an aborted upgrade, got {other:?}"),
     }
 }
 
@@ -704,7 +735,7 @@ async fn hello_against(replies: &'static [u8]) -> (Result<Hello, SmtpError>, Str
     let cfg = quick();
     let (client, mut server) = tokio::io::duplex(64 * 1024);
     server.write_all(replies).await.expect("canned replies");
-    let mut smtp = Session::new(client, &cfg);
+    let mut smtp = Session::new(client, &cfg, [127, 0, 0, 1].into());
     let result = match smtp.greeting().await {
         Ok(_) => smtp.hello().await,
         Err(err) => Err(err),
@@ -770,4 +801,116 @@ async fn negative_replies_are_temporary_for_4yz_and_permanent_otherwise() {
     let (result, _) = hello_against(b"220 hi\r\n500 no\r\n250 ok\r\n").await;
     let hello = result.expect("HELO fallback");
     assert!(!hello.esmtp && hello.extensions.is_empty());
+}
+
+#[tokio::test]
+async fn ehlo_refused_then_closed_is_permanent() {
+    let (addr, seen) = scripted(
+        27,
+        vec![
+            Act::Send(b"220 x.test ESMTP\r\n"),
+            Act::Read,
+            Act::Send(b"554 5.7.1 go away\r\n"),
+            Act::Close,
+        ],
+    )
+    .await;
+    let err = probe(addr, any("x.test"), &quick())
+        .await
+        .expect_err("no session");
+    assert!(!err.is_temporary(), "{err}");
+    assert!(err.detail().contains("554 5.7.1 go away"), "{err}");
+    assert_eq!(seen.lock().expect("lock")[0], "EHLO probe.sendguard.test");
+}
+
+#[tokio::test]
+async fn an_oversized_starttls_reply_keeps_the_plaintext_findings() {
+    static HUGE: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+        let mut reply = b"220-".to_vec();
+        reply.extend(std::iter::repeat_n(b'x', 64 * 1024));
+        reply.extend_from_slice(b"\r\n");
+        reply
+    });
+    let huge: &'static [u8] = HUGE.as_slice();
+    for (last, reply) in [(28, huge), (29, &b"2x0 not a reply code\r\n"[..])] {
+        let (addr, _) = scripted(
+            last,
+            vec![
+                Act::Send(b"220 x.test ESMTP\r\n"),
+                Act::Read,
+                Act::Send(EHLO_WITH_STARTTLS),
+                Act::Read,
+                Act::Send(reply),
+            ],
+        )
+        .await;
+        let s = probe(addr, any("x.test"), &quick())
+            .await
+            .expect("the plaintext session is a finding");
+        assert!(s.esmtp && s.starttls_offered, "{s:?}");
+        assert_eq!(s.extensions, vec!["PIPELINING", "starttls"]);
+        assert_eq!(s.tls, None);
+        let failure = s.tls_failure.expect("a STARTTLS failure").to_string();
+        assert!(failure.contains("STARTTLS"), "{failure}");
+    }
+}
+
+#[tokio::test]
+async fn a_220_sent_before_starttls_is_refused_before_sending_it() {
+    let (addr, seen) = scripted(
+        30,
+        vec![
+            Act::Send(b"220 x.test ESMTP\r\n"),
+            Act::Read,
+            Act::Send(b"250-x.test\r\n250 STARTTLS\r\n220 2.0.0 go ahead\r\n"),
+            Act::Read,
+            Act::Send(b"220 2.0.0 go ahead\r\n"),
+        ],
+    )
+    .await;
+    let s = probe(addr, any("x.test"), &quick())
+        .await
+        .expect("a finding");
+    assert!(s.starttls_offered);
+    assert_eq!(s.tls, None);
+    let failure = s.tls_failure.expect("refused").to_string();
+    assert!(failure.contains("before STARTTLS"), "{failure}");
+    let seen = seen.lock().expect("lock").clone();
+    assert!(!seen.iter().any(|l| l == "STARTTLS"), "{seen:?}");
+}
+
+#[tokio::test]
+async fn the_whole_session_ends_at_its_deadline() {
+    // Each reply comes within its step's limit, but not all of them within the session's.
+    let (addr, _) = scripted(
+        31,
+        vec![
+            Act::Sleep(Duration::from_millis(700)),
+            Act::Send(b"220 x.test ESMTP\r\n"),
+            Act::Read,
+            Act::Sleep(Duration::from_millis(700)),
+            Act::Send(b"250 x.test\r\n"),
+            Act::Read,
+            Act::Send(b"221 bye\r\n"),
+        ],
+    )
+    .await;
+    let cfg = SmtpConfig {
+        greeting_timeout: Duration::from_secs(1),
+        command_timeout: Duration::from_secs(1),
+        session_timeout: Duration::from_secs(1),
+        ..quick()
+    };
+    let started = Instant::now();
+    let err = probe(addr, any("x.test"), &cfg)
+        .await
+        .expect_err("past the deadline");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.is_temporary(), "{err}");
+    assert_eq!(err.step(), step::EHLO);
+    assert!(err.detail().contains("deadline of 1s"), "{err}");
 }

@@ -8,7 +8,9 @@
 //! requires, RFC 8461 §4.2). That is information only: DANE (RFC 7672) authenticates without
 //! the WebPKI, and opportunistic TLS accepts any certificate.
 //!
-//! Certificates come from the network: nothing here panics on malformed input.
+//! Certificates come from the network: nothing here panics on malformed input, and the names
+//! taken from them (subject, issuer, subjectAltName) pass through
+//! [`crate::smtp::reply::server_text`] like every other text a server sends.
 
 use std::sync::{Arc, LazyLock};
 
@@ -63,7 +65,7 @@ fn describe_one(der: &[u8]) -> CertificateDetails {
             .general_names
             .iter()
             .filter_map(|name| match name {
-                GeneralName::DNSName(dns) => Some(dns.to_string()),
+                GeneralName::DNSName(dns) => Some(safe(dns)),
                 _ => None,
             })
             .collect(),
@@ -71,14 +73,20 @@ fn describe_one(der: &[u8]) -> CertificateDetails {
     };
     let validity = cert.validity();
     CertificateDetails {
-        subject: cert.subject().to_string(),
-        issuer: cert.issuer().to_string(),
+        subject: safe(&cert.subject().to_string()),
+        issuer: safe(&cert.issuer().to_string()),
         san,
         not_before: rfc3339(validity.not_before.to_datetime()),
         not_after: rfc3339(validity.not_after.to_datetime()),
         sha256,
         spki_sha256: hex::encode(Sha256::digest(cert.public_key().raw)),
     }
+}
+
+/// A name from a certificate, made safe to store and print.
+fn safe(text: &str) -> String {
+    use crate::smtp::reply::{MAX_LINE_CHARS, server_text};
+    server_text(text.as_bytes(), MAX_LINE_CHARS)
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
@@ -213,6 +221,23 @@ mod tests {
                 .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
         );
         assert_eq!(details[1].sha256, FIXED_CERT_SHA256);
+    }
+
+    #[test]
+    fn names_from_a_certificate_are_made_safe() {
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = CertificateParams::new(vec!["mx.example.net".to_string()]).unwrap();
+        let shouting = format!("\u{1b}[2J\u{1b}]0;owned\u{7}mx{}", "A".repeat(3000));
+        params
+            .distinguished_name
+            .push(DnType::CommonName, shouting.as_str());
+        let cert = params.self_signed(&key).unwrap();
+        let d = &describe_chain(&[cert.der().clone()])[0];
+        for text in [&d.subject, &d.issuer] {
+            assert!(!text.chars().any(char::is_control), "{text:?}");
+            assert!(text.contains("[2J]0;ownedmxAAA"), "{text:?}");
+            assert!(text.chars().count() <= crate::smtp::reply::MAX_LINE_CHARS);
+        }
     }
 
     #[test]

@@ -25,8 +25,18 @@ pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// A verifier that accepts any certificate chain but checks the handshake signatures with the
-/// ring provider's algorithms, so the server must hold the private key of the leaf it sent.
+/// The most certificates a server's chain may have, leaf included. Real chains have two to
+/// four; a longer one only costs memory and storage, and a probe refuses it.
+pub const MAX_CHAIN: usize = 16;
+
+/// Why a chain was refused before it was judged: longer than [`MAX_CHAIN`].
+#[derive(Debug, thiserror::Error)]
+#[error("the server sent a chain of {0} certificates, more than the {MAX_CHAIN} we accept")]
+pub struct ChainTooLong(pub usize);
+
+/// A verifier that accepts any certificate chain of at most [`MAX_CHAIN`] certificates but
+/// checks the handshake signatures with the ring provider's algorithms, so the server must
+/// hold the private key of the leaf it sent.
 #[derive(Debug)]
 pub struct AcceptAnyCertificate {
     algorithms: WebPkiSupportedAlgorithms,
@@ -45,12 +55,19 @@ impl ServerCertVerifier for AcceptAnyCertificate {
     fn verify_server_cert(
         &self,
         _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
+        intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         // The chain is recorded and judged later (DANE, WebPKI); see the module comment.
+        let length = intermediates.len() + 1;
+        if length > MAX_CHAIN {
+            let too_long = rustls::OtherError(Arc::new(ChainTooLong(length)));
+            return Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::Other(too_long),
+            ));
+        }
         Ok(ServerCertVerified::assertion())
     }
 
@@ -225,11 +242,22 @@ impl TlsVersion {
 ///   `protocol_version` alert, RFC 8446 §6.2): [`TlsFailure::ProtocolVersion`].
 /// - The verifier rejected the certificate, or the handshake signature did not verify with the
 ///   certificate's key: [`TlsFailure::Certificate`].
+/// - The server went beyond our limits (a handshake message over 64 KiB, which rustls refuses,
+///   or a chain of more than [`MAX_CHAIN`] certificates): [`TlsFailure::Aborted`], since that
+///   says nothing about the TLS it offers.
 /// - Anything else (no common cipher suite, decode errors, other alerts):
 ///   [`TlsFailure::Handshake`].
 pub fn classify_rustls_error(err: &rustls::Error) -> TlsFailure {
-    use rustls::{AlertDescription, Error, PeerIncompatible};
+    use rustls::{AlertDescription, CertificateError, Error, InvalidMessage, PeerIncompatible};
     match err {
+        Error::InvalidMessage(InvalidMessage::HandshakePayloadTooLarge) => {
+            TlsFailure::Aborted("a handshake message (the certificate chain) exceeds 64 KiB".into())
+        }
+        Error::InvalidCertificate(CertificateError::Other(other))
+            if other.0.downcast_ref::<ChainTooLong>().is_some() =>
+        {
+            TlsFailure::Aborted(other.0.to_string())
+        }
         Error::PeerIncompatible(
             PeerIncompatible::ServerDoesNotSupportTls12Or13
             | PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig
@@ -247,14 +275,15 @@ pub fn classify_rustls_error(err: &rustls::Error) -> TlsFailure {
 
 /// Classifies an I/O error from a failed handshake: rustls errors travel inside
 /// `std::io::Error` (kind `InvalidData`); everything else is a transport failure during the
-/// handshake (reset, closed connection), reported as [`TlsFailure::Handshake`].
+/// handshake (reset, closed connection), reported as [`TlsFailure::Aborted`]: a connection
+/// lost half-way says nothing about the TLS the server offers.
 pub fn classify_handshake_error(err: &std::io::Error) -> TlsFailure {
     match err
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
     {
         Some(tls) => classify_rustls_error(tls),
-        None => TlsFailure::Handshake(format!("connection failed during the handshake: {err}")),
+        None => TlsFailure::Aborted(format!("connection lost during the TLS handshake: {err}")),
     }
 }
 
@@ -365,7 +394,19 @@ mod tests {
         let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
         assert!(matches!(
             classify_handshake_error(&reset),
-            TlsFailure::Handshake(_)
+            TlsFailure::Aborted(_)
         ));
+        let big = Error::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge);
+        assert!(matches!(
+            classify_rustls_error(&big),
+            TlsFailure::Aborted(_)
+        ));
+        let long = Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(
+            std::sync::Arc::new(ChainTooLong(200)),
+        )));
+        match classify_rustls_error(&long) {
+            TlsFailure::Aborted(why) => assert!(why.contains("200 certificates"), "{why}"),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -25,6 +25,7 @@ pub fn session(
         ip: ip.parse().expect("an IP address"),
         outcome: EndpointOutcome::Session(SessionFacts {
             starttls_offered,
+            ehlo_refused: None,
             tls,
             tls_failure,
         }),
