@@ -5,7 +5,8 @@
 //! start), which the prober is told to use, while TLSA names stay `_25._tcp.<mx>` as RFC 7672
 //! requires. The trust anchor of the simulated root is written to the world's folder.
 //! `sendguard demo`, the tests and the benchmarks all use this; [`SimWorld::endpoints`] tells
-//! them, as plain data, where to find the world.
+//! them, as plain data, where to find the world. [`hostile_scenarios`] are peers that misbehave
+//! on purpose, for the tests only.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -54,6 +55,23 @@ pub enum HostKind {
     RefuseStartTls,
     /// STARTTLS with a self-signed certificate after a greeting that takes this long.
     Slow(Duration),
+    /// An old server: EHLO refused with 500, HELO accepted, no STARTTLS.
+    NoEsmtp,
+    /// Accepts connections and never greets.
+    Stall,
+    /// An endless multi-line greeting.
+    EndlessReply,
+    /// A greeting of one line of this many bytes.
+    LongLine(usize),
+    /// Answers STARTTLS with 220 and, in the same write, bytes that are not TLS.
+    GarbageAfterStartTls,
+    /// Answers STARTTLS with 220, then resets the connection during the handshake.
+    ResetInHandshake,
+    /// STARTTLS with a chain of this many certificates: a self-signed leaf, then copies of the
+    /// sim CA's certificate.
+    LongChain(usize),
+    /// Offers STARTTLS and refuses it with this reply line (code included).
+    RefuseStartTlsWith(String),
     /// STARTTLS with a self-signed certificate for the first `sessions` SMTP sessions, then no
     /// STARTTLS: a downgrade that happens by itself. Each host of the world has one address, so
     /// a probe opens one session with it and never sees both behaviours.
@@ -174,6 +192,47 @@ pub fn scenarios() -> Vec<Scenario> {
             hosts: vec![],
             null_mx: true,
         },
+    ]
+}
+
+/// Hostile peers, one domain each (all signed, none in the demo): each must end as "SSL?" with
+/// a reason within the probe's timeouts, whatever it does.
+pub fn hostile_scenarios() -> Vec<Scenario> {
+    use HostKind::*;
+    let one = |domain, description, kind| Scenario {
+        domain,
+        description,
+        signing: Signing::Signed,
+        hosts: vec![("mx", 10, kind)],
+        null_mx: false,
+    };
+    vec![
+        one("stall.test", "accepts and never greets", Stall),
+        one(
+            "endless.test",
+            "an endless multi-line greeting",
+            EndlessReply,
+        ),
+        one(
+            "long-line.test",
+            "a greeting line of 1 MiB",
+            LongLine(1 << 20),
+        ),
+        one(
+            "garbage.test",
+            "garbage right after the 220 to STARTTLS",
+            GarbageAfterStartTls,
+        ),
+        one(
+            "reset.test",
+            "a reset in the middle of the TLS handshake",
+            ResetInHandshake,
+        ),
+        one(
+            "long-chain.test",
+            "a chain of 200 certificates",
+            LongChain(200),
+        ),
     ]
 }
 
@@ -332,6 +391,25 @@ fn host_setup(
             (tls(own()?), Some(record))
         }
         HostKind::Plain => (PeerBehaviour::NoStarttls, None),
+        HostKind::NoEsmtp => (PeerBehaviour::NoEsmtp, None),
+        HostKind::Stall => (PeerBehaviour::Stall, None),
+        HostKind::EndlessReply => (PeerBehaviour::Hostile, None),
+        HostKind::LongLine(bytes) => (PeerBehaviour::LongLine { bytes: *bytes }, None),
+        HostKind::GarbageAfterStartTls => (PeerBehaviour::GarbageAfterStartTls, None),
+        HostKind::ResetInHandshake => (PeerBehaviour::ResetInHandshake, None),
+        HostKind::LongChain(length) => {
+            let mut id = own()?;
+            let filler = ca.cert_der();
+            id.chain
+                .extend(std::iter::repeat_n(filler, length.saturating_sub(1)));
+            (tls(id), None)
+        }
+        HostKind::RefuseStartTlsWith(reply) => (
+            PeerBehaviour::RefuseStartTlsWith {
+                reply: reply.clone(),
+            },
+            None,
+        ),
         HostKind::RefuseStartTls => (PeerBehaviour::RefuseStartTls, None),
         HostKind::Slow(delay) => (
             PeerBehaviour::SlowGreeting {

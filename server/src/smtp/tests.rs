@@ -914,3 +914,23 @@ async fn the_whole_session_ends_at_its_deadline() {
     assert_eq!(err.step(), step::EHLO);
     assert!(err.detail().contains("deadline of 1s"), "{err}");
 }
+
+#[tokio::test]
+async fn a_chain_beyond_the_limit_is_an_aborted_upgrade() {
+    let ca = SimCa::new("Sim CA").expect("ca");
+    let mut identity = self_signed(&["mx32.sim.test"]).expect("certificate");
+    identity
+        .chain
+        .extend(std::iter::repeat_n(ca.cert_der(), crate::tls::MAX_CHAIN));
+    let peer = peer(32, PeerBehaviour::StartTls { identity }).await;
+    let s = probe(peer.addr(), any("mx32.sim.test"), &quick())
+        .await
+        .expect("a finding");
+    assert!(s.starttls_offered);
+    assert_eq!(s.tls, None);
+    match s.tls_failure {
+        Some(TlsFailure::Aborted(why)) => assert!(why.contains("17 certificates"), "{why}"),
+        other => panic!("expected an aborted upgrade, got {other:?}"),
+    }
+    peer.shutdown().await;
+}

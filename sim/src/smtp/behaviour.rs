@@ -2,6 +2,14 @@
 //! runs, and how one connection's behaviour is resolved from it ([`Plan`]): the wrappers
 //! (delays, greetings, switches after a number of connections) unwrapped down to a base
 //! behaviour, and what that base does about STARTTLS (RFC 3207) as a [`TlsOffer`].
+//!
+//! Some behaviours are hostile on purpose, for the tests that prove a probe gets nowhere with
+//! them: a peer that never greets ([`PeerBehaviour::Stall`]), an endless multi-line greeting
+//! ([`PeerBehaviour::Hostile`]), a greeting line of a megabyte ([`PeerBehaviour::LongLine`]),
+//! garbage in the same write as the 220 to STARTTLS ([`PeerBehaviour::GarbageAfterStartTls`]),
+//! a reset in the middle of the handshake ([`PeerBehaviour::ResetInHandshake`]), and, through
+//! [`PeerBehaviour::StartTls`] with a long [`Identity::chain`], a chain of hundreds of
+//! certificates.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +62,26 @@ pub enum PeerBehaviour {
     TempFailGreeting,
     /// Sends an endless greeting of long continuation lines, to test the client's limits.
     Hostile,
+    /// Accepts the connection and says nothing until its I/O timeout passes.
+    Stall,
+    /// Greets with one `220` line of `bytes` bytes before its CRLF (sent in small writes, so
+    /// the peer itself never holds it whole).
+    LongLine {
+        /// The length of the line.
+        bytes: usize,
+    },
+    /// Advertises STARTTLS and answers it with `220` followed, in the same write, by bytes
+    /// that are not TLS (RFC 3207 §4.2 forbids anything before the handshake), then closes.
+    GarbageAfterStartTls,
+    /// Advertises STARTTLS, answers `220`, reads the client's first handshake bytes, then
+    /// resets the connection (TCP RST).
+    ResetInHandshake,
+    /// Advertises STARTTLS and answers it with this reply line as given (CRLF added), e.g. a
+    /// `454` whose text carries terminal escapes.
+    RefuseStartTlsWith {
+        /// The whole reply line, code included.
+        reply: String,
+    },
     /// Behaves as `first` towards the first `count` connections accepted since this behaviour
     /// was set (at spawn or by [`SmtpPeer::set_behaviour`](super::SmtpPeer::set_behaviour)),
     /// and as `then` towards every later one. Counted per peer, so the change is
@@ -80,6 +108,12 @@ pub(super) enum TlsOffer {
     Refuse,
     /// Advertised, 220, then garbage.
     Broken,
+    /// Advertised, 220 and garbage in one write.
+    Garbage,
+    /// Advertised, 220, then a reset during the handshake.
+    Reset,
+    /// Advertised, refused with this reply.
+    RefuseWith(String),
 }
 
 impl TlsOffer {
@@ -159,6 +193,9 @@ impl Plan {
             PeerBehaviour::StartTlsWith { config } => TlsOffer::Serve(config.clone()),
             PeerBehaviour::RefuseStartTls => TlsOffer::Refuse,
             PeerBehaviour::BrokenTls => TlsOffer::Broken,
+            PeerBehaviour::GarbageAfterStartTls => TlsOffer::Garbage,
+            PeerBehaviour::ResetInHandshake => TlsOffer::Reset,
+            PeerBehaviour::RefuseStartTlsWith { reply } => TlsOffer::RefuseWith(reply.clone()),
             _ => TlsOffer::None,
         }
     }

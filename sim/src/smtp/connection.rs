@@ -1,10 +1,12 @@
 //! One connection to a simulated SMTP peer, from accept to close: the behaviour resolved for
 //! this connection ([`Plan`]), the greeting (220, or 421/554 when told to refuse, or a hostile
-//! flood), the plain session and, after an accepted STARTTLS, the TLS handshake (tokio-rustls)
-//! and the session over TLS (RFC 3207 §4.2: the client greets again).
+//! flood, an endless line or silence), the plain session and, after an accepted STARTTLS, the
+//! TLS handshake (tokio-rustls, or a reset in its middle) and the session over TLS (RFC 3207
+//! §4.2: the client greets again).
 
 use std::sync::Arc;
 
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 use super::behaviour::{PeerBehaviour, Plan, TlsOffer};
@@ -29,6 +31,8 @@ pub(super) async fn serve(
     let opts = &shared.options;
     match &plan.base {
         PeerBehaviour::Hostile => hostile(&mut stream, opts).await,
+        PeerBehaviour::Stall => tokio::time::sleep(opts.io_timeout).await,
+        PeerBehaviour::LongLine { bytes } => long_line(&mut stream, *bytes, opts).await,
         PeerBehaviour::TempFailGreeting => {
             let line = b"421 4.3.2 Service not available, closing channel\r\n";
             let _ = write(&mut stream, line, opts).await;
@@ -75,6 +79,7 @@ async fn greet_and_serve(mut stream: TcpStream, plan: Plan, shared: &Shared) {
         return;
     }
     let config = offer.config();
+    let reset = matches!(offer, TlsOffer::Reset);
     let plain = Mode {
         esmtp,
         offer,
@@ -84,6 +89,10 @@ async fn greet_and_serve(mut stream: TcpStream, plan: Plan, shared: &Shared) {
     let Some(Upgrade(stream)) = session(stream, plain, shared).await else {
         return;
     };
+    if reset {
+        reset_in_handshake(stream, opts).await;
+        return;
+    }
     let Some(config) = config else { return };
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let Ok(Ok(tls)) = tokio::time::timeout(opts.io_timeout, acceptor.accept(stream)).await else {
@@ -96,6 +105,30 @@ async fn greet_and_serve(mut stream: TcpStream, plan: Plan, shared: &Shared) {
         rejected: false,
     };
     let _ = session(tls, over_tls, shared).await;
+}
+
+/// Reads the start of the client's handshake, then resets the connection (RST, not FIN).
+async fn reset_in_handshake(mut stream: TcpStream, opts: &PeerOptions) {
+    let mut hello = [0u8; 64];
+    let _ = tokio::time::timeout(opts.io_timeout, stream.read(&mut hello)).await;
+    let _ = stream.set_zero_linger();
+}
+
+/// Greets with one line of `bytes` bytes, written a chunk at a time.
+async fn long_line(stream: &mut TcpStream, bytes: usize, opts: &PeerOptions) {
+    static CHUNK: [u8; 8192] = [b'x'; 8192];
+    if write(stream, b"220 ", opts).await.is_err() {
+        return;
+    }
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(CHUNK.len());
+        if write(stream, &CHUNK[..n], opts).await.is_err() {
+            return;
+        }
+        left -= n;
+    }
+    let _ = write(stream, b"\r\n", opts).await;
 }
 
 /// Sends long continuation lines until the client gives up (or 64 MiB were sent).

@@ -177,8 +177,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         if self.mode.tls {
             return self.reply("503 5.5.1 TLS already active\r\n").await;
         }
-        match self.mode.offer {
+        match &self.mode.offer {
             TlsOffer::None => self.reply("502 5.5.1 STARTTLS not available\r\n").await,
+            TlsOffer::RefuseWith(reply) => {
+                let line = format!("{reply}\r\n");
+                self.reply(&line).await
+            }
+            TlsOffer::Garbage => {
+                let mut bytes = b"220 2.0.0 Ready to start TLS\r\n".to_vec();
+                bytes.extend_from_slice(&[0x5a; 512]);
+                let _ = write(self.reader.get_mut(), &bytes, &self.shared.options).await;
+                Flow::Close
+            }
             TlsOffer::Refuse | TlsOffer::Unavailable => {
                 self.reply("454 4.7.0 TLS not available due to temporary reason\r\n")
                     .await
@@ -196,10 +206,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 .await;
                 Flow::Close
             }
-            TlsOffer::Serve(_) => match self.reply("220 2.0.0 Ready to start TLS\r\n").await {
-                Flow::Next => Flow::StartTls,
-                other => other,
-            },
+            TlsOffer::Serve(_) | TlsOffer::Reset => {
+                match self.reply("220 2.0.0 Ready to start TLS\r\n").await {
+                    Flow::Next => Flow::StartTls,
+                    other => other,
+                }
+            }
         }
     }
 
