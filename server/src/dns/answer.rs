@@ -23,8 +23,8 @@ use super::DnsError;
 /// What one query (one name, one type) found.
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    /// The answer section; its status covers every non-RRSIG record in it.
-    Records(Lookup, DnssecStatus),
+    /// The answer section (CNAMEs included); its status covers every non-RRSIG record in it.
+    Records(Vec<Record>, DnssecStatus),
     /// The name exists but has no records of the type (NODATA).
     NoData(DnssecStatus),
     /// The name does not exist (NXDOMAIN).
@@ -44,7 +44,7 @@ impl Outcome {
     /// The answer records, empty for a negative answer.
     pub(crate) fn records(&self) -> &[Record] {
         match self {
-            Outcome::Records(lookup, _) => lookup.answers(),
+            Outcome::Records(records, _) => records,
             Outcome::NoData(_) | Outcome::NxDomain(_) => &[],
         }
     }
@@ -62,7 +62,7 @@ pub(crate) fn classify(result: Result<Lookup, NetError>, what: &str) -> Result<O
                 // hickory turns empty answers into NoRecordsFound; be safe anyway.
                 return Ok(Outcome::NoData(DnssecStatus::Indeterminate));
             }
-            Ok(Outcome::Records(lookup, status))
+            Ok(Outcome::Records(lookup.answers().to_vec(), status))
         }
         Err(NetError::Dns(HickoryDnsError::NoRecordsFound(no_records))) => {
             let status = negative_status(&no_records);
@@ -98,7 +98,22 @@ pub(crate) fn classify(result: Result<Lookup, NetError>, what: &str) -> Result<O
     }
 }
 
-fn bogus(what: &str) -> DnsError {
+/// Whether the resolver answered SERVFAIL, which a validating resolver does for bogus data and
+/// for outages alike (see [`super::recheck`]).
+pub(crate) fn is_servfail(result: &Result<Lookup, NetError>) -> bool {
+    matches!(
+        result,
+        Err(NetError::Dns(
+            HickoryDnsError::ResponseCode(ResponseCode::ServFail)
+                | HickoryDnsError::NoRecordsFound(NoRecords {
+                    response_code: ResponseCode::ServFail,
+                    ..
+                })
+        ))
+    )
+}
+
+pub(crate) fn bogus(what: &str) -> DnsError {
     DnsError::Bogus(format!("{what}: DNSSEC validation failed"))
 }
 

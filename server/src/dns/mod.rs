@@ -14,6 +14,12 @@
 //! read it as "no DANE". Each lookup is bounded by [`DnsConfig::timeout`] as a whole, besides
 //! the per-query timeout given to the resolver.
 //!
+//! Behind a validating recursive resolver two second looks keep bogus and outage apart: a
+//! SERVFAIL is asked again with the CD bit and validated here, and the resolver's Extended DNS
+//! Error (RFC 8914) is read ([`recheck`]); an answer hickory judges bogus is re-checked one
+//! CNAME link at a time ([`Dns::walk_cname`]), because hickory 0.26 misjudges a NODATA reached
+//! through a CNAME.
+//!
 //! Caching: hickory's response cache is kept, with TTLs respected but capped at
 //! [`MAX_POSITIVE_TTL`] and [`MAX_NEGATIVE_TTL`]; [`Dns::clear_cache`] forgets everything
 //! (including validated keys), for an operator's explicit re-check or a test whose zones change.
@@ -21,13 +27,14 @@
 mod anchor;
 mod answer;
 mod name;
+mod recheck;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
+use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::dnssec::TrustAnchors;
 use hickory_resolver::proto::rr::{RData, RecordType};
@@ -35,7 +42,7 @@ use hickory_resolver::{Resolver, TokioResolver};
 use sendguard_common::DnssecStatus;
 
 use crate::dane::tlsa::{TlsaRecord, smtp_tlsa_name};
-use answer::{Outcome, classify, weakest};
+use answer::{Outcome, classify, is_servfail, weakest};
 pub use name::to_a_label;
 
 pub(crate) use hickory_resolver::proto::rr::Name;
@@ -45,6 +52,8 @@ pub const MAX_POSITIVE_TTL: Duration = Duration::from_secs(300);
 /// Longest time a negative answer (NXDOMAIN, NODATA) stays in the resolver's cache.
 /// (hickory does not cache validated negative answers at all: it drops their TTL.)
 pub const MAX_NEGATIVE_TTL: Duration = Duration::from_secs(60);
+/// Most CNAME links [`Dns`] follows itself when it re-checks an answer judged bogus.
+const MAX_CNAME_LINKS: usize = 8;
 
 /// Where and how to resolve.
 #[derive(Clone, Debug)]
@@ -366,11 +375,77 @@ impl Dns {
         })
     }
 
-    /// One query, classified.
+    /// One query, classified, with two second looks: a SERVFAIL is examined to tell bogus
+    /// from an outage ([`recheck`]), and an answer judged bogus is re-checked along its CNAME
+    /// chain ([`Dns::walk_cname`]).
     async fn query(&self, name: &Name, rtype: RecordType, what: &str) -> Result<Outcome, DnsError> {
+        match self.ask(name, rtype, what).await {
+            Err(DnsError::Bogus(detail)) if rtype != RecordType::CNAME => {
+                self.walk_cname(name, rtype, what, detail).await
+            }
+            other => other,
+        }
+    }
+
+    /// One question to the resolver; a SERVFAIL is asked again with CD and its EDE read.
+    async fn ask(&self, name: &Name, rtype: RecordType, what: &str) -> Result<Outcome, DnsError> {
         self.ensure_anchor().await?;
-        let resolver = self.resolver();
-        classify(resolver.lookup(name.clone(), rtype).await, what)
+        let result = self.resolver().lookup(name.clone(), rtype).await;
+        if is_servfail(&result) {
+            let cx = recheck::Context {
+                config: &self.inner.config,
+                opts: resolver_opts(self.inner.timeout),
+                trust_anchor: self.trust_anchor(),
+                timeout: self.inner.timeout,
+            };
+            return recheck::after_servfail(cx, name, rtype, what).await;
+        }
+        classify(result, what)
+    }
+
+    /// hickory 0.26 checks the NSEC proof of a NODATA answer against the query name, not
+    /// against the end of the CNAME chain the answer holds (RFC 4035 §3.1.4.1 and §5.4 put
+    /// the denial at the chain's end). A recursive resolver follows the chain itself, so the
+    /// AAAA answer for an alias of an IPv4-only host comes back as CNAME + NSEC of the target
+    /// and hickory calls it bogus. So an answer judged bogus is checked again one link at a
+    /// time, each validated on its own: `name CNAME target`, then the question at `target`.
+    /// Without a CNAME at `name` (or with a bogus one) the verdict `detail` stands; a
+    /// temporary failure on the way is reported as such, never as bogus.
+    async fn walk_cname(
+        &self,
+        name: &Name,
+        rtype: RecordType,
+        what: &str,
+        detail: String,
+    ) -> Result<Outcome, DnsError> {
+        let mut chain = Vec::new();
+        let mut status = DnssecStatus::Secure;
+        let mut current = name.clone();
+        for _ in 0..MAX_CNAME_LINKS {
+            let link = match self.ask(&current, RecordType::CNAME, what).await {
+                Ok(link) => link,
+                Err(DnsError::Bogus(_)) => break,
+                Err(other) => return Err(other),
+            };
+            let Some(target) = cname_target(&current, link.records()) else {
+                break;
+            };
+            status = weakest(status, link.status());
+            chain.extend(link.records().iter().cloned());
+            current = target;
+            match self.ask(&current, rtype, what).await {
+                Ok(Outcome::Records(records, s)) => {
+                    chain.extend(records);
+                    return Ok(Outcome::Records(chain, weakest(status, s)));
+                }
+                Ok(Outcome::NoData(s)) => return Ok(Outcome::NoData(weakest(status, s))),
+                Ok(Outcome::NxDomain(s)) => return Ok(Outcome::NxDomain(weakest(status, s))),
+                // The target may be an alias again.
+                Err(DnsError::Bogus(_)) => continue,
+                Err(other) => return Err(other),
+            }
+        }
+        Err(DnsError::Bogus(detail))
     }
 
     /// Run `fut` within the configured timeout.
@@ -406,8 +481,19 @@ fn build_resolver(
     timeout: Duration,
 ) -> Result<TokioResolver, DnsError> {
     let mut builder =
-        Resolver::builder_with_config(config.clone(), TokioRuntimeProvider::default());
-    let opts = builder.options_mut();
+        Resolver::builder_with_config(config.clone(), TokioRuntimeProvider::default())
+            .with_options(resolver_opts(timeout));
+    if let Some(anchor) = trust_anchor {
+        builder = builder.with_trust_anchor(anchor);
+    }
+    builder
+        .build()
+        .map_err(|err| DnsError::Permanent(format!("building the resolver: {err}")))
+}
+
+/// The resolver's options: validating, bounded in time, TTLs capped, no hosts file.
+fn resolver_opts(timeout: Duration) -> ResolverOpts {
+    let mut opts = ResolverOpts::default();
     opts.validate = true;
     // Two tries per query within the overall budget, so one lost UDP datagram is not fatal.
     opts.timeout = (timeout / 2).max(Duration::from_millis(50));
@@ -418,12 +504,7 @@ fn build_resolver(
     opts.negative_max_ttl = Some(MAX_NEGATIVE_TTL);
     opts.preserve_intermediates = true;
     opts.edns0 = true;
-    if let Some(anchor) = trust_anchor {
-        builder = builder.with_trust_anchor(anchor);
-    }
-    builder
-        .build()
-        .map_err(|err| DnsError::Permanent(format!("building the resolver: {err}")))
+    opts
 }
 
 /// The kind of a positive MX answer: hosts, or a null MX (RFC 7505 §3).
@@ -454,6 +535,16 @@ fn mx_kind(outcome: &Outcome) -> MxKind {
     hosts.sort();
     hosts.dedup();
     MxKind::Hosts(hosts)
+}
+
+/// The target of the CNAME record at `name` in `answers`, if there is one.
+fn cname_target(name: &Name, answers: &[hickory_resolver::proto::rr::Record]) -> Option<Name> {
+    answers.iter().find_map(|record| match &record.data {
+        RData::CNAME(cname) if record.name.to_lowercase() == name.to_lowercase() => {
+            Some(cname.0.clone())
+        }
+        _ => None,
+    })
 }
 
 /// The end of the CNAME chain starting at `name`, if `answers` holds one.
