@@ -42,7 +42,7 @@ use hickory_resolver::{Resolver, TokioResolver};
 use sendguard_common::DnssecStatus;
 
 use crate::dane::tlsa::{TlsaRecord, smtp_tlsa_name};
-use answer::{Outcome, classify, is_servfail, weakest};
+use answer::{Outcome, check_cname_chain, classify, is_servfail, weakest};
 pub use name::to_a_label;
 
 pub(crate) use hickory_resolver::proto::rr::Name;
@@ -52,8 +52,9 @@ pub const MAX_POSITIVE_TTL: Duration = Duration::from_secs(300);
 /// Longest time a negative answer (NXDOMAIN, NODATA) stays in the resolver's cache.
 /// (hickory does not cache validated negative answers at all: it drops their TTL.)
 pub const MAX_NEGATIVE_TTL: Duration = Duration::from_secs(60);
-/// Most CNAME links [`Dns`] follows itself when it re-checks an answer judged bogus.
-const MAX_CNAME_LINKS: usize = 8;
+/// Most CNAME links an answer may hold (and [`Dns`] follows itself when it re-checks an answer
+/// judged bogus); a longer chain, or a loop, is a temporary failure that says so.
+pub const MAX_CNAME_LINKS: usize = 8;
 
 /// Where and how to resolve.
 #[derive(Clone, Debug)]
@@ -379,18 +380,46 @@ impl Dns {
     /// from an outage ([`recheck`]), and an answer judged bogus is re-checked along its CNAME
     /// chain ([`Dns::walk_cname`]).
     async fn query(&self, name: &Name, rtype: RecordType, what: &str) -> Result<Outcome, DnsError> {
-        match self.ask(name, rtype, what).await {
+        let outcome = match self.ask(name, rtype, what).await {
             Err(DnsError::Bogus(detail)) if rtype != RecordType::CNAME => {
                 self.walk_cname(name, rtype, what, detail).await
             }
             other => other,
-        }
+        }?;
+        check_cname_chain(name, rtype, &outcome, MAX_CNAME_LINKS, what)?;
+        Ok(outcome)
     }
 
-    /// One question to the resolver; a SERVFAIL is asked again with CD and its EDE read.
+    /// One question to the resolver, followed along its CNAME chain here when hickory gave up
+    /// inside it ([`Dns::follow_chain`]).
     async fn ask(&self, name: &Name, rtype: RecordType, what: &str) -> Result<Outcome, DnsError> {
         self.ensure_anchor().await?;
         let result = self.resolver().lookup(name.clone(), rtype).await;
+        if answer::chain_cut_short(&result) {
+            return self.follow_chain(name, rtype, what).await;
+        }
+        self.settle(name, rtype, what, result).await
+    }
+
+    /// One question to the resolver, as it answers.
+    async fn ask_once(
+        &self,
+        name: &Name,
+        rtype: RecordType,
+        what: &str,
+    ) -> Result<Outcome, DnsError> {
+        let result = self.resolver().lookup(name.clone(), rtype).await;
+        self.settle(name, rtype, what, result).await
+    }
+
+    /// Classifies a result; a SERVFAIL is asked again with CD and its EDE read ([`recheck`]).
+    async fn settle(
+        &self,
+        name: &Name,
+        rtype: RecordType,
+        what: &str,
+        result: Result<hickory_resolver::lookup::Lookup, hickory_resolver::net::NetError>,
+    ) -> Result<Outcome, DnsError> {
         if is_servfail(&result) {
             let cx = recheck::Context {
                 config: &self.inner.config,
@@ -401,6 +430,51 @@ impl Dns {
             return recheck::after_servfail(cx, name, rtype, what).await;
         }
         classify(result, what)
+    }
+
+    /// hickory may have given up inside a CNAME chain (its depth limit): follow it here, one
+    /// validated link at a time, to say why. A loop or a chain of more than
+    /// [`MAX_CNAME_LINKS`] links is a temporary failure that says so; a chain that does end
+    /// (or no chain at all) is answered at its end.
+    async fn follow_chain(
+        &self,
+        name: &Name,
+        rtype: RecordType,
+        what: &str,
+    ) -> Result<Outcome, DnsError> {
+        let mut chain = Vec::new();
+        let mut status = DnssecStatus::Secure;
+        let mut seen = vec![name.to_lowercase()];
+        let mut current = name.clone();
+        loop {
+            let link = self.ask_once(&current, RecordType::CNAME, what).await?;
+            let Some(target) = cname_target(&current, link.records()) else {
+                break;
+            };
+            status = weakest(status, link.status());
+            chain.extend(link.records().iter().cloned());
+            if seen.contains(&target.to_lowercase()) {
+                return Err(DnsError::Temporary(format!(
+                    "{what}: the CNAME chain loops back to {}",
+                    name::display(&target)
+                )));
+            }
+            if seen.len() > MAX_CNAME_LINKS {
+                return Err(DnsError::Temporary(format!(
+                    "{what}: the CNAME chain is longer than {MAX_CNAME_LINKS} links"
+                )));
+            }
+            seen.push(target.to_lowercase());
+            current = target;
+        }
+        Ok(match self.ask_once(&current, rtype, what).await? {
+            Outcome::Records(records, s) => {
+                chain.extend(records);
+                Outcome::Records(chain, weakest(status, s))
+            }
+            Outcome::NoData(s) => Outcome::NoData(weakest(status, s)),
+            Outcome::NxDomain(s) => Outcome::NxDomain(weakest(status, s)),
+        })
     }
 
     /// hickory 0.26 checks the NSEC proof of a NODATA answer against the query name, not
