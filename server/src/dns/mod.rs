@@ -17,7 +17,7 @@
 //! Behind a validating recursive resolver two second looks keep bogus and outage apart: a
 //! SERVFAIL is asked again with the CD bit and validated here, and the resolver's Extended DNS
 //! Error (RFC 8914) is read ([`recheck`]); an answer hickory judges bogus is re-checked one
-//! CNAME link at a time ([`Dns::walk_cname`]), because hickory 0.26 misjudges a NODATA reached
+//! CNAME link at a time ([`chain`]), because hickory 0.26 misjudges a NODATA reached
 //! through a CNAME.
 //!
 //! Caching: hickory's response cache is kept, with TTLs respected but capped at
@@ -26,6 +26,7 @@
 
 mod anchor;
 mod answer;
+mod chain;
 mod name;
 mod recheck;
 
@@ -378,7 +379,7 @@ impl Dns {
 
     /// One query, classified, with two second looks: a SERVFAIL is examined to tell bogus
     /// from an outage ([`recheck`]), and an answer judged bogus is re-checked along its CNAME
-    /// chain ([`Dns::walk_cname`]).
+    /// chain ([`chain`]).
     async fn query(&self, name: &Name, rtype: RecordType, what: &str) -> Result<Outcome, DnsError> {
         let outcome = match self.ask(name, rtype, what).await {
             Err(DnsError::Bogus(detail)) if rtype != RecordType::CNAME => {
@@ -391,8 +392,13 @@ impl Dns {
     }
 
     /// One question to the resolver, followed along its CNAME chain here when hickory gave up
-    /// inside it ([`Dns::follow_chain`]).
-    async fn ask(&self, name: &Name, rtype: RecordType, what: &str) -> Result<Outcome, DnsError> {
+    /// inside it ([`chain`]).
+    pub(super) async fn ask(
+        &self,
+        name: &Name,
+        rtype: RecordType,
+        what: &str,
+    ) -> Result<Outcome, DnsError> {
         self.ensure_anchor().await?;
         let result = self.resolver().lookup(name.clone(), rtype).await;
         if answer::chain_cut_short(&result) {
@@ -402,7 +408,7 @@ impl Dns {
     }
 
     /// One question to the resolver, as it answers.
-    async fn ask_once(
+    pub(super) async fn ask_once(
         &self,
         name: &Name,
         rtype: RecordType,
@@ -430,96 +436,6 @@ impl Dns {
             return recheck::after_servfail(cx, name, rtype, what).await;
         }
         classify(result, what)
-    }
-
-    /// hickory may have given up inside a CNAME chain (its depth limit): follow it here, one
-    /// validated link at a time, to say why. A loop or a chain of more than
-    /// [`MAX_CNAME_LINKS`] links is a temporary failure that says so; a chain that does end
-    /// (or no chain at all) is answered at its end.
-    async fn follow_chain(
-        &self,
-        name: &Name,
-        rtype: RecordType,
-        what: &str,
-    ) -> Result<Outcome, DnsError> {
-        let mut chain = Vec::new();
-        let mut status = DnssecStatus::Secure;
-        let mut seen = vec![name.to_lowercase()];
-        let mut current = name.clone();
-        loop {
-            let link = self.ask_once(&current, RecordType::CNAME, what).await?;
-            let Some(target) = cname_target(&current, link.records()) else {
-                break;
-            };
-            status = weakest(status, link.status());
-            chain.extend(link.records().iter().cloned());
-            if seen.contains(&target.to_lowercase()) {
-                return Err(DnsError::Temporary(format!(
-                    "{what}: the CNAME chain loops back to {}",
-                    name::display(&target)
-                )));
-            }
-            if seen.len() > MAX_CNAME_LINKS {
-                return Err(DnsError::Temporary(format!(
-                    "{what}: the CNAME chain is longer than {MAX_CNAME_LINKS} links"
-                )));
-            }
-            seen.push(target.to_lowercase());
-            current = target;
-        }
-        Ok(match self.ask_once(&current, rtype, what).await? {
-            Outcome::Records(records, s) => {
-                chain.extend(records);
-                Outcome::Records(chain, weakest(status, s))
-            }
-            Outcome::NoData(s) => Outcome::NoData(weakest(status, s)),
-            Outcome::NxDomain(s) => Outcome::NxDomain(weakest(status, s)),
-        })
-    }
-
-    /// hickory 0.26 checks the NSEC proof of a NODATA answer against the query name, not
-    /// against the end of the CNAME chain the answer holds (RFC 4035 §3.1.4.1 and §5.4 put
-    /// the denial at the chain's end). A recursive resolver follows the chain itself, so the
-    /// AAAA answer for an alias of an IPv4-only host comes back as CNAME + NSEC of the target
-    /// and hickory calls it bogus. So an answer judged bogus is checked again one link at a
-    /// time, each validated on its own: `name CNAME target`, then the question at `target`.
-    /// Without a CNAME at `name` (or with a bogus one) the verdict `detail` stands; a
-    /// temporary failure on the way is reported as such, never as bogus.
-    async fn walk_cname(
-        &self,
-        name: &Name,
-        rtype: RecordType,
-        what: &str,
-        detail: String,
-    ) -> Result<Outcome, DnsError> {
-        let mut chain = Vec::new();
-        let mut status = DnssecStatus::Secure;
-        let mut current = name.clone();
-        for _ in 0..MAX_CNAME_LINKS {
-            let link = match self.ask(&current, RecordType::CNAME, what).await {
-                Ok(link) => link,
-                Err(DnsError::Bogus(_)) => break,
-                Err(other) => return Err(other),
-            };
-            let Some(target) = cname_target(&current, link.records()) else {
-                break;
-            };
-            status = weakest(status, link.status());
-            chain.extend(link.records().iter().cloned());
-            current = target;
-            match self.ask(&current, rtype, what).await {
-                Ok(Outcome::Records(records, s)) => {
-                    chain.extend(records);
-                    return Ok(Outcome::Records(chain, weakest(status, s)));
-                }
-                Ok(Outcome::NoData(s)) => return Ok(Outcome::NoData(weakest(status, s))),
-                Ok(Outcome::NxDomain(s)) => return Ok(Outcome::NxDomain(weakest(status, s))),
-                // The target may be an alias again.
-                Err(DnsError::Bogus(_)) => continue,
-                Err(other) => return Err(other),
-            }
-        }
-        Err(DnsError::Bogus(detail))
     }
 
     /// Run `fut` within the configured timeout.
@@ -609,16 +525,6 @@ fn mx_kind(outcome: &Outcome) -> MxKind {
     hosts.sort();
     hosts.dedup();
     MxKind::Hosts(hosts)
-}
-
-/// The target of the CNAME record at `name` in `answers`, if there is one.
-fn cname_target(name: &Name, answers: &[hickory_resolver::proto::rr::Record]) -> Option<Name> {
-    answers.iter().find_map(|record| match &record.data {
-        RData::CNAME(cname) if record.name.to_lowercase() == name.to_lowercase() => {
-            Some(cname.0.clone())
-        }
-        _ => None,
-    })
 }
 
 /// The end of the CNAME chain starting at `name`, if `answers` holds one.
