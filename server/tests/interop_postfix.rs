@@ -8,7 +8,11 @@
 //! - one Postfix `master -c DIR` with one `smtpd` per 127.0.45.x address, each with its own TLS
 //!   behaviour (`-o` overrides in master.cf): DANE-EE and DANE-TA (RFC 7672, RFC 7671),
 //!   self-signed TLS without TLSA, no STARTTLS (RFC 3207), TLS 1.0 only, a TLSA record that
-//!   does not match, and a domain with three slow MX hosts (the benchmark's peers).
+//!   does not match, and a domain with three slow MX hosts (the benchmark's peers);
+//! - and the cases a validating resolver shows that the in-process simulator does not: an MX
+//!   host that is a CNAME to an IPv4-only host (its AAAA answer is a signed NODATA reached
+//!   through the CNAME), a child zone whose DS names another key (unbound answers SERVFAIL
+//!   with an Extended DNS Error, RFC 8914), and a domain whose name server does not answer.
 //!
 //! Then every domain is probed by `sendguard probe --json` (resolver = unbound, trust anchor =
 //! the root DNSKEY, port 25, private targets allowed) and by `posttls-finger -l dane` in a
@@ -24,6 +28,8 @@
 //! | EHLO without STARTTLS | class `no_ssl`, STARTTLS not offered |
 //! | handshake fails at OpenSSL's default level; a TLSv1 session once SECLEVEL=0 allows it | class `no_ssl`, "only offers TLS versions older than 1.2" |
 //! | TLSA records present, certificate does not match them | blocked, DANE failed |
+//! | no session: the MX lookup fails (bogus zone) | blocked, "DNSSEC validation failed" |
+//! | no session: the MX lookup fails (name server down) | class `unknown`, not blocked, "right now" |
 //!
 //! It needs root (ports 25 and 53, Postfix's `master`, `unshare -m`) and the packages that
 //! `scripts/lib.sh`'s `ensure_interop_packages` installs, so it is `#[ignore]`d in a plain
@@ -69,7 +75,21 @@ enum Kind {
     WrongTlsa,
     /// DANE-EE behind a greeting delayed by [`SLOW_GREETING_SECS`].
     SlowDaneEe,
+    /// The MX host is a CNAME to an IPv4-only host (so its AAAA answer is a signed NODATA
+    /// reached through the CNAME), whose DANE-EE `3 1 1` record sits at the expanded name.
+    CnameDaneEe,
+    /// A DANE-EE peer in the child zone [`BOGUS_ZONE`], whose DS in `test.` names another
+    /// key: unbound answers SERVFAIL (with an Extended DNS Error, RFC 8914).
+    Bogus,
+    /// No peer: the domain is delegated to a name server that does not answer
+    /// ([`DOWN_NS_ADDR`]), an outage rather than a forgery.
+    Unreachable,
 }
+
+/// The signed child zone whose chain of trust is broken (its DS names a key it does not use).
+const BOGUS_ZONE: &str = "bogus.test";
+/// Where `down.test.` is delegated: nothing listens there.
+const DOWN_NS_ADDR: Ipv4Addr = Ipv4Addr::new(127, 0, 44, 99);
 
 /// One domain of the interop world.
 struct Scenario {
@@ -91,6 +111,9 @@ fn scenarios() -> Vec<Scenario> {
         one("plain.test", Plain),
         one("legacy.test", Tls10Only),
         one("wrong-tlsa.test", WrongTlsa),
+        one("cname.test", CnameDaneEe),
+        one(BOGUS_ZONE, Bogus),
+        one("down.test", Unreachable),
         Scenario {
             domain: "three.test",
             hosts: vec![
@@ -507,17 +530,38 @@ impl World {
             "$ORIGIN test.\n$TTL 300\n@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300\n\
              @ IN NS ns.test.\nns IN A {NSD_ADDR}\n"
         );
+        let mut bogus_zone = format!(
+            "$ORIGIN {BOGUS_ZONE}.\n$TTL 300\n@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300\n\
+             @ IN NS ns.test.\n"
+        );
         let mut services = String::new();
         let mut peers = Vec::new();
         let mut next = u32::from(Ipv4Addr::new(127, 0, 45, 1));
         for s in scenarios() {
             for (label, pref, kind) in &s.hosts {
+                if *kind == Kind::Unreachable {
+                    let _ = writeln!(
+                        test_zone,
+                        "{d}. IN NS ns.{d}.\nns.{d}. IN A {DOWN_NS_ADDR}",
+                        d = s.domain
+                    );
+                    continue;
+                }
+                let mut records = String::new();
                 let host = format!("{label}.{}", s.domain);
+                // The name that holds the address (and the TLSA record): the CNAME's target.
+                let owner = if *kind == Kind::CnameDaneEe {
+                    let target = format!("real.{}", s.domain);
+                    let _ = writeln!(records, "{host}. IN CNAME {target}.");
+                    target
+                } else {
+                    host.clone()
+                };
                 let ip = Ipv4Addr::from(next);
                 next += 1;
                 let file = host.replace('.', "_");
-                let _ = writeln!(test_zone, "{host}. IN A {ip}");
-                let _ = writeln!(test_zone, "{}. IN MX {pref} {host}.", s.domain);
+                let _ = writeln!(records, "{owner}. IN A {ip}");
+                let _ = writeln!(records, "{}. IN MX {pref} {host}.", s.domain);
                 let tls = |cert: &Cert| {
                     format!(
                         " -o smtpd_tls_security_level=may -o smtpd_tls_key_file={} \
@@ -529,13 +573,13 @@ impl World {
                 let mut tlsa = |usage: u8, selector: u8, pem: &Path| {
                     let digest = tlsa_digest(&d, pem, selector);
                     let _ = writeln!(
-                        test_zone,
-                        "_25._tcp.{host}. IN TLSA {usage} {selector} 1 {digest}"
+                        records,
+                        "_25._tcp.{owner}. IN TLSA {usage} {selector} 1 {digest}"
                     );
                 };
                 let options = match kind {
-                    Kind::DaneEe | Kind::SlowDaneEe => {
-                        let c = self_signed(&d, &host, &file);
+                    Kind::DaneEe | Kind::SlowDaneEe | Kind::CnameDaneEe | Kind::Bogus => {
+                        let c = self_signed(&d, &owner, &file);
                         tlsa(3, 1, &c.chain);
                         let mut o = tls(&c);
                         if *kind == Kind::SlowDaneEe {
@@ -567,11 +611,31 @@ impl World {
                          -o tls_medium_cipherlist=DEFAULT@SECLEVEL=0",
                         tls(&self_signed(&d, &host, &file))
                     ),
+                    Kind::Unreachable => unreachable!("has no peer"),
                 };
                 let _ = writeln!(services, "{ip}:smtp inet n - n - - smtpd{options}");
                 peers.push(SocketAddr::from((ip, 25)));
+                let zone = if *kind == Kind::Bogus {
+                    &mut bogus_zone
+                } else {
+                    &mut test_zone
+                };
+                zone.push_str(&records);
             }
         }
+
+        // The bogus child: signed with its own keys, delegated with the DS of a decoy key.
+        std::fs::write(d.join("bogus.zone"), bogus_zone).unwrap();
+        let bogus_keys = zone_keys(&d, BOGUS_ZONE);
+        sign_zone(&d, "bogus.zone", BOGUS_ZONE, &bogus_keys);
+        let decoy = zone_keys(&d, BOGUS_ZONE);
+        let decoy_ds = run_ok(
+            "ldns-key2ds for the decoy key",
+            Command::new("ldns-key2ds")
+                .args(["-n", "-2", &format!("{}.key", decoy.0)])
+                .current_dir(&d),
+        );
+        let _ = write!(test_zone, "{BOGUS_ZONE}. IN NS ns.test.\n{decoy_ds}");
 
         // DNS: the `test.` zone, then the root with its DS, both signed.
         std::fs::write(d.join("test.zone"), test_zone).unwrap();
@@ -594,7 +658,13 @@ impl World {
         std::fs::copy(d.join(format!("{}.key", root_keys.0)), &anchor).unwrap();
 
         let nsd = start_nsd(&d);
+        assert_free(
+            "nothing (down.test's name server)",
+            SocketAddr::from((DOWN_NS_ADDR, 53)),
+            true,
+        );
         let unbound = start_unbound(&d, &anchor);
+        check_bogus_setup();
         let (postfix, maillog) = start_postfix(&d, &services, &peers);
 
         let resolv_conf = d.join("resolv.conf");
@@ -726,7 +796,8 @@ fn start_nsd(d: &Path) -> Daemon {
              zonelistfile: \"{dir}/zone.list\"\n  verbosity: 1\n  server-count: 1\n  \
              do-ip6: no\nremote-control:\n  control-enable: no\n\
              zone:\n  name: \".\"\n  zonefile: \"root.zone.signed\"\n\
-             zone:\n  name: \"test.\"\n  zonefile: \"test.zone.signed\"\n",
+             zone:\n  name: \"test.\"\n  zonefile: \"test.zone.signed\"\n\
+             zone:\n  name: \"{BOGUS_ZONE}.\"\n  zonefile: \"bogus.zone.signed\"\n",
             dir = d.display(),
             log = log.display()
         ),
@@ -754,7 +825,7 @@ fn start_unbound(d: &Path, anchor: &Path) -> Daemon {
              logfile: \"{log}\"\n  use-syslog: no\n  do-daemonize: no\n  verbosity: 1\n  \
              val-log-level: 2\n  access-control: 127.0.0.0/8 allow\n  \
              do-not-query-localhost: no\n  trust-anchor-file: \"{anchor}\"\n  \
-             local-zone: \"test.\" nodefault\n  qname-minimisation: no\n\
+             local-zone: \"test.\" nodefault\n  qname-minimisation: no\n  ede: yes\n\
              remote-control:\n  control-enable: no\n\
              stub-zone:\n  name: \".\"\n  stub-addr: {NSD_ADDR}\n",
             dir = d.display(),
@@ -777,6 +848,24 @@ fn start_unbound(d: &Path, anchor: &Path) -> Daemon {
         },
     );
     unbound
+}
+
+/// Panics unless unbound treats [`BOGUS_ZONE`] as bogus: SERVFAIL with a DNSSEC Extended DNS
+/// Error (RFC 8914 §4.7, "DNSSEC Bogus", or another DNSSEC code 6-12), while the same question
+/// with the CD bit gets the records (so the zone itself is served).
+fn check_bogus_setup() {
+    let at = format!("@{UNBOUND_ADDR}");
+    let name = format!("mx.{BOGUS_ZONE}");
+    let plain = dig(&[&at, "+dnssec", &name, "A"]);
+    assert!(
+        plain.contains("status: SERVFAIL") && plain.contains("EDE: "),
+        "unbound should answer SERVFAIL with an EDE for the bogus zone:\n{plain}"
+    );
+    let cd = dig(&[&at, "+dnssec", "+cd", &name, "A"]);
+    assert!(
+        cd.contains("status: NOERROR") && cd.contains("RRSIG"),
+        "unbound should pass the bogus zone's records on with +cd:\n{cd}"
+    );
 }
 
 /// Postfix with a private configuration and queue folder; `services` are the smtpd lines.
@@ -925,6 +1014,30 @@ fn finger_matches_kind(kind: Kind, f: &Finger) -> bool {
         Kind::Plain => *f == Finger::NoStarttls,
         Kind::Tls10Only => matches!(f, Finger::HandshakeFailed(_)),
         Kind::WrongTlsa => *f == Finger::DaneFailed,
+        Kind::CnameDaneEe => *f == Finger::Verified,
+        // The MX lookup fails (SERVFAIL from unbound), so there is no session at all.
+        Kind::Bogus | Kind::Unreachable => matches!(f, Finger::Other(_)),
+    }
+}
+
+/// Our verdict for a domain whose DNS fails: bogus is blocked as bogus, an outage is "not
+/// known" and not blocked (a transient failure is never reported as a validation failure).
+fn ours_matches_dns_failure(kind: Kind, v: &DomainVerdict) -> Result<(), String> {
+    let ok = match kind {
+        Kind::Bogus => v.blocked && v.reason.contains("DNSSEC validation"),
+        _ => {
+            v.class == SecurityClass::Unknown
+                && !v.blocked
+                && v.reason.contains("could not be looked up right now")
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "class {:?}, blocked {}, reason {:?}",
+            v.class, v.blocked, v.reason
+        ))
     }
 }
 
@@ -1025,7 +1138,14 @@ fn verdicts_agree_with_posttls_finger() {
             ));
             continue;
         }
-        if let Err(why) = ours_matches(&finger, legacy.as_deref(), v) {
+        let agrees = match kind {
+            Kind::Bogus | Kind::Unreachable => {
+                println!("--- sendguard's reason for {}: {}", s.domain, v.reason);
+                ours_matches_dns_failure(kind, v)
+            }
+            _ => ours_matches(&finger, legacy.as_deref(), v),
+        };
+        if let Err(why) = agrees {
             failures.push(format!(
                 "{}: posttls-finger says {}, sendguard says {why}",
                 s.domain,

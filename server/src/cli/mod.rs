@@ -228,8 +228,8 @@ pub struct ProbeOptions {
     /// Port of the recipients' SMTP servers.
     #[arg(long, env = "SENDGUARD_SMTP_PORT", default_value_t = 25)]
     pub smtp_port: u16,
-    /// Allow probing loopback, private and other special-purpose addresses (tests, demos).
-    /// `SENDGUARD_ALLOW_PRIVATE_TARGETS=1` (or `true`) does the same.
+    /// Allow probing loopback addresses (tests, demos); every other address that is not global
+    /// unicast stays refused. `SENDGUARD_ALLOW_PRIVATE_TARGETS=1` (or `true`) does the same.
     #[arg(long, env = "SENDGUARD_ALLOW_PRIVATE_TARGETS", action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_private_targets: bool,
     /// The name announced in EHLO/HELO: a fully qualified domain name or an address literal
@@ -237,6 +237,16 @@ pub struct ProbeOptions {
     /// address of each connection).
     #[arg(long, env = "SENDGUARD_HELO_NAME", value_name = "NAME")]
     pub helo_name: Option<HeloName>,
+    /// A NAT64 prefix of this network (RFC 6052, e.g. `2001:db8:64::/96`): addresses under it
+    /// are judged by the IPv4 address they carry. May be repeated; the variable takes a
+    /// comma-separated list. 64:ff9b::/96 and 64:ff9b:1::/48 are always known.
+    #[arg(
+        long = "nat64-prefix",
+        env = "SENDGUARD_NAT64_PREFIXES",
+        value_name = "PREFIX",
+        value_delimiter = ','
+    )]
+    pub nat64_prefixes: Vec<crate::probe::safety::Nat64Prefix>,
 }
 
 /// How soon a server is contacted again (`serve`, and `demo` with its own default; `probe` has
@@ -274,6 +284,7 @@ impl ProbeOptions {
             config.smtp.helo_name = name.clone();
         }
         config.allow_private_targets = self.allow_private_targets;
+        config.nat64_prefixes = self.nat64_prefixes.clone();
         config
     }
 }
@@ -334,6 +345,35 @@ mod tests {
         );
         assert_eq!(args.probe.smtp_port, 2525);
         assert!(args.probe.allow_private_targets);
+        assert!(args.probe.nat64_prefixes.is_empty());
+        let nat64 = Cli::try_parse_from([
+            "sendguard",
+            "probe",
+            "--nat64-prefix",
+            "2a00:1::/96",
+            "--nat64-prefix",
+            "2a01:2::/48",
+            "c.example",
+        ])
+        .unwrap();
+        let Command::Probe(nat64) = nat64.command else {
+            panic!("probe expected")
+        };
+        assert_eq!(
+            nat64.probe.probe_config().nat64_prefixes,
+            [
+                "2a00:1::/96".parse().unwrap(),
+                "2a01:2::/48".parse().unwrap()
+            ]
+        );
+        let bad = [
+            "sendguard",
+            "probe",
+            "--nat64-prefix",
+            "2a00:1::/95",
+            "c.example",
+        ];
+        assert!(Cli::try_parse_from(bad).is_err());
         // An operator's probe always looks afresh: the interval is no option of it.
         let interval = [
             "sendguard",

@@ -15,7 +15,7 @@ use hickory_resolver::lookup::Lookup;
 use hickory_resolver::net::{DnsError as HickoryDnsError, NetError, NoRecords};
 use hickory_resolver::proto::dnssec::Proof;
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{Record, RecordType};
+use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use sendguard_common::DnssecStatus;
 
 use super::DnsError;
@@ -23,8 +23,8 @@ use super::DnsError;
 /// What one query (one name, one type) found.
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    /// The answer section; its status covers every non-RRSIG record in it.
-    Records(Lookup, DnssecStatus),
+    /// The answer section (CNAMEs included); its status covers every non-RRSIG record in it.
+    Records(Vec<Record>, DnssecStatus),
     /// The name exists but has no records of the type (NODATA).
     NoData(DnssecStatus),
     /// The name does not exist (NXDOMAIN).
@@ -44,7 +44,7 @@ impl Outcome {
     /// The answer records, empty for a negative answer.
     pub(crate) fn records(&self) -> &[Record] {
         match self {
-            Outcome::Records(lookup, _) => lookup.answers(),
+            Outcome::Records(records, _) => records,
             Outcome::NoData(_) | Outcome::NxDomain(_) => &[],
         }
     }
@@ -62,7 +62,7 @@ pub(crate) fn classify(result: Result<Lookup, NetError>, what: &str) -> Result<O
                 // hickory turns empty answers into NoRecordsFound; be safe anyway.
                 return Ok(Outcome::NoData(DnssecStatus::Indeterminate));
             }
-            Ok(Outcome::Records(lookup, status))
+            Ok(Outcome::Records(lookup.answers().to_vec(), status))
         }
         Err(NetError::Dns(HickoryDnsError::NoRecordsFound(no_records))) => {
             let status = negative_status(&no_records);
@@ -98,7 +98,90 @@ pub(crate) fn classify(result: Result<Lookup, NetError>, what: &str) -> Result<O
     }
 }
 
-fn bogus(what: &str) -> DnsError {
+/// Checks the CNAME chain a positive answer for `name`/`rtype` holds (RFC 1034 §3.6.2,
+/// RFC 2181 §10.1): a loop, a chain of more than `max_links` links, or a chain that ends
+/// without a record of the type (the resolver gave up following it) is a temporary failure
+/// that says so, never "no such record". Only answers hickory built by following CNAMEs are
+/// affected; a query for CNAME itself is taken as it is.
+pub(crate) fn check_cname_chain(
+    name: &Name,
+    rtype: RecordType,
+    outcome: &Outcome,
+    max_links: usize,
+    what: &str,
+) -> Result<(), DnsError> {
+    let records = outcome.records();
+    if rtype == RecordType::CNAME || records.is_empty() {
+        return Ok(());
+    }
+    let mut current = name.to_lowercase();
+    let mut seen = vec![current.clone()];
+    loop {
+        let here = |r: &&Record| r.name.to_lowercase() == current;
+        if records
+            .iter()
+            .filter(here)
+            .any(|r| r.record_type() == rtype)
+        {
+            return Ok(());
+        }
+        let Some(target) = records.iter().filter(here).find_map(|r| match &r.data {
+            RData::CNAME(cname) => Some(cname.0.to_lowercase()),
+            _ => None,
+        }) else {
+            break;
+        };
+        if seen.contains(&target) {
+            return Err(DnsError::Temporary(format!(
+                "{what}: the CNAME chain loops back to {}",
+                super::name::display(&target)
+            )));
+        }
+        if seen.len() > max_links {
+            return Err(DnsError::Temporary(format!(
+                "{what}: the CNAME chain is longer than {max_links} links"
+            )));
+        }
+        seen.push(target.clone());
+        current = target;
+    }
+    match seen.len() - 1 {
+        0 => Ok(()),
+        links => Err(DnsError::Temporary(format!(
+            "{what}: the CNAME chain ends after {links} links without an answer"
+        ))),
+    }
+}
+
+/// Whether hickory may have stopped inside a CNAME chain: at its depth limit it reports "no
+/// records" for the name it had reached, with no SOA and so no proof, unlike a real negative
+/// answer, which carries the SOA of its zone (RFC 2308 §3).
+pub(crate) fn chain_cut_short(result: &Result<Lookup, NetError>) -> bool {
+    matches!(
+        result,
+        Err(NetError::Dns(HickoryDnsError::NoRecordsFound(NoRecords {
+            soa: None,
+            ..
+        })))
+    )
+}
+
+/// Whether the resolver answered SERVFAIL, which a validating resolver does for bogus data and
+/// for outages alike (see [`super::recheck`]).
+pub(crate) fn is_servfail(result: &Result<Lookup, NetError>) -> bool {
+    matches!(
+        result,
+        Err(NetError::Dns(
+            HickoryDnsError::ResponseCode(ResponseCode::ServFail)
+                | HickoryDnsError::NoRecordsFound(NoRecords {
+                    response_code: ResponseCode::ServFail,
+                    ..
+                })
+        ))
+    )
+}
+
+pub(crate) fn bogus(what: &str) -> DnsError {
     DnsError::Bogus(format!("{what}: DNSSEC validation failed"))
 }
 
@@ -197,6 +280,42 @@ mod tests {
         );
         assert_eq!(s(&[(A, Proof::Indeterminate)]), DnssecStatus::Indeterminate);
         assert_eq!(s(&[]), DnssecStatus::Indeterminate);
+    }
+
+    #[test]
+    fn cname_chains_in_an_answer_are_bounded() {
+        use hickory_resolver::proto::rr::rdata::{A, CNAME};
+        let n = |s: &str| Name::from_ascii(s).unwrap();
+        let cname =
+            |from: &str, to: &str| Record::from_rdata(n(from), 300, RData::CNAME(CNAME(n(to))));
+        let a = |at: &str| Record::from_rdata(n(at), 300, RData::A(A::new(192, 0, 2, 1)));
+        let check = |records: Vec<Record>| {
+            let outcome = Outcome::Records(records, DnssecStatus::Secure);
+            check_cname_chain(&n("x.test."), RecordType::A, &outcome, 2, "A lookup")
+        };
+        assert!(check(vec![a("x.test.")]).is_ok());
+        assert!(check(vec![cname("x.test.", "y.test."), a("y.test.")]).is_ok());
+        let looped = check(vec![
+            cname("x.test.", "y.test."),
+            cname("y.test.", "x.test."),
+        ]);
+        assert_eq!(
+            looped,
+            Err(DnsError::Temporary(
+                "A lookup: the CNAME chain loops back to x.test".into()
+            ))
+        );
+        let long = check(vec![
+            cname("x.test.", "y.test."),
+            cname("y.test.", "z.test."),
+            cname("z.test.", "w.test."),
+            a("w.test."),
+        ]);
+        assert!(matches!(long, Err(DnsError::Temporary(d)) if d.contains("longer than 2 links")));
+        let unfinished = check(vec![cname("x.test.", "y.test.")]);
+        assert!(
+            matches!(unfinished, Err(DnsError::Temporary(d)) if d.contains("ends after 1 links"))
+        );
     }
 
     #[test]

@@ -14,20 +14,28 @@
 //! read it as "no DANE". Each lookup is bounded by [`DnsConfig::timeout`] as a whole, besides
 //! the per-query timeout given to the resolver.
 //!
+//! Behind a validating recursive resolver two second looks keep bogus and outage apart: a
+//! SERVFAIL is asked again with the CD bit and validated here, and the resolver's Extended DNS
+//! Error (RFC 8914) is read ([`recheck`]); an answer hickory judges bogus is re-checked one
+//! CNAME link at a time ([`chain`]), because hickory 0.26 misjudges a NODATA reached
+//! through a CNAME.
+//!
 //! Caching: hickory's response cache is kept, with TTLs respected but capped at
 //! [`MAX_POSITIVE_TTL`] and [`MAX_NEGATIVE_TTL`]; [`Dns::clear_cache`] forgets everything
 //! (including validated keys), for an operator's explicit re-check or a test whose zones change.
 
 mod anchor;
 mod answer;
+mod chain;
 mod name;
+mod recheck;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
+use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::dnssec::TrustAnchors;
 use hickory_resolver::proto::rr::{RData, RecordType};
@@ -35,7 +43,7 @@ use hickory_resolver::{Resolver, TokioResolver};
 use sendguard_common::DnssecStatus;
 
 use crate::dane::tlsa::{TlsaRecord, smtp_tlsa_name};
-use answer::{Outcome, classify, weakest};
+use answer::{Outcome, check_cname_chain, classify, is_servfail, weakest};
 pub use name::to_a_label;
 
 pub(crate) use hickory_resolver::proto::rr::Name;
@@ -45,6 +53,9 @@ pub const MAX_POSITIVE_TTL: Duration = Duration::from_secs(300);
 /// Longest time a negative answer (NXDOMAIN, NODATA) stays in the resolver's cache.
 /// (hickory does not cache validated negative answers at all: it drops their TTL.)
 pub const MAX_NEGATIVE_TTL: Duration = Duration::from_secs(60);
+/// Most CNAME links an answer may hold (and [`Dns`] follows itself when it re-checks an answer
+/// judged bogus); a longer chain, or a loop, is a temporary failure that says so.
+pub const MAX_CNAME_LINKS: usize = 8;
 
 /// Where and how to resolve.
 #[derive(Clone, Debug)]
@@ -366,11 +377,65 @@ impl Dns {
         })
     }
 
-    /// One query, classified.
+    /// One query, classified, with two second looks: a SERVFAIL is examined to tell bogus
+    /// from an outage ([`recheck`]), and an answer judged bogus is re-checked along its CNAME
+    /// chain ([`chain`]).
     async fn query(&self, name: &Name, rtype: RecordType, what: &str) -> Result<Outcome, DnsError> {
+        let outcome = match self.ask(name, rtype, what).await {
+            Err(DnsError::Bogus(detail)) if rtype != RecordType::CNAME => {
+                self.walk_cname(name, rtype, what, detail).await
+            }
+            other => other,
+        }?;
+        check_cname_chain(name, rtype, &outcome, MAX_CNAME_LINKS, what)?;
+        Ok(outcome)
+    }
+
+    /// One question to the resolver, followed along its CNAME chain here when hickory gave up
+    /// inside it ([`chain`]).
+    pub(super) async fn ask(
+        &self,
+        name: &Name,
+        rtype: RecordType,
+        what: &str,
+    ) -> Result<Outcome, DnsError> {
         self.ensure_anchor().await?;
-        let resolver = self.resolver();
-        classify(resolver.lookup(name.clone(), rtype).await, what)
+        let result = self.resolver().lookup(name.clone(), rtype).await;
+        if answer::chain_cut_short(&result) {
+            return self.follow_chain(name, rtype, what).await;
+        }
+        self.settle(name, rtype, what, result).await
+    }
+
+    /// One question to the resolver, as it answers.
+    pub(super) async fn ask_once(
+        &self,
+        name: &Name,
+        rtype: RecordType,
+        what: &str,
+    ) -> Result<Outcome, DnsError> {
+        let result = self.resolver().lookup(name.clone(), rtype).await;
+        self.settle(name, rtype, what, result).await
+    }
+
+    /// Classifies a result; a SERVFAIL is asked again with CD and its EDE read ([`recheck`]).
+    async fn settle(
+        &self,
+        name: &Name,
+        rtype: RecordType,
+        what: &str,
+        result: Result<hickory_resolver::lookup::Lookup, hickory_resolver::net::NetError>,
+    ) -> Result<Outcome, DnsError> {
+        if is_servfail(&result) {
+            let cx = recheck::Context {
+                config: &self.inner.config,
+                opts: resolver_opts(self.inner.timeout),
+                trust_anchor: self.trust_anchor(),
+                timeout: self.inner.timeout,
+            };
+            return recheck::after_servfail(cx, name, rtype, what).await;
+        }
+        classify(result, what)
     }
 
     /// Run `fut` within the configured timeout.
@@ -406,8 +471,19 @@ fn build_resolver(
     timeout: Duration,
 ) -> Result<TokioResolver, DnsError> {
     let mut builder =
-        Resolver::builder_with_config(config.clone(), TokioRuntimeProvider::default());
-    let opts = builder.options_mut();
+        Resolver::builder_with_config(config.clone(), TokioRuntimeProvider::default())
+            .with_options(resolver_opts(timeout));
+    if let Some(anchor) = trust_anchor {
+        builder = builder.with_trust_anchor(anchor);
+    }
+    builder
+        .build()
+        .map_err(|err| DnsError::Permanent(format!("building the resolver: {err}")))
+}
+
+/// The resolver's options: validating, bounded in time, TTLs capped, no hosts file.
+fn resolver_opts(timeout: Duration) -> ResolverOpts {
+    let mut opts = ResolverOpts::default();
     opts.validate = true;
     // Two tries per query within the overall budget, so one lost UDP datagram is not fatal.
     opts.timeout = (timeout / 2).max(Duration::from_millis(50));
@@ -418,12 +494,7 @@ fn build_resolver(
     opts.negative_max_ttl = Some(MAX_NEGATIVE_TTL);
     opts.preserve_intermediates = true;
     opts.edns0 = true;
-    if let Some(anchor) = trust_anchor {
-        builder = builder.with_trust_anchor(anchor);
-    }
-    builder
-        .build()
-        .map_err(|err| DnsError::Permanent(format!("building the resolver: {err}")))
+    opts
 }
 
 /// The kind of a positive MX answer: hosts, or a null MX (RFC 7505 §3).

@@ -9,8 +9,9 @@
 //! Remote servers are protected from what users type: a global bound on simultaneous SMTP
 //! sessions, in-flight probes of the same domain or the same server merged into one, a minimum
 //! interval before the same server is contacted again (an operator's explicit probe skips it),
-//! and no connections to special-purpose addresses unless the operator allows them
-//! ([`safety`]). Every network step is bounded in time by the DNS and SMTP layers.
+//! and connections only to global unicast addresses (loopback too when the operator allows it),
+//! checked again at the connect step itself ([`safety`]). Every network step is bounded in time
+//! by the DNS and SMTP layers.
 
 pub mod facts;
 pub mod safety;
@@ -40,8 +41,14 @@ pub struct ProbeConfig {
     pub dns: DnsConfig,
     /// SMTP port, timeouts and limits.
     pub smtp: SmtpConfig,
-    /// Whether loopback, private and other special-purpose addresses may be contacted.
+    /// Whether loopback addresses may be contacted (tests and the demo); every other address
+    /// that is not global unicast is refused anyway ([`safety`]).
     pub allow_private_targets: bool,
+    /// NAT64 prefixes of the operator's network besides the well-known ones: addresses under
+    /// them are judged by the IPv4 address they carry.
+    pub nat64_prefixes: Vec<safety::Nat64Prefix>,
+    /// When set, every connection attempt is recorded here (tests).
+    pub connect_log: Option<safety::ConnectLog>,
     /// At most this many SMTP sessions at once, over all probes.
     pub max_concurrent_sessions: usize,
     /// The same server (host and address) is not contacted again within this interval.
@@ -55,6 +62,8 @@ impl ProbeConfig {
             dns,
             smtp: SmtpConfig::default(),
             allow_private_targets: false,
+            nat64_prefixes: Vec::new(),
+            connect_log: None,
             max_concurrent_sessions: 64,
             min_reprobe_interval: Duration::from_secs(300),
         }
@@ -105,6 +114,7 @@ pub struct Prober {
 struct Inner {
     dns: Dns,
     config: ProbeConfig,
+    guard: safety::AddressGuard,
     sessions: Semaphore,
     domains_in_flight: Mutex<HashMap<String, SharedDomain>>,
     endpoints_in_flight: Mutex<HashMap<(String, IpAddr), SharedEndpoint>>,
@@ -138,6 +148,10 @@ impl Prober {
         Ok(Self {
             inner: Arc::new(Inner {
                 dns,
+                guard: safety::AddressGuard {
+                    allow_loopback: config.allow_private_targets,
+                    nat64: config.nat64_prefixes.clone(),
+                },
                 sessions: Semaphore::new(config.max_concurrent_sessions.max(1)),
                 config,
                 domains_in_flight: Mutex::new(HashMap::new()),
@@ -264,11 +278,9 @@ impl Prober {
         }
         let names = [base.as_str(), domain];
         let endpoints = join_all(answer.addresses.iter().map(|ip| async {
-            let outcome = match safety::forbidden_reason(*ip) {
-                Some(why) if !self.inner.config.allow_private_targets => {
-                    EndpointOutcome::Forbidden(format!("{why} is not probed"))
-                }
-                _ => {
+            let outcome = match self.inner.guard.refusal(*ip) {
+                Some(why) => EndpointOutcome::Forbidden(format!("{why} is not probed")),
+                None => {
                     let raw = self.endpoint(&base, *ip, fresh).await;
                     judge_endpoint(raw, &facts.tlsa, &names, host)
                 }
@@ -342,7 +354,15 @@ impl Prober {
                 ));
             }
         };
+        // The connect step: the guard once more (nothing reaches a socket without it), then the
+        // attempt is recorded where a test can see it.
+        if let Some(why) = self.inner.guard.refusal(ip) {
+            return RawEndpoint::Failed(Failure::Permanent(format!("{why} is not probed")));
+        }
         let addr = SocketAddr::new(ip, self.inner.config.smtp.port);
+        if let Some(log) = &self.inner.config.connect_log {
+            log.record(addr);
+        }
         let params = TlsParams {
             sni: Some(sni.to_string()),
             verifier: smtp::AcceptAnyCertificate::new(),

@@ -17,8 +17,10 @@
 //! [`DnsSim::replace_zone`] swap a zone's contents while the server runs.
 //!
 //! The parts: `tree` (the zones and how each is built and signed) and `slot` (a zone as the
-//! catalog sees it).
+//! catalog sees it); [`failing`] puts a relay in front that fails the way a validating
+//! recursive resolver does (SERVFAIL with an Extended DNS Error).
 
+pub mod failing;
 mod slot;
 mod tree;
 
