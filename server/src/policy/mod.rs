@@ -25,6 +25,6 @@ pub use judge::{
     class_of, judge,
 };
 pub use transition::{
-    HeldLevel, HoldKey, HostRecord, HostState, NewHold, OpenHold, Prior, Release, Transition,
-    downgrade_reason, release, transition,
+    HeldLevel, HoldKey, HostRecord, HostState, NewHold, OpenHold, Prior, Release,
+    SETTLE_AFTER_RELEASE, Transition, downgrade_reason, release, transition,
 };
