@@ -31,6 +31,10 @@ pub enum SimError {
     /// The DNS server did not start.
     #[error("DNS server: {0}")]
     Dns(String),
+    /// A scenario asks for something that does not exist, e.g. a server for a host that has none
+    /// of its own ([`HostKind::MxElsewhere`]).
+    #[error("scenario: {0}")]
+    Scenario(String),
     /// An SMTP peer could not listen.
     #[error("SMTP peer {0}: {1}")]
     Peer(String, std::io::Error),
@@ -362,7 +366,9 @@ fn host_setup(
             None,
         ),
         HostKind::MxElsewhere(target) => {
-            return Err(SimError::Pki(format!("{target} has no server of its own")));
+            return Err(SimError::Scenario(format!(
+                "{host} names {target}, it has no server of its own"
+            )));
         }
         HostKind::DropsStartTls { sessions } => (
             PeerBehaviour::FirstConnections {

@@ -294,7 +294,8 @@ impl HostJudgement {
 pub enum MxJudgement {
     /// MX hosts (or the implicit MX), judged in [`DomainJudgement::hosts`].
     Hosts {
-        /// DNSSEC status of the MX RRset (of the address records for an implicit MX).
+        /// DNSSEC status of the MX RRset (for an implicit MX, the weaker of the MX denial and
+        /// the address records).
         dnssec: DnssecStatus,
         /// Whether the domain had no MX and is its own mail host.
         implicit: bool,
