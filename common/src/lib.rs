@@ -271,6 +271,12 @@ wire_names!(DnssecStatus {
     Bogus => "bogus",
     Indeterminate => "indeterminate",
 });
+wire_names!(UnsignedDns {
+    MxRecords => "mx_records",
+    MxDenial => "mx_denial",
+    Addresses => "addresses",
+    Tlsa => "tlsa",
+});
 wire_names!(BlockCause {
     OnHold => "on_hold",
     DaneMismatch => "dane_mismatch",
@@ -380,6 +386,24 @@ pub enum DaneStatus {
     LookupFailed,
 }
 
+/// The first DNS answer on the way from a recipient domain to one of its MX hosts that is not
+/// DNSSEC-secure. TLSA records authenticate the recipient domain only when the whole path is
+/// signed (RFC 7672 §2.2.1: with an unsigned MX answer an active attacker chooses the MX host),
+/// so a host with such a gap is at most "SSL ok" even when its own TLSA records matched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnsignedDns {
+    /// The domain's MX records are not DNSSEC-secure.
+    MxRecords,
+    /// The domain has no MX records (implicit MX, RFC 5321 §5.1), and that denial is not
+    /// DNSSEC-secure.
+    MxDenial,
+    /// The MX host's address records are not DNSSEC-secure.
+    Addresses,
+    /// The MX host's TLSA records are not DNSSEC-secure.
+    Tlsa,
+}
+
 /// DNSSEC status of a lookup (RFC 4035 §4.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -449,6 +473,10 @@ pub struct MxReport {
     pub bits: Option<u16>,
     /// The DANE outcome.
     pub dane: DaneStatus,
+    /// Which DNS answer on the way to this host is not DNSSEC-secure, if one is: then the host
+    /// is not "DANE ok" for this domain, whatever its TLSA records say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsigned: Option<UnsignedDns>,
     /// The certificate chain, when a handshake took place.
     pub certificate: Option<CertificateInfo>,
     /// The class of this host alone.
@@ -602,6 +630,7 @@ mod tests {
             cipher_iana: None,
             bits: Some(128),
             dane: DaneStatus::None,
+            unsigned: None,
             certificate: None,
             class: SecurityClass::SslOk,
             error: None,
@@ -680,5 +709,6 @@ mod tests {
         names_match_serde(DaneStatus::ALL, DaneStatus::as_str, DaneStatus::parse);
         names_match_serde(DnssecStatus::ALL, DnssecStatus::as_str, DnssecStatus::parse);
         names_match_serde(BlockCause::ALL, BlockCause::as_str, BlockCause::parse);
+        names_match_serde(UnsignedDns::ALL, UnsignedDns::as_str, UnsignedDns::parse);
     }
 }

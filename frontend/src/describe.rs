@@ -2,7 +2,9 @@
 //! (TLS, certificate, DANE, last check, hold) and relative times ("vor 5 Min."). Plain Rust so
 //! that the wording is unit-tested natively; the components only lay the lines out.
 
-use sendguard_common::{BlockCause, DaneStatus, MxReport, SecurityClass};
+use sendguard_common::{
+    BlockCause, DaneStatus, DomainVerdict, MxReport, SecurityClass, UnsignedDns,
+};
 
 use crate::i18n::{Key, Lang};
 
@@ -31,6 +33,27 @@ pub fn cause_key(cause: BlockCause) -> Key {
     }
 }
 
+/// The catalog key of the sentence that says what happens to a message for a blocked recipient:
+/// refused, held for an administrator, or deferred until a check succeeds (the tooltip leads
+/// with it instead of the class's explanation, which would be untrue). A blocked verdict stored
+/// before causes existed is said to be refused.
+pub fn blocked_outcome(cause: Option<BlockCause>) -> Key {
+    match cause {
+        Some(BlockCause::OnHold) => Key::OutcomeHeld,
+        Some(
+            BlockCause::DnssecBogus | BlockCause::TlsaLookupFailed | BlockCause::HistoryUnavailable,
+        ) => Key::OutcomeDeferred,
+        Some(
+            BlockCause::DaneMismatch
+            | BlockCause::DaneWithoutTls
+            | BlockCause::NullMx
+            | BlockCause::NoSuchDomain
+            | BlockCause::NoMailServer,
+        )
+        | None => Key::OutcomeRefused,
+    }
+}
+
 /// The catalog key of a DANE outcome.
 pub fn dane_key(dane: DaneStatus) -> Key {
     match dane {
@@ -40,6 +63,52 @@ pub fn dane_key(dane: DaneStatus) -> Key {
         DaneStatus::Insecure => Key::DaneInsecure,
         DaneStatus::Bogus => Key::DaneBogus,
         DaneStatus::LookupFailed => Key::DaneLookupFailed,
+    }
+}
+
+/// The DANE line of one server: its DANE status, and, when DNS on the way to it is not signed,
+/// which answer is not (a matching TLSA record behind an unsigned MX answer does not count).
+pub fn dane_text(lang: Lang, dane: DaneStatus, unsigned: Option<UnsignedDns>) -> &'static str {
+    lang.text(match (dane, unsigned) {
+        (DaneStatus::Verified, Some(UnsignedDns::MxRecords)) => Key::DaneUnsignedMx,
+        (DaneStatus::Verified, Some(UnsignedDns::MxDenial)) => Key::DaneUnsignedMxDenial,
+        (DaneStatus::Insecure, Some(UnsignedDns::Addresses)) => Key::DaneInsecureAddresses,
+        (DaneStatus::Insecure, Some(UnsignedDns::Tlsa)) => Key::DaneInsecureTlsa,
+        (other, _) => dane_key(other),
+    })
+}
+
+/// How a TLS version ranks, weakest first: unknown names and no TLS at all rank lowest.
+fn tls_rank(version: Option<&str>) -> u8 {
+    match version {
+        Some("TLSv1.3") => 3,
+        Some("TLSv1.2") => 2,
+        Some(_) => 1,
+        None => 0,
+    }
+}
+
+/// The weakest MX host of a verdict: the lowest class, then the lowest TLS version (the domain's
+/// class is that of its weakest host, and a delivery may use any of them).
+pub fn weakest_mx(v: &DomainVerdict) -> Option<&MxReport> {
+    v.mx.iter()
+        .min_by_key(|m| (m.class, tls_rank(m.tls_version.as_deref())))
+}
+
+/// The value of the tooltip's "Verschlüsselung: …" line: the weakest MX host's TLS line.
+pub fn encryption_summary(lang: Lang, v: &DomainVerdict) -> Option<String> {
+    weakest_mx(v).map(|m| tls_text(lang, m))
+}
+
+/// A server's TLS line: the encryption line in the seed's form, or why there is none.
+fn tls_text(lang: Lang, mx: &MxReport) -> String {
+    match (mx.encryption_line(), mx.starttls) {
+        (Some(line), _) => line,
+        (None, Some(false)) => lang.text(Key::TipNoStarttls).to_string(),
+        (None, _) => match &mx.error {
+            Some(e) => format!("{} ({e})", lang.text(Key::TipNotReached)),
+            None => lang.text(Key::TipNotReached).to_string(),
+        },
     }
 }
 
@@ -83,14 +152,7 @@ pub struct MxLines {
 
 /// Describes one MX host at time `now` (seconds since the Unix epoch).
 pub fn mx_lines(lang: Lang, mx: &MxReport, now: i64) -> MxLines {
-    let tls = match (mx.encryption_line(), mx.starttls) {
-        (Some(line), _) => line,
-        (None, Some(false)) => lang.text(Key::TipNoStarttls).to_string(),
-        (None, _) => match &mx.error {
-            Some(e) => format!("{} ({e})", lang.text(Key::TipNotReached)),
-            None => lang.text(Key::TipNotReached).to_string(),
-        },
-    };
+    let tls = tls_text(lang, mx);
     let certificate = lang.text(match &mx.certificate {
         Some(c) if c.webpki_valid => Key::CertValid,
         Some(_) => Key::CertInvalid,
@@ -112,7 +174,7 @@ pub fn mx_lines(lang: Lang, mx: &MxReport, now: i64) -> MxLines {
             (lang.text(Key::TipCertificate), certificate.to_string()),
             (
                 lang.text(Key::TipDane),
-                lang.text(dane_key(mx.dane)).to_string(),
+                dane_text(lang, mx.dane, mx.unsigned).to_string(),
             ),
             (lang.text(Key::TipChecked), checked),
             (lang.text(Key::TipOnHold), hold.to_string()),
@@ -136,6 +198,7 @@ mod tests {
             cipher_iana: None,
             bits: Some(128),
             dane: DaneStatus::Insecure,
+            unsigned: None,
             certificate: Some(CertificateInfo {
                 chain: vec![],
                 webpki_valid: true,
@@ -206,5 +269,102 @@ mod tests {
             mx_lines(Lang::De, &m, 0).lines[0].1,
             "nicht erreicht (timeout)"
         );
+    }
+}
+
+#[cfg(test)]
+mod weakest_tests {
+    use super::*;
+
+    fn server(host: &str, class: SecurityClass, tls: Option<&str>) -> MxReport {
+        MxReport {
+            host: host.into(),
+            preference: 10,
+            addresses: vec![],
+            starttls: Some(tls.is_some()),
+            tls_version: tls.map(str::to_string),
+            cipher: tls.map(|_| "TLS_AES_128_GCM_SHA256".to_string()),
+            cipher_iana: None,
+            bits: Some(128),
+            dane: DaneStatus::None,
+            unsigned: None,
+            certificate: None,
+            class,
+            error: None,
+            checked_at: None,
+            on_hold: false,
+            history: None,
+        }
+    }
+
+    fn verdict(class: SecurityClass, mx: Vec<MxReport>) -> DomainVerdict {
+        DomainVerdict {
+            domain: "example".into(),
+            class,
+            blocked: false,
+            cause: None,
+            reason: String::new(),
+            dnssec: sendguard_common::DnssecStatus::Secure,
+            mx,
+            checked_at: None,
+        }
+    }
+
+    #[test]
+    fn the_encryption_line_is_the_weakest_server_s() {
+        let v = verdict(
+            SecurityClass::NoSsl,
+            vec![
+                server("mx1", SecurityClass::SslOk, Some("TLSv1.3")),
+                server("mx2", SecurityClass::NoSsl, None),
+            ],
+        );
+        assert_eq!(weakest_mx(&v).unwrap().host, "mx2");
+        assert_eq!(
+            encryption_summary(Lang::De, &v).as_deref(),
+            Some("kein STARTTLS (unverschlüsselt)")
+        );
+        let v = verdict(
+            SecurityClass::SslOk,
+            vec![
+                server("mx1", SecurityClass::SslOk, Some("TLSv1.3")),
+                server("mx2", SecurityClass::SslOk, Some("TLSv1.2")),
+            ],
+        );
+        assert_eq!(
+            encryption_summary(Lang::De, &v).as_deref(),
+            Some("TLSv1.2, TLS_AES_128_GCM_SHA256 (128/128 bits)")
+        );
+        assert_eq!(
+            encryption_summary(Lang::De, &verdict(SecurityClass::Unknown, vec![])),
+            None
+        );
+    }
+
+    #[test]
+    fn a_blocked_recipient_is_told_what_happens() {
+        assert_eq!(blocked_outcome(Some(BlockCause::OnHold)), Key::OutcomeHeld);
+        assert_eq!(
+            blocked_outcome(Some(BlockCause::DnssecBogus)),
+            Key::OutcomeDeferred
+        );
+        assert_eq!(
+            blocked_outcome(Some(BlockCause::DaneMismatch)),
+            Key::OutcomeRefused
+        );
+        assert_eq!(blocked_outcome(None), Key::OutcomeRefused);
+    }
+
+    #[test]
+    fn the_dane_line_names_the_unsigned_answer() {
+        assert_eq!(
+            dane_text(Lang::De, DaneStatus::Verified, Some(UnsignedDns::MxRecords)),
+            "TLSA passt, zählt aber nicht: die MX-Einträge der Domain sind nicht DNSSEC-signiert"
+        );
+        assert_eq!(
+            dane_text(Lang::En, DaneStatus::Insecure, Some(UnsignedDns::Addresses)),
+            "not usable (the mail server's addresses are not DNSSEC-signed)"
+        );
+        assert_eq!(dane_text(Lang::De, DaneStatus::Verified, None), "bestätigt");
     }
 }

@@ -93,6 +93,18 @@ catalog! {
     Encryption => ("Verschlüsselung", "Encryption"),
     Checking => ("wird geprüft …", "checking …"),
     Blocked => ("Versand gesperrt", "Delivery blocked"),
+    OutcomeRefused => (
+        "Diese E-Mail wird an diesen Empfänger nicht gesendet.",
+        "This message will not be sent to this recipient."
+    ),
+    OutcomeHeld => (
+        "Diese E-Mail wird an diesen Empfänger erst zugestellt, wenn die Administration über den Mailserver entschieden hat.",
+        "This message will not be delivered to this recipient until an administrator has decided about the mail server."
+    ),
+    OutcomeDeferred => (
+        "Diese E-Mail wird an diesen Empfänger zurückgestellt: sie geht erst hinaus, wenn die Prüfung wieder gelingt.",
+        "This message is deferred for this recipient: it goes out only once the check succeeds again."
+    ),
     CauseOnHold => (
         "Ein Mailserver ist unter sein bekanntes Sicherheitsniveau gefallen und wird zurückgehalten, bis die Administration entscheidet.",
         "A mail server fell below its known security level and is held until an administrator decides."
@@ -135,6 +147,19 @@ catalog! {
     DaneFailed => ("passt nicht zum Zertifikat", "does not match the certificate"),
     DaneNone => ("keine TLSA-Einträge", "no TLSA records"),
     DaneInsecure => ("nicht nutzbar (Zone ohne DNSSEC)", "not usable (zone without DNSSEC)"),
+    DaneInsecureAddresses => (
+        "nicht nutzbar (Adressen des Mailservers ohne DNSSEC)",
+        "not usable (the mail server's addresses are not DNSSEC-signed)"
+    ),
+    DaneInsecureTlsa => ("nicht nutzbar (TLSA-Einträge ohne DNSSEC)", "not usable (TLSA records not DNSSEC-signed)"),
+    DaneUnsignedMx => (
+        "TLSA passt, zählt aber nicht: die MX-Einträge der Domain sind nicht DNSSEC-signiert",
+        "TLSA matches but does not count: the domain's MX records are not DNSSEC-signed"
+    ),
+    DaneUnsignedMxDenial => (
+        "TLSA passt, zählt aber nicht: dass die Domain keine MX-Einträge hat, ist nicht DNSSEC-signiert",
+        "TLSA matches but does not count: that the domain has no MX records is not DNSSEC-signed"
+    ),
     DaneBogus => ("DNSSEC-Fehler", "DNSSEC failure"),
     DaneLookupFailed => ("Abfrage fehlgeschlagen, wird wiederholt", "lookup failed, will be retried"),
     TipChecked => ("Zuletzt geprüft", "Last checked"),
@@ -150,8 +175,8 @@ catalog! {
     ShortBlocked => ("Versand gesperrt", "delivery blocked"),
     ShortNoTls => ("nicht durchgehend TLS-verschlüsselt", "not encrypted with TLS throughout"),
     ShortNotAuthenticated => (
-        "Server nicht authentifiziert (weder DANE noch gültiges Zertifikat)",
-        "server not authenticated (neither DANE nor a valid certificate)"
+        "Server nicht authentifiziert (weder DANE noch ein gültiges Zertifikat hinter DNSSEC-signierten MX-Einträgen)",
+        "server not authenticated (neither DANE nor a valid certificate behind DNSSEC-signed MX records)"
     ),
     ShortTlsTooOld => ("nicht durchgehend TLS 1.3", "not TLS 1.3 throughout"),
     BelowRequirement => ("Erfüllt die Anforderung des sicheren Absenders nicht", "Does not meet the secure sender's requirement"),
@@ -187,7 +212,10 @@ catalog! {
     ExpertReceiving => ("Empfang an secure-Adressen", "Receiving at secure addresses"),
     MinAuthentication => ("Mindestens", "At least"),
     AuthAnyTls => ("beliebiges TLS", "any TLS"),
-    AuthAuthenticated => ("authentifiziertes TLS (DANE oder gültiges Zertifikat)", "authenticated TLS (DANE or a valid certificate)"),
+    AuthAuthenticated => (
+        "authentifiziertes TLS (DANE, oder ein gültiges Zertifikat bei DNSSEC-signierten MX-Einträgen)",
+        "authenticated TLS (DANE, or a valid certificate with DNSSEC-signed MX records)"
+    ),
     MinTlsVersion => ("TLS-Version mindestens", "TLS version at least"),
     Tls12 => ("TLS 1.2", "TLS 1.2"),
     Tls13 => ("TLS 1.3", "TLS 1.3"),

@@ -6,8 +6,12 @@
 //! every recipient's verdict, so it applies the same rule the server will:
 //!
 //! * any TLS: every MX host is "SSL ok" or "DANE ok" and the domain is not blocked;
-//! * authenticated TLS: additionally the domain is "DANE ok" (RFC 7672), or every MX host
-//!   presented a certificate valid under the WebPKI;
+//! * authenticated TLS: additionally the domain is "DANE ok" (RFC 7672), or the MX answer is
+//!   DNSSEC-secure and every MX host presented a certificate valid under the WebPKI for its name
+//!   (with an unsigned MX answer an attacker chooses the MX name, so a certificate valid for that
+//!   name authenticates nothing without MTA-STS);
+//! * TLS version and certificate are each MX host's weakest answering address's (the server
+//!   reports them so);
 //! * TLS 1.3: additionally every MX host negotiated `TLSv1.3`;
 //! * unknown or pending: not met (we cannot promise what we have not seen).
 //!
@@ -15,8 +19,8 @@
 
 use leptos::prelude::*;
 use sendguard_common::{
-    DomainVerdict, MinAuthentication, MinTlsVersion, SecureMode, SecureSendingSettings,
-    SecurityClass, TransportRequirement,
+    DnssecStatus, DomainVerdict, MinAuthentication, MinTlsVersion, SecureMode,
+    SecureSendingSettings, SecurityClass, TransportRequirement,
 };
 
 use crate::i18n::Key;
@@ -91,11 +95,13 @@ pub fn check(
     }
     if required.authentication == MinAuthentication::Authenticated {
         let dane = v.class == SecurityClass::DaneOk;
-        let webpki = v.mx.iter().all(|m| {
-            m.certificate
-                .as_ref()
-                .is_some_and(|certificate| certificate.webpki_valid)
-        });
+        let signed_mx = v.dnssec == DnssecStatus::Secure;
+        let webpki = signed_mx
+            && v.mx.iter().all(|m| {
+                m.certificate
+                    .as_ref()
+                    .is_some_and(|certificate| certificate.webpki_valid)
+            });
         if !dane && !webpki {
             return Err(Shortfall::NotAuthenticated);
         }
@@ -166,7 +172,7 @@ pub fn check_send<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sendguard_common::{BlockCause, CertificateInfo, DaneStatus, DnssecStatus, MxReport};
+    use sendguard_common::{BlockCause, CertificateInfo, DaneStatus, MxReport};
 
     fn mx(class: SecurityClass, tls: Option<&str>, webpki: Option<bool>) -> MxReport {
         MxReport {
@@ -183,6 +189,7 @@ mod tests {
             } else {
                 DaneStatus::None
             },
+            unsigned: None,
             certificate: webpki.map(|valid| CertificateInfo {
                 chain: vec![],
                 webpki_valid: valid,
@@ -284,6 +291,22 @@ mod tests {
             Err(Shortfall::NotAuthenticated)
         );
         assert_eq!(check(Some(&self_signed), ANY12), Ok(()));
+    }
+
+    #[test]
+    fn a_valid_certificate_behind_an_unsigned_mx_answer_authenticates_nothing() {
+        let mut webpki = verdict(
+            SecurityClass::SslOk,
+            false,
+            vec![mx(SecurityClass::SslOk, Some("TLSv1.3"), Some(true))],
+        );
+        assert_eq!(check(Some(&webpki), AUTH12), Ok(()));
+        webpki.dnssec = DnssecStatus::Insecure;
+        assert_eq!(
+            check(Some(&webpki), AUTH12),
+            Err(Shortfall::NotAuthenticated)
+        );
+        assert_eq!(check(Some(&webpki), ANY12), Ok(()));
     }
 
     #[test]

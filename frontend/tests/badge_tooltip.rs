@@ -73,15 +73,24 @@ async fn pending_and_blocked_badges_say_so() {
         badge.get_attribute("aria-label").as_deref(),
         Some("SSL?, wird geprüft …")
     );
-    let host = mount(|| view! { <Badge class=SecurityClass::DaneOk blocked=true/> });
-    settle().await;
-    let badge = badge_in(&host);
-    assert_eq!(badge.get_attribute("data-blocked").as_deref(), Some("true"));
-    assert_eq!(
-        badge.get_attribute("aria-label").as_deref(),
-        Some("DANE ok, Versand gesperrt")
-    );
-    assert!(badge.text_content().unwrap().contains("Versand gesperrt"));
+    for class in [SecurityClass::DaneOk, SecurityClass::SslOk] {
+        let host = mount(move || view! { <Badge class=class blocked=true/> });
+        settle().await;
+        let badge = badge_in(&host);
+        assert_eq!(badge.get_attribute("data-blocked").as_deref(), Some("true"));
+        assert_eq!(
+            badge.get_attribute("aria-label").as_deref(),
+            Some("Versand gesperrt")
+        );
+        let text = badge.text_content().unwrap();
+        assert_eq!(text.trim(), "Versand gesperrt", "no reassuring class label");
+        let icon = badge.query_selector("svg").unwrap().unwrap();
+        assert_eq!(
+            icon.get_attribute("data-icon").as_deref(),
+            Some("blocked"),
+            "never a thumbs-up for a recipient whose mail would not go out"
+        );
+    }
 }
 
 fn verdict(blocked: bool) -> DomainVerdict {
@@ -102,6 +111,7 @@ fn verdict(blocked: bool) -> DomainVerdict {
             cipher_iana: None,
             bits: Some(128),
             dane: DaneStatus::Verified,
+            unsigned: None,
             certificate: Some(CertificateInfo {
                 chain: vec![],
                 webpki_valid: false,
@@ -155,6 +165,76 @@ async fn a_blocked_verdict_gives_the_reason_and_the_hold() {
     );
     assert!(text.contains("Technische Angabe: the server fell below its known level"));
     assert!(text.contains("Zurückgehalten: ja, bis die Administration entscheidet"));
+    let lead = host.query_selector(".tip-sentence").unwrap().unwrap();
+    assert_eq!(
+        lead.text_content().unwrap(),
+        "Diese E-Mail wird an diesen Empfänger erst zugestellt, wenn die Administration über den Mailserver entschieden hat.",
+        "the tooltip leads with what will happen"
+    );
+    assert!(
+        !text.contains("Die E-Mail wird über eine SSL/TLS-verschlüsselte Verbindung"),
+        "no promise of a delivery that does not happen: {text}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_dane_mismatch_leads_with_the_refusal_and_its_reason() {
+    let mut v = verdict(true);
+    v.cause = Some(BlockCause::DaneMismatch);
+    v.mx[0].on_hold = false;
+    let host = mount(move || {
+        view! { <Tooltip id="tip-mismatch".to_string() verdict=Some(v.clone()) pending=false/> }
+    });
+    settle().await;
+    let text = host.text_content().unwrap();
+    assert!(
+        text.starts_with("Diese E-Mail wird an diesen Empfänger nicht gesendet."),
+        "{text}"
+    );
+    assert!(text.contains("Versand gesperrt: Das Zertifikat des Mailservers passt nicht"));
+    assert!(
+        !text.contains("SSL/TLS-verschlüsselte Verbindung"),
+        "{text}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_encryption_line_is_the_weakest_server_s() {
+    let mut v = verdict(false);
+    v.class = SecurityClass::NoSsl;
+    let mut plain = v.mx[0].clone();
+    plain.host = "mx2.yahoo.example".into();
+    plain.class = SecurityClass::NoSsl;
+    plain.starttls = Some(false);
+    plain.tls_version = None;
+    plain.cipher = None;
+    plain.certificate = None;
+    v.mx[0].tls_version = Some("TLSv1.3".into());
+    v.mx.push(plain);
+    let host = mount(move || {
+        view! { <Tooltip id="tip-weakest".to_string() verdict=Some(v.clone()) pending=false/> }
+    });
+    settle().await;
+    let line = host.query_selector(".tip-encryption").unwrap().unwrap();
+    assert_eq!(
+        line.text_content().unwrap(),
+        "Verschlüsselung: kein STARTTLS (unverschlüsselt)"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn dane_behind_an_unsigned_mx_answer_says_which_part_is_unsigned() {
+    let mut v = verdict(false);
+    v.mx[0].unsigned = Some(sendguard_common::UnsignedDns::MxRecords);
+    let host = mount(move || {
+        view! { <Tooltip id="tip-unsigned".to_string() verdict=Some(v.clone()) pending=false/> }
+    });
+    settle().await;
+    let text = host.text_content().unwrap();
+    assert!(
+        text.contains("DANE: TLSA passt, zählt aber nicht: die MX-Einträge der Domain sind nicht DNSSEC-signiert"),
+        "{text}"
+    );
 }
 
 #[wasm_bindgen_test]

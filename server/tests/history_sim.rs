@@ -432,3 +432,68 @@ async fn a_tlsa_lookup_that_times_out_defers_without_being_called_bogus_or_raisi
     assert_eq!(e.probe("slowdns.test").await.class, SecurityClass::DaneOk);
     e.world.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_dane_ta_name_mismatch_blocks_that_domain_only_and_holds_nobody() {
+    // One DANE-TA server whose certificate names the domain it was made for, not itself: a
+    // second domain that uses it fails the name check (RFC 7672 §3.2.3).
+    let e = env(vec![
+        scenario("named.test", HostKind::DaneTaNaming(&["named.test"])),
+        scenario("other.test", HostKind::MxElsewhere("mx.named.test")),
+    ])
+    .await;
+    let v = e.probe("named.test").await;
+    assert_eq!(v.class, SecurityClass::DaneOk, "{v:#?}");
+    assert_eq!(
+        v.mx[0].history.as_ref().unwrap().floor,
+        SecurityClass::DaneOk
+    );
+    let o = e.probe("other.test").await;
+    assert!(o.blocked, "{o:#?}");
+    assert_eq!(o.cause, Some(BlockCause::DaneMismatch));
+    assert!(!o.mx[0].on_hold);
+    assert!(
+        o.reason
+            .contains("mx.named.test: the certificate does not match"),
+        "{}",
+        o.reason
+    );
+    assert!(e.held().await.is_empty(), "the shared server is not held");
+    // The domain the certificate names keeps its DANE, unblocked.
+    let v = e.probe("named.test").await;
+    assert_eq!(v.class, SecurityClass::DaneOk, "{v:#?}");
+    assert!(!v.blocked, "{v:#?}");
+    assert_eq!(
+        v.mx[0].history.as_ref().unwrap().floor,
+        SecurityClass::DaneOk
+    );
+}
+
+#[tokio::test]
+async fn a_flapping_server_released_once_raises_no_new_hold_within_the_window() {
+    let e = env(vec![scenario("flap.test", HostKind::SelfSigned)]).await;
+    let peer = e.world.peer("mx.flap.test").unwrap();
+    assert_eq!(e.probe("flap.test").await.class, SecurityClass::SslOk);
+    peer.set_behaviour(PeerBehaviour::NoStarttls);
+    assert_held(&e.probe("flap.test").await, "no longer offers STARTTLS");
+    sendguard::verdicts::release(&e.store, "mx.flap.test", "tester")
+        .await
+        .unwrap();
+    // It flaps: STARTTLS again, then gone again, within the settling window.
+    peer.set_behaviour(PeerBehaviour::StartTls {
+        identity: sendguard_sim::pki::self_signed(&["mx.flap.test"]).unwrap(),
+    });
+    let v = e.probe("flap.test").await;
+    assert_eq!(v.class, SecurityClass::SslOk, "{v:#?}");
+    assert_eq!(
+        v.mx[0].history.as_ref().unwrap().floor,
+        SecurityClass::NoSsl,
+        "the accepted floor stays while the server settles"
+    );
+    peer.set_behaviour(PeerBehaviour::NoStarttls);
+    let v = e.probe("flap.test").await;
+    assert!(!v.blocked, "{v:#?}");
+    assert_eq!(v.class, SecurityClass::NoSsl);
+    assert!(e.held().await.is_empty(), "no new hold for the flap");
+    assert_eq!(e.verdicts.alerts().holds_raised(), 1);
+}

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use sendguard::probe::Prober;
-use sendguard_common::{DaneStatus, DomainVerdict, SecurityClass};
+use sendguard_common::{DaneStatus, DomainVerdict, SecurityClass, UnsignedDns};
 use sendguard_sim::world::SimWorld;
 
 mod common;
@@ -103,6 +103,30 @@ async fn tlsa_in_an_unsigned_zone_is_ignored() {
     assert_eq!(v.class, SecurityClass::SslOk, "{v:#?}");
     assert!(!v.blocked);
     assert_eq!(v.mx[0].dane, DaneStatus::Insecure);
+}
+
+#[tokio::test]
+async fn dane_behind_an_unsigned_mx_answer_is_only_ssl_ok() {
+    let v = verdict("user@unsigned-mx.test").await;
+    assert_eq!(v.class, SecurityClass::SslOk, "{v:#?}");
+    assert!(!v.blocked);
+    let mx = &v.mx[0];
+    assert_eq!(mx.host, "mx.dane-ee.test");
+    assert_eq!(mx.class, SecurityClass::SslOk);
+    assert_eq!(
+        mx.dane,
+        DaneStatus::Verified,
+        "the host's own TLSA records matched"
+    );
+    assert_eq!(mx.unsigned, Some(UnsignedDns::MxRecords));
+    assert!(
+        v.reason.contains("MX records are not DNSSEC-signed"),
+        "{}",
+        v.reason
+    );
+    // The provider's own domain, signed end to end, is still DANE ok.
+    let v = verdict("user@dane-ee.test").await;
+    assert_eq!(v.class, SecurityClass::DaneOk, "{v:#?}");
 }
 
 #[tokio::test]

@@ -53,9 +53,13 @@ async fn readers_never_see_old_facts_with_a_newer_hold() {
         })
     };
 
-    // Downgrade (hold), release at the new level, TLS again (floor rises), and again.
+    // Downgrade (hold), release at the new level, TLS again (floor rises), and again. Each
+    // round is observed after the settling window of the previous release (releases are dated
+    // by the wall clock), so that the floor rises again and the next downgrade is held.
+    let window = sendguard::policy::SETTLE_AFTER_RELEASE + 100;
+    let start = sendguard::probe::now_unix() + window;
     for round in 0..40i64 {
-        let at = 2_000 + round * 10;
+        let at = start + round * window;
         let down = sendguard::verdicts::record(&store, &facts(at, false), ObservationSource::Probe)
             .await
             .unwrap();

@@ -32,6 +32,10 @@ pub enum SimError {
     /// The DNS server did not start.
     #[error("DNS server: {0}")]
     Dns(String),
+    /// A scenario asks for something that does not exist, e.g. a server for a host that has none
+    /// of its own ([`HostKind::MxElsewhere`]).
+    #[error("scenario: {0}")]
+    Scenario(String),
     /// An SMTP peer could not listen.
     #[error("SMTP peer {0}: {1}")]
     Peer(String, std::io::Error),
@@ -45,6 +49,9 @@ pub enum HostKind {
     /// STARTTLS with a certificate from the sim CA, sent with the CA, and a DANE-TA `2 0 1`
     /// record naming the CA.
     DaneTa,
+    /// Like [`HostKind::DaneTa`], but the certificate names only these names, not the host:
+    /// the DANE-TA name check then passes for a recipient domain it names and fails for others.
+    DaneTaNaming(&'static [&'static str]),
     /// STARTTLS with a self-signed certificate, no TLSA record.
     SelfSigned,
     /// STARTTLS with a self-signed certificate and a TLSA record that matches something else.
@@ -79,6 +86,9 @@ pub enum HostKind {
         /// How many sessions still get STARTTLS.
         sessions: usize,
     },
+    /// No server of its own: the MX record names this host of another scenario (e.g.
+    /// `mx.dane-ee.test`), as a hosted domain names its provider's server.
+    MxElsewhere(&'static str),
 }
 
 /// One domain of the simulated internet.
@@ -185,6 +195,12 @@ pub fn scenarios() -> Vec<Scenario> {
             hosts: vec![("mx1", 10, DaneEe), ("mx2", 20, DaneTa)],
             null_mx: false,
         },
+        one(
+            "unsigned-mx.test",
+            "unsigned zone whose MX is mx.dane-ee.test (TLSA matches): SSL ok, not DANE ok",
+            Signing::Unsigned,
+            MxElsewhere("mx.dane-ee.test"),
+        ),
         Scenario {
             domain: "nullmx.test",
             description: "null MX: the domain accepts no mail",
@@ -283,6 +299,10 @@ impl SimWorld {
                 records.push_str("@ 300 IN MX 0 .\n");
             }
             for (label, pref, kind) in &s.hosts {
+                if let HostKind::MxElsewhere(target) = kind {
+                    records.push_str(&format!("@ 300 IN MX {pref} {target}.\n"));
+                    continue;
+                }
                 let host = format!("{label}.{}", s.domain);
                 let ip = IpAddr::V4(Ipv4Addr::from(next));
                 next += 1;
@@ -384,6 +404,11 @@ fn host_setup(
             let record = tlsa(2, 0, ca.cert_der().as_ref())?;
             (tls(id), Some(record))
         }
+        HostKind::DaneTaNaming(names) => {
+            let id = ca.issue(names, true).map_err(|e| pki(&e))?;
+            let record = tlsa(2, 0, ca.cert_der().as_ref())?;
+            (tls(id), Some(record))
+        }
         HostKind::SelfSigned => (tls(own()?), None),
         HostKind::WrongTlsa => {
             let other = own()?;
@@ -418,6 +443,11 @@ fn host_setup(
             },
             None,
         ),
+        HostKind::MxElsewhere(target) => {
+            return Err(SimError::Scenario(format!(
+                "{host} names {target}, it has no server of its own"
+            )));
+        }
         HostKind::DropsStartTls { sessions } => (
             PeerBehaviour::FirstConnections {
                 count: *sessions,

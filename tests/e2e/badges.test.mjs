@@ -60,13 +60,14 @@ describe('security badges in the demo', () => {
     assert.match(text, /TLS: kein STARTTLS/);
   });
 
-  test('broken DNSSEC shows "SSL?", blocked, and says why in German', async () => {
+  test('broken DNSSEC shows the blocked state (class unknown) and says why in German', async () => {
     const badge = await finalBadge('user@bogus.test');
     assert.equal(await badge.getAttribute('data-class'), 'unknown');
     assert.equal(await badge.getAttribute('data-blocked'), 'true');
-    assert.match(await badge.innerText(), /SSL\?/);
+    assert.equal((await badge.innerText()).trim(), 'Versand gesperrt');
     const text = await compose.tooltipText('user@bogus.test');
-    assert.match(text, /Wir wissen noch nicht/);
+    assert.match(text, /^Diese E-Mail wird an diesen Empfänger zurückgestellt/);
+    assert.doesNotMatch(text, /Wir wissen noch nicht/);
     assert.match(text, /Versand gesperrt: Die DNSSEC-Prüfung ist fehlgeschlagen/);
   });
 
@@ -75,12 +76,27 @@ describe('security badges in the demo', () => {
     assert.equal(await badge.getAttribute('data-blocked'), 'true');
     assert.match(await badge.getAttribute('aria-label'), /gesperrt/);
     assert.match(await badge.innerText(), /Versand gesperrt/);
+    // Blocked is its own state: no thumbs-up and no "SSL ok" beside "Versand gesperrt".
+    assert.doesNotMatch(await badge.innerText(), /SSL ok|DANE ok/);
+    assert.equal(await badge.locator('svg').getAttribute('data-icon'), 'blocked');
     const text = await compose.tooltipText('user@wrong-tlsa.test');
+    assert.match(text, /^Diese E-Mail wird an diesen Empfänger nicht gesendet\./);
+    assert.doesNotMatch(text, /SSL\/TLS-verschlüsselte Verbindung/);
     assert.match(text, /Versand gesperrt: Das Zertifikat des Mailservers passt nicht zu seinen DNSSEC-signierten TLSA-Einträgen/);
     assert.match(text, /Technische Angabe: mx\.wrong-tlsa\.test: the certificate does not match/);
     assert.match(text, /DANE: passt nicht zum Zertifikat/);
     await compose.screenshot('badges');
     assert.deepEqual(compose.errors, [], 'no console errors');
+  });
+
+  test('DANE behind an unsigned MX answer is "SSL ok" and says which part is unsigned', async () => {
+    const badge = await finalBadge('user@unsigned-mx.test');
+    assert.equal(await badge.getAttribute('data-class'), 'ssl-ok');
+    assert.equal(await badge.getAttribute('data-blocked'), 'false');
+    const text = await compose.tooltipText('user@unsigned-mx.test');
+    assert.match(text, /mx\.dane-ee\.test/);
+    assert.match(text, /DANE: TLSA passt, zählt aber nicht: die MX-Einträge der Domain sind nicht DNSSEC-signiert/);
+    assert.doesNotMatch(text, /DANE und DNSSEC/);
   });
 
   test('a slow server shows a pending badge that turns final without a reload', async () => {

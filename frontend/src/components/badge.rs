@@ -1,7 +1,9 @@
 //! The security badge behind each recipient: symbol and label for one of the four classes
 //! (filled thumbs-up "DANE ok", outlined thumbs-up "SSL ok", grey question mark "SSL?",
 //! red prohibition sign "no SSL"). The label is always shown, so colour never carries the
-//! meaning alone.
+//! meaning alone. A recipient whose mail would not go out is its own state: a red stop sign
+//! with "Versand gesperrt" and no class symbol, so it never shows a reassuring thumbs-up; the
+//! class stays in `data-class` and in the tooltip's server lines.
 
 use leptos::prelude::*;
 use sendguard_common::SecurityClass;
@@ -30,6 +32,28 @@ pub fn class_slug(class: SecurityClass) -> &'static str {
 
 const THUMB: &str = "M2 10h4v11H2z M8 20.5V10l4.6-6.6c.8-1.1 2.6-.5 2.5.9L14.6 9H20a2 2 0 0 1 2 2.3l-1.3 7.5a2 2 0 0 1-2 1.7z";
 
+/// The name of the symbol a class shows, also used by tests (`data-icon`).
+pub fn icon_slug(class: SecurityClass) -> &'static str {
+    match class {
+        SecurityClass::DaneOk => "thumb-filled",
+        SecurityClass::SslOk => "thumb-outline",
+        SecurityClass::Unknown => "question",
+        SecurityClass::NoSsl => "prohibited",
+    }
+}
+
+/// The stop sign of a blocked recipient as inline SVG (decorative: the label carries the
+/// meaning): an octagon with a bar, unlike every class symbol.
+#[component]
+pub fn BlockedIcon() -> impl IntoView {
+    view! {
+        <svg class="badge-icon" data-icon="blocked" viewBox="0 0 24 24" width="16" height="16" aria-hidden="true" focusable="false">
+            <path d="M8 2h8l6 6v8l-6 6H8l-6-6V8z" fill="currentColor"/>
+            <path d="M7 12h10" stroke="#fff" stroke-width="2.4" stroke-linecap="round"/>
+        </svg>
+    }
+}
+
 /// The symbol of a class as inline SVG (decorative: the label carries the meaning).
 #[component]
 pub fn BadgeIcon(
@@ -55,13 +79,14 @@ pub fn BadgeIcon(
         .into_any(),
     };
     view! {
-        <svg class="badge-icon" viewBox="0 0 24 24" width="16" height="16" aria-hidden="true" focusable="false">
+        <svg class="badge-icon" data-icon=icon_slug(class) viewBox="0 0 24 24" width="16" height="16" aria-hidden="true" focusable="false">
             {inner}
         </svg>
     }
 }
 
-/// A badge: symbol and label of `class`, marked while a probe runs and when delivery is blocked.
+/// A badge: symbol and label of `class`, marked while a probe runs; when delivery is blocked,
+/// the blocked state's stop sign and label instead.
 #[component]
 pub fn Badge(
     /// The class to show; reactive so that a pending verdict updates in place.
@@ -87,7 +112,7 @@ pub fn Badge(
             css.push_str(" badge-blocked");
         }
         let name = if blocked {
-            format!("{}, {}", l.text(class_label(c)), l.text(Key::Blocked))
+            l.text(Key::Blocked).to_string()
         } else if pending {
             format!("{}, {}", l.text(class_label(c)), l.text(Key::Checking))
         } else {
@@ -102,9 +127,19 @@ pub fn Badge(
                 role="img"
                 aria-label=name
             >
-                <BadgeIcon class=c/>
-                <span class="badge-label" aria-hidden="true">{l.text(class_label(c))}</span>
-                {blocked.then(|| view! { <span class="badge-flag" aria-hidden="true">{l.text(Key::Blocked)}</span> })}
+                {if blocked {
+                    view! {
+                        <BlockedIcon/>
+                        <span class="badge-label" aria-hidden="true">{l.text(Key::Blocked)}</span>
+                    }
+                    .into_any()
+                } else {
+                    view! {
+                        <BadgeIcon class=c/>
+                        <span class="badge-label" aria-hidden="true">{l.text(class_label(c))}</span>
+                    }
+                    .into_any()
+                }}
             </span>
         }
     }

@@ -1,5 +1,6 @@
 //! One recipient chip: the address, its security badge with the tooltip (or, for an invalid
-//! entry, what is wrong with it) and a remove button reachable by keyboard. While a secure
+//! entry, what is wrong with it) and a remove button reachable by keyboard. A blocked
+//! recipient's chip is marked as such (the badge then shows the blocked state, not its class). While a secure
 //! sender is chosen, a recipient that falls short of its requirement gets a distinct look and
 //! a sentence for screen readers.
 
@@ -62,6 +63,8 @@ pub fn Chip(
             let css = move || {
                 if shortfall.get().is_some() {
                     "chip chip-short"
+                } else if blocked.get() {
+                    "chip chip-blocked"
                 } else {
                     "chip"
                 }

@@ -1,13 +1,16 @@
 //! The explanation behind a badge, shown on hover and on keyboard focus: the sentence for the
-//! class, the encryption line in the seed's form ("Verschlüsselung: TLSv1.2,
-//! ECDHE-RSA-AES128-GCM-SHA256 (128/128 bits)"), the reason when delivery is blocked, and per
-//! mail server its TLS, certificate, DANE result, last check and hold state
-//! (worded by [`crate::describe`]).
+//! class, the encryption line of the weakest mail server in the seed's form ("Verschlüsselung:
+//! TLSv1.2, ECDHE-RSA-AES128-GCM-SHA256 (128/128 bits)"), and per mail server its TLS,
+//! certificate, DANE result, last check and hold state (worded by [`crate::describe`]). For a
+//! blocked recipient it leads with what will happen to the message and why, instead of the
+//! class's sentence (which would promise a delivery that does not happen).
 
 use leptos::prelude::*;
 use sendguard_common::{DomainVerdict, SecurityClass};
 
-use crate::describe::{cause_key, class_explanation, mx_lines};
+use crate::describe::{
+    blocked_outcome, cause_key, class_explanation, encryption_summary, mx_lines,
+};
 use crate::i18n::{Key, use_lang};
 
 /// Seconds since the Unix epoch, from the browser's clock.
@@ -35,17 +38,18 @@ pub fn Tooltip(
         let l = lang.get();
         let v = verdict.get();
         let class = v.as_ref().map_or(SecurityClass::Unknown, |v| v.class);
-        let sentence = if pending.get() {
-            l.text(Key::Checking)
-        } else {
-            l.text(class_explanation(class))
+        let blocked_cause = v.as_ref().filter(|v| v.blocked).map(|v| v.cause);
+        let sentence = match blocked_cause {
+            Some(cause) => l.text(blocked_outcome(cause)),
+            None if pending.get() => l.text(Key::Checking),
+            None => l.text(class_explanation(class)),
         };
         let failed = failure.get().map(|why| {
             view! { <p class="tip-blocked">{l.text(Key::LookupFailed)}": "{why}</p> }
         });
         let encryption = v
             .as_ref()
-            .and_then(|v| v.mx.iter().find_map(|m| m.encryption_line()))
+            .and_then(|v| encryption_summary(l, v))
             .map(|line| {
                 view! { <p class="tip-encryption">{format!("{}: {line}", l.text(Key::Encryption))}</p> }
             });
@@ -88,11 +92,16 @@ pub fn Tooltip(
                 <ul class="tip-servers">{items}</ul>
             }
         });
+        let lead = if blocked_cause.is_some() {
+            "tip-sentence tip-outcome"
+        } else {
+            "tip-sentence"
+        };
         view! {
-            <p class="tip-sentence">{sentence}</p>
+            <p class=lead>{sentence}</p>
             {failed}
-            {encryption}
             {blocked}
+            {encryption}
             {servers}
         }
     };

@@ -66,6 +66,11 @@ pub enum DaneMatch {
     /// Usable records exist but none matched; the text is for the administrator.
     /// Delivery must not proceed to this server (RFC 7672 §2.2).
     Mismatch(String),
+    /// A DANE-TA record matched a certificate the server sent and the chain validated to it,
+    /// but the leaf names none of the reference identifiers (RFC 7672 §3.2.3). The server fits
+    /// its TLSA records; it is these names, i.e. this next-hop domain, that it does not carry.
+    /// Delivery for this domain must not proceed; for a domain the leaf names it may.
+    NameMismatch(String),
     /// TLSA records exist but none has usage 2/3 with a known selector and matching type:
     /// TLS is still mandatory, but unauthenticated (RFC 7672 §2.2, §3.1.3).
     NoUsableRecords,
@@ -147,6 +152,7 @@ pub fn match_chain(
 
     // DANE-TA(2): the record must match a certificate the server sent (RFC 7671 §5.2.2,
     // RFC 7672 §3.1.2), which then serves as the trust anchor for the rest of the chain.
+    let mut names_only = false;
     for rec in usable.iter().filter(|r| r.usage == USAGE_DANE_TA) {
         let mut matched_any = false;
         for (depth, cert) in chain.iter().enumerate() {
@@ -164,7 +170,17 @@ pub fn match_chain(
                         depth,
                     };
                 }
-                Err(e) => push_unique(
+                Err(AnchorFailure::Names(e)) => {
+                    names_only = true;
+                    push_unique(
+                        &mut why,
+                        format!(
+                            "DANE-TA {} matched the certificate at depth {depth} and the chain validates to it, but {e}",
+                            describe(rec)
+                        ),
+                    );
+                }
+                Err(AnchorFailure::Chain(e)) => push_unique(
                     &mut why,
                     format!(
                         "DANE-TA {} matched the certificate at depth {depth}, but {e}",
@@ -184,7 +200,19 @@ pub fn match_chain(
         }
     }
 
-    DaneMatch::Mismatch(why.join("; "))
+    if names_only {
+        DaneMatch::NameMismatch(why.join("; "))
+    } else {
+        DaneMatch::Mismatch(why.join("; "))
+    }
+}
+
+/// Why a chain did not validate to a DANE-TA trust anchor.
+enum AnchorFailure {
+    /// The chain itself: unparsable, a bad signature, expired, not a CA.
+    Chain(String),
+    /// The chain validates, but the leaf names none of the reference identifiers.
+    Names(String),
 }
 
 /// The chain leaf → … → `chain[anchor_depth]` must validate with `chain[anchor_depth]` as the
@@ -199,12 +227,12 @@ fn validate_to_anchor(
     anchor_depth: usize,
     names: &[&str],
     now: UnixTime,
-) -> Result<(), String> {
+) -> Result<(), AnchorFailure> {
     let anchor_cert = &chain[anchor_depth];
     let anchor = webpki::anchor_from_trusted_cert(anchor_cert)
-        .map_err(|e| format!("it cannot serve as a trust anchor ({e})"))?;
+        .map_err(|e| AnchorFailure::Chain(format!("it cannot serve as a trust anchor ({e})")))?;
     let leaf = webpki::EndEntityCert::try_from(&chain[0])
-        .map_err(|e| format!("the leaf certificate is unparsable ({e})"))?;
+        .map_err(|e| AnchorFailure::Chain(format!("the leaf certificate is unparsable ({e})")))?;
     // The other certificates the server sent, in any order, are candidate intermediates;
     // the anchor itself is left out so that the path ends at it.
     let intermediates: Vec<CertificateDer<'_>> = chain
@@ -225,8 +253,8 @@ fn validate_to_anchor(
         None,
         None,
     )
-    .map_err(|e| format!("the chain does not validate to it ({e:?})"))?;
-    check_names(&leaf, names)
+    .map_err(|e| AnchorFailure::Chain(format!("the chain does not validate to it ({e:?})")))?;
+    check_names(&leaf, names).map_err(AnchorFailure::Names)
 }
 
 /// RFC 7672 §3.2.3: the leaf's DNS subjectAltNames must include one reference identifier; a

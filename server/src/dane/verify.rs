@@ -56,9 +56,11 @@ impl ServerCertVerifier for DaneVerifier {
             DaneMatch::Matched { .. } | DaneMatch::NoUsableRecords => {
                 Ok(ServerCertVerified::assertion())
             }
-            DaneMatch::Mismatch(why) => Err(rustls::Error::InvalidCertificate(
-                CertificateError::Other(OtherError(Arc::new(DaneError::Mismatch(why)))),
-            )),
+            DaneMatch::Mismatch(why) | DaneMatch::NameMismatch(why) => {
+                Err(rustls::Error::InvalidCertificate(CertificateError::Other(
+                    OtherError(Arc::new(DaneError::Mismatch(why))),
+                )))
+            }
         }
     }
 

@@ -9,9 +9,22 @@
 //!   clear text (opportunistic TLS falls back to plain text, RFC 3207 §4), so [`Level::Plain`].
 //! - STARTTLS + TLS 1.2/1.3 with any certificate: [`Level::Tls`].
 //! - DNSSEC-secure usable TLSA records (RFC 7672 §2.2) that matched the handshake:
-//!   [`Level::Dane`].
+//!   [`Level::Dane`] for the server itself (its floor, its holds, what a delivery to it demands).
+//! - For the recipient domain, DANE counts only along a signed path: the MX answer (or, for an
+//!   implicit MX, the denial of MX records), the host's address records and its TLSA records
+//!   all DNSSEC-secure. With an unsigned MX answer an active attacker chooses the MX host, so
+//!   TLSA records at that host authenticate nothing about the domain: such a host shows at most
+//!   [`Level::Tls`] in the domain's class ([`DomainJudgement::level_via`]), and
+//!   [`DomainJudgement::unsigned`] names the unsigned answer. Delivery still uses the host's
+//!   secure TLSA records (RFC 7672 §2.2.1, a MAY we take): they protect against passive and
+//!   on-path attackers who do not rewrite the MX answer, so TLS stays mandatory and the
+//!   certificate must match ([`TlsaDemand`] is the host's, whatever the MX answer).
 //! - Secure TLSA records that did not match, or TLS not achieved although secure TLSA records
 //!   demand it: the delivery must not proceed (RFC 7672 §2.2), so blocked.
+//! - A DANE-TA chain that validated to the server's trust anchor but whose leaf names neither
+//!   the MX host nor this recipient domain (RFC 7672 §3.2.3): blocked for this domain, but no
+//!   level, since it says nothing about the server (a domain the leaf names may use it), so
+//!   no floor or hold of the shared server follows from it ([`Outcome::DaneNameMismatch`]).
 //! - Bogus DNSSEC anywhere on the path (MX, address, TLSA): defer, never downgrade (RFC 7672
 //!   §2.1.1), so no level and blocked. A TLSA lookup that failed for another reason (timeout,
 //!   SERVFAIL) also defers the delivery (the records may exist and demand TLS), with a cause of
@@ -25,7 +38,7 @@
 
 use std::net::IpAddr;
 
-use sendguard_common::{BlockCause, DaneStatus, DnssecStatus, SecurityClass};
+use sendguard_common::{BlockCause, DaneStatus, DnssecStatus, SecurityClass, UnsignedDns};
 
 use crate::probe::facts::{
     DaneOutcome, DomainFacts, EndpointFacts, EndpointOutcome, Failure, HostFacts, MxFacts,
@@ -94,6 +107,10 @@ pub enum Outcome {
     DaneVerified,
     /// TLS, but secure usable TLSA records did not match (RFC 7672 §2.2: refuse).
     DaneMismatch,
+    /// TLS, the chain validated to the DANE-TA anchor, but the leaf does not name this
+    /// recipient domain or the MX host (RFC 7672 §3.2.3: refuse for this domain; not evidence
+    /// about the server).
+    DaneNameMismatch,
     /// TLS 1.2+ without DANE.
     Tls,
     /// STARTTLS not offered.
@@ -127,9 +144,10 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    const ALL: [Outcome; 16] = [
+    const ALL: [Outcome; 17] = [
         Outcome::DaneVerified,
         Outcome::DaneMismatch,
+        Outcome::DaneNameMismatch,
         Outcome::Tls,
         Outcome::NoStarttls,
         Outcome::NoEsmtp,
@@ -151,6 +169,7 @@ impl Outcome {
         match self {
             Outcome::DaneVerified => "dane_verified",
             Outcome::DaneMismatch => "dane_mismatch",
+            Outcome::DaneNameMismatch => "dane_name_mismatch",
             Outcome::Tls => "tls",
             Outcome::NoStarttls => "no_starttls",
             Outcome::NoEsmtp => "no_esmtp",
@@ -174,7 +193,9 @@ impl Outcome {
     }
 }
 
-/// What DNSSEC-secure TLSA records demand of a delivery to a host (RFC 7672 §2.2).
+/// What DNSSEC-secure TLSA records demand of a delivery to a host (RFC 7672 §2.2). A property of
+/// the host's own records: it applies even when the recipient domain's MX answer is unsigned
+/// (RFC 7672 §2.2.1), although the badge then does not promise DANE.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TlsaDemand {
     /// No secure TLSA records (none, unsigned zone, or not looked up): nothing demanded.
@@ -232,14 +253,10 @@ pub struct HostJudgement {
 }
 
 impl HostJudgement {
-    /// The host's level: the weakest over the addresses that showed one.
+    /// The server's own level: the weakest over the addresses that showed one. What a recipient
+    /// domain gets through it is [`DomainJudgement::level_via`].
     pub fn level(&self) -> Option<Level> {
         self.endpoints.iter().filter_map(|e| e.level).min()
-    }
-
-    /// The host's class.
-    pub fn class(&self) -> SecurityClass {
-        class_of(self.level())
     }
 
     /// The endpoint that blocks delivery to this host, if any does.
@@ -287,7 +304,8 @@ impl HostJudgement {
 pub enum MxJudgement {
     /// MX hosts (or the implicit MX), judged in [`DomainJudgement::hosts`].
     Hosts {
-        /// DNSSEC status of the MX RRset (of the address records for an implicit MX).
+        /// DNSSEC status of the MX RRset (for an implicit MX, the weaker of the MX denial and
+        /// the address records).
         dnssec: DnssecStatus,
         /// Whether the domain had no MX and is its own mail host.
         implicit: bool,
@@ -320,9 +338,45 @@ impl DomainJudgement {
     pub fn class(&self) -> SecurityClass {
         self.hosts
             .iter()
-            .map(HostJudgement::class)
+            .map(|h| self.class_via(h))
             .min()
             .unwrap_or(SecurityClass::Unknown)
+    }
+
+    /// The first answer on the way from this domain to `h` that is not DNSSEC-secure: the MX
+    /// answer (its denial for an implicit MX), the host's addresses, its TLSA records.
+    pub fn unsigned(&self, h: &HostJudgement) -> Option<UnsignedDns> {
+        let MxJudgement::Hosts { dnssec, implicit } = &self.mx else {
+            return None;
+        };
+        if *dnssec != DnssecStatus::Secure {
+            Some(if *implicit {
+                UnsignedDns::MxDenial
+            } else {
+                UnsignedDns::MxRecords
+            })
+        } else if h.address_dnssec != DnssecStatus::Secure {
+            Some(UnsignedDns::Addresses)
+        } else if h.endpoints.iter().any(|e| e.dane == DaneStatus::Insecure) {
+            Some(UnsignedDns::Tlsa)
+        } else {
+            None
+        }
+    }
+
+    /// The level a delivery to this domain reaches through `h`: the server's own level, but at
+    /// most TLS unless the whole DNS path to it is signed (RFC 7672 §2.2.1, see the module).
+    pub fn level_via(&self, h: &HostJudgement) -> Option<Level> {
+        let level = h.level();
+        match self.unsigned(h) {
+            Some(_) => level.map(|l| l.min(Level::Tls)),
+            None => level,
+        }
+    }
+
+    /// The class `h` shows in this domain's verdict.
+    pub fn class_via(&self, h: &HostJudgement) -> SecurityClass {
+        class_of(self.level_via(h))
     }
 
     /// Why a delivery now would be refused or deferred, from the facts alone (history adds
@@ -493,6 +547,13 @@ fn judge_session(j: &mut EndpointJudgement, s: &SessionFacts, demand: TlsaDemand
             }
             DaneOutcome::Mismatch(why) => {
                 j.outcome = Outcome::DaneMismatch;
+                j.cause = Some(BlockCause::DaneMismatch);
+                j.dane = DaneStatus::Failed;
+                j.detail = Some(why.clone());
+            }
+            DaneOutcome::NameMismatch(why) => {
+                j.level = None;
+                j.outcome = Outcome::DaneNameMismatch;
                 j.cause = Some(BlockCause::DaneMismatch);
                 j.dane = DaneStatus::Failed;
                 j.detail = Some(why.clone());

@@ -347,3 +347,142 @@ fn an_aborted_upgrade_is_not_evidence() {
     );
     assert_eq!(Outcome::from_code("tls_aborted"), Some(Outcome::TlsAborted));
 }
+
+/// The facts of `domain` with its MX answer's DNSSEC status and kind replaced.
+fn with_mx(mut f: DomainFacts, status: DnssecStatus, is_implicit: bool) -> DomainFacts {
+    if let MxFacts::Hosts {
+        dnssec, implicit, ..
+    } = &mut f.mx
+    {
+        *dnssec = status;
+        *implicit = is_implicit;
+    }
+    f
+}
+
+#[test]
+fn dane_ok_needs_a_signed_mx_answer() {
+    let matched = || {
+        domain(vec![host(
+            "mx.provider.test",
+            dane_records(),
+            vec![EndpointOutcome::Session(tls(DaneOutcome::Matched))],
+        )])
+    };
+    for (status, implicit, part) in [
+        (DnssecStatus::Insecure, false, UnsignedDns::MxRecords),
+        (DnssecStatus::Indeterminate, false, UnsignedDns::MxRecords),
+        (DnssecStatus::Insecure, true, UnsignedDns::MxDenial),
+    ] {
+        let f = with_mx(matched(), status, implicit);
+        let j = judge(&f);
+        // The server itself reached DANE: its floor and its delivery requirement say so ...
+        assert_eq!(j.hosts[0].level(), Some(Level::Dane));
+        assert_eq!(j.hosts[0].tlsa, TlsaDemand::Dane);
+        assert_eq!(
+            crate::policy::enforcement(j.hosts[0].tlsa, false, None),
+            crate::policy::Enforcement::DaneOnly,
+            "RFC 7672 2.2.1: the secure TLSA records are still used for delivery"
+        );
+        // ... but the domain is not authenticated by it.
+        assert_eq!(j.unsigned(&j.hosts[0]), Some(part));
+        assert_eq!(j.level_via(&j.hosts[0]), Some(Level::Tls));
+        let v = verdict(&f);
+        assert_eq!(v.class, SecurityClass::SslOk, "{status:?} {implicit}");
+        assert!(!v.blocked);
+        assert_eq!(v.mx[0].class, SecurityClass::SslOk);
+        assert_eq!(v.mx[0].dane, DaneStatus::Verified);
+        assert_eq!(v.mx[0].unsigned, Some(part));
+        assert!(v.reason.contains("not DNSSEC-signed"), "{}", v.reason);
+    }
+    let v = verdict(&matched());
+    assert_eq!(v.class, SecurityClass::DaneOk);
+    assert_eq!(v.mx[0].unsigned, None);
+}
+
+#[test]
+fn an_unsigned_mx_answer_still_blocks_a_tlsa_mismatch() {
+    let f = with_mx(
+        domain(vec![host(
+            "mx.provider.test",
+            dane_records(),
+            vec![EndpointOutcome::Session(tls(DaneOutcome::Mismatch(
+                "no match".into(),
+            )))],
+        )]),
+        DnssecStatus::Insecure,
+        false,
+    );
+    let v = verdict(&f);
+    assert!(v.blocked, "{v:#?}");
+    assert_eq!(v.cause, Some(BlockCause::DaneMismatch));
+}
+
+#[test]
+fn unsigned_host_records_are_named() {
+    let mut h = host(
+        "mx",
+        TlsaFacts::NotLookedUp,
+        vec![EndpointOutcome::Session(tls(DaneOutcome::NotApplicable))],
+    );
+    h.address_dnssec = DnssecStatus::Insecure;
+    let v = verdict(&domain(vec![h]));
+    assert_eq!(v.mx[0].unsigned, Some(UnsignedDns::Addresses));
+    let v = verdict(&domain(vec![host(
+        "mx",
+        TlsaFacts::Insecure,
+        vec![EndpointOutcome::Session(tls(DaneOutcome::NotApplicable))],
+    )]));
+    assert_eq!(v.mx[0].unsigned, Some(UnsignedDns::Tlsa));
+    assert_eq!(v.class, SecurityClass::SslOk);
+}
+
+#[test]
+fn a_host_s_details_are_its_weakest_address_s() {
+    let mut strong = TlsFacts::tls13_example(DaneOutcome::NotApplicable);
+    strong.certificate.webpki_valid = true;
+    let mut weak = TlsFacts::tls13_example(DaneOutcome::NotApplicable);
+    weak.version = crate::tls::TlsVersion::Tls12;
+    weak.cipher_openssl = "ECDHE-RSA-AES128-GCM-SHA256".into();
+    let session = |t: &TlsFacts| {
+        EndpointOutcome::Session(SessionFacts {
+            starttls_offered: true,
+            tls: Some(t.clone()),
+            tls_failure: None,
+            ehlo_refused: None,
+        })
+    };
+    let v = verdict(&domain(vec![host(
+        "mx",
+        TlsaFacts::SecureNone,
+        vec![session(&strong), session(&weak)],
+    )]));
+    assert_eq!(v.mx[0].tls_version.as_deref(), Some("TLSv1.2"));
+    assert_eq!(
+        v.mx[0].cipher.as_deref(),
+        Some("ECDHE-RSA-AES128-GCM-SHA256")
+    );
+    assert!(!v.mx[0].certificate.as_ref().unwrap().webpki_valid);
+    // A valid certificate on one address and TLS 1.3 on another: both weak points show.
+    let mut weak13 = strong.clone();
+    weak13.certificate.webpki_valid = false;
+    let mut strong12 = strong.clone();
+    strong12.version = crate::tls::TlsVersion::Tls12;
+    let v = verdict(&domain(vec![host(
+        "mx",
+        TlsaFacts::SecureNone,
+        vec![session(&weak13), session(&strong12)],
+    )]));
+    assert_eq!(v.mx[0].tls_version.as_deref(), Some("TLSv1.2"));
+    assert!(!v.mx[0].certificate.as_ref().unwrap().webpki_valid);
+    // An address without STARTTLS beside one with TLS 1.3: no TLS line for the host.
+    let v = verdict(&domain(vec![host(
+        "mx",
+        TlsaFacts::SecureNone,
+        vec![session(&strong), EndpointOutcome::Session(plain())],
+    )]));
+    assert_eq!(v.class, SecurityClass::NoSsl);
+    assert_eq!(v.mx[0].starttls, Some(false));
+    assert_eq!(v.mx[0].tls_version, None);
+    assert_eq!(v.mx[0].certificate, None);
+}

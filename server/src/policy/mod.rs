@@ -5,7 +5,9 @@
 //!   place where an endpoint's level, outcome and block cause are decided (`judge.rs`, each rule
 //!   with its RFC);
 //! - [`transition`] computes what a judgement changes in the memory (floors, holds) and
-//!   [`release`] what an administrator's release changes (`transition.rs`, Remember-TLS);
+//!   [`release`] what an administrator's release changes (`transition.rs`, Remember-TLS:
+//!   holds only for what belongs to the server, and raising them rate-limited per server by
+//!   [`SETTLE_AFTER_RELEASE`], without ever letting a server below its floor get mail);
 //! - [`view::verdict`] makes the wire verdict the badge and the tooltip show, with holds
 //!   applied (`view.rs`); the English technical reasons are put into words in `reason.rs`;
 //! - [`enforcement`] says how a delivery to a server must be protected (`enforcement.rs`).
@@ -25,6 +27,6 @@ pub use judge::{
     class_of, judge,
 };
 pub use transition::{
-    HeldLevel, HoldKey, HostRecord, HostState, NewHold, OpenHold, Prior, Release, Transition,
-    downgrade_reason, release, transition,
+    HeldLevel, HoldKey, HostRecord, HostState, NewHold, OpenHold, Prior, Release,
+    SETTLE_AFTER_RELEASE, Transition, downgrade_reason, release, transition,
 };

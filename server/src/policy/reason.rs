@@ -3,9 +3,9 @@
 //! adds what follows for the delivery ([`host_reason`]). The page does not show these to users
 //! as its main text: it says the block cause in the user's language from its own catalog.
 
-use sendguard_common::{BlockCause, SecurityClass};
+use sendguard_common::{BlockCause, SecurityClass, UnsignedDns};
 
-use super::judge::{EndpointJudgement, HostJudgement, Level, Outcome};
+use super::judge::{DomainJudgement, EndpointJudgement, HostJudgement, Level, Outcome};
 
 /// What one endpoint showed, e.g. `TLSv1.3 TLS_AES_128_GCM_SHA256` or `STARTTLS not offered`.
 pub fn endpoint_words(e: &EndpointJudgement) -> String {
@@ -19,6 +19,9 @@ pub fn endpoint_words(e: &EndpointJudgement) -> String {
         Outcome::DaneVerified => format!("DANE verified, {tls}"),
         Outcome::DaneMismatch => format!(
             "the certificate does not match its DNSSEC-signed TLSA records ({detail}), {tls}"
+        ),
+        Outcome::DaneNameMismatch => format!(
+            "the certificate does not match this domain: it fits its DNSSEC-signed TLSA records but names neither the server nor the domain ({detail}), {tls}"
         ),
         Outcome::Tls => tls,
         Outcome::NoStarttls => "STARTTLS not offered".into(),
@@ -81,17 +84,44 @@ pub fn host_reason(h: &HostJudgement) -> String {
     }
 }
 
-/// The sentence for a domain whose hosts are not blocked, by its class.
-pub fn class_reason(class: SecurityClass, hosts: &[HostJudgement]) -> String {
+/// The sentence for a domain whose hosts are not blocked, by its class. A domain that is "SSL
+/// ok" only because DANE is not backed by a signed path says which answer is unsigned.
+pub fn class_reason(j: &DomainJudgement) -> String {
+    let class = j.class();
     match class {
         SecurityClass::DaneOk => {
             "Every mail server is authenticated by DNSSEC-signed TLSA records (DANE).".into()
         }
-        SecurityClass::SslOk => "Every mail server accepts STARTTLS with TLS 1.2 or newer.".into(),
-        SecurityClass::NoSsl | SecurityClass::Unknown => hosts
+        SecurityClass::SslOk => {
+            let mut s = String::from("Every mail server accepts STARTTLS with TLS 1.2 or newer.");
+            let unbacked = j
+                .hosts
+                .iter()
+                .find(|h| h.level() == Some(Level::Dane) && j.unsigned(h).is_some());
+            if let Some(h) = unbacked {
+                let what = j.unsigned(h).map_or("", unsigned_words);
+                s.push_str(&format!(
+                    " {} matched its DNSSEC-signed TLSA records, but {what} not DNSSEC-signed, so DANE does not authenticate it for this domain.",
+                    h.host
+                ));
+            }
+            s
+        }
+        SecurityClass::NoSsl | SecurityClass::Unknown => j
+            .hosts
             .iter()
-            .find(|h| h.class() == class)
+            .find(|h| j.class_via(h) == class)
             .map(host_reason)
             .unwrap_or_default(),
+    }
+}
+
+/// Which answer is unsigned, as the subject of "… not DNSSEC-signed".
+fn unsigned_words(u: UnsignedDns) -> &'static str {
+    match u {
+        UnsignedDns::MxRecords => "the domain's MX records are",
+        UnsignedDns::MxDenial => "the proof that the domain has no MX records is",
+        UnsignedDns::Addresses => "its address records are",
+        UnsignedDns::Tlsa => "its TLSA records are",
     }
 }

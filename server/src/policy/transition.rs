@@ -30,13 +30,33 @@
 //!   are new or weaker, the per-host floors say nothing (a new host has no history), so a host
 //!   whose level is below its domain's floor is held *for that domain*: such a hold blocks the
 //!   verdicts of that domain only, because other domains that use the same host never relied on
-//!   more. Releasing it lowers the domain's floor.
+//!   more. Releasing it lowers the domain's floor. A domain's level through a host is the one
+//!   its badge shows ([`DomainJudgement::level_via`]): DANE behind an unsigned MX answer counts
+//!   as TLS for the domain, while the server's own floor is DANE.
+//! - **Holds only for what belongs to the server.** A server's floor and holds follow from what
+//!   the server itself showed. A DANE-TA certificate that fits the server's TLSA records but
+//!   does not name one recipient domain ([`Outcome::DaneNameMismatch`]) blocks that domain by
+//!   itself (RFC 7672 §3.2.3) and is no evidence about the server: it never puts the shared
+//!   server on hold, nor holds the domain (the block ends when the certificate names it).
+//! - **Raising holds is rate-limited per server, blocking never is.** After an administrator
+//!   released a server, its floor does not rise again for [`SETTLE_AFTER_RELEASE`]: a server
+//!   that flaps (STARTTLS on, off, on, ...) would otherwise climb back to its old floor with the
+//!   next good session and be held again at the next bad one, refilling the admin queue and the
+//!   webhook after every release. Within that window better observations still count as its
+//!   best level, but its floor, and what it lends to the floors of the domains it serves, stay
+//!   at the level the administrator accepted; so it does not fall below a floor, and no hold
+//!   follows from flapping. Safety is kept: a server is never below its floor and still gets
+//!   mail, because its floor is what an administrator accepted; a fall below that accepted level
+//!   is held at once as always. After the window the next better observation raises the floor
+//!   again, so flapping raises at most one hold per server per window. The announcement of
+//!   holds is limited too (`verdicts::alerts`: one alert per server per hour, further holds are
+//!   only counted).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use sendguard_common::{DaneStatus, ServerHistory};
 
-use super::judge::{DomainJudgement, EndpointJudgement, HostJudgement, Level, Outcome, class_of};
+use super::judge::{DomainJudgement, EndpointJudgement, Level, Outcome, class_of};
 use super::reason::endpoint_words;
 
 /// What is remembered of one MX host.
@@ -52,6 +72,10 @@ pub struct HostState {
     pub floor: Option<Level>,
 }
 
+/// How long after an administrator's release a server's floor does not rise again, in
+/// seconds (one day): the rate limit of holds for a flapping server (see the module).
+pub const SETTLE_AFTER_RELEASE: i64 = 24 * 3600;
+
 /// An open hold (held or kept): which server, for which domain (`None`: every domain).
 pub type HoldKey = (String, Option<String>);
 
@@ -66,6 +90,8 @@ pub struct Prior {
     pub domain_floor: Option<Level>,
     /// The MX set the domain had last time (empty when never seen).
     pub previous_mx: BTreeSet<String>,
+    /// When an administrator last released a hold of each host that has had one released.
+    pub released_at: BTreeMap<String, i64>,
 }
 
 /// A hold to raise.
@@ -104,6 +130,9 @@ pub fn transition(j: &DomainJudgement, prior: &Prior) -> Transition {
     let at = j.checked_at;
     let mut hosts = BTreeMap::new();
     let mut holds: Vec<NewHold> = Vec::new();
+    // What each host lends to the domain's floor: its level for this domain, held to its
+    // accepted floor while it settles after a release.
+    let mut lent: Vec<Option<Level>> = Vec::with_capacity(j.hosts.len());
     for (i, h) in j.hosts.iter().enumerate() {
         let mut state = prior.hosts.get(&h.host).cloned().unwrap_or(HostState {
             first_seen: at,
@@ -112,6 +141,10 @@ pub fn transition(j: &DomainJudgement, prior: &Prior) -> Transition {
             floor: None,
         });
         state.last_seen = state.last_seen.max(at);
+        let settling = prior
+            .released_at
+            .get(&h.host)
+            .is_some_and(|t| at.saturating_sub(*t) < SETTLE_AFTER_RELEASE);
         if let Some(level) = h.level() {
             state.best = state.best.max(Some(level));
             match state.floor {
@@ -128,19 +161,24 @@ pub fn transition(j: &DomainJudgement, prior: &Prior) -> Transition {
                         });
                     }
                 }
+                Some(_) if settling => {}
                 _ => state.floor = state.floor.max(Some(level)),
             }
         }
+        let via = j.level_via(h);
+        lent.push(match state.floor {
+            Some(floor) if settling => via.map(|l| l.min(floor)),
+            _ => via,
+        });
         hosts.insert(h.host.clone(), state);
     }
     if let Some(floor) = prior.domain_floor {
         holds.extend(mx_set_holds(j, prior, floor, &holds));
     }
     // The domain's floor rises only from a complete picture: every host showed a level.
-    let levels: Vec<Option<Level>> = j.hosts.iter().map(HostJudgement::level).collect();
     let mut domain_floor = prior.domain_floor;
-    if !levels.is_empty() && levels.iter().all(Option::is_some) {
-        domain_floor = domain_floor.max(levels.iter().flatten().min().copied());
+    if !lent.is_empty() && lent.iter().all(Option::is_some) {
+        domain_floor = domain_floor.max(lent.iter().flatten().min().copied());
     }
     let mx_set = (!j.hosts.is_empty()).then(|| j.hosts.iter().map(|h| h.host.clone()).collect());
     Transition {
@@ -161,7 +199,9 @@ fn mx_set_holds(
     let domain = &j.domain;
     let mut holds = Vec::new();
     for (i, h) in j.hosts.iter().enumerate() {
-        let Some(level) = h.level() else { continue };
+        let Some(level) = j.level_via(h) else {
+            continue;
+        };
         let host_held = prior.open_holds.contains(&(h.host.clone(), None))
             || host_holds.iter().any(|n| n.host == h.host);
         let key = (h.host.clone(), Some(domain.clone()));
@@ -169,7 +209,15 @@ fn mx_set_holds(
             continue;
         }
         let words = endpoint_words(&h.endpoints[h.weakest()]);
-        let reason = if prior.previous_mx.contains(&h.host) {
+        let unsigned = j.unsigned(h).filter(|_| h.level() >= Some(floor));
+        let reason = if let Some(part) = unsigned {
+            format!(
+                "{domain} had reached {} on all of its mail servers, but the DNS answers on the way to {} are no longer all DNSSEC-signed ({}), so its TLSA records no longer authenticate it for {domain} ({words})",
+                floor.label(),
+                h.host,
+                part.as_str(),
+            )
+        } else if prior.previous_mx.contains(&h.host) {
             format!(
                 "{domain} had reached {} on all of its mail servers, but {} now shows {} ({words})",
                 floor.label(),

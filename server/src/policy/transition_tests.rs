@@ -361,3 +361,95 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_name_mismatch_for_one_domain_is_no_evidence_about_the_server() {
+    let mut prior = Prior::default();
+    step(&mut prior, &facts(vec![dane()]));
+    let other = host(
+        "mx.d.test",
+        TlsaFacts::Secure(vec![record()]),
+        DnssecStatus::Secure,
+        session(
+            Some(DaneOutcome::NameMismatch("names none of".into())),
+            None,
+            true,
+        ),
+    );
+    let mut f = facts(vec![other]);
+    f.domain = "other.test".into();
+    let j = judge(&f);
+    assert_eq!(j.cause(), Some(sendguard_common::BlockCause::DaneMismatch));
+    let t = transition(&j, &prior);
+    assert!(t.holds.is_empty(), "{:?}", t.holds);
+    assert_eq!(t.hosts["mx.d.test"].floor, Some(Level::Dane));
+}
+
+#[test]
+fn dane_behind_an_unsigned_mx_answer_keeps_the_server_s_floor_but_not_the_domain_s() {
+    let mut prior = Prior::default();
+    step(&mut prior, &facts(vec![dane()]));
+    let mut f = facts(vec![dane()]);
+    f.domain = "hosted.test".into();
+    if let MxFacts::Hosts { dnssec, .. } = &mut f.mx {
+        *dnssec = DnssecStatus::Insecure;
+    }
+    let mut hosted = Prior {
+        hosts: prior.hosts.clone(),
+        ..Prior::default()
+    };
+    let t = step(&mut hosted, &f);
+    assert!(t.holds.is_empty(), "the server did not fall: {:?}", t.holds);
+    assert_eq!(t.hosts["mx.d.test"].floor, Some(Level::Dane));
+    assert_eq!(
+        t.domain_floor,
+        Some(Level::Tls),
+        "the domain never had DANE"
+    );
+}
+
+#[test]
+fn a_released_server_settles_at_the_accepted_floor_for_a_while() {
+    let tls = || {
+        host(
+            "mx.d.test",
+            TlsaFacts::Insecure,
+            DnssecStatus::Insecure,
+            session(Some(DaneOutcome::NotApplicable), None, true),
+        )
+    };
+    let plain = || {
+        host(
+            "mx.d.test",
+            TlsaFacts::Insecure,
+            DnssecStatus::Insecure,
+            session(None, None, false),
+        )
+    };
+    let mut prior = Prior::default();
+    prior.hosts.insert(
+        "mx.d.test".into(),
+        HostState {
+            floor: Some(Level::Plain),
+            best: Some(Level::Tls),
+            ..HostState::default()
+        },
+    );
+    prior.domain_floor = Some(Level::Plain);
+    prior.released_at.insert("mx.d.test".into(), 50);
+    // Within the window: TLS does not raise the floor, so the next flap raises no hold.
+    let t = step(&mut prior, &facts(vec![tls()]));
+    assert_eq!(t.hosts["mx.d.test"].floor, Some(Level::Plain));
+    assert_eq!(t.domain_floor, Some(Level::Plain));
+    assert!(step(&mut prior, &facts(vec![plain()])).holds.is_empty());
+    // After it, the floor rises again and a fall is held as always.
+    let mut later = facts(vec![tls()]);
+    later.checked_at = 50 + SETTLE_AFTER_RELEASE;
+    assert_eq!(
+        step(&mut prior, &later).hosts["mx.d.test"].floor,
+        Some(Level::Tls)
+    );
+    let mut fall = facts(vec![plain()]);
+    fall.checked_at = 51 + SETTLE_AFTER_RELEASE;
+    assert_eq!(step(&mut prior, &fall).holds.len(), 1);
+}

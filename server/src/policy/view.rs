@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use sendguard_common::{BlockCause, DomainVerdict, MxReport, SecurityClass};
 
-use super::judge::{DomainJudgement, HostJudgement, MxJudgement};
+use super::judge::{DomainJudgement, EndpointJudgement, HostJudgement, MxJudgement};
 use super::reason::{class_reason, host_reason};
 use super::transition::HostRecord;
 use crate::probe::facts::Failure;
@@ -22,7 +22,7 @@ pub fn verdict(j: &DomainJudgement, history: &BTreeMap<String, HostRecord>) -> D
         cause: j.cause(),
         reason: domain_reason(j),
         dnssec: j.dnssec(),
-        mx: j.hosts.iter().map(|h| mx_report(h, j.checked_at)).collect(),
+        mx: j.hosts.iter().map(|h| mx_report(j, h)).collect(),
         checked_at: Some(j.checked_at),
     };
     let mut held: Option<String> = None;
@@ -67,18 +67,32 @@ fn domain_reason(j: &DomainJudgement) -> String {
         }
         MxJudgement::Hosts { .. } => match j.hosts.iter().find(|h| h.blocking().is_some()) {
             Some(blocked) => host_reason(blocked),
-            None => class_reason(j.class(), &j.hosts),
+            None => class_reason(j),
         },
     }
 }
 
-/// The report of one MX host as the API shows it.
-fn mx_report(h: &HostJudgement, checked_at: i64) -> MxReport {
-    let sessions: Vec<_> = h.sessions().collect();
-    let tls = sessions.iter().find_map(|e| e.tls.as_ref());
+/// The report of one MX host as the API shows it. A host's addresses may differ, and a delivery
+/// may use any of them, so the TLS details are the weakest answering address's: the lowest TLS
+/// version (a session without TLS is lower still), and the certificate of an address whose
+/// chain is not WebPKI-valid when there is one; the DANE status is verified only when every
+/// session matched ([`HostJudgement::dane`]).
+fn mx_report(j: &DomainJudgement, h: &HostJudgement) -> MxReport {
+    let sessions: Vec<&EndpointJudgement> = h.sessions().collect();
+    let weakest = weakest_session(&sessions);
+    let tls = weakest.and_then(|e| e.tls.as_ref());
+    let certificate = tls.map(|t| {
+        sessions
+            .iter()
+            .filter_map(|e| e.tls.as_ref())
+            .map(|t| &t.certificate)
+            .find(|c| !c.webpki_valid)
+            .unwrap_or(&t.certificate)
+            .clone()
+    });
     let starttls =
         (!sessions.is_empty()).then(|| sessions.iter().all(|e| e.starttls == Some(true)));
-    let class = h.class();
+    let class = j.class_via(h);
     let fine = matches!(class, SecurityClass::DaneOk | SecurityClass::SslOk);
     MxReport {
         host: h.host.clone(),
@@ -94,11 +108,27 @@ fn mx_report(h: &HostJudgement, checked_at: i64) -> MxReport {
         cipher_iana: tls.map(|t| t.cipher_iana.clone()),
         bits: tls.map(|t| t.bits),
         dane: h.dane(),
-        certificate: tls.map(|t| t.certificate.clone()),
+        unsigned: j.unsigned(h),
+        certificate,
         class,
         error: (!fine || h.blocking().is_some()).then(|| host_reason(h)),
-        checked_at: Some(checked_at),
+        checked_at: Some(j.checked_at),
         on_hold: false,
         history: None,
     }
+}
+
+/// The weakest of a host's sessions: among those that showed a level (unknown is not evidence,
+/// e.g. a handshake that timed out), the lowest level, then no TLS before TLS, then the lowest
+/// TLS version and key size; without any such session, the first session.
+fn weakest_session<'a>(sessions: &[&'a EndpointJudgement]) -> Option<&'a EndpointJudgement> {
+    let evidence = sessions
+        .iter()
+        .copied()
+        .filter(|e| e.level.is_some())
+        .min_by_key(|e| {
+            let tls = e.tls.as_ref().map(|t| (t.version, t.bits));
+            (e.level, tls)
+        });
+    evidence.or_else(|| sessions.first().copied())
 }

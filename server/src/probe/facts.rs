@@ -70,7 +70,8 @@ pub struct DomainFacts {
 pub enum MxFacts {
     /// MX hosts (or the implicit MX), each probed.
     Hosts {
-        /// DNSSEC status of the MX RRset (of the address records for an implicit MX).
+        /// DNSSEC status of the MX RRset (for an implicit MX, the weaker of the MX denial and
+        /// the address records).
         dnssec: DnssecStatus,
         /// Whether the domain had no MX and is its own mail host.
         implicit: bool,
@@ -221,6 +222,10 @@ pub enum DaneOutcome {
     Matched,
     /// No usable record matched: delivery must not proceed to this server (RFC 7672 §2.2).
     Mismatch(String),
+    /// A DANE-TA record matched and the chain validated to it, but the leaf names neither the
+    /// MX host nor this recipient domain (RFC 7672 §3.2.3): delivery for this domain must not
+    /// proceed, but the server itself fits its TLSA records (a domain it names may use it).
+    NameMismatch(String),
 }
 
 /// Why STARTTLS did not lead to a TLS session.

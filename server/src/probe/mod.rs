@@ -204,8 +204,10 @@ impl Prober {
                 MxKind::NoMailHost => MxFacts::NoMailHost,
                 MxKind::Implicit => {
                     let host = self.probe_host(domain, domain, 0, fresh).await;
+                    // The weaker of the MX denial and the address answers: an unsigned denial
+                    // leaves the MX choice to an attacker (RFC 7672 §2.2.1).
                     MxFacts::Hosts {
-                        dnssec: host.address_dnssec,
+                        dnssec: answer.dnssec,
                         implicit: true,
                         hosts: vec![host],
                     }
@@ -420,6 +422,9 @@ fn judge_endpoint(
                         match crate::dane::match_chain(records, &t.chain, names, now) {
                             crate::dane::DaneMatch::Matched { .. } => DaneOutcome::Matched,
                             crate::dane::DaneMatch::Mismatch(why) => DaneOutcome::Mismatch(why),
+                            crate::dane::DaneMatch::NameMismatch(why) => {
+                                DaneOutcome::NameMismatch(why)
+                            }
                             crate::dane::DaneMatch::NoUsableRecords => DaneOutcome::NoUsableRecords,
                         }
                     }

@@ -374,6 +374,9 @@ fn endpoint_of(
             dane: match outcome {
                 Outcome::DaneVerified => DaneOutcome::Matched,
                 Outcome::DaneMismatch => DaneOutcome::Mismatch(detail.clone().unwrap_or_default()),
+                Outcome::DaneNameMismatch => {
+                    DaneOutcome::NameMismatch(detail.clone().unwrap_or_default())
+                }
                 _ => DaneOutcome::NotApplicable,
             },
         }),

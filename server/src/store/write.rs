@@ -61,6 +61,15 @@ impl WriteTx {
             for d in domains {
                 prior.open_holds.insert((h.host.clone(), d));
             }
+            let released: Option<i64> = sqlx::query_scalar(
+                "SELECT MAX(decided_at) FROM holds WHERE host = ? AND status = 'released'",
+            )
+            .bind(&h.host)
+            .fetch_one(&mut *conn)
+            .await?;
+            if let Some(at) = released {
+                prior.released_at.insert(h.host.clone(), at);
+            }
         }
         let floor: Option<Option<i64>> =
             sqlx::query_scalar("SELECT floor_level FROM domains WHERE domain = ?")

@@ -7,13 +7,22 @@
 //! and counted and never holds up the probe that raised the hold. Only `http://` URLs are
 //! supported for now (a relay on the same host or network forwards them onward).
 //!
+//! Announcing is rate-limited per server, blocking never is: at most one announcement (log
+//! warning and webhook) per server within [`ALERT_INTERVAL`]. A further hold of the same server
+//! within it (e.g. one per domain when many domains move to the same weaker server) is still
+//! raised, blocks and is listed for the administrator, but is only counted
+//! (`sendguard_hold_alerts_suppressed_total`) and logged at info level, so that a flapping or
+//! hostile peer cannot flood the webhook. The policy limits the raising itself
+//! (`policy::transition`, "Raising holds is rate-limited per server").
+//!
 //! The metrics are rendered in the Prometheus text exposition format 0.0.4 by hand: a handful of
 //! counters does not need a metrics crate.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http_body_util::Full;
 use hyper::Uri;
@@ -23,6 +32,13 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use sendguard_common::HoldView;
 use tokio::task::JoinHandle;
+
+/// At most one announcement per server within this time.
+pub const ALERT_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// How many servers' last announcements are remembered; beyond it, the expired ones are forgotten
+/// (and, should all still be recent, the oldest), so the map stays bounded.
+const ANNOUNCED_CAPACITY: usize = 10_000;
 
 /// The longest a webhook POST may take, connecting included.
 pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -71,6 +87,8 @@ pub struct Alerts {
 struct Inner {
     webhook: Option<Webhook>,
     holds_raised: AtomicU64,
+    alerts_suppressed: AtomicU64,
+    announced: std::sync::Mutex<HashMap<String, Instant>>,
     webhook_sent: AtomicU64,
     webhook_failed: AtomicU64,
     pending: std::sync::Mutex<Vec<JoinHandle<()>>>,
@@ -116,8 +134,17 @@ impl Alerts {
 
     /// Announces a new hold: log line, counter, and the webhook in the background (a task that
     /// ends within [`WEBHOOK_TIMEOUT`]; short-lived processes wait with [`Alerts::wait_idle`]).
+    /// A hold of a server announced within [`ALERT_INTERVAL`] is only counted.
     pub fn raise(&self, hold: &HoldView) {
         self.inner.holds_raised.fetch_add(1, Ordering::Relaxed);
+        if !self.may_announce(&hold.host, Instant::now()) {
+            self.inner.alerts_suppressed.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                host = %hold.host,
+                "server on hold again within the alert interval, not announced: {}", hold.reason
+            );
+            return;
+        }
         tracing::warn!(
             host = %hold.host,
             floor = ?hold.floor,
@@ -148,6 +175,38 @@ impl Alerts {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         pending.retain(|t| !t.is_finished());
         pending.push(task);
+    }
+
+    /// Whether a hold of `host` may be announced at `now`; if so, remembers that it was.
+    fn may_announce(&self, host: &str, now: Instant) -> bool {
+        let mut announced = self
+            .inner
+            .announced
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(last) = announced.get(host)
+            && now.saturating_duration_since(*last) < ALERT_INTERVAL
+        {
+            return false;
+        }
+        if announced.len() >= ANNOUNCED_CAPACITY {
+            announced.retain(|_, last| now.saturating_duration_since(*last) < ALERT_INTERVAL);
+            if announced.len() >= ANNOUNCED_CAPACITY
+                && let Some(oldest) = announced
+                    .iter()
+                    .min_by_key(|(_, last)| **last)
+                    .map(|(h, _)| h.clone())
+            {
+                announced.remove(&oldest);
+            }
+        }
+        announced.insert(host.to_string(), now);
+        true
+    }
+
+    /// Holds raised since start whose announcement was suppressed by the per-server interval.
+    pub fn alerts_suppressed(&self) -> u64 {
+        self.inner.alerts_suppressed.load(Ordering::Relaxed)
     }
 
     /// Waits for the webhook posts under way (each bounded by [`WEBHOOK_TIMEOUT`]).
@@ -208,6 +267,11 @@ impl Alerts {
             self.holds_raised(),
         );
         counter(
+            "sendguard_hold_alerts_suppressed_total",
+            "Holds not announced because the same server was announced within the last hour.",
+            self.alerts_suppressed(),
+        );
+        counter(
             "sendguard_alert_webhook_sent_total",
             "Hold alerts delivered to the webhook.",
             self.inner.webhook_sent.load(Ordering::Relaxed),
@@ -224,5 +288,30 @@ impl Alerts {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_announcement_per_server_per_interval() {
+        let alerts = Alerts::default();
+        let t0 = Instant::now();
+        assert!(alerts.may_announce("mx.a.test", t0));
+        assert!(!alerts.may_announce("mx.a.test", t0 + Duration::from_secs(60)));
+        assert!(alerts.may_announce("mx.b.test", t0 + Duration::from_secs(60)));
+        assert!(alerts.may_announce("mx.a.test", t0 + ALERT_INTERVAL));
+    }
+
+    #[test]
+    fn the_memory_of_announcements_stays_bounded() {
+        let alerts = Alerts::default();
+        let t0 = Instant::now();
+        for i in 0..ANNOUNCED_CAPACITY + 5 {
+            assert!(alerts.may_announce(&format!("mx{i}.test"), t0));
+        }
+        assert!(alerts.inner.announced.lock().unwrap().len() <= ANNOUNCED_CAPACITY);
     }
 }

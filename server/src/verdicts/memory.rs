@@ -174,6 +174,7 @@ mod tests {
                     cipher_iana: None,
                     bits: None,
                     dane: DaneStatus::Insecure,
+                    unsigned: None,
                     certificate: None,
                     class: SecurityClass::SslOk,
                     error: None,
