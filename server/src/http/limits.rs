@@ -80,6 +80,7 @@ struct State {
     probes: HashMap<Client, (Instant, u32)>,
     streams: HashMap<Client, usize>,
     streams_total: usize,
+    streams_opened: u64,
 }
 
 impl Default for Limits {
@@ -157,6 +158,7 @@ impl Limits {
         }
         *open += 1;
         s.streams_total += 1;
+        s.streams_opened += 1;
         Ok(StreamGuard {
             limits: self.clone(),
             client,
@@ -166,6 +168,20 @@ impl Limits {
     /// How many event streams are open, in all.
     pub fn open_streams(&self) -> usize {
         self.lock().streams_total
+    }
+
+    /// The lines of `GET /metrics` about event streams (Prometheus text format 0.0.4).
+    pub fn render_metrics(&self) -> String {
+        let s = self.lock();
+        format!(
+            "# HELP sendguard_event_streams_opened_total Event streams opened since start.\n\
+             # TYPE sendguard_event_streams_opened_total counter\n\
+             sendguard_event_streams_opened_total {}\n\
+             # HELP sendguard_event_streams_open Event streams open now.\n\
+             # TYPE sendguard_event_streams_open gauge\n\
+             sendguard_event_streams_open {}\n",
+            s.streams_opened, s.streams_total
+        )
     }
 }
 
@@ -225,6 +241,15 @@ mod tests {
         );
         drop((first, second));
         assert_eq!(limits.open_streams(), 0);
+        let metrics = limits.render_metrics();
+        assert!(
+            metrics.contains("sendguard_event_streams_opened_total 2\n"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("sendguard_event_streams_open 0\n"),
+            "{metrics}"
+        );
         assert!(
             limits.open_stream(a).is_ok(),
             "a closed stream frees its place"

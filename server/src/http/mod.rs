@@ -119,6 +119,10 @@ impl AppState {
         self.with(|i| i.limits = limits)
     }
 
+    fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
     fn admin_token(&self) -> Option<&str> {
         self.inner.admin_token.as_deref()
     }
