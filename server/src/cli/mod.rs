@@ -145,6 +145,23 @@ pub struct ServerOptions {
         value_name = "SECONDS"
     )]
     pub verdict_max_age: u64,
+    /// Observations older than this many days are deleted (checked hourly); every server's
+    /// floor, the evidence of every hold and each server's last observation are kept.
+    #[arg(
+        long,
+        env = "SENDGUARD_KEEP_OBSERVATIONS",
+        default_value_t = 400,
+        value_parser = clap::value_parser!(u32).range(1..),
+        value_name = "DAYS"
+    )]
+    pub keep_observations: u32,
+}
+
+impl ServerOptions {
+    /// How long observations are kept.
+    pub fn keep_observations(&self) -> Duration {
+        Duration::from_secs(u64::from(self.keep_observations) * 86_400)
+    }
 }
 
 /// Options of `sendguard serve`.
@@ -312,6 +329,20 @@ mod tests {
         assert_eq!(args.listen, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(args.probe.smtp_port, 25);
         assert!(!args.probe.allow_private_targets);
+        assert_eq!(args.server.keep_observations, 400);
+        assert_eq!(
+            args.server.keep_observations(),
+            Duration::from_secs(400 * 86_400)
+        );
+        let cli = Cli::try_parse_from(["sendguard", "serve", "--keep-observations", "30"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("serve expected")
+        };
+        assert_eq!(args.server.keep_observations, 30);
+        assert!(
+            Cli::try_parse_from(["sendguard", "serve", "--keep-observations", "0"]).is_err(),
+            "keeping nothing would forget every floor's evidence"
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::http::{self, AppState};
 #[cfg(feature = "demo")]
 use crate::probe::ProbeConfig;
 use crate::probe::{Prober, domain_of};
-use crate::store::{Store, StoreError};
+use crate::store::{self, Store, StoreError};
 use crate::user::account::AccountConfig;
 use crate::verdicts::Verdicts;
 use crate::verdicts::alerts::Alerts;
@@ -77,7 +77,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::info!("no admin token configured: the admin API is disabled");
     }
     let state = server_state(prober, store.clone(), &args.server, token).await?;
+    let pruning = store::spawn_pruning(store.clone(), args.server.keep_observations());
     let result = http::serve(args.listen, state).await;
+    pruning.abort();
     store.close().await;
     result?;
     Ok(ExitCode::SUCCESS)
@@ -129,7 +131,9 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let state = server_state(prober, store.clone(), &args.server, Some(token))
         .await?
         .with_demo_domains(world.domains().to_vec());
+    let pruning = store::spawn_pruning(store.clone(), args.server.keep_observations());
     let result = http::serve(args.listen, state).await;
+    pruning.abort();
     store.close().await;
     world.shutdown().await;
     result?;

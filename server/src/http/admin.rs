@@ -123,7 +123,7 @@ pub async fn observations(
     ))
 }
 
-/// `GET /metrics`: counters of holds and alerts, open holds.
+/// `GET /metrics`: counters of holds and alerts, open holds, event streams.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let v = state.verdicts();
     let open = match v.store().open_hold_count().await {
@@ -133,7 +133,8 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             None
         }
     };
-    let body = v.alerts().render_metrics(open);
+    let mut body = v.alerts().render_metrics(open);
+    body.push_str(&state.limits().render_metrics());
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         body,

@@ -2,7 +2,8 @@
 //! (`{"error": "..."}`); the detail goes to the log, not to the client.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sendguard_common::ApiErrorBody;
 
@@ -30,6 +31,18 @@ pub enum ApiError {
     /// The request body is larger than this endpoint accepts; the message says the limit.
     #[error("{0}")]
     TooLarge(String),
+    /// The client asked for more than its share (RFC 6585 §4); it may try again after
+    /// `retry_after` seconds (sent as `Retry-After`).
+    #[error("{message}")]
+    TooManyRequests {
+        /// What was refused and the limit.
+        message: String,
+        /// Seconds until the client may try again.
+        retry_after: u64,
+    },
+    /// The server as a whole is at a limit for now; the message says which.
+    #[error("{0}")]
+    Overloaded(String),
     /// The database is busy for now; the client may try again.
     #[error("the database is busy, please try again")]
     Busy(#[source] StoreError),
@@ -43,7 +56,8 @@ impl ApiError {
         match self {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Busy(_) | ApiError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Missing(_) => StatusCode::NOT_FOUND,
@@ -66,7 +80,13 @@ impl IntoResponse for ApiError {
         let body = ApiErrorBody {
             error: self.to_string(),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::TooManyRequests { retry_after, .. } = &self {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
+        response
     }
 }
 

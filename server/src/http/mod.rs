@@ -10,6 +10,7 @@ pub mod admin;
 mod assets;
 pub mod draft;
 mod error;
+pub mod limits;
 pub mod recipients;
 
 use std::net::SocketAddr;
@@ -28,6 +29,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+pub use limits::Limits;
 
 use crate::store::Store;
 use crate::user::account::AccountConfig;
@@ -54,6 +56,13 @@ struct Inner {
     verdicts: Verdicts,
     admin_token: Option<Arc<str>>,
     account: AccountConfig,
+    limits: Limits,
+}
+
+impl FromRef<AppState> for Limits {
+    fn from_ref(state: &AppState) -> Limits {
+        state.inner.limits.clone()
+    }
 }
 
 impl FromRef<AppState> for Verdicts {
@@ -77,6 +86,7 @@ impl AppState {
                 verdicts,
                 admin_token: None,
                 account: AccountConfig::default(),
+                limits: Limits::default(),
             }),
         }
     }
@@ -102,6 +112,15 @@ impl AppState {
     /// The user (single user until authentication exists).
     pub fn with_account(self, account: AccountConfig) -> Self {
         self.with(|i| i.account = account)
+    }
+
+    /// What one client may cost ([`limits`]; by default [`Limits::default`]).
+    pub fn with_limits(self, limits: Limits) -> Self {
+        self.with(|i| i.limits = limits)
+    }
+
+    fn limits(&self) -> &Limits {
+        &self.inner.limits
     }
 
     fn admin_token(&self) -> Option<&str> {
@@ -185,7 +204,9 @@ pub async fn serve(listen: SocketAddr, state: AppState) -> anyhow::Result<()> {
         println!("Admin view: http://{local}/admin");
     }
     println!("Sendguard is running: open http://{local}/ in a browser (Ctrl-C stops it)");
-    axum::serve(listener, app(state))
+    // The peer's address identifies the client for the limits (`limits::Client`).
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("Sendguard stopped");

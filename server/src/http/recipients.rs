@@ -15,11 +15,12 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::{Stream, StreamExt, stream};
-use sendguard_common::{DomainVerdict, RecipientSecurityRequest};
+use sendguard_common::RecipientSecurityRequest;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::ApiError;
+use super::limits::{Client, Limits};
 use crate::verdicts::Verdicts;
 use crate::verdicts::answer::Answer;
 
@@ -30,9 +31,12 @@ pub const MAX_EVENT_DOMAINS: usize = 200;
 /// An event stream ends after this long; the page opens a new one if it still waits.
 pub const EVENT_STREAM_LIFETIME: Duration = Duration::from_secs(300);
 
-/// The verdict of each address.
+/// The verdict of each address; 429 when the addresses would start more new probes than the
+/// client has left this minute ([`Limits`]).
 pub async fn security(
     State(verdicts): State<Verdicts>,
+    State(limits): State<Limits>,
+    client: Client,
     body: Result<Json<RecipientSecurityRequest>, JsonRejection>,
 ) -> Result<Json<Answers>, ApiError> {
     let Json(request) = body?;
@@ -42,8 +46,12 @@ pub async fn security(
         )));
     }
     let mut results = Vec::with_capacity(request.addresses.len());
+    let mut budget = || limits.take_probe(client);
     for a in &request.addresses {
-        results.push(verdicts.answer(a.trim()).await);
+        match verdicts.answer_within(a.trim(), &mut budget).await {
+            Ok(answer) => results.push(answer),
+            Err(_) => return Err(limits.probes_refused(client)),
+        }
     }
     Ok(Json(Answers { results }))
 }
@@ -63,10 +71,14 @@ pub struct EventsQuery {
     pub domains: String,
 }
 
-/// Server-sent events named `verdict`, each a [`DomainVerdict`] in JSON: first the requested
-/// domains already known, then each one as its probe finishes.
+/// Server-sent events named `verdict`, each a [`sendguard_common::DomainVerdict`] in JSON: first the requested
+/// domains already known (read at once, [`Verdicts::known_all`]), then each one as its probe
+/// finishes. A client has at most a few streams open, and the server a bounded number
+/// ([`Limits::open_stream`]).
 pub async fn events(
     State(verdicts): State<Verdicts>,
+    State(limits): State<Limits>,
+    client: Client,
     Query(query): Query<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let wanted: HashSet<String> = query
@@ -80,14 +92,12 @@ pub async fn events(
             "name between 1 and {MAX_EVENT_DOMAINS} domains"
         )));
     }
+    // Counted until the stream is dropped: it ended, or the client went away.
+    let guard = limits.open_stream(client)?;
     // Subscribe before reading what is known, so that nothing finishing in between is missed.
     let rx = verdicts.subscribe();
-    let mut known: Vec<DomainVerdict> = Vec::new();
-    for d in &wanted {
-        if let Some(v) = verdicts.known(d).await {
-            known.push(v);
-        }
-    }
+    let list: Vec<String> = wanted.iter().cloned().collect();
+    let known = verdicts.known_all(&list).await;
     let live = stream::unfold((rx, wanted), |(mut rx, wanted)| async move {
         loop {
             match rx.recv().await {
@@ -100,7 +110,8 @@ pub async fn events(
     let stream = stream::iter(known)
         .chain(live)
         .take_until(tokio::time::sleep(EVENT_STREAM_LIFETIME))
-        .map(|v| {
+        .map(move |v| {
+            let _counted = &guard;
             Ok(Event::default()
                 .event("verdict")
                 .json_data(&v)

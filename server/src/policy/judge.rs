@@ -462,6 +462,8 @@ fn judge_host(host: &HostFacts) -> HostJudgement {
         detail: Some(detail.to_string()),
     };
     let host_wide = match &host.address_error {
+        // Beyond the probe's limit of MX hosts: nothing is known of it.
+        _ if let Some(why) = &host.not_probed => Some(blank(Outcome::NotProbed, None, dane, why)),
         Some(Failure::Bogus(d)) => Some(blank(
             Outcome::DnssecBogus,
             Some(BlockCause::DnssecBogus),

@@ -47,6 +47,7 @@ fn host(name: &str, tlsa: TlsaFacts, outcomes: Vec<EndpointOutcome>) -> HostFact
         address_dnssec: DnssecStatus::Secure,
         tlsa,
         address_error: None,
+        not_probed: None,
         endpoints: outcomes
             .into_iter()
             .enumerate()

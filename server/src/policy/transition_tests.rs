@@ -39,6 +39,7 @@ fn host(name: &str, tlsa: TlsaFacts, dnssec: DnssecStatus, outcome: EndpointOutc
         address_dnssec: dnssec,
         tlsa,
         address_error: None,
+        not_probed: None,
         endpoints: vec![EndpointFacts {
             ip: "192.0.2.1".parse().unwrap(),
             outcome,

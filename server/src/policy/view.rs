@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use sendguard_common::{BlockCause, DomainVerdict, MxReport, SecurityClass};
 
-use super::judge::{DomainJudgement, EndpointJudgement, HostJudgement, MxJudgement};
+use super::judge::{DomainJudgement, EndpointJudgement, HostJudgement, MxJudgement, Outcome};
 use super::reason::{class_reason, host_reason};
 use super::transition::HostRecord;
 use crate::probe::facts::Failure;
@@ -111,7 +111,11 @@ fn mx_report(j: &DomainJudgement, h: &HostJudgement) -> MxReport {
         unsigned: j.unsigned(h),
         certificate,
         class,
-        error: (!fine || h.blocking().is_some()).then(|| host_reason(h)),
+        error: if !fine || h.blocking().is_some() {
+            Some(host_reason(h))
+        } else {
+            not_probed_note(h)
+        },
         checked_at: Some(j.checked_at),
         on_hold: false,
         history: None,
@@ -131,4 +135,21 @@ fn weakest_session<'a>(sessions: &[&'a EndpointJudgement]) -> Option<&'a Endpoin
             (e.level, tls)
         });
     evidence.or_else(|| sessions.first().copied())
+}
+
+/// For a host that is otherwise fine: the addresses that were found but not probed (beyond the
+/// probe's limit per host, or special-purpose), e.g. `mx.example: 2 addresses not probed
+/// (not probed: only the first 8 addresses of an MX host are probed).`
+fn not_probed_note(h: &HostJudgement) -> Option<String> {
+    let skipped: Vec<_> = h
+        .endpoints
+        .iter()
+        .filter(|e| e.ip.is_some() && e.outcome == Outcome::NotProbed)
+        .collect();
+    let detail = skipped.first()?.detail.as_deref().unwrap_or("");
+    Some(format!(
+        "{}: {} of its addresses not probed ({detail}).",
+        h.host,
+        skipped.len()
+    ))
 }

@@ -102,8 +102,25 @@ pub struct HostFacts {
     pub tlsa: TlsaFacts,
     /// Why the host's addresses could not be looked up, if they could not (bogus included).
     pub address_error: Option<Failure>,
+    /// Why the host was not probed at all (beyond the probe's limit of MX hosts per domain).
+    pub not_probed: Option<String>,
     /// One entry per address.
     pub endpoints: Vec<EndpointFacts>,
+}
+
+impl HostFacts {
+    /// A host that was not probed, with the reason: nothing is known of it.
+    pub fn not_probed(host: &str, preference: u16, why: String) -> HostFacts {
+        HostFacts {
+            host: host.to_string(),
+            preference,
+            address_dnssec: DnssecStatus::Indeterminate,
+            tlsa: TlsaFacts::NotLookedUp,
+            address_error: None,
+            not_probed: Some(why),
+            endpoints: Vec::new(),
+        }
+    }
 }
 
 /// The TLSA lookup for one MX host (RFC 7672 §2.2).
@@ -152,7 +169,8 @@ pub struct EndpointFacts {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EndpointOutcome {
     /// Not contacted: the address is loopback, private or otherwise special-purpose and the
-    /// operator has not allowed such targets.
+    /// operator has not allowed such targets, or it is beyond the probe's limit of addresses
+    /// per host; the text says which.
     Forbidden(String),
     /// Not reached, or the SMTP dialogue failed before STARTTLS: temporary (refused
     /// connection, timeout, 4xx) or permanent (a 5xx greeting or EHLO reply).

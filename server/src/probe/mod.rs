@@ -6,20 +6,25 @@
 //! every address concurrently an SMTP session up to STARTTLS and the TLS handshake (RFC 3207),
 //! whose certificate chain is matched against the TLSA records (RFC 7671) and described.
 //!
-//! Remote servers are protected from what users type: a global bound on simultaneous SMTP
-//! sessions, in-flight probes of the same domain or the same server merged into one, a minimum
-//! interval before the same server is contacted again (an operator's explicit probe skips it),
-//! and connections only to global unicast addresses (loopback too when the operator allows it),
+//! Remote servers are protected from what users type: global bounds on simultaneous SMTP
+//! sessions, domain probes and DNS lookups, at most [`MAX_MX_HOSTS`] MX hosts per domain and
+//! [`MAX_ADDRESSES_PER_HOST`] addresses per host (the rest are reported as not probed),
+//! in-flight probes of the same domain or the same server merged into one, a minimum interval
+//! before the same server is contacted again and at most a few sessions per address within it
+//! however many MX names point there ([`recent`]; an operator's explicit probe skips both), and
+//! connections only to global unicast addresses (loopback too when the operator allows it),
 //! checked again at the connect step itself ([`safety`]). Every network step is bounded in time
 //! by the DNS and SMTP layers.
 
 pub mod facts;
+mod recent;
 pub mod safety;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, Shared, join_all};
 use rustls_pki_types::{CertificateDer, UnixTime};
@@ -32,7 +37,15 @@ use crate::probe::facts::{
     DaneOutcome, DomainFacts, EndpointFacts, EndpointOutcome, Failure, HostFacts, MxFacts,
     SessionFacts, TlsFacts, TlsFailureFacts, TlsaFacts,
 };
+use crate::probe::recent::{Admission, Recent};
 use crate::smtp::{self, SmtpConfig, TlsFailure, TlsParams};
+
+/// At most this many MX hosts of a domain are probed, the most preferred first.
+pub const MAX_MX_HOSTS: usize = 10;
+/// At most this many addresses of an MX host are probed, in the order DNS gave them.
+pub const MAX_ADDRESSES_PER_HOST: usize = 8;
+/// At most this many recent sessions (and contacted addresses) are remembered.
+pub const RECENT_CAPACITY: usize = 10_000;
 
 /// How the prober behaves.
 #[derive(Clone, Debug)]
@@ -53,6 +66,13 @@ pub struct ProbeConfig {
     pub max_concurrent_sessions: usize,
     /// The same server (host and address) is not contacted again within this interval.
     pub min_reprobe_interval: Duration,
+    /// One address is contacted at most this often within `min_reprobe_interval`, however
+    /// many host names point at it.
+    pub max_sessions_per_address: usize,
+    /// At most this many domains are probed at once; further probes wait.
+    pub max_concurrent_domains: usize,
+    /// At most this many DNS lookups are made at once; further lookups wait.
+    pub max_concurrent_lookups: usize,
 }
 
 impl ProbeConfig {
@@ -66,6 +86,9 @@ impl ProbeConfig {
             connect_log: None,
             max_concurrent_sessions: 64,
             min_reprobe_interval: Duration::from_secs(300),
+            max_sessions_per_address: 4,
+            max_concurrent_domains: 32,
+            max_concurrent_lookups: 64,
         }
     }
 }
@@ -116,9 +139,11 @@ struct Inner {
     config: ProbeConfig,
     guard: safety::AddressGuard,
     sessions: Semaphore,
+    domains: Semaphore,
+    lookups: Semaphore,
     domains_in_flight: Mutex<HashMap<String, SharedDomain>>,
     endpoints_in_flight: Mutex<HashMap<(String, IpAddr), SharedEndpoint>>,
-    recent: Mutex<HashMap<(String, IpAddr), (Instant, RawEndpoint)>>,
+    recent: Mutex<Recent<(String, IpAddr), RawEndpoint>>,
 }
 
 /// Converts what a user typed (an address or a domain) into the A-label domain to probe.
@@ -153,10 +178,16 @@ impl Prober {
                     nat64: config.nat64_prefixes.clone(),
                 },
                 sessions: Semaphore::new(config.max_concurrent_sessions.max(1)),
+                domains: Semaphore::new(config.max_concurrent_domains.max(1)),
+                lookups: Semaphore::new(config.max_concurrent_lookups.max(1)),
+                recent: Mutex::new(Recent::new(
+                    config.min_reprobe_interval,
+                    RECENT_CAPACITY,
+                    config.max_sessions_per_address,
+                )),
                 config,
                 domains_in_flight: Mutex::new(HashMap::new()),
                 endpoints_in_flight: Mutex::new(HashMap::new()),
-                recent: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -181,7 +212,10 @@ impl Prober {
                     let this = self.clone();
                     let d = domain.clone();
                     let fut = async move {
+                        // Closed never: the semaphore lives as long as the prober.
+                        let permit = this.inner.domains.acquire().await.ok();
                         let facts = Arc::new(this.probe_domain(&d, fresh).await);
+                        drop(permit);
                         lock(&this.inner.domains_in_flight).remove(&d);
                         facts
                     }
@@ -196,7 +230,7 @@ impl Prober {
     }
 
     async fn probe_domain(&self, domain: &str, fresh: bool) -> DomainFacts {
-        let mx = match self.inner.dns.mx(domain).await {
+        let mx = match self.lookup(self.inner.dns.mx(domain)).await {
             Err(e) => MxFacts::Failed(e.into()),
             Ok(answer) => match answer.kind {
                 MxKind::NullMx => MxFacts::NullMx,
@@ -212,12 +246,21 @@ impl Prober {
                         hosts: vec![host],
                     }
                 }
-                MxKind::Hosts(list) => {
-                    let hosts = join_all(
+                MxKind::Hosts(mut list) => {
+                    list.sort_by_key(|h| h.preference);
+                    let skipped = list.split_off(list.len().min(MAX_MX_HOSTS));
+                    let mut hosts = join_all(
                         list.iter()
                             .map(|h| self.probe_host(domain, &h.host, h.preference, fresh)),
                     )
                     .await;
+                    hosts.extend(skipped.iter().map(|h| {
+                        HostFacts::not_probed(
+                            &h.host,
+                            h.preference,
+                            format!("not probed: only the first {MAX_MX_HOSTS} MX hosts of a domain are probed"),
+                        )
+                    }));
                     MxFacts::Hosts {
                         dnssec: answer.dnssec,
                         implicit: false,
@@ -246,9 +289,10 @@ impl Prober {
             address_dnssec: DnssecStatus::Indeterminate,
             tlsa: TlsaFacts::NotLookedUp,
             address_error: None,
+            not_probed: None,
             endpoints: Vec::new(),
         };
-        let answer = match self.inner.dns.addresses(host).await {
+        let answer = match self.lookup(self.inner.dns.addresses(host)).await {
             Ok(a) => a,
             Err(e) => {
                 if e.is_bogus() {
@@ -279,12 +323,16 @@ impl Prober {
             }
         }
         let names = [base.as_str(), domain];
-        let endpoints = join_all(answer.addresses.iter().map(|ip| async {
+        let (base, tlsa, names) = (&base, &facts.tlsa, &names);
+        let endpoints = join_all(answer.addresses.iter().enumerate().map(|(i, ip)| async move {
             let outcome = match self.inner.guard.refusal(*ip) {
+                _ if i >= MAX_ADDRESSES_PER_HOST => EndpointOutcome::Forbidden(format!(
+                    "not probed: only the first {MAX_ADDRESSES_PER_HOST} addresses of an MX host are probed"
+                )),
                 Some(why) => EndpointOutcome::Forbidden(format!("{why} is not probed")),
                 None => {
-                    let raw = self.endpoint(&base, *ip, fresh).await;
-                    judge_endpoint(raw, &facts.tlsa, &names, host)
+                    let raw = self.endpoint(base, *ip, fresh).await;
+                    judge_endpoint(raw, tlsa, names, host)
                 }
             };
             EndpointFacts { ip: *ip, outcome }
@@ -295,7 +343,7 @@ impl Prober {
     }
 
     async fn tlsa_facts(&self, name: &str) -> TlsaFacts {
-        match self.inner.dns.tlsa(name).await {
+        match self.lookup(self.inner.dns.tlsa(name)).await {
             Ok(a) => match a.dnssec {
                 DnssecStatus::Secure if a.records.is_empty() => TlsaFacts::SecureNone,
                 DnssecStatus::Secure => TlsaFacts::Secure(a.records),
@@ -314,26 +362,37 @@ impl Prober {
         }
     }
 
+    /// Runs one DNS lookup within the global bound on lookups in flight.
+    async fn lookup<T>(&self, lookup: impl Future<Output = T>) -> T {
+        // Closed never: the semaphore lives as long as the prober.
+        let _permit = self.inner.lookups.acquire().await.ok();
+        lookup.await
+    }
+
     /// One SMTP session with `ip`, shared with concurrent callers and reused within the
-    /// minimum re-probe interval unless `fresh`.
+    /// minimum re-probe interval unless `fresh`; not started when the address was contacted
+    /// too often within the interval (for other host names).
     async fn endpoint(&self, sni: &str, ip: IpAddr, fresh: bool) -> RawEndpoint {
         let key = (sni.to_string(), ip);
-        if !fresh
-            && let Some((at, raw)) = lock(&self.inner.recent).get(&key)
-            && at.elapsed() < self.inner.config.min_reprobe_interval
-        {
-            return raw.clone();
+        if !fresh && let Some(raw) = lock(&self.inner.recent).get(&key) {
+            return raw;
         }
         let shared = {
             let mut map = lock(&self.inner.endpoints_in_flight);
             match map.get(&key) {
                 Some(f) => f.clone(),
                 None => {
+                    if let Admission::TooSoon(n) = lock(&self.inner.recent).admit(ip, fresh) {
+                        return RawEndpoint::Failed(Failure::Temporary(format!(
+                            "not contacted: {ip} was contacted {n} times within {} s",
+                            self.inner.config.min_reprobe_interval.as_secs()
+                        )));
+                    }
                     let this = self.clone();
                     let k = key.clone();
                     let fut = async move {
                         let raw = this.session(&k.0, k.1).await;
-                        lock(&this.inner.recent).insert(k.clone(), (Instant::now(), raw.clone()));
+                        lock(&this.inner.recent).put(k.clone(), raw.clone());
                         lock(&this.inner.endpoints_in_flight).remove(&k);
                         raw
                     }

@@ -28,6 +28,20 @@ impl Store {
         Ok(Some(crate::policy::view::verdict(&j, &history)))
     }
 
+    /// The verdicts of those of `domains` that are known, read in one transaction (the latest
+    /// probes in one query); in no particular order.
+    pub async fn verdicts(&self, domains: &[String]) -> Result<Vec<DomainVerdict>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let judgements = judgements::latest_of_each(&mut tx, domains).await?;
+        let mut verdicts = Vec::with_capacity(judgements.len());
+        for j in &judgements {
+            let history = host_records(&mut tx, j).await?;
+            verdicts.push(crate::policy::view::verdict(j, &history));
+        }
+        tx.commit().await?;
+        Ok(verdicts)
+    }
+
     /// The generation of what is remembered: raised by every committed write (probe, release,
     /// keep) from any process, so a cache of verdicts can tell that it is out of date.
     pub async fn generation(&self) -> Result<i64, StoreError> {

@@ -227,17 +227,52 @@ pub(super) async fn latest(
     else {
         return Ok(None);
     };
+    judgement_of(conn, &row).await
+}
+
+/// The judgements of the latest probes of `domains` that were stored typed, the probes read in
+/// one query (an event stream's known verdicts).
+pub(super) async fn latest_of_each(
+    conn: &mut SqliteConnection,
+    domains: &[String],
+) -> Result<Vec<DomainJudgement>, StoreError> {
+    if domains.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = vec!["?"; domains.len()].join(", ");
+    // Only placeholders are put into the text; the domains are bound.
+    let sql = format!(
+        "SELECT * FROM probes WHERE id IN
+         (SELECT MAX(id) FROM probes WHERE domain IN ({marks}) GROUP BY domain)"
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for d in domains {
+        query = query.bind(d);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    let mut judgements = Vec::with_capacity(rows.len());
+    for row in &rows {
+        judgements.extend(judgement_of(conn, row).await?);
+    }
+    Ok(judgements)
+}
+
+/// The judgement of a probe's row with its hosts; `None` for a probe written before 0003.
+async fn judgement_of(
+    conn: &mut SqliteConnection,
+    row: &SqliteRow,
+) -> Result<Option<DomainJudgement>, StoreError> {
     let Some(kind) = row.try_get::<Option<String>, _>("mx_kind")? else {
         return Ok(None); // written before migration 0003: probed again when asked for
     };
     let probe_id: i64 = row.try_get("id")?;
-    let mx = mx_of(&row, &kind)?;
+    let mx = mx_of(row, &kind)?;
     let hosts = match mx {
         MxJudgement::Hosts { .. } => read_hosts(conn, probe_id).await?,
         _ => Vec::new(),
     };
     Ok(Some(DomainJudgement {
-        domain: domain.to_string(),
+        domain: row.try_get("domain")?,
         checked_at: row.try_get("at")?,
         mx,
         hosts,

@@ -9,7 +9,8 @@
 //!
 //! The store decides nothing: [`WriteTx`] (`write.rs`) loads the state a policy decision needs
 //! and persists what [`crate::policy`] returned; `judgements.rs` keeps each judgement in typed
-//! rows; `holds.rs` reads verdicts, history, observations and holds back. The orchestration
+//! rows; `holds.rs` reads verdicts, history, observations and holds back; `retention.rs` prunes
+//! old observations while keeping floors, hold evidence and each server's last observation. The orchestration
 //! (judge, load, decide, persist) is [`crate::verdicts::record`] and [`crate::verdicts::release`].
 //!
 //! Durability: the database runs in WAL mode with `synchronous = FULL`, so a committed
@@ -23,6 +24,7 @@
 mod drafts;
 mod holds;
 mod judgements;
+mod retention;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +37,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use retention::{PRUNE_EVERY, Pruned, spawn_pruning};
 pub use write::WriteTx;
 
 /// Holds that stop delivery: held (waiting for a decision) or kept.

@@ -143,6 +143,19 @@ impl Verdicts {
 
     /// [`Verdicts::lookup`], with a known verdict's JSON made once ([`answer::Answer`]).
     pub async fn answer(&self, address: &str) -> answer::Answer {
+        match self.answer_within(address, &mut || true).await {
+            Ok(a) | Err(OverBudget(a)) => a,
+        }
+    }
+
+    /// [`Verdicts::answer`], starting a new probe only when `budget` allows it (the caller's
+    /// limit of new probes): a domain never seen whose probe is refused is
+    /// [`OverBudget`]; a known one is answered as it is, and checked again later.
+    pub async fn answer_within(
+        &self,
+        address: &str,
+        budget: &mut (dyn FnMut() -> bool + Send),
+    ) -> Result<answer::Answer, OverBudget> {
         let invalid = |error: String| {
             answer::Answer::Other(RecipientSecurity::Invalid {
                 address: address.to_string(),
@@ -150,34 +163,61 @@ impl Verdicts {
             })
         };
         if let Err(e) = sendguard_common::address::Address::parse(address) {
-            return invalid(e.to_string());
+            return Ok(invalid(e.to_string()));
         }
         let domain = match domain_of(address) {
             Ok(d) => d,
-            Err(e) => return invalid(e.to_string()),
+            Err(e) => return Ok(invalid(e.to_string())),
         };
         match self.known_entry(&domain).await {
             Some(known) => {
                 let checked = known.verdict.checked_at.unwrap_or(0);
                 let age = now_unix().saturating_sub(checked);
-                let rechecking = age < 0 || age as u64 >= self.inner.max_age.as_secs();
-                if rechecking {
-                    self.start_probe(&domain);
-                }
-                answer::Answer::Known {
+                let rechecking = (age < 0 || age as u64 >= self.inner.max_age.as_secs())
+                    && self.start_probe(&domain, budget);
+                Ok(answer::Answer::Known {
                     address: address.to_string(),
                     known,
                     rechecking,
-                }
-            }
-            None => {
-                self.start_probe(&domain);
-                answer::Answer::Other(RecipientSecurity::Pending {
-                    address: address.to_string(),
-                    domain,
                 })
             }
+            None => {
+                let pending = answer::Answer::Other(RecipientSecurity::Pending {
+                    address: address.to_string(),
+                    domain: domain.clone(),
+                });
+                if self.start_probe(&domain, budget) {
+                    Ok(pending)
+                } else {
+                    Err(OverBudget(pending))
+                }
+            }
         }
+    }
+
+    /// The known verdicts among `domains` (A-label form): from memory, the rest read from the
+    /// store in one transaction ([`Store::verdicts`]) and then kept in memory. A store failure
+    /// is logged and answered as "not known".
+    pub async fn known_all(&self, domains: &[String]) -> Vec<DomainVerdict> {
+        self.check_generation().await;
+        let mut known = Vec::with_capacity(domains.len());
+        let mut missing = Vec::new();
+        for d in domains {
+            match self.inner.memory.get(d) {
+                Some(k) => known.push(k.verdict.clone()),
+                None => missing.push(d.clone()),
+            }
+        }
+        match self.inner.store.verdicts(&missing).await {
+            Ok(read) => {
+                for v in read {
+                    known.push(v.clone());
+                    self.remember(v);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read verdicts from the store"),
+        }
+        known
     }
 
     /// The known verdict of a domain (A-label form) with its history, if any: from memory,
@@ -187,7 +227,9 @@ impl Verdicts {
         self.known_entry(domain).await.map(|k| k.verdict.clone())
     }
 
-    async fn known_entry(&self, domain: &str) -> Option<Arc<memory::Known>> {
+    /// Drops the memory when another process changed the store (checked at most once per
+    /// [`memory::GENERATION_CHECK`]).
+    async fn check_generation(&self) {
         let memory = &self.inner.memory;
         if memory.generation_check_due() {
             match self.inner.store.generation().await {
@@ -198,7 +240,11 @@ impl Verdicts {
                 }
             }
         }
-        if let Some(known) = memory.get(domain) {
+    }
+
+    async fn known_entry(&self, domain: &str) -> Option<Arc<memory::Known>> {
+        self.check_generation().await;
+        if let Some(known) = self.inner.memory.get(domain) {
             return Some(known);
         }
         match self.inner.store.verdict(domain).await {
@@ -260,9 +306,18 @@ impl Verdicts {
         Ok(recorded.verdict)
     }
 
-    fn start_probe(&self, domain: &str) {
-        if !lock(&self.inner.running).insert(domain.to_string()) {
-            return;
+    /// Starts a background probe of `domain` unless one is running (then `budget` is not
+    /// asked); whether one is running now.
+    fn start_probe(&self, domain: &str, budget: &mut (dyn FnMut() -> bool + Send)) -> bool {
+        {
+            let mut running = lock(&self.inner.running);
+            if running.contains(domain) {
+                return true;
+            }
+            if !budget() {
+                return false;
+            }
+            running.insert(domain.to_string());
         }
         let this = self.clone();
         let domain = domain.to_string();
@@ -284,8 +339,14 @@ impl Verdicts {
             // Nobody listening is fine: the verdict is in the store for the next request.
             let _ = this.inner.events.send(verdict);
         });
+        true
     }
 }
+
+/// A new probe was needed and the caller's budget refused it; carries the answer it would
+/// have had (`pending`), for callers that answer anyway.
+#[derive(Debug)]
+pub struct OverBudget(pub answer::Answer);
 
 /// The verdict shown when the store cannot be used: unknown and blocked.
 fn unavailable(domain: &str) -> DomainVerdict {

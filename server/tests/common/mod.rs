@@ -45,6 +45,7 @@ pub fn insecure_host(host: &str, endpoints: Vec<EndpointFacts>) -> HostFacts {
         address_dnssec: DnssecStatus::Insecure,
         tlsa: TlsaFacts::Insecure,
         address_error: None,
+        not_probed: None,
         endpoints,
     }
 }
