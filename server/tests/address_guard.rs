@@ -17,7 +17,7 @@ use sendguard::probe::safety::ConnectLog;
 use sendguard::probe::{ProbeConfig, Prober};
 use sendguard_sim::dns::{DnsSim, Signing, ZoneSpec};
 
-/// The addresses the zone gives `mx.guard.test`, none of which may be contacted.
+/// The addresses the zone gives `mx.guard.test` and `mx2.guard.test`, none of which may be contacted.
 const REFUSED: &[&str] = &[
     // 6to4 of 10.0.0.1 and of 127.0.0.1 (a loopback inside 6to4 leaves the machine).
     "2002:a00:1::1",
@@ -46,10 +46,12 @@ const CLOSED_PORT: u16 = 9;
 #[tokio::test]
 async fn no_connection_is_attempted_to_an_address_outside_the_allow_list() {
     let dir = tempfile::tempdir().unwrap();
-    let mut records = String::from("@ MX 10 mx\n");
+    // Two MX hosts, so that each stays within the probe's bound of addresses per host.
+    let mut records = String::from("@ MX 10 mx\n@ MX 20 mx2\n");
     records.push_str(&format!("mx A {LOOPBACK}\n"));
-    for ip in REFUSED {
-        records.push_str(&format!("mx AAAA {ip}\n"));
+    for (i, ip) in REFUSED.iter().enumerate() {
+        let host = if i < REFUSED.len() / 2 { "mx" } else { "mx2" };
+        records.push_str(&format!("{host} AAAA {ip}\n"));
     }
     let zone = ZoneSpec {
         origin: "guard.test".into(),
@@ -77,7 +79,7 @@ async fn no_connection_is_attempted_to_an_address_outside_the_allow_list() {
     let MxFacts::Hosts { hosts, .. } = &facts.mx else {
         panic!("MX hosts expected: {facts:#?}");
     };
-    let endpoints = &hosts[0].endpoints;
+    let endpoints: Vec<_> = hosts.iter().flat_map(|h| &h.endpoints).collect();
     assert_eq!(endpoints.len(), REFUSED.len() + 1, "{facts:#?}");
 
     assert_eq!(
