@@ -236,7 +236,16 @@ async fn dot_stuffing_round_trips() {
     assert_eq!(client.cmd("EHLO client.test").await, 250);
     client.deliver("a@x.test", &["b@y.test"], stuffed).await;
     assert_eq!(client.cmd("QUIT").await, 221);
-    assert_eq!(peer.received()[0].data, original);
+    // Line endings are kept as sent: a bare LF stays one.
+    let mut client = connect(peer.addr()).await;
+    assert_eq!(client.cmd("EHLO client.test").await, 250);
+    client
+        .deliver("a@x.test", &["b@y.test"], b"bare\nlf\r\n..\n")
+        .await;
+    assert_eq!(client.cmd("QUIT").await, 221);
+    let received = peer.received();
+    assert_eq!(received[0].data, original);
+    assert_eq!(received[1].data, b"bare\nlf\r\n.\n");
     peer.shutdown().await;
 }
 
@@ -268,6 +277,18 @@ async fn message_size_is_advertised_and_enforced() {
         .deliver("a@x.test", &["b@y.test"], big.repeat(10).as_bytes())
         .await;
     assert_eq!(client.cmd("QUIT").await, 221);
+    // Far past the limit: the peer stops reading, answers 552 and closes.
+    let mut client = connect(peer.addr()).await;
+    assert_eq!(client.cmd("EHLO client.test").await, 250);
+    assert_eq!(client.cmd("MAIL FROM:<a@x.test>").await, 250);
+    assert_eq!(client.cmd("RCPT TO:<b@y.test>").await, 250);
+    assert_eq!(client.cmd("DATA").await, 354);
+    client.send(big.repeat(21).as_bytes()).await;
+    assert_eq!(client.reply().await.0, 552);
+    let mut rest = String::new();
+    let closed = client.stream.read_line(&mut rest).await;
+    assert!(matches!(closed, Ok(0) | Err(_)), "closed, got {rest:?}");
+
     let received = peer.received();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].data.len(), 1000);

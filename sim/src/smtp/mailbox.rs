@@ -48,8 +48,8 @@ pub struct ReceivedMessage {
     pub mail_from: String,
     /// The forward paths from RCPT TO that were accepted, without angle brackets.
     pub rcpt_to: Vec<String>,
-    /// The message as received, dot-unstuffed (RFC 5321 §4.5.2), without the terminating
-    /// `.` line; each line ends in CRLF (a bare LF from the client is stored as CRLF).
+    /// The message exactly as received after dot-unstuffing (RFC 5321 §4.5.2), without the
+    /// terminating `.` line; each line ends as the client sent it (CRLF, or a bare LF).
     pub data: Vec<u8>,
     /// Whether it arrived over TLS.
     pub tls: bool,

@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 use super::Shared;
 use super::behaviour::TlsOffer;
-use super::io::{Line, multi_line, read_line, write};
+use super::io::{Line, multi_line, read_line, read_raw_line, write};
 use super::mailbox::{TlsFacts, Verb};
 use super::reception::Reception;
 use transaction::Transaction;
@@ -91,10 +91,22 @@ pub(super) async fn session<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
-    /// The next line; `None` when the client is gone or the line was too long (answered
-    /// with 500 before closing).
+    /// The next line without its ending; `None` when the client is gone or the line was too
+    /// long (answered with 500 before closing).
     async fn line(&mut self) -> Option<Vec<u8>> {
-        match read_line(&mut self.reader, &self.shared.options).await {
+        let line = read_line(&mut self.reader, &self.shared.options).await;
+        self.checked(line).await
+    }
+
+    /// The next line with its ending as sent, for message data; `None` as for `line`.
+    async fn raw_line(&mut self) -> Option<Vec<u8>> {
+        let line = read_raw_line(&mut self.reader, &self.shared.options).await;
+        self.checked(line).await
+    }
+
+    /// The text of a line read, or `None` after answering a line too long.
+    async fn checked(&mut self, line: Line) -> Option<Vec<u8>> {
+        match line {
             Line::Text(line) => Some(line),
             Line::TooLong => {
                 self.reply("500 5.5.2 Line too long\r\n").await;

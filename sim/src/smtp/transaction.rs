@@ -146,16 +146,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         }
     }
 
-    /// The message up to the lone dot, dot-unstuffed (RFC 5321 §4.5.2), lines ending in CRLF;
-    /// `None` when the client is gone. Past the size limit the rest is read and dropped, up to
-    /// as much again.
+    /// The message up to the lone dot, dot-unstuffed (RFC 5321 §4.5.2), each line ending as
+    /// sent (CRLF, or a bare LF kept as one); `None` when the client is gone. Past the size
+    /// limit the rest is read and dropped, up to as much again.
     async fn message(&mut self) -> Option<Message> {
         let max = self.shared.options.max_message;
         let mut data = Vec::new();
         let mut dropped = 0usize;
         loop {
-            let line = self.line().await?;
-            if line == b"." {
+            let line = self.raw_line().await?;
+            if line == b".\r\n" || line == b".\n" {
                 return Some(if dropped > 0 {
                     Message::TooBig
                 } else {
@@ -163,15 +163,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 });
             }
             let content = line.strip_prefix(b".").unwrap_or(&line);
-            if dropped > 0 || data.len() + content.len() + 2 > max {
-                dropped += content.len() + 2;
+            if dropped > 0 || data.len() + content.len() > max {
+                dropped += content.len();
                 if dropped > max {
                     return Some(Message::Flood);
                 }
                 continue;
             }
             data.extend_from_slice(content);
-            data.extend_from_slice(b"\r\n");
         }
     }
 }
