@@ -4,11 +4,13 @@
 //! permanently (`550`/`554`). Set with [`PeerBehaviour::Receiving`](super::PeerBehaviour),
 //! which wraps any other behaviour; the transactions are counted per peer from the moment
 //! the behaviour was set, over all its connections, so "fail the first two, then accept" is
-//! deterministic for a client that retries.
+//! deterministic for a client that retries. A transaction counts at its MAIL FROM, once
+//! that is in order and well-formed (a declared SIZE within the limit included).
 
 use sendguard_common::address::Address;
 
-/// Where in a transaction a [`Failure`] is answered.
+/// Where in a transaction a [`Failure`] is answered; the transaction ends there (the client
+/// starts a new one with MAIL FROM, in the same session or another).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
     /// The reply to MAIL FROM.

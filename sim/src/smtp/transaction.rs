@@ -50,7 +50,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 .await;
         };
         match declared_size(args) {
-            Err(()) => return self.reply("501 5.5.4 Bad SIZE parameter\r\n").await,
+            Err(_) => return self.reply("501 5.5.4 Bad SIZE parameter\r\n").await,
             Ok(Some(size)) if size > self.shared.options.max_message => {
                 return self
                     .reply("552 5.3.4 Message size exceeds fixed limit\r\n")
@@ -197,13 +197,13 @@ pub(in super::super) fn path_argument(
 }
 
 /// The `SIZE=` parameter of MAIL FROM (RFC 1870 §6), if given; `Err` when it is not a number.
-fn declared_size(args: &str) -> Result<Option<usize>, ()> {
+fn declared_size(args: &str) -> Result<Option<usize>, std::num::ParseIntError> {
     let params = args.split_ascii_whitespace().skip(1);
     for param in params {
         if let Some((key, value)) = param.split_once('=')
             && key.eq_ignore_ascii_case("SIZE")
         {
-            return value.parse().map(Some).map_err(|_| ());
+            return value.parse().map(Some);
         }
     }
     Ok(None)
