@@ -3,7 +3,11 @@
 //! running in-process on 127.0.0.0/8 addresses.
 //!
 //! - [`dns`]: the authoritative server for a signed tree of zones (RFC 4033–4035);
-//! - [`smtp`]: SMTP peers (RFC 5321, STARTTLS per RFC 3207) with a chosen behaviour;
+//! - [`smtp`]: SMTP peers (RFC 5321, STARTTLS per RFC 3207) with a chosen behaviour, which
+//!   receive mail and keep it for the test: envelope, the bytes after dot-unstuffing, the TLS
+//!   version and cipher suite, the EHLO name and a log of which commands came in plain text
+//!   ([`smtp::SmtpPeer::received`], [`smtp::SmtpPeer::sessions`], [`smtp::SmtpPeer::counts`]);
+//!   [`smtp::PeerBehaviour::Receiving`] refuses recipients or fails the first transactions;
 //! - [`pki`]: a private CA, certificates it issues and self-signed ones (rcgen);
 //! - [`tlsa`]: the association data of the TLSA records the world publishes (RFC 6698);
 //! - [`world`]: the scenarios, one domain each, started together; [`world::SimWorld::endpoints`]

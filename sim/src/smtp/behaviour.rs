@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use rustls::ServerConfig;
 
+use super::reception::Reception;
 use super::tls_server_config;
 use crate::pki::Identity;
 
@@ -82,6 +83,15 @@ pub enum PeerBehaviour {
         /// The whole reply line, code included.
         reply: String,
     },
+    /// Treats the mail offered as `reception` says (refused recipients, failing
+    /// transactions), and otherwise behaves as `then`. Without this wrapper a peer accepts
+    /// every well-formed transaction. Its transactions are counted from when it was set.
+    Receiving {
+        /// What happens to the mail offered.
+        reception: Reception,
+        /// The behaviour otherwise (TLS, greeting, ...).
+        then: Box<PeerBehaviour>,
+    },
     /// Behaves as `first` towards the first `count` connections accepted since this behaviour
     /// was set (at spawn or by [`SmtpPeer::set_behaviour`](super::SmtpPeer::set_behaviour)),
     /// and as `then` towards every later one. Counted per peer, so the change is
@@ -137,8 +147,10 @@ pub(super) struct Plan {
     pub(super) delay: Duration,
     /// The greeting lines, when a wrapper chose them (the innermost one wins).
     pub(super) greeting: Option<Vec<String>>,
-    /// The behaviour left when no wrapper is: never `SlowGreeting`, `MultiLineGreeting` or
-    /// `FirstConnections`.
+    /// What happens to the mail offered (the innermost `Receiving` wins).
+    pub(super) reception: Reception,
+    /// The behaviour left when no wrapper is: never `SlowGreeting`, `MultiLineGreeting`,
+    /// `Receiving` or `FirstConnections`.
     pub(super) base: PeerBehaviour,
 }
 
@@ -149,6 +161,7 @@ impl Plan {
     pub(super) fn new(behaviour: PeerBehaviour, index: usize) -> Plan {
         let mut delay = Duration::ZERO;
         let mut greeting = None;
+        let mut reception = Reception::accept();
         let mut behaviour = behaviour;
         let mut index = index;
         loop {
@@ -169,10 +182,15 @@ impl Plan {
                     greeting = Some(lines);
                     behaviour = *then;
                 }
+                PeerBehaviour::Receiving { reception: r, then } => {
+                    reception = r;
+                    behaviour = *then;
+                }
                 base => {
                     return Plan {
                         delay,
                         greeting,
+                        reception,
                         base,
                     };
                 }

@@ -11,17 +11,20 @@ use tokio::net::TcpStream;
 
 use super::behaviour::{PeerBehaviour, Plan, TlsOffer};
 use super::io::{multi_line, write};
+use super::mailbox::TlsFacts;
+use super::reception::Reception;
 use super::session::{Mode, Upgrade, session};
 use super::{PeerOptions, Shared};
 
 /// The most a hostile peer sends before it gives up itself.
 const HOSTILE_LIMIT: usize = 64 * 1024 * 1024;
 
-/// Serves one connection with a snapshot of the behaviour; `index` counts the connections
-/// accepted since the behaviour was set, from 0.
+/// Serves one connection with a snapshot of the behaviour; `id` numbers the connections of
+/// the peer, `index` counts those accepted since the behaviour was set, both from 0.
 pub(super) async fn serve(
     mut stream: TcpStream,
     behaviour: PeerBehaviour,
+    id: usize,
     index: usize,
     shared: Arc<Shared>,
 ) {
@@ -37,13 +40,13 @@ pub(super) async fn serve(
             let line = b"421 4.3.2 Service not available, closing channel\r\n";
             let _ = write(&mut stream, line, opts).await;
         }
-        PeerBehaviour::RejectGreeting => reject(stream, &shared).await,
-        _ => greet_and_serve(stream, plan, &shared).await,
+        PeerBehaviour::RejectGreeting => reject(stream, id, &shared).await,
+        _ => greet_and_serve(stream, plan, id, &shared).await,
     }
 }
 
 /// Greets with 554 and answers everything but QUIT with 503.
-async fn reject(mut stream: TcpStream, shared: &Shared) {
+async fn reject(mut stream: TcpStream, id: usize, shared: &Shared) {
     let line = format!(
         "554 5.7.1 {} No SMTP service here\r\n",
         shared.options.hostname
@@ -53,10 +56,12 @@ async fn reject(mut stream: TcpStream, shared: &Shared) {
         .is_ok()
     {
         let mode = Mode {
+            id,
             esmtp: true,
             offer: TlsOffer::None,
-            tls: false,
+            tls: None,
             rejected: true,
+            reception: Reception::accept(),
         };
         let _ = session(stream, mode, shared).await;
     }
@@ -64,7 +69,7 @@ async fn reject(mut stream: TcpStream, shared: &Shared) {
 
 /// Greets with 220, runs the plain session and, when it ends in an accepted STARTTLS, the
 /// handshake and the session over TLS.
-async fn greet_and_serve(mut stream: TcpStream, plan: Plan, shared: &Shared) {
+async fn greet_and_serve(mut stream: TcpStream, plan: Plan, id: usize, shared: &Shared) {
     let opts = &shared.options;
     let offer = plan.tls_offer();
     let esmtp = !matches!(plan.base, PeerBehaviour::NoEsmtp);
@@ -81,10 +86,12 @@ async fn greet_and_serve(mut stream: TcpStream, plan: Plan, shared: &Shared) {
     let config = offer.config();
     let reset = matches!(offer, TlsOffer::Reset);
     let plain = Mode {
+        id,
         esmtp,
         offer,
-        tls: false,
+        tls: None,
         rejected: false,
+        reception: plan.reception.clone(),
     };
     let Some(Upgrade(stream)) = session(stream, plain, shared).await else {
         return;
@@ -98,11 +105,20 @@ async fn greet_and_serve(mut stream: TcpStream, plan: Plan, shared: &Shared) {
     let Ok(Ok(tls)) = tokio::time::timeout(opts.io_timeout, acceptor.accept(stream)).await else {
         return;
     };
+    // A completed handshake always has a version and a suite; the fallback only keeps the
+    // session marked as TLS should rustls ever say otherwise.
+    let facts = TlsFacts::of(tls.get_ref().1).unwrap_or(TlsFacts {
+        version: rustls::ProtocolVersion::Unknown(0),
+        cipher_suite: rustls::CipherSuite::Unknown(0),
+    });
+    shared.mailbox().tls_started(id, Some(facts));
     let over_tls = Mode {
+        id,
         esmtp,
         offer: TlsOffer::None,
-        tls: true,
+        tls: Some(facts),
         rejected: false,
+        reception: plan.reception,
     };
     let _ = session(tls, over_tls, shared).await;
 }

@@ -34,7 +34,7 @@ pub(super) async fn write<S: AsyncWrite + Unpin>(
 
 /// The outcome of reading one line.
 pub(super) enum Line {
-    /// A line without its CRLF/LF.
+    /// A line: without its CRLF/LF from [`read_line`], with it from [`read_raw_line`].
     Text(Vec<u8>),
     /// The line exceeded the limit.
     TooLong,
@@ -42,8 +42,27 @@ pub(super) enum Line {
     Gone,
 }
 
-/// Reads one line of at most `opts.max_line` bytes within the I/O timeout.
+/// Reads one line of at most `opts.max_line` bytes within the I/O timeout, without its
+/// CRLF (or bare LF).
 pub(super) async fn read_line<S: AsyncRead + Unpin>(
+    reader: &mut BufReader<S>,
+    opts: &PeerOptions,
+) -> Line {
+    match read_raw_line(reader, opts).await {
+        Line::Text(mut line) => {
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            Line::Text(line)
+        }
+        other => other,
+    }
+}
+
+/// Reads one line of at most `opts.max_line` bytes within the I/O timeout, its line ending
+/// (CRLF or a bare LF) kept as sent.
+pub(super) async fn read_raw_line<S: AsyncRead + Unpin>(
     reader: &mut BufReader<S>,
     opts: &PeerOptions,
 ) -> Line {
@@ -67,10 +86,6 @@ pub(super) async fn read_line<S: AsyncRead + Unpin>(
                 return Line::TooLong;
             }
             if done {
-                line.pop();
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
                 return Line::Text(line);
             }
         }

@@ -1,41 +1,43 @@
 //! The command loop of one SMTP session of a simulated peer (RFC 5321 §4.1), before or after
-//! TLS: EHLO/HELO, STARTTLS (RFC 3207), MAIL/RCPT/DATA with the messages stored, RSET, NOOP,
-//! VRFY and QUIT, each in the order RFC 5321 §4.1.4 requires (503 otherwise). Each command is
-//! one method of [`Session`]; the loop only reads and dispatches.
+//! TLS: EHLO/HELO, STARTTLS (RFC 3207), the mail transaction (MAIL/RCPT/DATA, in
+//! `transaction`), RSET, NOOP, VRFY and QUIT, each in the order RFC 5321 §4.1.4 requires (503
+//! otherwise, 501 for bad arguments). Each command is one method of [`Session`] and is logged
+//! in the peer's mailbox with whether it came over TLS; the loop only reads and dispatches.
+
+#[path = "transaction.rs"]
+mod transaction;
 
 use std::time::Duration;
 
-use sendguard_common::address::Address;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
+use super::Shared;
 use super::behaviour::TlsOffer;
-use super::io::{Line, multi_line, read_line, write};
-use super::{ReceivedMessage, Shared};
+use super::io::{Line, multi_line, read_line, read_raw_line, write};
+use super::mailbox::{TlsFacts, Verb};
+use super::reception::Reception;
+use transaction::Transaction;
 
-/// The most recipients one transaction accepts (RFC 5321 §4.5.3.1.8 asks for at least 100).
-const MAX_RECIPIENTS: usize = 100;
+#[cfg(test)]
+pub(super) use transaction::path_argument;
 
 /// A session asks its caller to start TLS on the plain stream.
 pub(super) struct Upgrade<S>(pub(super) S);
 
 /// How a session starts.
 pub(super) struct Mode {
+    /// The connection's number at the peer (its session log).
+    pub(super) id: usize,
     /// Whether EHLO is understood (an old server answers it with 500).
     pub(super) esmtp: bool,
     /// What STARTTLS does.
     pub(super) offer: TlsOffer,
-    /// Whether the session already runs over TLS.
-    pub(super) tls: bool,
+    /// The TLS the session runs over, if it does.
+    pub(super) tls: Option<TlsFacts>,
     /// Whether the greeting was 554: everything but QUIT gets 503 (RFC 5321 §3.1).
     pub(super) rejected: bool,
-}
-
-/// A message read after DATA.
-enum Message {
-    /// The message, within the size limit.
-    Data(Vec<u8>),
-    /// It exceeded the size limit (and was read to its end all the same).
-    TooBig,
+    /// What happens to the mail offered.
+    pub(super) reception: Reception,
 }
 
 /// What the loop does after a command.
@@ -53,9 +55,10 @@ struct Session<'a, S> {
     reader: BufReader<S>,
     mode: Mode,
     shared: &'a Shared,
-    greeted: bool,
-    mail_from: Option<String>,
-    rcpt_to: Vec<String>,
+    /// The name from the last EHLO/HELO; `None` before one.
+    ehlo: Option<String>,
+    /// The transaction in progress, after an accepted MAIL FROM.
+    transaction: Option<Transaction>,
 }
 
 /// Runs the command loop of one (plain or TLS) session. Returns the plain stream when the
@@ -69,9 +72,8 @@ pub(super) async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         reader: BufReader::new(stream),
         mode,
         shared,
-        greeted: false,
-        mail_from: None,
-        rcpt_to: Vec::new(),
+        ehlo: None,
+        transaction: None,
     };
     loop {
         let line = match session.line().await {
@@ -89,10 +91,22 @@ pub(super) async fn session<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
-    /// The next line; `None` when the client is gone or the line was too long (answered
-    /// with 500 before closing).
+    /// The next line without its ending; `None` when the client is gone or the line was too
+    /// long (answered with 500 before closing).
     async fn line(&mut self) -> Option<Vec<u8>> {
-        match read_line(&mut self.reader, &self.shared.options).await {
+        let line = read_line(&mut self.reader, &self.shared.options).await;
+        self.checked(line).await
+    }
+
+    /// The next line with its ending as sent, for message data; `None` as for `line`.
+    async fn raw_line(&mut self) -> Option<Vec<u8>> {
+        let line = read_raw_line(&mut self.reader, &self.shared.options).await;
+        self.checked(line).await
+    }
+
+    /// The text of a line read, or `None` after answering a line too long.
+    async fn checked(&mut self, line: Line) -> Option<Vec<u8>> {
+        match line {
             Line::Text(line) => Some(line),
             Line::TooLong => {
                 self.reply("500 5.5.2 Line too long\r\n").await;
@@ -112,35 +126,38 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
 
     /// Dispatches one command line.
     async fn command(&mut self, line: &str) -> Flow {
-        let (verb, args) = match line.split_once(' ') {
-            Some((v, a)) => (v.to_ascii_uppercase(), a.trim().to_string()),
-            None => (line.trim().to_ascii_uppercase(), String::new()),
+        let (word, args) = match line.split_once(' ') {
+            Some((v, a)) => (v, a.trim()),
+            None => (line.trim(), ""),
         };
-        if self.mode.rejected && verb != "QUIT" {
+        let verb = Verb::parse(word);
+        self.shared
+            .mailbox()
+            .command(self.mode.id, verb, self.mode.tls.is_some());
+        if self.mode.rejected && verb != Verb::Quit {
             return self.reply("503 5.5.1 No SMTP service here\r\n").await;
         }
-        match verb.as_str() {
-            "EHLO" => self.ehlo(&args).await,
-            "HELO" => self.helo().await,
-            "STARTTLS" => self.starttls().await,
-            "MAIL" => self.mail(&args).await,
-            "RCPT" => self.rcpt(&args).await,
-            "DATA" => self.data().await,
-            "RSET" => {
-                self.reset();
+        match verb {
+            Verb::Ehlo => self.ehlo(args).await,
+            Verb::Helo => self.helo(args).await,
+            Verb::StartTls => self.starttls().await,
+            Verb::Mail => self.mail(args).await,
+            Verb::Rcpt => self.rcpt(args).await,
+            Verb::Data => self.data(args).await,
+            Verb::Rset => {
+                self.transaction = None;
                 self.reply("250 2.0.0 Ok\r\n").await
             }
-            "NOOP" => self.reply("250 2.0.0 Ok\r\n").await,
-            "VRFY" => self.reply("252 2.0.0 Cannot VRFY user\r\n").await,
-            "QUIT" => self.quit().await,
-            _ => self.reply("500 5.5.2 Command unrecognized\r\n").await,
+            Verb::Noop => self.reply("250 2.0.0 Ok\r\n").await,
+            Verb::Vrfy => self.reply("252 2.0.0 Cannot VRFY user\r\n").await,
+            Verb::Quit => self.quit().await,
+            Verb::Unknown => self.reply("500 5.5.2 Command unrecognized\r\n").await,
         }
     }
 
-    /// Forgets the transaction in progress.
-    fn reset(&mut self) {
-        self.mail_from = None;
-        self.rcpt_to.clear();
+    /// Whether the session runs over TLS.
+    fn over_tls(&self) -> bool {
+        self.mode.tls.is_some()
     }
 
     /// EHLO: the extensions, STARTTLS among them before TLS when offered (RFC 3207 §4.2:
@@ -149,8 +166,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         if !self.mode.esmtp {
             return self.reply("500 5.5.1 Command unrecognized\r\n").await;
         }
-        self.greeted = true;
-        self.reset();
+        if args.is_empty() {
+            return self.reply("501 5.5.4 Syntax: EHLO domain\r\n").await;
+        }
+        self.ehlo = Some(args.to_string());
+        self.transaction = None;
         let opts = &self.shared.options;
         let mut lines = vec![
             format!("{} greets {}", opts.hostname, args),
@@ -158,23 +178,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             format!("SIZE {}", opts.max_message),
             "8BITMIME".to_string(),
         ];
-        if self.mode.offer.advertised() && !self.mode.tls {
+        if self.mode.offer.advertised() && !self.over_tls() {
             lines.push("STARTTLS".to_string());
         }
         self.reply(&multi_line(250, &lines)).await
     }
 
     /// HELO: no extensions.
-    async fn helo(&mut self) -> Flow {
-        self.greeted = true;
-        self.reset();
+    async fn helo(&mut self, args: &str) -> Flow {
+        if args.is_empty() {
+            return self.reply("501 5.5.4 Syntax: HELO domain\r\n").await;
+        }
+        self.ehlo = Some(args.to_string());
+        self.transaction = None;
         let text = format!("250 {}\r\n", self.shared.options.hostname);
         self.reply(&text).await
     }
 
     /// STARTTLS as the offer says: not available, refused, broken or accepted.
     async fn starttls(&mut self) -> Flow {
-        if self.mode.tls {
+        if self.over_tls() {
             return self.reply("503 5.5.1 TLS already active\r\n").await;
         }
         match &self.mode.offer {
@@ -215,96 +238,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         }
     }
 
-    /// MAIL FROM: starts a transaction after EHLO/HELO.
-    async fn mail(&mut self, args: &str) -> Flow {
-        if !self.greeted {
-            return self.reply("503 5.5.1 Send EHLO/HELO first\r\n").await;
-        }
-        if self.mail_from.is_some() {
-            return self.reply("503 5.5.1 Nested MAIL command\r\n").await;
-        }
-        match path_argument(args, "FROM:", true) {
-            Some(from) => {
-                self.mail_from = Some(from);
-                self.rcpt_to.clear();
-                self.reply("250 2.1.0 Ok\r\n").await
-            }
-            None => {
-                self.reply("501 5.5.4 Syntax: MAIL FROM:<address>\r\n")
-                    .await
-            }
-        }
-    }
-
-    /// RCPT TO: adds a recipient to the transaction.
-    async fn rcpt(&mut self, args: &str) -> Flow {
-        if self.mail_from.is_none() {
-            return self.reply("503 5.5.1 Need MAIL command\r\n").await;
-        }
-        match path_argument(args, "TO:", false) {
-            Some(to) if self.rcpt_to.len() < MAX_RECIPIENTS => {
-                self.rcpt_to.push(to);
-                self.reply("250 2.1.5 Ok\r\n").await
-            }
-            Some(_) => self.reply("452 4.5.3 Too many recipients\r\n").await,
-            None => self.reply("501 5.5.4 Syntax: RCPT TO:<address>\r\n").await,
-        }
-    }
-
-    /// DATA: reads the message and stores it, unless it is too big.
-    async fn data(&mut self) -> Flow {
-        if self.rcpt_to.is_empty() {
-            return self.reply("503 5.5.1 Need RCPT command\r\n").await;
-        }
-        if let Flow::Close = self.reply("354 End data with <CR><LF>.<CR><LF>\r\n").await {
-            return Flow::Close;
-        }
-        let Some(message) = self.message().await else {
-            return Flow::Close;
-        };
-        let mail_from = self.mail_from.take().unwrap_or_default();
-        let rcpt_to = std::mem::take(&mut self.rcpt_to);
-        let Message::Data(data) = message else {
-            return self.reply("552 5.3.4 Message too big\r\n").await;
-        };
-        self.shared
-            .received
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(ReceivedMessage {
-                mail_from,
-                rcpt_to,
-                data,
-                tls: self.mode.tls,
-            });
-        self.reply("250 2.0.0 Ok: queued\r\n").await
-    }
-
-    /// The message up to the lone dot, dot-unstuffed (RFC 5321 §4.5.2), lines ending in CRLF;
-    /// `None` when the client is gone.
-    async fn message(&mut self) -> Option<Message> {
-        let max = self.shared.options.max_message;
-        let mut data = Vec::new();
-        let mut too_big = false;
-        loop {
-            let line = self.line().await?;
-            if line == b"." {
-                return Some(if too_big {
-                    Message::TooBig
-                } else {
-                    Message::Data(data)
-                });
-            }
-            let content = line.strip_prefix(b".").unwrap_or(&line);
-            if data.len() + content.len() + 2 > max {
-                too_big = true;
-                continue;
-            }
-            data.extend_from_slice(content);
-            data.extend_from_slice(b"\r\n");
-        }
-    }
-
     /// QUIT: 221, then the connection is shut down.
     async fn quit(&mut self) -> Flow {
         if let Flow::Next = self.reply("221 2.0.0 Bye\r\n").await {
@@ -313,21 +246,4 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         }
         Flow::Close
     }
-}
-
-/// The address inside `<...>` after a `FROM:`/`TO:` prefix (RFC 5321 §4.1.1.2, §4.1.1.3),
-/// checked by the shared address parser ([`sendguard_common::address::Address`]); the null
-/// path `<>` only where `null_allowed` (MAIL FROM, RFC 5321 §4.5.5).
-pub(super) fn path_argument(args: &str, prefix: &str, null_allowed: bool) -> Option<String> {
-    let head = args.get(..prefix.len())?;
-    if !head.eq_ignore_ascii_case(prefix) {
-        return None;
-    }
-    let rest = args[prefix.len()..].trim_start();
-    let path = rest.split_ascii_whitespace().next().unwrap_or("");
-    let inner = path.strip_prefix('<')?.strip_suffix('>')?;
-    if inner.is_empty() {
-        return null_allowed.then(String::new);
-    }
-    Address::parse(inner).ok().map(|a| a.to_string())
 }
