@@ -16,7 +16,7 @@ CREATE INDEX messages_by_owner ON messages (owner, created_at);
 
 CREATE TABLE message_recipients (
     id              INTEGER PRIMARY KEY,
-    message_id      INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    message         INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
     position        INTEGER NOT NULL,   -- order as given, To, then Cc, then Bcc
     address         TEXT    NOT NULL,   -- RFC 5321 RCPT TO, as given
     domain          TEXT    NOT NULL,   -- A-label form of the address's domain
@@ -34,6 +34,6 @@ CREATE TABLE message_recipients (
     cipher          TEXT,
     dane            TEXT,               -- DaneStatus wire name
     verified        INTEGER,            -- 1: certificate authenticated
-    UNIQUE (message_id, position)
+    UNIQUE (message, position)
 );
 CREATE INDEX recipients_due ON message_recipients (state, next_attempt_at);

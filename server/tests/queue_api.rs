@@ -117,7 +117,7 @@ async fn a_posted_message_is_on_disk_when_answered_and_comes_back() {
     assert_eq!(row.get::<String, _>("message_id"), queued.message_id);
     assert_eq!(raw.len() as u64, queued.size);
     assert!(String::from_utf8_lossy(&raw).contains(&format!("<{}>", queued.message_id)));
-    let n: i64 = sqlx::query("SELECT count(*) FROM message_recipients WHERE message_id = ?")
+    let n: i64 = sqlx::query("SELECT count(*) FROM message_recipients WHERE message = ?")
         .bind(queued.id)
         .fetch_one(&other)
         .await
@@ -277,4 +277,32 @@ async fn a_worker_claims_by_domain_and_records_attempts() {
         .sum();
     assert_eq!(due, 7);
     store.close().await;
+}
+
+#[tokio::test]
+async fn the_secure_alias_is_a_sender_only_while_secure_sending_is_on() {
+    let (state, _dir) = common::offline_state().await;
+    let store = <Store as axum::extract::FromRef<_>>::from_ref(&state);
+    let router = app(state);
+    let mut alias = request();
+    alias.from = "maxima.mustermann@secure.sendguard.example".into();
+    let body = serde_json::to_vec(&alias).unwrap();
+    let (status, answer) = call(&router, post(body.clone())).await;
+    let error: ApiErrorBody = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(
+        (status, error.error.as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            "maxima.mustermann@secure.sendguard.example is not one of your sender addresses"
+        )
+    );
+    let on = sendguard_common::SecureSendingSettings {
+        mode: sendguard_common::SecureMode::On,
+        ..Default::default()
+    };
+    store.set_settings("default", &on).await.unwrap();
+    let (status, answer) = call(&router, post(body)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let queued: MessageView = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(queued.from, "maxima.mustermann@secure.sendguard.example");
 }

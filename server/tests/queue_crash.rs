@@ -79,7 +79,7 @@ async fn every_message_answered_before_a_kill_9_is_queued_whole() {
         let store = Store::open(&path).await.unwrap();
         assert_eq!(store.integrity_check().await.unwrap(), "ok");
         let stored: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT m.id, (SELECT COUNT(*) FROM message_recipients r WHERE r.message_id = m.id)
+            "SELECT m.id, (SELECT COUNT(*) FROM message_recipients r WHERE r.message = m.id)
              FROM messages m",
         )
         .fetch_all(store.pool())

@@ -165,7 +165,7 @@ pub struct DomainBatch {
 
 const MESSAGE_COLUMNS: &str =
     "id, owner, envelope_from, from_header, subject, message_id, created_at, size";
-const RECIPIENT_COLUMNS: &str = "id, message_id, address, domain, kind, state, attempts, \
+const RECIPIENT_COLUMNS: &str = "id, message, address, domain, kind, state, attempts, \
      next_attempt_at, last_attempt_at, reason, mx_host, ip, tls_version, cipher, dane, verified";
 
 impl Store {
@@ -195,7 +195,7 @@ impl Store {
         for (position, r) in message.recipients.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO message_recipients
-                     (message_id, position, address, domain, kind, state, next_attempt_at)
+                     (message, position, address, domain, kind, state, next_attempt_at)
                  VALUES (?, ?, ?, ?, ?, 'queued', ?)",
             )
             .bind(id)
@@ -261,7 +261,7 @@ impl Store {
 
     async fn recipients_of(&self, message: i64) -> Result<Vec<QueuedRecipient>, StoreError> {
         let sql = format!(
-            "SELECT {RECIPIENT_COLUMNS} FROM message_recipients WHERE message_id = ?
+            "SELECT {RECIPIENT_COLUMNS} FROM message_recipients WHERE message = ?
              ORDER BY position"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -417,7 +417,7 @@ fn recipient_of(row: &SqliteRow) -> Result<QueuedRecipient, StoreError> {
     };
     Ok(QueuedRecipient {
         id: row.try_get("id")?,
-        message: row.try_get("message_id")?,
+        message: row.try_get("message")?,
         address: row.try_get("address")?,
         domain: row.try_get("domain")?,
         kind,
