@@ -195,3 +195,14 @@ fn only_a_busy_store_is_temporary() {
     let busy = SubmitError::Store(StoreError::Busy(sqlx::Error::PoolTimedOut));
     assert!(busy.is_temporary());
 }
+
+#[test]
+fn a_domain_without_a_valid_a_label_is_refused() {
+    let mut r = request();
+    r.to = vec!["a@xn--a.example".into()];
+    assert!(
+        matches!(prepare_it(&r), Err(SubmitError::BadDomain(a)) if a == "a@xn--a.example"),
+        "{:?}",
+        prepare_it(&r).map(|p| p.recipients)
+    );
+}
