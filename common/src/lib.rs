@@ -27,6 +27,11 @@ pub mod paths {
     /// `GET`/`PUT`/`DELETE`: the user's saved draft ([`super::Draft`]). `GET` answers `null`
     /// when there is none; `PUT` answers the stored draft; `DELETE` answers 204.
     pub const DRAFT: &str = "/api/draft";
+    /// `POST`: queue a message ([`super::SendRequest`]), answered with [`super::MessageView`]
+    /// once it is stored durably. `GET`: the user's messages ([`super::MessageList`]).
+    pub const MESSAGES: &str = "/api/messages";
+    /// `GET /api/messages/{id}`: one message with its recipients ([`super::MessageView`]).
+    pub const MESSAGE: &str = "/api/messages/{id}";
     /// `GET`: servers on hold with their evidence ([`super::HoldView`] list). Admin only.
     pub const ADMIN_HOLDS: &str = "/api/admin/holds";
     /// `POST /api/admin/holds/{host}/release`: accept the new level as the floor. Admin only.
@@ -37,6 +42,11 @@ pub mod paths {
     pub const ADMIN_OBSERVATIONS: &str = "/api/admin/servers/{host}/observations";
     /// Header that carries the administrator token (`Authorization: Bearer <token>` also works).
     pub const ADMIN_TOKEN_HEADER: &str = "x-sendguard-admin-token";
+
+    /// [`MESSAGE`] for the message `id`.
+    pub fn message(id: i64) -> String {
+        MESSAGE.replace("{id}", &id.to_string())
+    }
 
     /// A path template with its `{host}` filled in.
     pub fn with_host(template: &str, host: &str) -> String {
@@ -254,6 +264,21 @@ macro_rules! wire_names {
     };
 }
 
+mod messages;
+pub use messages::{
+    DeliveryView, MessageList, MessageView, RecipientKind, RecipientState, RecipientView,
+    SendRequest,
+};
+
+wire_names!(RecipientKind { To => "to", Cc => "cc", Bcc => "bcc" });
+wire_names!(RecipientState {
+    Queued => "queued",
+    Sending => "sending",
+    Sent => "sent",
+    Deferred => "deferred",
+    Held => "held",
+    Failed => "failed",
+});
 wire_names!(HoldStatus { Held => "held", Released => "released", Kept => "kept" });
 wire_names!(ObservationSource { Probe => "probe", Delivery => "delivery" });
 wire_names!(SecurityClass { NoSsl => "no_ssl", Unknown => "unknown", SslOk => "ssl_ok", DaneOk => "dane_ok" });
@@ -710,5 +735,15 @@ mod tests {
         names_match_serde(DnssecStatus::ALL, DnssecStatus::as_str, DnssecStatus::parse);
         names_match_serde(BlockCause::ALL, BlockCause::as_str, BlockCause::parse);
         names_match_serde(UnsignedDns::ALL, UnsignedDns::as_str, UnsignedDns::parse);
+        names_match_serde(
+            RecipientKind::ALL,
+            RecipientKind::as_str,
+            RecipientKind::parse,
+        );
+        names_match_serde(
+            RecipientState::ALL,
+            RecipientState::as_str,
+            RecipientState::parse,
+        );
     }
 }

@@ -8,7 +8,8 @@
 //! - `dane`: TLSA records (`dane/tlsa.rs`) and their matching (RFC 7672/7671);
 //! - `probe`: gathers the facts of a recipient domain (`probe/facts.rs` are the facts);
 //! - `policy`: pure judgement of facts and history;
-//! - `store`: persistence (SQLite);
+//! - `store`: persistence (SQLite), the outgoing queue among it (`store/queue.rs`);
+//! - `delivery`: submission of messages into the queue (no delivery worker yet);
 //! - `verdicts`: the verdict service that ties probe, policy and store together, and alerts;
 //! - `user`: the account, its sender addresses and the draft's bounds;
 //! - `http`: the thin HTTP handlers.
@@ -21,6 +22,7 @@
 
 pub mod cli;
 pub mod dane;
+pub mod delivery;
 pub mod dns;
 pub mod http;
 pub mod policy;

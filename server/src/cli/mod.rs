@@ -2,6 +2,7 @@
 //! through an environment variable so that services can be configured without flags.
 
 pub mod run;
+mod send;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -36,6 +37,37 @@ pub enum Command {
     /// Servers on hold after falling below their known level: list, show, release, keep.
     #[command(subcommand)]
     Holds(HoldsCommand),
+    /// Queue a message (text from standard input) and print its id and each recipient's state.
+    Send(SendArgs),
+}
+
+/// Options of `sendguard send`.
+#[derive(Debug, clap::Args)]
+pub struct SendArgs {
+    /// The sender: one of the account's addresses or, with secure sending on, their secure alias.
+    #[arg(long, value_name = "ADDRESS")]
+    pub from: String,
+    /// A To recipient; repeat or list several after one `--to`.
+    #[arg(long, value_name = "ADDRESS", num_args = 1.., required = true)]
+    pub to: Vec<String>,
+    /// A Cc recipient.
+    #[arg(long, value_name = "ADDRESS", num_args = 1..)]
+    pub cc: Vec<String>,
+    /// A Bcc recipient (an envelope recipient only, never in the message).
+    #[arg(long, value_name = "ADDRESS", num_args = 1..)]
+    pub bcc: Vec<String>,
+    /// The subject.
+    #[arg(long, default_value = "", value_name = "TEXT")]
+    pub subject: String,
+    /// Print the queued message as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// The user: `"Name <address>"`; repeat for more addresses (default: Maxima Mustermann).
+    #[arg(long = "account", value_name = "NAME <ADDRESS>")]
+    pub accounts: Vec<String>,
+    /// Where Sendguard remembers (and queues).
+    #[command(flatten)]
+    pub store: StoreOptions,
 }
 
 /// `sendguard holds ...`.

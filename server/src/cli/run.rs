@@ -1,4 +1,5 @@
-//! What each subcommand does: `serve`, `demo` (with the `demo` feature), `probe` and `holds`.
+//! What each subcommand does: `serve`, `demo` (with the `demo` feature), `probe` and `holds`
+//! (`send` is in `cli/send.rs`).
 //! `main.rs` parses the command line and calls [`run`].
 
 use std::fmt::Write as _;
@@ -39,6 +40,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo(args).await,
         Command::Probe(args) => probe(args).await,
         Command::Holds(command) => holds(command).await,
+        Command::Send(args) => crate::cli::send::send(args).await,
     }
 }
 

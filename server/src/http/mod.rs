@@ -2,7 +2,7 @@
 //!
 //! Handlers stay thin: they parse, call into the server's modules and turn errors into a short
 //! JSON message ([`ApiError`]) while logging the detail. Every request is bounded in time and
-//! body size (drafts have a larger limit of their own); responses are compressed (RFC 9110
+//! body size (drafts and messages have a larger limit of their own); responses are compressed (RFC 9110
 //! content coding) when the client accepts it.
 
 pub mod account;
@@ -11,6 +11,7 @@ mod assets;
 pub mod draft;
 mod error;
 pub mod limits;
+pub mod messages;
 pub mod recipients;
 
 use std::net::SocketAddr;
@@ -39,6 +40,9 @@ use crate::verdicts::Verdicts;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Largest draft (`PUT /api/draft`) the API accepts: a long message, far beyond any other request.
 pub const MAX_DRAFT_BYTES: usize = 1024 * 1024;
+/// Largest message (`POST /api/messages`) the API accepts: the text's limit
+/// ([`crate::delivery::submit::MAX_BODY_BYTES`]) with room for JSON escapes and the headers.
+pub const MAX_SUBMIT_BYTES: usize = 1024 * 1024;
 /// Longest time an ordinary request may take before it is answered with 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -150,6 +154,12 @@ pub fn app(state: AppState) -> Router {
         )
         .layer(DefaultBodyLimit::max(MAX_DRAFT_BYTES))
         .layer(timeout());
+    // Messages too: their limit is enforced the same way (`http::messages`).
+    let messages = Router::new()
+        .route(paths::MESSAGES, post(messages::send).get(messages::list))
+        .route(paths::MESSAGE, get(messages::one))
+        .layer(DefaultBodyLimit::max(MAX_SUBMIT_BYTES))
+        .layer(timeout());
     Router::new()
         .route(paths::HEALTH, get(health))
         .route(paths::RECIPIENT_SECURITY, post(recipients::security))
@@ -171,6 +181,7 @@ pub fn app(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(middleware::map_response(json_for_oversized))
         .merge(drafts)
+        .merge(messages)
         .with_state(state)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())

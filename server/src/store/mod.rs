@@ -4,7 +4,7 @@
 //! It keeps every observation of every recipient mail server, per server its best level, first
 //! and last sighting and the enforced floor, per domain the floor over its MX set, the holds with
 //! their evidence and decisions, an append-only audit log of administrator actions, the users'
-//! settings and their saved drafts (`drafts.rs`). The schema lives in `server/migrations/` and
+//! settings, their saved drafts (`drafts.rs`) and the outgoing queue ([`queue`]). The schema lives in `server/migrations/` and
 //! is applied on opening.
 //!
 //! The store decides nothing: [`WriteTx`] (`write.rs`) loads the state a policy decision needs
@@ -24,6 +24,7 @@
 mod drafts;
 mod holds;
 mod judgements;
+pub mod queue;
 mod retention;
 mod write;
 

@@ -1,0 +1,115 @@
+//! `sendguard send` as an operator runs it: the real binary, the text on standard input, a real
+//! database file; what it printed is what the queue holds, and a refused message exits 1 with
+//! the reason and queues nothing.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use sendguard::store::Store;
+use sendguard_common::{MessageView, RecipientKind, RecipientState};
+
+fn send(database: &Path, args: &[&str], body: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sendguard"))
+        .arg("send")
+        .args(args)
+        .env("SENDGUARD_DATABASE", database)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn send_queues_and_prints_each_recipients_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sendguard.db");
+    let account = ["--account", "Erika Muster <erika@mailbox.example>"];
+    let mut args = account.to_vec();
+    args.extend([
+        "--from",
+        "erika@mailbox.example",
+        "--to",
+        "a@example.org",
+        "b@example.org",
+        "--cc",
+        "c@example.org",
+        "--bcc",
+        "d@blind.example",
+        "--subject",
+        "Übersicht",
+        "--json",
+    ]);
+    let out = send(&db, &args, "Zeile 1\nZeile 2\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: MessageView = serde_json::from_slice(&out.stdout).unwrap();
+    let recipients: Vec<_> = printed
+        .recipients
+        .iter()
+        .map(|r| (r.address.as_str(), r.kind, r.state))
+        .collect();
+    assert_eq!(
+        recipients,
+        [
+            ("a@example.org", RecipientKind::To, RecipientState::Queued),
+            ("b@example.org", RecipientKind::To, RecipientState::Queued),
+            ("c@example.org", RecipientKind::Cc, RecipientState::Queued),
+            (
+                "d@blind.example",
+                RecipientKind::Bcc,
+                RecipientState::Queued
+            ),
+        ]
+    );
+
+    // Text output: the id and one line per recipient.
+    let mut args = account.to_vec();
+    args.extend(["--from", "erika@mailbox.example", "--to", "z@example.org"]);
+    let out = send(&db, &args, "kurz");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("Queued message "), "{text}");
+    assert!(text.contains("to   z@example.org"), "{text}");
+    assert!(text.trim_end().ends_with("queued"), "{text}");
+
+    // Refused: not the account's address; exit 1, the reason on stderr, nothing queued.
+    let mut args = account.to_vec();
+    args.extend(["--from", "maxima@else.example", "--to", "a@example.org"]);
+    let out = send(&db, &args, "x");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "sendguard send: maxima@else.example is not one of your sender addresses"
+    );
+
+    let store = Store::open(&db).await.unwrap();
+    let messages = store.messages("default").await.unwrap();
+    assert_eq!(messages.len(), 2);
+    let first = messages.iter().find(|m| m.id == printed.id).unwrap();
+    assert_eq!(sendguard::delivery::view(first), printed);
+    let raw = store.message_raw(printed.id).await.unwrap().unwrap();
+    let raw = String::from_utf8(raw).unwrap();
+    assert!(
+        raw.contains("From: \"Erika Muster\" <erika@mailbox.example>"),
+        "{raw}"
+    );
+    assert!(raw.contains("Zeile 2"), "{raw}");
+    assert!(!raw.contains("d@blind.example"), "{raw}");
+    store.close().await;
+}
