@@ -225,7 +225,7 @@ fuzz_target!(|data: &[u8]| {
 
 /// Whether delivery may go on: matched, or TLS without usable records (RFC 7672 §2.2).
 fn accepts(m: &DaneMatch) -> bool {
-    !matches!(m, DaneMatch::Mismatch(_))
+    !matches!(m, DaneMatch::Mismatch(_) | DaneMatch::NameMismatch(_))
 }
 
 /// The recomputed association data: the certificate or its key's SPKI (the pool's own key
@@ -304,6 +304,14 @@ fn check_result(result: &DaneMatch, records: &[TlsaRecord], chain: &[Vec<u8>]) {
             assert!(valid_path(chain, depth, false), "{result:?} validated");
         }
         DaneMatch::Matched { .. } => panic!("{result:?}"),
+        DaneMatch::NameMismatch(_) => {
+            // A DANE-TA record fitted the chain, but the leaf names neither of NAMES: so no
+            // strictly valid path (whose leaf names mx.example.net) may exist.
+            assert!(!ee, "DANE-EE should have matched: {result:?}");
+            assert!((0..chain.len()).any(ta_at), "no DANE-TA record fitted: {result:?}");
+            let should = (0..chain.len()).any(|d| ta_at(d) && valid_path(chain, d, true));
+            assert!(!should, "the leaf names {}: {result:?}", NAMES[0]);
+        }
         DaneMatch::Mismatch(_) | DaneMatch::NoUsableRecords => {
             assert!(!ee, "DANE-EE should have matched: {result:?}");
             let should = (0..chain.len()).any(|d| ta_at(d) && valid_path(chain, d, true));
