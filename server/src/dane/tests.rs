@@ -674,3 +674,18 @@ async fn verifier_rejects_a_dane_ta_server_with_a_foreign_chain() {
     .unwrap_err();
     assert!(err.contains("does not validate"), "{err}");
 }
+
+#[tokio::test]
+async fn verifier_refuses_a_chain_beyond_the_limit_before_matching_it() {
+    // The leaf matches its DANE-EE record, but the server sends it with more certificates than
+    // any real chain has: refused on length alone, as the probe's verifier does.
+    let (ca, _) = make_ca("Padding CA", None);
+    let (leaf, key) = make_leaf(&[MX], None, true);
+    let records = vec![spki_sha256_record(3, &leaf)];
+    let mut chain = vec![leaf];
+    chain.extend(std::iter::repeat_n(ca, crate::tls::MAX_CHAIN));
+    let err = handshake(chain, &key, records, &rustls::version::TLS13)
+        .await
+        .unwrap_err();
+    assert!(err.contains("ChainTooLong(17)"), "{err}");
+}
