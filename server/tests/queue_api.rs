@@ -306,3 +306,42 @@ async fn the_secure_alias_is_a_sender_only_while_secure_sending_is_on() {
     let queued: MessageView = serde_json::from_slice(&answer).unwrap();
     assert_eq!(queued.from, "maxima.mustermann@secure.sendguard.example");
 }
+
+#[tokio::test]
+async fn the_queue_of_one_user_is_bounded() {
+    // 200 messages of 100 recipients fill a user's share of the queue; the next message is
+    // refused for now (503, nothing queued) and the user's earlier messages are all kept.
+    let (state, _dir) = common::offline_state().await;
+    let store = <Store as axum::extract::FromRef<_>>::from_ref(&state);
+    let router = app(state);
+    let full = SendRequest {
+        to: (0..100).map(|i| format!("r{i}@example.org")).collect(),
+        cc: vec![],
+        bcc: vec![],
+        ..request()
+    };
+    let per_message = full.to.len() as i64;
+    let messages = sendguard::delivery::submit::MAX_PENDING_PER_USER / per_message;
+    let body = serde_json::to_vec(&full).unwrap();
+    for _ in 0..messages {
+        let (status, answer) = call(&router, post(body.clone())).await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    let (status, answer) = call(&router, post(serde_json::to_vec(&request()).unwrap())).await;
+    let error: ApiErrorBody = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{}", error.error);
+    assert!(
+        error.error.contains("at most 20000 may wait at once"),
+        "{}",
+        error.error
+    );
+    assert_eq!(
+        store.pending_recipients("default").await.unwrap(),
+        messages * per_message
+    );
+}

@@ -11,6 +11,8 @@
 //!   appears); a subject of at most [`MAX_SUBJECT_CHARS`] characters without control characters
 //!   (so no header can be injected through it), a body of at most [`MAX_BODY_BYTES`] octets
 //!   without NUL (RFC 5322 §2.3).
+//! * the user has room in the queue: at most [`MAX_PENDING_PER_USER`] recipients not finished
+//!   yet, so a client that submits in a loop cannot grow the queue without bound (temporary).
 //!
 //! The message is built by mail-builder: `From` (with the account's display name), `To`, `Cc`
 //! (never `Bcc`: blind copies are envelope recipients only, RFC 5322 §3.6.3), `Subject`
@@ -36,6 +38,9 @@ pub const MAX_RECIPIENTS: usize = 100;
 pub const MAX_SUBJECT_CHARS: usize = 998;
 /// Largest body, in octets of UTF-8.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
+/// The most recipients one user may have waiting in the queue (queued, sending, deferred or
+/// held) at once: the queue stays bounded however fast a client submits.
+pub const MAX_PENDING_PER_USER: i64 = 20_000;
 
 /// Why a message was not queued. Every variant but [`SubmitError::Store`] (when the database is
 /// busy) is permanent: the same message is refused again.
@@ -73,6 +78,15 @@ pub enum SubmitError {
     /// The body contains NUL.
     #[error("the text contains a NUL character")]
     BodyNul,
+    /// The user already has [`MAX_PENDING_PER_USER`] recipients waiting (temporary: the queue
+    /// drains as messages are delivered).
+    #[error(
+        "{pending} recipients of yours are still waiting in the queue; at most {MAX_PENDING_PER_USER} may wait at once, please try again later"
+    )]
+    QueueFull {
+        /// How many are waiting now.
+        pending: i64,
+    },
     /// The message could not be built (permanent).
     #[error("the message could not be built: {0}")]
     Build(#[source] std::io::Error),
@@ -84,7 +98,11 @@ pub enum SubmitError {
 impl SubmitError {
     /// Whether trying again later may succeed.
     pub fn is_temporary(&self) -> bool {
-        matches!(self, SubmitError::Store(e) if e.is_temporary())
+        match self {
+            SubmitError::Store(e) => e.is_temporary(),
+            SubmitError::QueueFull { .. } => true,
+            _ => false,
+        }
     }
 }
 
@@ -105,6 +123,10 @@ pub async fn submit(
         .map(|a| a.address)
         .collect();
     let message = prepare(request, &account.name, &allowed, crate::probe::now_unix())?;
+    let pending = store.pending_recipients(owner).await?;
+    if pending + message.recipients.len() as i64 > MAX_PENDING_PER_USER {
+        return Err(SubmitError::QueueFull { pending });
+    }
     Ok(store.enqueue(&message.into_new(owner)).await?)
 }
 

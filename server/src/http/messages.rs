@@ -64,6 +64,7 @@ impl From<SubmitError> for ApiError {
             SubmitError::Store(e) => e.into(),
             SubmitError::Build(e) => ApiError::Internal(e.into()),
             SubmitError::BodyTooLarge => ApiError::TooLarge(SubmitError::BodyTooLarge.to_string()),
+            e @ SubmitError::QueueFull { .. } => ApiError::Overloaded(e.to_string()),
             e => ApiError::BadRequest(e.to_string()),
         }
     }

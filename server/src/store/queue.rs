@@ -213,6 +213,17 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt(format!("message {id} vanished after queueing")))
     }
 
+    /// How many recipients of `owner` are not finished yet (queued, sending, deferred or held).
+    pub async fn pending_recipients(&self, owner: &str) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM message_recipients r JOIN messages m ON m.id = r.message
+             WHERE m.owner = ? AND r.state IN ('queued', 'sending', 'deferred', 'held')",
+        )
+        .bind(owner)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
     /// The messages of `owner`, newest first, at most [`MAX_LISTED`], with their recipients.
     pub async fn messages(&self, owner: &str) -> Result<Vec<QueuedMessage>, StoreError> {
         let sql = format!(
