@@ -48,14 +48,8 @@ impl ServerCertVerifier for DaneVerifier {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let length = intermediates.len() + 1;
-        if length > crate::tls::MAX_CHAIN {
-            let too_long = OtherError(Arc::new(crate::tls::ChainTooLong(length)));
-            return Err(rustls::Error::InvalidCertificate(CertificateError::Other(
-                too_long,
-            )));
-        }
-        let mut chain = Vec::with_capacity(length);
+        crate::tls::check_chain_length(intermediates)?;
+        let mut chain = Vec::with_capacity(1 + intermediates.len());
         chain.push(end_entity.clone());
         chain.extend(intermediates.iter().cloned());
         let names: Vec<&str> = self.names.iter().map(String::as_str).collect();

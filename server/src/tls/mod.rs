@@ -34,6 +34,19 @@ pub const MAX_CHAIN: usize = 16;
 #[error("the server sent a chain of {0} certificates, more than the {MAX_CHAIN} we accept")]
 pub struct ChainTooLong(pub usize);
 
+/// Refuses a chain of more than [`MAX_CHAIN`] certificates (the leaf and `intermediates`), as
+/// every verifier of ours does before it looks at the certificates.
+pub fn check_chain_length(intermediates: &[CertificateDer<'_>]) -> Result<(), rustls::Error> {
+    let length = intermediates.len() + 1;
+    if length > MAX_CHAIN {
+        let too_long = rustls::OtherError(Arc::new(ChainTooLong(length)));
+        return Err(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::Other(too_long),
+        ));
+    }
+    Ok(())
+}
+
 /// A verifier that accepts any certificate chain of at most [`MAX_CHAIN`] certificates but
 /// checks the handshake signatures with the ring provider's algorithms, so the server must
 /// hold the private key of the leaf it sent.
@@ -61,13 +74,7 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         // The chain is recorded and judged later (DANE, WebPKI); see the module comment.
-        let length = intermediates.len() + 1;
-        if length > MAX_CHAIN {
-            let too_long = rustls::OtherError(Arc::new(ChainTooLong(length)));
-            return Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::Other(too_long),
-            ));
-        }
+        check_chain_length(intermediates)?;
         Ok(ServerCertVerified::assertion())
     }
 
