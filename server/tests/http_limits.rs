@@ -13,7 +13,7 @@ use axum::http::{Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use sendguard::http::{Limits, app};
 use sendguard::store::Store;
-use sendguard_common::{ApiErrorBody, DomainVerdict, ObservationSource};
+use sendguard_common::{ApiErrorBody, ObservationSource};
 use tower::ServiceExt;
 
 mod common;
@@ -157,25 +157,10 @@ async fn one_stream_carries_every_known_verdict_it_names() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let mut body = response.into_body();
-    let mut text = String::new();
-    let mut seen = HashSet::new();
-    while seen.len() < 3 {
-        let frame = tokio::time::timeout(Duration::from_secs(10), body.frame())
+    let seen: HashSet<String> =
+        common::read_verdicts(response.into_body(), 3, Duration::from_secs(10))
             .await
-            .expect("the known verdicts come at once")
-            .expect("the stream stays open")
-            .unwrap();
-        if let Ok(data) = frame.into_data() {
-            text.push_str(&String::from_utf8_lossy(&data));
-        }
-        while let Some(end) = text.find("\n\n") {
-            let event: String = text.drain(..end + 2).collect();
-            if let Some(json) = event.lines().find_map(|l| l.strip_prefix("data: ")) {
-                let v: DomainVerdict = serde_json::from_str(json).unwrap();
-                seen.insert(v.domain);
-            }
-        }
-    }
+            .into_keys()
+            .collect();
     assert_eq!(seen, domains.iter().map(|d| d.to_string()).collect());
 }

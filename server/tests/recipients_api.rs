@@ -2,7 +2,6 @@
 //! `pending` at once, their verdicts arrive on the event stream, and a second request answers
 //! them as final. Malformed addresses get a per-address error; malformed requests a JSON 400.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -13,9 +12,7 @@ use sendguard::probe::Prober;
 use sendguard::store::Store;
 use sendguard::verdicts::Verdicts;
 use sendguard::verdicts::alerts::Alerts;
-use sendguard_common::{
-    ApiErrorBody, DomainVerdict, RecipientSecurity, RecipientSecurityResponse, SecurityClass,
-};
+use sendguard_common::{ApiErrorBody, RecipientSecurity, RecipientSecurityResponse, SecurityClass};
 use sendguard_sim::world::SimWorld;
 use tower::ServiceExt;
 
@@ -80,32 +77,7 @@ async fn pending_verdicts_arrive_on_the_event_stream() {
         response.headers()[header::CONTENT_TYPE],
         "text/event-stream"
     );
-    let mut body = response.into_body();
-    let mut text = String::new();
-    let mut seen: HashMap<String, DomainVerdict> = HashMap::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while seen.len() < 2 {
-        let frame = tokio::time::timeout_at(deadline, body.frame())
-            .await
-            .expect("both verdicts within 30 s")
-            .expect("the stream stays open")
-            .unwrap();
-        if let Ok(data) = frame.into_data() {
-            text.push_str(&String::from_utf8_lossy(&data));
-        }
-        while let Some(end) = text.find("\n\n") {
-            let event: String = text.drain(..end + 2).collect();
-            if !event.contains("event: verdict") {
-                continue;
-            }
-            let json = event
-                .lines()
-                .find_map(|l| l.strip_prefix("data: "))
-                .expect("a data line");
-            let v: DomainVerdict = serde_json::from_str(json).unwrap();
-            seen.insert(v.domain.clone(), v);
-        }
-    }
+    let seen = common::read_verdicts(response.into_body(), 2, Duration::from_secs(30)).await;
     assert_eq!(seen["tls.test"].class, SecurityClass::SslOk);
     assert_eq!(seen["plain.test"].class, SecurityClass::NoSsl);
 

@@ -7,7 +7,7 @@ use sendguard::probe::facts::{
     DaneOutcome, DomainFacts, EndpointFacts, EndpointOutcome, HostFacts, MxFacts, SessionFacts,
     TlsFacts, TlsFailureFacts, TlsaFacts,
 };
-use sendguard_common::DnssecStatus;
+use sendguard_common::{DnssecStatus, DomainVerdict};
 
 /// A TLS 1.3 session with a certificate that is not WebPKI-valid and no DANE.
 pub fn tls13() -> TlsFacts {
@@ -120,4 +120,42 @@ pub async fn offline_state() -> (sendguard::http::AppState, tempfile::TempDir) {
         std::time::Duration::from_secs(3600),
     );
     (sendguard::http::AppState::new(verdicts), dir)
+}
+
+/// Reads the `verdict` events of an event stream (`paths::RECIPIENT_EVENTS`) until `count`
+/// domains have one, the latest kept per domain; panics when `within` passes first or the
+/// stream ends.
+pub async fn read_verdicts(
+    body: axum::body::Body,
+    count: usize,
+    within: std::time::Duration,
+) -> std::collections::HashMap<String, DomainVerdict> {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut text = String::new();
+    let mut seen = std::collections::HashMap::new();
+    let deadline = tokio::time::Instant::now() + within;
+    while seen.len() < count {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .expect("the verdicts come in time")
+            .expect("the stream stays open")
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+        while let Some(end) = text.find("\n\n") {
+            let event: String = text.drain(..end + 2).collect();
+            if !event.contains("event: verdict") {
+                continue;
+            }
+            let json = event
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .expect("a data line");
+            let v: DomainVerdict = serde_json::from_str(json).unwrap();
+            seen.insert(v.domain.clone(), v);
+        }
+    }
+    seen
 }
