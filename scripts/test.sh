@@ -31,12 +31,18 @@ cargo clippy -p sendguard-frontend --all-targets --target wasm32-unknown-unknown
 step "Rust tests"
 cargo test --workspace --locked 2>&1 | tee -a "$LOG"
 
-step "Interop: our verdicts against posttls-finger on real Postfix, nsd and unbound (as root)"
 # Built as the current user; only the test binary runs as root (ports 25 and 53, Postfix).
-interop_bin="$(cargo test -p sendguard --locked --test interop_postfix --no-run 2>&1 \
-  | sed -n 's/.*Executable tests\/interop_postfix.rs (\(.*\))$/\1/p')"
-[ -x "$interop_bin" ] || die "could not build the interop test"
-as_root "$interop_bin" --ignored --exact verdicts_agree_with_posttls_finger 2>&1 | tee -a "$LOG"
+interop_test() {
+  local bin
+  bin="$(cargo test -p sendguard --locked --test "$1" --no-run 2>&1 \
+    | sed -n "s/.*Executable tests\/$1.rs (\(.*\))\$/\1/p")"
+  [ -x "$bin" ] || die "could not build the interop test $1"
+  as_root "$bin" --ignored --exact "$2" 2>&1 | tee -a "$LOG"
+}
+step "Interop: our verdicts against posttls-finger on real Postfix, nsd and unbound (as root)"
+interop_test interop_postfix verdicts_agree_with_posttls_finger
+step "Interop: delivery to real Postfix peers at DANE, TLS and no STARTTLS (as root)"
+interop_test interop_delivery delivery_to_postfix_peers_at_each_level
 
 step "Component tests in headless Chromium (wasm-bindgen-test)"
 (cd frontend && CHROMEDRIVER="$(command -v chromedriver)" \

@@ -117,7 +117,17 @@ pub fn check_bogus_setup() {
 }
 
 /// Postfix with a private configuration and queue folder; `services` are the smtpd lines.
-pub fn start_postfix(d: &Path, services: &str, peers: &[SocketAddr]) -> (Daemon, PathBuf) {
+/// Every peer receives mail for `domains` (RFC 5321 §4.1.1: MAIL, RCPT, DATA) and delivers
+/// it through virtual(8) into the Maildir `{mail}/{domain}/`; with `smtpd_tls_loglevel = 1`
+/// each TLS session is logged ("Anonymous TLS connection established from ...") and with
+/// `smtpd_tls_received_header = yes` its protocol and cipher go into the Received header.
+pub fn start_postfix(
+    d: &Path,
+    services: &str,
+    peers: &[SocketAddr],
+    domains: &[&str],
+    mail: &Path,
+) -> (Daemon, PathBuf) {
     let conf = d.join("postfix");
     let queue = d.join("postfix-queue");
     let data = d.join("postfix-data");
@@ -129,38 +139,52 @@ pub fn start_postfix(d: &Path, services: &str, peers: &[SocketAddr]) -> (Daemon,
     std::fs::create_dir_all(&data).unwrap();
     // Without syslog here, Postfix logs through postlogd to maillog_file, which must lie under
     // maillog_file_prefixes; data_directory must belong to mail_owner. Both fail silently.
-    for (owner, path) in [
-        ("postfix", &data),
-        ("postfix", &queue.join("private")),
-        ("postfix:postdrop", &queue.join("public")),
-    ] {
+    let mut owned = vec![
+        ("postfix", data.clone()),
+        ("postfix", queue.join("private")),
+        ("postfix:postdrop", queue.join("public")),
+    ];
+    // The queue itself, where a received message waits for its delivery to the Maildir.
+    for sub in QUEUE_FOLDERS {
+        let path = queue.join(sub);
+        std::fs::create_dir_all(&path).unwrap();
+        owned.push(("postfix", path));
+    }
+    for (owner, path) in &owned {
         run_ok(
             "chown for Postfix",
             Command::new("chown").arg(owner).arg(path),
         );
     }
-    std::fs::write(
-        conf.join("main.cf"),
-        format!(
-            "compatibility_level = 3.6\nqueue_directory = {queue}\ndata_directory = {data}\n\
-             mail_owner = postfix\nsetgid_group = postdrop\nmyhostname = mx.interop.test\n\
-             mydestination =\nlocal_recipient_maps =\ninet_interfaces = all\n\
-             inet_protocols = ipv4\nmaillog_file_prefixes = {dir}\nmaillog_file = {log}\n\
-             smtpd_tls_loglevel = 1\nslow_greeting = sleep {SLOW_GREETING_SECS}\n",
-            queue = queue.display(),
-            data = data.display(),
-            dir = d.display(),
-            log = maillog.display()
-        ),
-    )
-    .unwrap();
-    // The helper services smtpd talks to: logging, connection counting, table lookups and
-    // the TLS session cache / entropy manager.
+    let mut main_cf = format!(
+        "compatibility_level = 3.6\nqueue_directory = {queue}\ndata_directory = {data}\n\
+         mail_owner = postfix\nsetgid_group = postdrop\nmyhostname = mx.interop.test\n\
+         mydestination =\nlocal_recipient_maps =\ninet_interfaces = all\n\
+         inet_protocols = ipv4\nmaillog_file_prefixes = {dir}\nmaillog_file = {log}\n\
+         smtpd_tls_loglevel = 1\nslow_greeting = sleep {SLOW_GREETING_SECS}\n",
+        queue = queue.display(),
+        data = data.display(),
+        dir = d.display(),
+        log = maillog.display()
+    );
+    main_cf.push_str(&receiving(d, domains, mail));
+    std::fs::write(conf.join("main.cf"), main_cf).unwrap();
+    // The helper services smtpd talks to (logging, connection counting, table lookups, the TLS
+    // session cache and entropy manager), and those that take a received message from the
+    // queue into its Maildir (cleanup, the queue manager, address rewriting, virtual(8), and
+    // the bounce, defer and trace notices).
     std::fs::write(
         conf.join("master.cf"),
         format!(
             "postlog unix-dgram n - n - 1 postlogd\nanvil unix - - n - 1 anvil\n\
-             proxymap unix - - n - - proxymap\ntlsmgr unix - - n 1000? 1 tlsmgr\n{services}"
+             proxymap unix - - n - - proxymap\ntlsmgr unix - - n 1000? 1 tlsmgr\n\
+             cleanup unix n - n - 0 cleanup\nqmgr unix n - n 300 1 qmgr\n\
+             rewrite unix - - n - - trivial-rewrite\nbounce unix - - n - 0 bounce\n\
+             defer unix - - n - 0 bounce\ntrace unix - - n - 0 bounce\n\
+             verify unix - - n - 1 verify\nflush unix n - n 1000? 0 flush\n\
+             error unix - - n - - error\nretry unix - - n - - error\n\
+             discard unix - - n - - discard\nvirtual unix - n n - - virtual\n\
+             smtp unix - - n - - smtp\nscache unix - - n - 1 scache\n{services}"
         ),
     )
     .unwrap();
@@ -184,4 +208,45 @@ pub fn start_postfix(d: &Path, services: &str, peers: &[SocketAddr]) -> (Daemon,
         );
     }
     (master, maillog)
+}
+
+/// The folders of a Postfix queue (postconf(5), `queue_directory`) that the queue manager and
+/// cleanup(8) expect, owned by `mail_owner`.
+const QUEUE_FOLDERS: &[&str] = &[
+    "incoming", "active", "deferred", "defer", "bounce", "trace", "flush", "hold", "corrupt",
+    "saved",
+];
+
+/// The uid and gid virtual(8) delivers as (`nobody`).
+const MAIL_UID: u32 = 65534;
+
+/// main.cf settings that make every peer a final destination for `domains`: one Maildir per
+/// domain under `mail` (`virtual_mailbox_maps`, a `texthash:` table read without `postmap`).
+fn receiving(d: &Path, domains: &[&str], mail: &Path) -> String {
+    let table = d.join("vmailbox");
+    let rows: String = domains
+        .iter()
+        .map(|dom| format!("@{dom} {dom}/\n"))
+        .collect();
+    std::fs::write(&table, rows).unwrap();
+    std::fs::create_dir_all(mail).unwrap();
+    // virtual(8) writes as MAIL_UID: it must reach `mail` through the (0700) world folder.
+    run_ok(
+        "chown of the Maildir base",
+        Command::new("chown")
+            .arg(format!("{MAIL_UID}:{MAIL_UID}"))
+            .arg(mail),
+    );
+    run_ok(
+        "chmod of the world folder",
+        Command::new("chmod").arg("711").arg(d),
+    );
+    format!(
+        "virtual_mailbox_domains = {domains}\nvirtual_mailbox_base = {mail}\n\
+         virtual_mailbox_maps = texthash:{table}\nvirtual_uid_maps = static:{MAIL_UID}\n\
+         virtual_gid_maps = static:{MAIL_UID}\nsmtpd_tls_received_header = yes\n",
+        domains = domains.join(" "),
+        mail = mail.display(),
+        table = table.display()
+    )
 }

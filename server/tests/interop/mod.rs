@@ -23,6 +23,7 @@
 pub mod daemons;
 pub mod pki;
 pub mod process;
+pub mod received;
 
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -127,6 +128,8 @@ pub struct World {
     pub ptf_config: PathBuf,
     /// Postfix's log file.
     pub maillog: PathBuf,
+    /// Where the peers deliver what they receive: one Maildir per domain.
+    pub mail: PathBuf,
 }
 
 impl World {
@@ -208,6 +211,7 @@ impl World {
         );
         let mut services = String::new();
         let mut peers = Vec::new();
+        let mut receiving: Vec<&str> = Vec::new();
         let mut next = u32::from(Ipv4Addr::new(127, 0, 45, 1));
         for s in scenarios() {
             for (label, pref, kind) in &s.hosts {
@@ -285,7 +289,14 @@ impl World {
                     ),
                     Kind::Unreachable => unreachable!("has no peer"),
                 };
-                let _ = writeln!(services, "{ip}:smtp inet n - n - - smtpd{options}");
+                // Each peer logs under its own name: `postfix/{host}/smtpd[PID]: ...`.
+                let _ = writeln!(
+                    services,
+                    "{ip}:smtp inet n - n - - smtpd -o syslog_name=postfix/{host}{options}"
+                );
+                if !receiving.contains(&s.domain) {
+                    receiving.push(s.domain);
+                }
                 peers.push(SocketAddr::from((ip, 25)));
                 let zone = if *kind == Kind::Bogus {
                     &mut bogus_zone
@@ -337,7 +348,8 @@ impl World {
         );
         let unbound = start_unbound(&d, &anchor);
         check_bogus_setup();
-        let (postfix, maillog) = start_postfix(&d, &services, &peers);
+        let mail = d.join("mail");
+        let (postfix, maillog) = start_postfix(&d, &services, &peers, &receiving, &mail);
 
         let resolv_conf = d.join("resolv.conf");
         std::fs::write(
@@ -362,6 +374,7 @@ impl World {
             resolv_conf,
             ptf_config,
             maillog,
+            mail,
         }
     }
 

@@ -13,12 +13,33 @@ pub const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs `cmd` to its end, killing it after `timeout`; `what` names the step in messages.
 pub fn run(what: &str, cmd: &mut Command, timeout: Duration) -> Output {
+    run_with_input(what, cmd, None, timeout)
+}
+
+/// [`run`], with `input` (when given) written to the command's standard input, which is then
+/// closed.
+pub fn run_with_input(
+    what: &str,
+    cmd: &mut Command,
+    input: Option<&[u8]>,
+    timeout: Duration,
+) -> Output {
+    let stdin = if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    };
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("{what}: cannot start {cmd:?}: {e}"));
+    if let (Some(bytes), Some(mut pipe)) = (input, child.stdin.take()) {
+        use std::io::Write as _;
+        pipe.write_all(bytes)
+            .unwrap_or_else(|e| panic!("{what}: writing standard input: {e}"));
+    }
     // Drain both pipes on their own threads so that a chatty child cannot block.
     let mut out = child.stdout.take().expect("piped stdout");
     let mut err = child.stderr.take().expect("piped stderr");
