@@ -23,7 +23,7 @@ pub mod reason;
 mod transition;
 pub mod view;
 
-pub use enforcement::{Enforcement, enforcement};
+pub use enforcement::{Enforcement, enforcement, permits};
 pub use judge::{
     DomainJudgement, EndpointJudgement, HostJudgement, Level, MxJudgement, Outcome, TlsaDemand,
     class_of, judge,

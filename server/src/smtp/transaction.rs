@@ -58,14 +58,33 @@ pub enum RecipientReply {
     Permanent(String),
 }
 
+/// How a delivery's session is protected: the handshake accepts any certificate (verifying the
+/// handshake signatures, [`AcceptAnyCertificate`]) and records the chain, so the session's facts
+/// are complete; the gate then decides, before MAIL FROM, whether the session is good enough.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryTls {
+    /// The SNI name: the MX host (the TLSA base domain, RFC 7672 §8.1).
+    pub sni: Option<String>,
+    /// Whether TLS is required.
+    pub demand: TlsDemand,
+    /// Only TLS 1.3.
+    pub tls13_only: bool,
+}
+
+/// Decides whether a session, as it stands before MAIL FROM, may carry the message; `Err`
+/// says why not. Called after TLS was established (or not offered where it is not required).
+pub type Gate<'a> = &'a (dyn Fn(&ProbeSession) -> Result<(), String> + Send + Sync);
+
 /// What a delivery attempt found and did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Delivery {
     /// What the session showed of the server, as a probe would have seen it.
     pub session: ProbeSession,
     /// Per recipient, in the envelope's order; `None` when no transaction was started because
-    /// TLS was required or had failed (see `session`).
+    /// TLS was required or had failed (see `session`), or the gate refused the session.
     pub replies: Option<Vec<RecipientReply>>,
+    /// Why the gate refused the session, when it did.
+    pub refused: Option<String>,
 }
 
 /// Step names of the transaction, after those of [`step`].
@@ -80,19 +99,22 @@ pub mod txn_step {
     pub const MESSAGE: &str = "message";
 }
 
-/// Delivers `envelope` to the server at `addr` with the protection `demand` asks for.
+/// Delivers `envelope` to the server at `addr` with the protection `tls` asks for, once `gate`
+/// has accepted the session.
 ///
 /// `Err` only when the plain-text part failed (connection, greeting, EHLO): nothing was sent.
 /// Otherwise the session's facts and, when a transaction ran, each recipient's reply.
 pub async fn deliver(
     addr: SocketAddr,
-    tls: TlsParams,
-    demand: TlsDemand,
+    tls: &DeliveryTls,
+    gate: Gate<'_>,
     envelope: &Envelope<'_>,
     cfg: &SmtpConfig,
 ) -> Result<Delivery, SmtpError> {
     check_paths(envelope)?;
-    let upgrade = TlsUpgrade::new(tls, addr)?;
+    let params = TlsParams::accept_any(tls.sni.clone());
+    let upgrade = TlsUpgrade::with_versions(params, addr, tls.tls13_only)?;
+    let demand = tls.demand;
     let mut smtp = Session::connect(addr, cfg).await?;
     let greeting = smtp.greeting().await?;
     let hello = smtp.hello().await?;
@@ -108,12 +130,19 @@ pub async fn deliver(
         tls_failure: None,
     };
     if !starttls_offered {
-        let replies = match demand {
-            TlsDemand::Required => None,
-            TlsDemand::WhenOffered => Some(transaction(&mut smtp, envelope).await),
+        let mut delivery = Delivery {
+            session,
+            replies: None,
+            refused: None,
         };
+        if demand == TlsDemand::WhenOffered {
+            match gate(&delivery.session) {
+                Ok(()) => delivery.replies = Some(transaction(&mut smtp, envelope).await),
+                Err(why) => delivery.refused = Some(why),
+            }
+        }
         smtp.quit().await;
-        return Ok(Delivery { session, replies });
+        return Ok(delivery);
     }
     let ctx = smtp.ctx.clone();
     let tcp = match smtp.starttls().await {
@@ -123,6 +152,7 @@ pub async fn deliver(
             return Ok(Delivery {
                 session,
                 replies: None,
+                refused: None,
             });
         }
     };
@@ -133,26 +163,35 @@ pub async fn deliver(
             return Ok(Delivery {
                 session,
                 replies: None,
+                refused: None,
             });
         }
     };
     let mut tls_session = describe_tls(stream.get_ref().1);
     let mut smtp = Session::resume(stream, cfg, ctx);
-    let replies = match smtp.ehlo(step::EHLO_TLS).await {
-        Ok(reply) if reply.is_positive() => {
-            tls_session.ehlo_after_tls = true;
-            tls_session.extensions_after_tls = extensions_of(&reply);
-            transaction(&mut smtp, envelope).await
-        }
-        Ok(reply) => all(envelope, negative(step::EHLO_TLS, &reply)),
-        Err(err) => all(envelope, broken(&err)),
-    };
-    smtp.quit().await;
+    let ehlo = smtp.ehlo(step::EHLO_TLS).await;
+    if let Ok(reply) = &ehlo
+        && reply.is_positive()
+    {
+        tls_session.ehlo_after_tls = true;
+        tls_session.extensions_after_tls = extensions_of(reply);
+    }
     session.tls = Some(tls_session);
-    Ok(Delivery {
+    let mut delivery = Delivery {
         session,
-        replies: Some(replies),
-    })
+        replies: None,
+        refused: None,
+    };
+    match ehlo {
+        Ok(reply) if reply.is_positive() => match gate(&delivery.session) {
+            Ok(()) => delivery.replies = Some(transaction(&mut smtp, envelope).await),
+            Err(why) => delivery.refused = Some(why),
+        },
+        Ok(reply) => delivery.replies = Some(all(envelope, negative(step::EHLO_TLS, &reply))),
+        Err(err) => delivery.replies = Some(all(envelope, broken(&err))),
+    }
+    smtp.quit().await;
+    Ok(delivery)
 }
 
 /// Refuses paths that could break the command line (the submission's parser admits none).
