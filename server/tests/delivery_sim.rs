@@ -310,3 +310,22 @@ async fn temporary_failures_are_retried_by_the_schedule_and_permanent_ones_fail(
     // A failed recipient is not attempted again.
     assert_eq!(state_of(&views, "user@dane-ta.test").attempts, 1);
 }
+
+#[tokio::test]
+async fn a_message_queued_too_long_fails_with_the_last_reason() {
+    let schedule = RetrySchedule {
+        waits: vec![Duration::from_secs(300)],
+        max_age: Duration::ZERO,
+    };
+    let env = env_with(schedule).await;
+    let queued = env.submit(FROM, &["user@refuse.test"], "Zu alt").await;
+    let views = env.deliver(queued.id).await;
+    let r = state_of(&views, "user@refuse.test");
+    assert_eq!(r.state, RecipientState::Failed, "{r:?}");
+    let reason = r.reason.as_deref().unwrap();
+    assert!(
+        reason.starts_with("given up after 0 s in the queue; last: "),
+        "{reason}"
+    );
+    assert!(reason.contains("mx.refuse.test"), "{reason}");
+}

@@ -19,7 +19,7 @@ use crate::store::Store;
 use crate::store::queue::{Attempt, QueuedMessage, QueuedRecipient, SentVia};
 use crate::verdicts::{Recorded, VerdictError, Verdicts};
 
-use super::retry::{Retry, RetrySchedule};
+use super::retry::{Retry, RetrySchedule, in_words};
 
 /// Delivers claimed recipients. Cheap to clone.
 #[derive(Clone)]
@@ -290,8 +290,8 @@ impl Deliverer {
             },
             Retry::Expired => Attempt::Failed {
                 reason: format!(
-                    "given up after {} days in the queue; last: {reason}",
-                    self.schedule.max_age.as_secs() / 86_400
+                    "given up after {} in the queue; last: {reason}",
+                    in_words(self.schedule.max_age)
                 ),
             },
         }

@@ -53,6 +53,17 @@ impl RetrySchedule {
     }
 }
 
+/// A duration in words for reasons: `5 days`, `4 h`, `15 min`, `30 s`.
+pub fn in_words(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        _ if s >= 86_400 && s % 86_400 == 0 => format!("{} days", s / 86_400),
+        _ if s >= 3600 && s % 3600 == 0 => format!("{} h", s / 3600),
+        _ if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
+        _ => format!("{s} s"),
+    }
+}
+
 /// A malformed duration or schedule.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not a duration such as 30s, 5m, 1h or 5d")]
@@ -137,5 +148,7 @@ mod tests {
             [Duration::from_secs(1), Duration::from_secs(2)]
         );
         assert!("1s,,2s".parse::<Waits>().is_err());
+        assert_eq!(in_words(Duration::from_secs(5 * 86_400)), "5 days");
+        assert_eq!(in_words(Duration::from_secs(90)), "90 s");
     }
 }

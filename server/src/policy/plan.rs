@@ -70,6 +70,10 @@ pub fn plan(
             _ => DomainPlan::Defer(verdict.reason.clone()),
         };
     }
+    if j.hosts.is_empty() {
+        // Not blocked and no host: the MX lookup failed for now.
+        return DomainPlan::Defer(verdict.reason.clone());
+    }
     if let Some(required) = secure
         && let Err(shortfall) = check(Some(verdict), required)
     {
