@@ -329,3 +329,19 @@ async fn a_message_queued_too_long_fails_with_the_last_reason() {
     );
     assert!(reason.contains("mx.refuse.test"), "{reason}");
 }
+
+#[tokio::test]
+async fn dane_behind_an_unsigned_mx_answer_is_not_reported_as_authenticated() {
+    let env = env().await;
+    let queued = env
+        .submit(FROM, &["user@unsigned-mx.test"], "Unsigniert")
+        .await;
+    let views = env.deliver(queued.id).await;
+    let r = state_of(&views, "user@unsigned-mx.test");
+    assert_eq!(r.state, RecipientState::Sent, "{r:?}");
+    let via = r.delivery.as_ref().unwrap();
+    assert_eq!(via.mx_host, "mx.dane-ee.test");
+    assert!(via.tls_version.is_some());
+    assert!(!via.verified, "the badge says SSL ok, not DANE ok: {via:?}");
+    assert_ne!(via.dane, Some(DaneStatus::Verified));
+}

@@ -399,7 +399,11 @@ fn judged(
         .find(|e| e.ip == Some(ip))
 }
 
-/// How a message went out through `host` at `ip`, as the judged session shows it.
+/// How a message went out through `host` at `ip`, as the judged session shows it, in the
+/// badge's terms: DANE and "authenticated" only where the DNS path to the host was signed
+/// ([`policy::DomainJudgement::unsigned`]; with an unsigned MX answer an attacker could have
+/// chosen the host, so its TLSA match or WebPKI certificate authenticates nothing for the
+/// domain), so the Sent page never shows more than the badge promised.
 fn sent_via(
     j: &policy::DomainJudgement,
     host: &HostPlan,
@@ -407,7 +411,18 @@ fn sent_via(
     d: &smtp::Delivery,
 ) -> SentVia {
     let e = judged(j, host.index, ip);
-    let dane = e.map(|e| e.dane).filter(|d| *d != DaneStatus::None);
+    let unsigned = j
+        .hosts
+        .get(host.index)
+        .and_then(|h| j.unsigned(h))
+        .is_some();
+    let dane = e
+        .map(|e| e.dane)
+        .filter(|d| *d != DaneStatus::None)
+        .map(|d| match d {
+            DaneStatus::Verified if unsigned => DaneStatus::Insecure,
+            other => other,
+        });
     let webpki = e
         .and_then(|e| e.tls.as_ref())
         .is_some_and(|t| t.certificate.webpki_valid);
@@ -418,6 +433,6 @@ fn sent_via(
         tls_version: tls.map(|t| t.version),
         cipher: tls.map(|t| t.cipher_iana.clone()),
         dane,
-        verified: tls.is_some() && (dane == Some(DaneStatus::Verified) || webpki),
+        verified: tls.is_some() && !unsigned && (dane == Some(DaneStatus::Verified) || webpki),
     }
 }
