@@ -345,3 +345,56 @@ async fn dane_behind_an_unsigned_mx_answer_is_not_reported_as_authenticated() {
     assert!(!via.verified, "the badge says SSL ok, not DANE ok: {via:?}");
     assert_ne!(via.dane, Some(DaneStatus::Verified));
 }
+
+#[tokio::test]
+async fn hostile_servers_defer_the_message_within_the_time_limits_and_see_no_mail() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = SimWorld::start_with(sendguard_sim::world::hostile_scenarios(), dir.path())
+        .await
+        .expect("sim starts");
+    let prober = Prober::new(common::sim_probe_config(&world)).unwrap();
+    let store = Store::open(&dir.path().join("sendguard.db")).await.unwrap();
+    let verdicts = Verdicts::new(
+        prober.clone(),
+        store.clone(),
+        Alerts::default(),
+        Duration::from_secs(3600),
+    );
+    let deliverer = Deliverer::new(
+        verdicts,
+        prober.smtp_config().clone(),
+        RetrySchedule::default(),
+    );
+    let to: Vec<String> = world
+        .domains()
+        .iter()
+        .map(|d| format!("user@{}", d.domain))
+        .collect();
+    let request = SendRequest {
+        from: FROM.into(),
+        to: to.clone(),
+        subject: "Feindlich".into(),
+        body: "x".into(),
+        ..Default::default()
+    };
+    let queued = submit::submit(&store, &AccountConfig::default(), DEFAULT_USER, &request)
+        .await
+        .unwrap();
+    // Every session ends within the step timeouts and the session deadline: this returns.
+    deliver_message_now(&store, &deliverer, queued.id, &WorkerConfig::default())
+        .await
+        .unwrap();
+    let message = store
+        .message(DEFAULT_USER, queued.id)
+        .await
+        .unwrap()
+        .unwrap();
+    for r in &message.recipients {
+        assert_eq!(r.state, RecipientState::Deferred, "{r:?}");
+        assert!(r.reason.as_deref().is_some_and(|t| !t.is_empty()), "{r:?}");
+    }
+    for d in world.domains() {
+        let peer = world.peer(&format!("mx.{}", d.domain)).expect("peer");
+        assert_eq!(peer.counts().mail, 0, "{} saw MAIL FROM", d.domain);
+    }
+}
