@@ -42,6 +42,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Probe(args) => probe(args).await,
         Command::Holds(command) => holds(command).await,
         Command::Send(args) => crate::cli::send::send(args).await,
+        Command::Postfix(args) => crate::cli::postfix::postfix(args).await,
     }
 }
 
@@ -74,6 +75,7 @@ async fn server_state(
         options.delivery.worker(),
         wake.clone(),
     );
+    options.postfix.spawn(&verdicts).await?;
     Ok(AppState::new(verdicts)
         .with_admin_token(admin_token)
         .with_account(account)
