@@ -75,7 +75,7 @@ async fn server_state(
         options.delivery.worker(),
         wake.clone(),
     );
-    options.postfix.spawn(&verdicts).await?;
+    options.postfix.spawn(&verdicts, &account).await?;
     Ok(AppState::new(verdicts)
         .with_admin_token(admin_token)
         .with_account(account)

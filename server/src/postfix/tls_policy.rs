@@ -20,12 +20,10 @@
 //! next-hop domain (`[host]:port` and `[host]` next hops an operator configured, parent-domain
 //! lookups `.example.org`, address literals) are `NOTFOUND`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, BufReader};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 use super::netstring::{self, NetstringError};
 use crate::policy::{DomainPlan, Enforcement};
@@ -141,26 +139,11 @@ pub async fn answer(verdicts: &Verdicts, request: &[u8]) -> Answer {
 
 /// Serves the table on `listener` until the process ends.
 pub async fn serve(listener: TcpListener, verdicts: Verdicts) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        // Never closed: the semaphore lives as long as this loop.
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                tracing::warn!(error = %e, "policy table: accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+    super::accept_loop(listener, MAX_CONNECTIONS, move |stream| {
         let verdicts = verdicts.clone();
-        tokio::spawn(async move {
-            connection(stream, &verdicts).await;
-            drop(permit);
-        });
-    }
+        async move { connection(stream, &verdicts).await }
+    })
+    .await
 }
 
 /// One Postfix client: requests answered in order until it closes, idles or breaks the
