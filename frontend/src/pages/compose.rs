@@ -17,7 +17,9 @@ use crate::components::sender_select::SenderSelect;
 use crate::draft::{ComposeFields, DraftControl, DraftNote};
 use crate::i18n::{Key, Lang, use_lang};
 use crate::load::load;
-use crate::secure::{SendCheck, SenderRequirement, check_send, sending_requirement};
+use crate::secure::{
+    SendCheck, SenderRequirement, ShortfallWords, check_send, sending_requirement,
+};
 use crate::verdicts::{DomainState, VerdictStore};
 
 /// The outcome of the last press of Send, worded in the current language.

@@ -1,6 +1,8 @@
 //! The `sendguard` command line: subcommands and their options, each option also settable
 //! through an environment variable so that services can be configured without flags.
 
+pub mod delivery;
+pub mod postfix;
 pub mod run;
 mod send;
 
@@ -39,6 +41,8 @@ pub enum Command {
     Holds(HoldsCommand),
     /// Queue a message (text from standard input) and print its id and each recipient's state.
     Send(SendArgs),
+    /// Serve the Postfix services (the TLS policy table) against the same database.
+    Postfix(postfix::PostfixArgs),
 }
 
 /// Options of `sendguard send`.
@@ -62,6 +66,16 @@ pub struct SendArgs {
     /// Print the queued message as JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Also deliver it now, in this process: one attempt per recipient, then print where each
+    /// stands (sent, deferred, held or failed).
+    #[arg(long)]
+    pub wait: bool,
+    /// How recipient servers are reached (with `--wait`).
+    #[command(flatten)]
+    pub probe: ProbeOptions,
+    /// Delivery: retries (with `--wait`).
+    #[command(flatten)]
+    pub delivery: delivery::DeliveryOptions,
     /// The user: `"Name <address>"`; repeat for more addresses (default: Maxima Mustermann).
     #[arg(long = "account", value_name = "NAME <ADDRESS>")]
     pub accounts: Vec<String>,
@@ -187,6 +201,12 @@ pub struct ServerOptions {
         value_name = "DAYS"
     )]
     pub keep_observations: u32,
+    /// Delivery: retries and the worker.
+    #[command(flatten)]
+    pub delivery: delivery::DeliveryOptions,
+    /// Postfix services served beside the page.
+    #[command(flatten)]
+    pub postfix: postfix::PostfixOptions,
 }
 
 impl ServerOptions {
