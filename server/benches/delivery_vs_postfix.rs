@@ -79,29 +79,45 @@ async fn until_accepted(
     }
 }
 
-/// (messages received from the tool whose EHLO name is or is not `helo`, how many of them over TLS).
-fn tls_count(world: &SimWorld, domains: &[&str], helo: &str, is: bool) -> (usize, usize) {
-    let mut total = (0, 0);
-    for d in domains {
+/// What the peers received from one tool (the one whose EHLO name is `helo` when `is`, the
+/// other one otherwise).
+struct Arrived {
+    messages: usize,
+    over_tls: usize,
+    /// SMTP sessions those messages came in (a tool that reuses a connection needs fewer).
+    sessions: usize,
+}
+
+fn arrived(world: &SimWorld, domains: &[&str], helo: &str, is: bool) -> Arrived {
+    let mut a = Arrived {
+        messages: 0,
+        over_tls: 0,
+        sessions: 0,
+    };
+    let mut sessions = std::collections::HashSet::new();
+    for (i, d) in domains.iter().enumerate() {
         if let Some(p) = world.peer(&format!("mx.{d}")) {
-            for m in p.received() {
-                if (m.ehlo == helo) == is {
-                    total.0 += 1;
-                    total.1 += usize::from(m.tls_facts.is_some());
-                }
+            for m in p.received().iter().filter(|m| (m.ehlo == helo) == is) {
+                a.messages += 1;
+                a.over_tls += usize::from(m.tls_facts.is_some());
+                sessions.insert((i, m.session));
             }
         }
     }
-    total
+    a.sessions = sessions.len();
+    a
 }
 
-fn report(who: &str, n: usize, (first, last): (Duration, Duration), (got, tls): (usize, usize)) {
+fn report(who: &str, n: usize, (first, last): (Duration, Duration), a: Arrived) {
     println!(
         "  {who}: {n} messages in {:.2} s = {:.1} messages/s (first accepted after {:.2} s); \
-         {tls} of {got} over TLS",
+         {} of {} over TLS, in {} SMTP sessions",
         last.as_secs_f64(),
         n as f64 / last.as_secs_f64(),
-        first.as_secs_f64()
+        first.as_secs_f64(),
+        a.over_tls,
+        a.messages,
+        a.sessions
     );
 }
 
@@ -155,7 +171,7 @@ fn main() -> anyhow::Result<()> {
                 "Postfix 3.7",
                 n,
                 theirs,
-                tls_count(&world, &domains, postfix::HELO_NAME, true),
+                arrived(&world, &domains, postfix::HELO_NAME, true),
             );
             Some(theirs)
         } else {
@@ -172,7 +188,7 @@ fn main() -> anyhow::Result<()> {
             "sendguard serve",
             n,
             ours,
-            tls_count(&world, &domains, postfix::HELO_NAME, false),
+            arrived(&world, &domains, postfix::HELO_NAME, false),
         );
         if let Some(theirs) = theirs {
             println!(

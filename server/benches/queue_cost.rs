@@ -101,7 +101,8 @@ async fn serve_memory(n: usize) -> anyhow::Result<()> {
     };
     let tenth = (n / 10).max(1);
     println!(
-        "  queued {n} messages to {} domains in {:.1} s, 16 at a time; one submission took          {:.1} ms on average among the first {tenth}, {:.1} ms among the last {tenth}",
+        "  queued {n} messages to {} domains in {:.1} s, 16 at a time; one submission took \
+         {:.1} ms on average among the first {tenth}, {:.1} ms among the last {tenth}",
         domains.len(),
         start.elapsed().as_secs_f64(),
         mean_ms(&filled[..tenth.min(filled.len())]),
