@@ -12,12 +12,15 @@
 //! | `user@dane-ta.test` | STARTTLS, DANE-TA `2 0 1` TLSA of its CA (RFC 7671) | sent over TLS 1.2+, DANE verified |
 //! | `user@tls.test` | STARTTLS (RFC 3207), self-signed, no TLSA | sent over TLS 1.2+, not verified |
 //! | `user@plain.test` | no STARTTLS in EHLO | sent in plain text |
+//! | `user@wrong-tlsa.test` | STARTTLS, a DANE-EE record of another key | deferred, the peer never sees MAIL FROM |
+//! | `user@bogus.test` | in a zone whose DS names another key (unbound: SERVFAIL) | deferred, the peer never sees MAIL FROM |
 //!
 //! Then Postfix is asked what it got: each domain's Maildir holds the message intact (Subject
 //! with non-ASCII text, the body, including lines that need dot-stuffing (RFC 5321 §4.5.2), and
 //! the Message-ID Sendguard reported), its Received header (`smtpd_tls_received_header`) names
 //! the TLS version Sendguard reported, and smtpd's log of the session that accepted it shows the
-//! TLS line with that version, or, for the plain peer, no TLS line at all.
+//! TLS line with that version, or, for the plain peer, no TLS line at all; no session of a TLS
+//! peer carried MAIL FROM without TLS.
 //!
 //! Needs root and Debian's nsd, unbound, ldnsutils and postfix, so it is `#[ignore]`d in a plain
 //! `cargo test`; `scripts/test.sh` runs it with `--ignored`.
@@ -65,11 +68,18 @@ const RECIPIENTS: &[(&str, Level)] = &[
     ("plain.test", Level::Plain),
 ];
 
+/// Recipients whose peer must never see MAIL FROM: the DANE-EE record does not match the
+/// certificate (RFC 7672 §2.2: no delivery), and a zone whose DS names another key (bogus,
+/// RFC 4035 §5.5). Sendguard defers them.
+const WITHHELD: &[&str] = &["wrong-tlsa.test", "bogus.test"];
+
 /// `sendguard send --wait --json` of one message to `user@` each domain of [`RECIPIENTS`].
 fn send(world: &World, database: &Path) -> MessageView {
     let to: Vec<String> = RECIPIENTS
         .iter()
-        .map(|(d, _)| format!("user@{d}"))
+        .map(|(d, _)| *d)
+        .chain(WITHHELD.iter().copied())
+        .map(|d| format!("user@{d}"))
         .collect();
     let mut cmd = Command::new(sendguard_bin());
     cmd.args([
@@ -184,6 +194,34 @@ fn check_mailbox(
     }
 }
 
+/// A withheld recipient: deferred with a reason, nothing in its Maildir, and no session of its
+/// peer got as far as MAIL FROM.
+fn check_withheld(
+    world: &World,
+    maillog: &str,
+    r: &RecipientView,
+    domain: &str,
+) -> Result<String, String> {
+    if r.state != RecipientState::Deferred || r.delivery.is_some() {
+        return Err(format!(
+            "state {:?}, reason {:?}, delivery {:?}",
+            r.state, r.reason, r.delivery
+        ));
+    }
+    let stored = maildir_messages(&world.mail, domain).len();
+    let host = format!("mx.{domain}");
+    let with_mail = smtpd_sessions(maillog, &host)
+        .into_iter()
+        .filter(|s| s.saw_mail())
+        .count();
+    if stored > 0 || with_mail > 0 {
+        return Err(format!(
+            "{stored} messages stored, {with_mail} sessions of {host} saw MAIL FROM"
+        ));
+    }
+    Ok(r.reason.clone().unwrap_or_default())
+}
+
 /// smtpd's log of the session that accepted the message must show the TLS version `tls` (and,
 /// for TLS 1.3, whose suites OpenSSL names as IANA does, the `cipher` Sendguard reported); a
 /// plain peer's log must show no TLS session at all.
@@ -201,6 +239,10 @@ fn check_log(
         .find(|s| s.queue_ids().iter().any(|id| queue_ids.contains(id)))
         .ok_or_else(|| format!("no session of {host} accepted the message"))?;
     let logged = session.tls();
+    // Where TLS was used, no session of this peer may have carried MAIL FROM without it.
+    if tls.is_some() && sessions.iter().any(|s| s.saw_mail() && s.tls().is_none()) {
+        return Err(format!("a session of {host} saw MAIL FROM in plain text"));
+    }
     match (tls, &logged) {
         (Some(v), Some(l))
             if l.version == v && (v != "TLSv1.3" || cipher == Some(l.cipher.as_str())) =>
@@ -222,7 +264,11 @@ fn delivery_to_postfix_peers_at_each_level() {
     let database = world.dir.path().join("sendguard.db");
     let view = send(&world, &database);
     println!("--- sendguard send --wait --json:\n{view:#?}");
-    assert_eq!(view.recipients.len(), RECIPIENTS.len(), "{view:#?}");
+    assert_eq!(
+        view.recipients.len(),
+        RECIPIENTS.len() + WITHHELD.len(),
+        "{view:#?}"
+    );
 
     let domains: Vec<&str> = RECIPIENTS.iter().map(|(d, _)| *d).collect();
     let arrived = wait_for_maildirs(&world.mail, &domains, Duration::from_secs(30));
@@ -230,7 +276,7 @@ fn delivery_to_postfix_peers_at_each_level() {
     let queue_ids = queue_ids_of(&maillog, &view.message_id);
     let mut failures = Vec::new();
     let mut table = format!(
-        "\n{:<18} {:<32} {}\n",
+        "\n{:<20} {:<32} {}\n",
         "recipient", "sendguard reported", "smtpd logged"
     );
     for ((domain, level), r) in RECIPIENTS.iter().zip(&view.recipients) {
@@ -249,7 +295,7 @@ fn delivery_to_postfix_peers_at_each_level() {
         });
         match outcome {
             Ok((tls, logged)) => table.push_str(&format!(
-                "{:<18} {:<32} {}\n",
+                "{:<20} {:<32} {}\n",
                 r.address,
                 match r.delivery.as_ref() {
                     Some(d) if d.dane == Some(DaneStatus::Verified) =>
@@ -261,6 +307,17 @@ fn delivery_to_postfix_peers_at_each_level() {
             Err(e) => failures.push(format!("{}: {e}", r.address)),
         }
     }
+    for (domain, r) in WITHHELD.iter().zip(&view.recipients[RECIPIENTS.len()..]) {
+        assert_eq!(
+            r.address,
+            format!("user@{domain}"),
+            "recipients in the order given"
+        );
+        match check_withheld(&world, &maillog, r, domain) {
+            Ok(reason) => table.push_str(&format!("{:<20} deferred: {reason}\n", r.address)),
+            Err(e) => failures.push(format!("{}: {e}", r.address)),
+        }
+    }
     println!("{table}");
     world.assert_daemons_running();
     assert!(
@@ -268,7 +325,7 @@ fn delivery_to_postfix_peers_at_each_level() {
         "{} of {} recipients not delivered as expected (all Maildirs filled: {arrived}):\n{}\n\
          --- Postfix log:\n{maillog}",
         failures.len(),
-        RECIPIENTS.len(),
+        RECIPIENTS.len() + WITHHELD.len(),
         failures.join("\n")
     );
 }
@@ -297,6 +354,7 @@ Dec 01 21:52:16 mx postfix/mx.plain.test/smtpd[31322]: disconnect from localhost
     let tls = smtpd_sessions(log, "mx.tls.test");
     assert_eq!(tls.len(), 2);
     assert!(tls[0].queue_ids().is_empty());
+    assert!(!tls[0].saw_mail() && tls[1].saw_mail(), "{tls:?}");
     assert_eq!(tls[1].queue_ids(), ["8ADC29AE054"]);
     let logged = LoggedTls {
         version: "TLSv1.3".into(),

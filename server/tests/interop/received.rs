@@ -72,6 +72,15 @@ impl SmtpdSession {
         })
     }
 
+    /// Whether a MAIL command came in this session: smtpd's closing line counts the commands
+    /// it saw ("disconnect from ... ehlo=2 starttls=1 mail=1 ... commands=7").
+    pub fn saw_mail(&self) -> bool {
+        self.lines.iter().any(|l| {
+            l.starts_with("disconnect from ")
+                && l.split_whitespace().any(|w| w.starts_with("mail="))
+        })
+    }
+
     /// The queue ids of the transactions smtpd accepted in this session.
     pub fn queue_ids(&self) -> Vec<String> {
         self.lines
