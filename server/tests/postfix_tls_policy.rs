@@ -128,6 +128,28 @@ async fn the_table_answers_each_domain_from_the_judgement_the_badge_shows() {
     assert_eq!(answers[5], "NOTFOUND ");
     assert_eq!(answers[6], "OK dane-only", "the strictest host's level");
     assert_eq!(answers[7], "OK encrypt", "domains are case-insensitive");
+
+    // Mail from a secure address: TLS at least, and refused (deferred) where it falls short.
+    let secure = ask(
+        env.addr,
+        &[
+            "securepolicy dane-ee.test",
+            "securepolicy tls.test",
+            "securepolicy plain.test",
+            "securepolicy never-seen.test",
+            "securepolicy [relay.example]:587",
+        ],
+    )
+    .await;
+    assert_eq!(secure[0], "OK dane-only");
+    assert_eq!(secure[1], "OK encrypt");
+    assert!(
+        secure[2].starts_with("TEMP not sent from a secure address"),
+        "{}",
+        secure[2]
+    );
+    assert_eq!(secure[3], "OK encrypt");
+    assert_eq!(secure[4], "OK encrypt");
 }
 
 #[tokio::test]
