@@ -7,14 +7,9 @@
 //! plain `cargo test`; `scripts/test.sh` runs it with `--ignored`.
 
 use std::process::Command;
-use std::time::Duration;
 
 use sendguard::postfix::tls_policy;
-use sendguard::probe::Prober;
-use sendguard::store::Store;
-use sendguard::verdicts::Verdicts;
-use sendguard::verdicts::alerts::Alerts;
-use sendguard_sim::world::{SimWorld, scenarios};
+use sendguard_sim::world::scenarios;
 
 mod common;
 
@@ -37,10 +32,11 @@ fn postmap(config: &std::path::Path, map: &str, key: &str) -> (String, bool, Str
 #[ignore = "needs Debian's postfix (scripts/test.sh runs it)"]
 async fn postmap_reads_the_tls_policy_table() {
     let dir = tempfile::tempdir().unwrap();
-    let world = SimWorld::start_with(scenarios(), dir.path()).await.unwrap();
-    let prober = Prober::new(common::sim_probe_config(&world)).unwrap();
-    let store = Store::open(&dir.path().join("sendguard.db")).await.unwrap();
-    let verdicts = Verdicts::new(prober, store, Alerts::default(), Duration::from_secs(3600));
+    let common::SimEnv {
+        world: _world,
+        verdicts,
+        ..
+    } = common::sim_env(scenarios(), dir.path()).await;
     for d in ["dane-ee.test", "tls.test", "plain.test", "bogus.test"] {
         verdicts.probe_now(d, true).await.unwrap();
     }

@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use sendguard::postfix::tls_policy;
 use sendguard::probe::Prober;
-use sendguard::store::Store;
 use sendguard::verdicts::Verdicts;
-use sendguard::verdicts::alerts::Alerts;
 use sendguard_sim::smtp::PeerBehaviour;
 use sendguard_sim::world::{SimWorld, scenarios};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,15 +25,12 @@ struct Env {
 
 async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let world = SimWorld::start_with(scenarios(), dir.path()).await.unwrap();
-    let prober = Prober::new(common::sim_probe_config(&world)).unwrap();
-    let store = Store::open(&dir.path().join("sendguard.db")).await.unwrap();
-    let verdicts = Verdicts::new(
-        prober.clone(),
-        store,
-        Alerts::default(),
-        Duration::from_secs(3600),
-    );
+    let common::SimEnv {
+        world,
+        prober,
+        verdicts,
+        ..
+    } = common::sim_env(scenarios(), dir.path()).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(tls_policy::serve(listener, verdicts.clone()));
