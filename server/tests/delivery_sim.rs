@@ -373,3 +373,27 @@ async fn hostile_servers_defer_the_message_within_the_time_limits_and_see_no_mai
         );
     }
 }
+
+#[tokio::test]
+async fn messages_to_one_domain_share_a_session() {
+    let env = env().await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(
+            env.submit(FROM, &["user@tls.test"], &format!("Nr. {i}"))
+                .await
+                .id,
+        );
+    }
+    // One pass over everything due, as the worker does.
+    let batches = env.store.claim_due(i64::MAX, 100).await.unwrap();
+    sendguard::delivery::worker::run(&env.deliverer, batches, 4).await;
+    for id in ids {
+        let m = env.store.message(DEFAULT_USER, id).await.unwrap().unwrap();
+        assert_eq!(m.recipients[0].state, RecipientState::Sent, "{m:?}");
+    }
+    let peer = env.peer("mx.tls.test");
+    assert_eq!(peer.received().len(), 3);
+    // One session for the probe, one for the three deliveries.
+    assert_eq!(peer.connections(), 2);
+}

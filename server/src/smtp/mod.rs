@@ -47,8 +47,8 @@ pub use helo::{HeloName, HeloNameError};
 pub use reply::{Reply, ReplyError, ReplyLimits};
 use session::{Session, TlsUpgrade, extensions_of, offers_starttls};
 pub use transaction::{
-    DATA_TIMEOUT, Delivery, DeliveryTls, Envelope, Gate, RecipientReply, TlsDemand, deliver,
-    dot_stuff, txn_step,
+    DATA_TIMEOUT, Delivery, DeliveryTls, Envelope, Finished, Gate, MAX_TRANSACTIONS_PER_SESSION,
+    RecipientReply, Report, TlsDemand, deliver, dot_stuff, txn_step,
 };
 
 /// Settings of a probe. `Default` gives values fit for the public internet.
