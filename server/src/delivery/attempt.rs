@@ -253,8 +253,7 @@ impl Deliverer {
         if let Some(refusal) = prober.refusal(ip) {
             return Tried::Next(format!("{} ({ip}): {refusal} is not contacted", host.host));
         }
-        let addr = self.smtp.socket_addr(ip);
-        prober.note_connect(addr);
+        prober.note_connect(self.smtp.socket_addr(ip));
         let tls = DeliveryTls {
             sni: Some(host.host.clone()),
             demand: match host.enforcement {
@@ -263,41 +262,7 @@ impl Deliverer {
             },
             tls13_only: host.tls13_only,
         };
-        let facts = known.facts.clone();
-        let gate = |session: &smtp::ProbeSession| {
-            let (facts, _) = with_session(&facts, host.index, ip, Ok(session.clone()));
-            let j = policy::judge(&facts);
-            match judged(&j, host.index, ip) {
-                Some(e) => policy::permits(host.enforcement, e),
-                None => Err("the session could not be judged".into()),
-            }
-        };
-        let envelopes: Vec<Envelope<'_>> = batch.iter().map(Pending::envelope).collect();
-        // Each finished transaction is recorded before the next message is sent.
-        let (report, mut finished) = tokio::sync::mpsc::channel::<smtp::Finished>(1);
-        let session = async {
-            let delivery = smtp::deliver(addr, &tls, &gate, &envelopes, &self.smtp, Some(&report));
-            let delivery = delivery.await;
-            drop(report);
-            delivery
-        };
-        let recorder = async {
-            let mut via: Option<SentVia> = None;
-            while let Some(f) = finished.recv().await {
-                let via = via
-                    .get_or_insert_with(|| via_of(&known.facts, host, ip, &f.session))
-                    .clone();
-                if let Some(p) = batch.get(f.index) {
-                    let attempts = self.attempts_of(p, Outcome::Replies(vec![f.replies], via), 0);
-                    for (r, attempt) in p.recipients.iter().zip(attempts) {
-                        self.finish(r, attempt).await;
-                    }
-                    p.done.store(true, Ordering::SeqCst);
-                }
-                let _ = f.recorded.send(());
-            }
-        };
-        let (delivery, ()) = tokio::join!(session, recorder);
+        let delivery = self.run_session(known, host, ip, &tls, batch).await;
         let delivery = match delivery {
             Ok(d) => d,
             Err(e) => return Tried::Next(format!("{} ({ip}): {e}", host.host)),
@@ -336,6 +301,55 @@ impl Deliverer {
             &delivery.session,
         );
         Tried::Done(Outcome::Replies(replies, via))
+    }
+
+    /// The session with `ip`: judged by the gate before MAIL FROM, each finished transaction
+    /// recorded before the next message is sent.
+    async fn run_session(
+        &self,
+        known: &Known,
+        host: &HostPlan,
+        ip: IpAddr,
+        tls: &DeliveryTls,
+        batch: &[Pending<'_>],
+    ) -> Result<smtp::Delivery, smtp::SmtpError> {
+        let addr = self.smtp.socket_addr(ip);
+        let facts = known.facts.clone();
+        let gate = |session: &smtp::ProbeSession| {
+            let (facts, _) = with_session(&facts, host.index, ip, Ok(session.clone()));
+            let j = policy::judge(&facts);
+            match judged(&j, host.index, ip) {
+                Some(e) => policy::permits(host.enforcement, e),
+                None => Err("the session could not be judged".into()),
+            }
+        };
+        let envelopes: Vec<Envelope<'_>> = batch.iter().map(Pending::envelope).collect();
+        // Each finished transaction is recorded before the next message is sent.
+        let (report, mut finished) = tokio::sync::mpsc::channel::<smtp::Finished>(1);
+        let session = async {
+            let delivery = smtp::deliver(addr, tls, &gate, &envelopes, &self.smtp, Some(&report));
+            let delivery = delivery.await;
+            drop(report);
+            delivery
+        };
+        let recorder = async {
+            let mut via: Option<SentVia> = None;
+            while let Some(f) = finished.recv().await {
+                let via = via
+                    .get_or_insert_with(|| via_of(&known.facts, host, ip, &f.session))
+                    .clone();
+                if let Some(p) = batch.get(f.index) {
+                    let attempts = self.attempts_of(p, Outcome::Replies(vec![f.replies], via), 0);
+                    for (r, attempt) in p.recipients.iter().zip(attempts) {
+                        self.finish(r, attempt).await;
+                    }
+                    p.done.store(true, Ordering::SeqCst);
+                }
+                let _ = f.recorded.send(());
+            }
+        };
+        let (delivery, ()) = tokio::join!(session, recorder);
+        delivery
     }
 
     /// The attempts of message `index` of a batch from the batch's outcome.
