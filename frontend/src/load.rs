@@ -1,5 +1,6 @@
 //! Answers of the API in signals: [`load`] for what a page shows (fetched again when what it
-//! depends on changes), [`Task`] for what a button starts (Save, Release).
+//! depends on changes), [`poll`] for what changes on the server by itself (the queue's
+//! states), [`Task`] for what a button starts (Save, Release).
 //!
 //! Leptos' `LocalResource` and `Action` do this too, but bring async-derived and transition
 //! machinery that cost the bundle about 10 KB (gzip); the pages need only "newest answer wins"
@@ -10,7 +11,7 @@ use std::future::Future;
 use std::rc::Rc;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
+use leptos::task::{spawn_local, spawn_local_scoped_with_cancellation};
 
 /// Calls `fetch` once, and again whenever a signal it reads (outside its future) changes; the
 /// signal holds the newest answer, `None` until the first one arrives. An answer that arrives
@@ -34,6 +35,41 @@ where
                 value.set(Some(answer));
             }
         });
+    });
+    value.read_only()
+}
+
+/// Calls `fetch`, shows its answer, and calls it again after the milliseconds that `next` gives
+/// for that answer and the number of requests made so far, until `next` says `None`. One
+/// request at a time (the next starts only after the wait that follows an answer), and the
+/// loop ends, its request in flight aborted, when the view that called `poll` goes away.
+pub fn poll<T, Fut>(
+    fetch: impl Fn() -> Fut + 'static,
+    next: impl Fn(&T, u32) -> Option<u32> + 'static,
+) -> ReadSignal<Option<T>>
+where
+    T: Send + Sync + 'static,
+    Fut: Future<Output = T> + 'static,
+{
+    let value = RwSignal::new(None);
+    spawn_local_scoped_with_cancellation(async move {
+        let mut polls = 0u32;
+        loop {
+            polls = polls.saturating_add(1);
+            // Each request gets its own owner, so that what it registers for cleanup (its
+            // abort) is dropped once it answered instead of piling up for the view's lifetime.
+            let Some(owner) = Owner::current().map(|o| o.child()) else {
+                return;
+            };
+            let answer = owner.with(|| ScopedFuture::new(fetch())).await;
+            owner.cleanup();
+            let wait = next(&answer, polls);
+            value.set(Some(answer));
+            match wait {
+                Some(ms) => gloo_timers::future::TimeoutFuture::new(ms).await,
+                None => return,
+            }
+        }
     });
     value.read_only()
 }
