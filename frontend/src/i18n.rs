@@ -207,7 +207,7 @@ catalog! {
         "Your messages, newest first, with where each recipient stands. The page updates itself."
     ),
     SentEmpty => ("Noch keine Nachrichten gesendet.", "No messages sent yet."),
-    SentLoadFailed => ("Die gesendeten Nachrichten konnten nicht geladen werden: {0}", "The sent messages could not be loaded: {0}"),
+    StatusLoadFailed => ("Der Stand der Zustellung konnte nicht abgefragt werden: {0}", "The delivery status could not be loaded: {0}"),
     SentRefresh => ("Aktualisieren", "Refresh"),
     SentNoSubject => ("(ohne Betreff)", "(no subject)"),
     SentMeta => ("von {0} · {1}", "from {0} · {1}"),

@@ -8,6 +8,7 @@
 
 use std::cell::Cell;
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use leptos::prelude::*;
@@ -39,19 +40,18 @@ where
     value.read_only()
 }
 
-/// Calls `fetch`, shows its answer, and calls it again after the milliseconds that `next` gives
-/// for that answer and the number of requests made so far, until `next` says `None`. One
+/// A future made by a [`poll`]er's request, boxed so that every poller shares one copy of the
+/// loop's code.
+pub type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+
+/// Calls `fetch`, hands its answer and the number of requests made so far to `on_answer`, and
+/// calls `fetch` again after the milliseconds `on_answer` returns, until it returns `None`. One
 /// request at a time (the next starts only after the wait that follows an answer), and the
 /// loop ends, its request in flight aborted, when the view that called `poll` goes away.
-pub fn poll<T, Fut>(
-    fetch: impl Fn() -> Fut + 'static,
-    next: impl Fn(&T, u32) -> Option<u32> + 'static,
-) -> ReadSignal<Option<T>>
-where
-    T: Send + Sync + 'static,
-    Fut: Future<Output = T> + 'static,
-{
-    let value = RwSignal::new(None);
+pub fn poll<T: 'static>(
+    fetch: Box<dyn Fn() -> LocalFuture<T>>,
+    on_answer: Box<dyn Fn(T, u32) -> Option<u32>>,
+) {
     spawn_local_scoped_with_cancellation(async move {
         let mut polls = 0u32;
         loop {
@@ -63,15 +63,12 @@ where
             };
             let answer = owner.with(|| ScopedFuture::new(fetch())).await;
             owner.cleanup();
-            let wait = next(&answer, polls);
-            value.set(Some(answer));
-            match wait {
+            match on_answer(answer, polls) {
                 Some(ms) => gloo_timers::future::TimeoutFuture::new(ms).await,
                 None => return,
             }
         }
     });
-    value.read_only()
 }
 
 /// Work started by the user: whether it is running, and the answer of the last run.

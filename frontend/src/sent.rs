@@ -11,8 +11,11 @@
 //!
 //! Plain Rust, tested natively.
 
-use sendguard_common::{DaneStatus, DeliveryView, RecipientKind, RecipientState, RecipientView};
+use sendguard_common::{
+    DaneStatus, DeliveryView, MessageView, RecipientKind, RecipientState, RecipientView,
+};
 
+use crate::api::ApiError;
 use crate::i18n::{Key, Lang};
 
 /// Milliseconds between requests while a recipient is queued or being sent to: its state can
@@ -65,6 +68,49 @@ pub fn delay(pace: Pace, polls: u32) -> Option<u32> {
 /// Milliseconds until the next request after `polls` requests, the last of which failed.
 pub fn retry_delay(polls: u32) -> Option<u32> {
     (polls < MAX_POLLS).then_some(RETRY_POLL_MS)
+}
+
+/// An answer of the queue: the messages asked about, or why there is none.
+pub type Answer = Result<Vec<MessageView>, ApiError>;
+
+/// Milliseconds until the next request after `polls` requests, the last answered with
+/// `answer`; `None`: stop asking.
+pub fn next_poll(answer: &Answer, polls: u32) -> Option<u32> {
+    match answer {
+        Ok(messages) => {
+            let states = messages
+                .iter()
+                .flat_map(|m| m.recipients.iter().map(|r| r.state));
+            delay(pace(states), polls)
+        }
+        Err(_) => retry_delay(polls),
+    }
+}
+
+/// What a live view of the queue shows: the messages of the last good answer (`None` before
+/// the first), and why the latest request failed, if it did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Live {
+    /// The messages last received.
+    pub messages: Option<Vec<MessageView>>,
+    /// The failure of the latest request (the messages before it stay shown).
+    pub error: Option<ApiError>,
+}
+
+impl Live {
+    /// The view after `answer`: new messages replace the old ones, a failure keeps them.
+    pub fn after(&self, answer: Answer) -> Live {
+        match answer {
+            Ok(messages) => Live {
+                messages: Some(messages),
+                error: None,
+            },
+            Err(e) => Live {
+                messages: self.messages.clone(),
+                error: Some(e),
+            },
+        }
+    }
 }
 
 /// The catalog key of a recipient's state.
@@ -195,6 +241,49 @@ mod tests {
         assert_eq!(retry_delay(3), Some(RETRY_POLL_MS));
         assert_eq!(retry_delay(MAX_POLLS), None);
         const { assert!(FAST_POLL_MS >= 1_000, "no faster than once a second") };
+    }
+
+    fn message(states: &[RecipientState]) -> MessageView {
+        MessageView {
+            id: 1,
+            from: "maxima@example.org".into(),
+            subject: String::new(),
+            message_id: "1@example.org".into(),
+            created_at: 0,
+            size: 10,
+            recipients: states.iter().map(|&s| recipient(s)).collect(),
+        }
+    }
+
+    #[test]
+    fn the_next_request_follows_every_message_and_failures_are_retried() {
+        let answer: Answer = Ok(vec![message(&[Sent]), message(&[Failed, Queued])]);
+        assert_eq!(next_poll(&answer, 1), Some(FAST_POLL_MS));
+        let answer: Answer = Ok(vec![message(&[Sent]), message(&[Held])]);
+        assert_eq!(next_poll(&answer, 1), Some(SLOW_POLL_MS));
+        assert_eq!(next_poll(&Ok(vec![message(&[Sent, Failed])]), 1), None);
+        assert_eq!(next_poll(&Ok(vec![]), 1), None, "nothing to wait for");
+        let failed: Answer = Err(ApiError::Network("offline".into()));
+        assert_eq!(next_poll(&failed, 1), Some(RETRY_POLL_MS));
+        assert_eq!(next_poll(&failed, MAX_POLLS), None);
+    }
+
+    #[test]
+    fn a_failed_request_keeps_the_messages_shown_until_the_next_answer() {
+        let first = Live::default().after(Ok(vec![message(&[Queued])]));
+        assert_eq!(first.messages.as_ref().map(Vec::len), Some(1));
+        let failed = first.after(Err(ApiError::Network("offline".into())));
+        assert_eq!(failed.messages, first.messages);
+        assert!(failed.error.is_some());
+        let again = failed.after(Ok(vec![message(&[Sent])]));
+        assert_eq!(again.error, None);
+        assert_eq!(again.messages.unwrap()[0].recipients[0].state, Sent);
+        assert_eq!(
+            Live::default()
+                .after(Err(ApiError::Decode("x".into())))
+                .messages,
+            None
+        );
     }
 
     #[test]

@@ -17,15 +17,14 @@ use sendguard_common::{DomainVerdict, MessageView};
 
 use crate::api::{self, ApiError};
 use crate::components::demo_hint::DemoHint;
+use crate::components::live_messages::{LiveMessages, Source};
 use crate::components::recipient_field::RecipientField;
-use crate::components::recipient_states::RecipientStates;
 use crate::components::sender_select::SenderSelect;
 use crate::draft::{ComposeFields, DraftControl, DraftNote};
 use crate::i18n::{Key, Lang, use_lang};
-use crate::load::{load, poll};
+use crate::load::load;
 use crate::nav::{NavLink, Page};
 use crate::secure::{SendCheck, SenderRequirement, check_send, sending_requirement};
-use crate::sent::{delay, pace, retry_delay};
 use crate::verdicts::{DomainState, VerdictStore};
 
 /// Why the page's own checks refused to send, worded in the current language; `None` when they
@@ -60,56 +59,54 @@ enum SendOutcome {
     Failed(ApiError),
 }
 
-/// The recipients of a message just queued, asked about again until all are sent or failed.
-#[component]
-fn LiveStates(
-    /// The message as the server accepted it.
-    message: MessageView,
-) -> impl IntoView {
-    let id = message.id;
-    let answer = poll(
-        move || api::message(id),
-        |answer, polls| match answer {
-            Ok(m) => delay(pace(m.recipients.iter().map(|r| r.state)), polls),
-            Err(_) => retry_delay(polls),
-        },
-    );
-    let shown = Memo::new(move |previous: Option<&MessageView>| match answer.get() {
-        Some(Ok(m)) => m,
-        _ => previous.cloned().unwrap_or_else(|| message.clone()),
-    });
-    move || view! { <RecipientStates message=shown.get()/> }
+/// The notice of a Send outcome: CSS class, ARIA role and text.
+fn notice(lang: Lang, outcome: &SendOutcome) -> (&'static str, &'static str, String) {
+    let error = |text: String| ("notice notice-error", "alert", text);
+    match outcome {
+        SendOutcome::Refused(check) => error(refusal(lang, check).unwrap_or_default()),
+        SendOutcome::NoSender => error(lang.text(Key::SendNoSender).to_string()),
+        SendOutcome::Failed(e) => error(lang.format(Key::SendFailed, &[&e.message(lang)])),
+        SendOutcome::Sending => (
+            "notice notice-info",
+            "status",
+            lang.text(Key::SendSending).to_string(),
+        ),
+        SendOutcome::Queued(_) => (
+            "notice notice-ok",
+            "status",
+            lang.text(Key::SendQueued).to_string(),
+        ),
+    }
 }
 
-/// The result of Send, in the `send-result` container.
-fn send_result(lang: RwSignal<Lang>, outcome: SendOutcome) -> impl IntoView {
-    let t = move |k: Key| move || lang.get().text(k);
-    let error = |text: Box<dyn Fn() -> String + Send + Sync>| {
-        view! { <p class="notice notice-error" role="alert">{text}</p> }.into_any()
+/// The result of Send in the `send-result` container: the notice, and for a queued message its
+/// recipients, followed live, with a link to the Sent page. The live part is made again only
+/// when the outcome changes (a language switch does not restart its polling).
+fn send_result(lang: RwSignal<Lang>, outcome: RwSignal<Option<SendOutcome>>) -> impl IntoView {
+    let text = move || {
+        let l = lang.get();
+        outcome.with(|o| {
+            o.as_ref().map(|o| {
+                let (css, role, text) = notice(l, o);
+                view! { <p class=css role=role>{text}</p> }
+            })
+        })
     };
-    let content = match outcome {
-        SendOutcome::Refused(check) => error(Box::new(move || {
-            refusal(lang.get(), &check).unwrap_or_default()
-        })),
-        SendOutcome::NoSender => error(Box::new(move || lang.get().text(Key::SendNoSender).into())),
-        SendOutcome::Failed(e) => error(Box::new(move || {
-            let l = lang.get();
-            l.format(Key::SendFailed, &[&e.message(l)])
-        })),
-        SendOutcome::Sending => {
-            view! { <p class="notice notice-info" role="status">{t(Key::SendSending)}</p> }
-                .into_any()
-        }
-        SendOutcome::Queued(message) => view! {
-            <p class="notice notice-ok" role="status">
-                {t(Key::SendQueued)}" "
-                <NavLink to=Page::Sent>{t(Key::SendOpenSent)}</NavLink>
-            </p>
-            <LiveStates message=message/>
-        }
-        .into_any(),
+    let live = move || {
+        let queued = outcome.with(|o| match o {
+            Some(SendOutcome::Queued(m)) => Some(m.clone()),
+            _ => None,
+        });
+        queued.map(|m| {
+            view! {
+                <LiveMessages source=Source::One(m)/>
+                <p class="sent-link">
+                    <NavLink to=Page::Sent>{move || lang.get().text(Key::SendOpenSent)}</NavLink>
+                </p>
+            }
+        })
     };
-    view! { <div class="send-result" data-testid="send-result">{content}</div> }
+    view! { <div class="send-result" data-testid="send-result">{text}{live}</div> }
 }
 
 /// The compose window.
@@ -197,9 +194,9 @@ pub fn ComposePage() -> impl IntoView {
         });
     };
     let busy = move || drafts.busy();
-    // The outcome of the latest Send (rebuilt only when it changes, so that the live states of
-    // a queued message keep polling across language switches).
-    let result = move || outcome.get().map(|o| send_result(lang, o));
+    // The outcome of the latest Send.
+    let has_result = Memo::new(move |_| outcome.with(Option::is_some));
+    let result = move || has_result.get().then(|| send_result(lang, outcome));
     // The draft's notice, unless a refusal of Send is showing (after a queued message it says
     // when deleting the draft failed).
     let draft_note = move || {

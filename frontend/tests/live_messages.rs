@@ -8,8 +8,9 @@ use leptos::prelude::*;
 use sendguard_common::{
     DaneStatus, DeliveryView, MessageView, RecipientKind, RecipientState, RecipientView,
 };
-use sendguard_frontend::components::message_card::MessageCard;
-use sendguard_frontend::components::recipient_states::RecipientStates;
+use sendguard_frontend::components::live_messages::{
+    LiveMessages, Source, message_card, recipient_lines,
+};
 use sendguard_frontend::i18n::Lang;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -80,17 +81,28 @@ fn message() -> MessageView {
     }
 }
 
-/// Mounts the states of [`message`] in `lang` and returns the host element.
-fn mount(lang: Lang, card: bool) -> Element {
+/// How a test shows [`message`].
+#[derive(Clone, Copy)]
+enum Shown {
+    /// Its recipient lines.
+    Lines,
+    /// Its card on the Sent page.
+    Card,
+    /// Followed live, as after Send (here without a server to answer).
+    Live,
+}
+
+/// Mounts [`message`] in `lang` and returns the host element.
+fn mount(lang: Lang, shown: Shown) -> Element {
     let document = web_sys::window().unwrap().document().unwrap();
     let host = document.create_element("div").unwrap();
     document.body().unwrap().append_child(&host).unwrap();
     leptos::mount::mount_to(host.clone().unchecked_into(), move || {
         provide_context(RwSignal::new(lang));
-        if card {
-            view! { <MessageCard message=message()/> }.into_any()
-        } else {
-            view! { <RecipientStates message=message()/> }.into_any()
+        match shown {
+            Shown::Lines => recipient_lines(lang, &message()).into_any(),
+            Shown::Card => message_card(lang, &message()).into_any(),
+            Shown::Live => view! { <LiveMessages source=Source::One(message())/> }.into_any(),
         }
     })
     .forget();
@@ -118,7 +130,7 @@ fn line(host: &Element, address: &str) -> (String, String, String) {
 
 #[wasm_bindgen_test]
 async fn every_state_is_named_with_what_happened_in_german() {
-    let host = mount(Lang::De, false);
+    let host = mount(Lang::De, Shown::Lines);
     settle().await;
     let lines = host
         .query_selector_all("[data-testid=recipient-status]")
@@ -175,7 +187,7 @@ async fn every_state_is_named_with_what_happened_in_german() {
 
 #[wasm_bindgen_test]
 async fn the_card_names_the_message_and_speaks_english() {
-    let host = mount(Lang::En, true);
+    let host = mount(Lang::En, Shown::Card);
     settle().await;
     let card = host
         .query_selector("[data-testid=sent-message]")
@@ -196,4 +208,35 @@ async fn the_card_names_the_message_and_speaks_english() {
     assert!(deferred.contains("next attempt: "), "{deferred}");
     let (_, _, held) = line(&host, "user@downgrade.test");
     assert!(held.contains("An administrator must review"), "{held}");
+}
+
+#[wasm_bindgen_test]
+async fn a_queued_message_stays_shown_when_asking_about_it_fails() {
+    // The test page's server has no /api/messages/7: the request fails (HTTP 404), the lines of
+    // the message as it was accepted stay, with the failure above them.
+    let host = mount(Lang::En, Shown::Live);
+    settle().await;
+    assert_eq!(line(&host, "user@tls.test").0, "queued", "shown at once");
+    let mut error = None;
+    for _ in 0..100 {
+        gloo_timers::future::TimeoutFuture::new(20).await;
+        error = host
+            .query_selector("[data-testid=status-error]")
+            .unwrap()
+            .and_then(|e| e.text_content());
+        if error.is_some() {
+            break;
+        }
+    }
+    let error = error.expect("the failed request is named");
+    assert!(
+        error.starts_with("The delivery status could not be loaded: "),
+        "{error}"
+    );
+    assert_eq!(
+        host.query_selector_all("[data-testid=recipient-status]")
+            .unwrap()
+            .length(),
+        7
+    );
 }
