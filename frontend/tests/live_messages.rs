@@ -101,7 +101,7 @@ fn mount(lang: Lang, shown: Shown) -> Element {
         provide_context(RwSignal::new(lang));
         match shown {
             Shown::Lines => recipient_lines(lang, &message()).into_any(),
-            Shown::Card => message_card(lang, &message()).into_any(),
+            Shown::Card => message_card(lang, &message(), true).into_any(),
             Shown::Live => view! { <LiveMessages source=Source::One(message())/> }.into_any(),
         }
     })

@@ -12,6 +12,7 @@ use leptos::prelude::*;
 use sendguard_common::MessageView;
 
 use crate::api;
+use crate::components::notice::notice;
 use crate::describe::local_time;
 use crate::i18n::{Key, Lang, use_lang};
 use crate::load::{LocalFuture, poll};
@@ -56,22 +57,33 @@ pub fn recipient_lines(lang: Lang, message: &MessageView) -> impl IntoView + use
     view! { <ul class="recipient-states" aria-label=lang.text(Key::SentRecipients)>{lines}</ul> }
 }
 
-/// A card for one message on the Sent page: subject, sender, when it was accepted, and its
-/// recipients; `data-id` is the queue's id.
-pub fn message_card(lang: Lang, message: &MessageView) -> impl IntoView + use<> {
-    let subject = if message.subject.is_empty() {
-        lang.text(Key::SentNoSubject).to_string()
-    } else {
-        message.subject.clone()
-    };
-    let meta = lang.format(
-        Key::SentMeta,
-        &[&message.from, &local_time(lang, message.created_at)],
-    );
-    view! {
-        <article class="message-card" data-testid="sent-message" data-id=message.id.to_string()>
+/// A message with its recipients; `data-id` is the queue's id. With `header` (the Sent page)
+/// the subject, sender and time of acceptance come first; without it (after Send) only the
+/// recipients are shown.
+pub fn message_card(lang: Lang, message: &MessageView, header: bool) -> impl IntoView + use<> {
+    let head = header.then(|| {
+        let subject = if message.subject.is_empty() {
+            lang.text(Key::SentNoSubject).to_string()
+        } else {
+            message.subject.clone()
+        };
+        let meta = lang.format(
+            Key::SentMeta,
+            &[&message.from, &local_time(lang, message.created_at)],
+        );
+        view! {
             <h2 class="message-subject">{subject}</h2>
             <p class="message-meta">{meta}</p>
+        }
+    });
+    let css = if header {
+        "message-card"
+    } else {
+        "message-lines"
+    };
+    view! {
+        <article class=css data-testid="sent-message" data-id=message.id.to_string()>
+            {head}
             {recipient_lines(lang, message)}
         </article>
     }
@@ -125,34 +137,37 @@ pub fn LiveMessages(
     move || {
         let l = lang.get();
         live.with(|live| {
-            let error = live.error.as_ref().map(|e| {
-                view! {
-                    <p class="notice notice-error" role="alert" data-testid="status-error">
-                        {l.format(Key::StatusLoadFailed, &[&e.message(l)])}
-                    </p>
-                }
-            });
-            let body = match &live.messages {
-                None if live.error.is_none() => {
-                    view! { <p class="notice notice-info">{l.text(Key::Loading)}</p> }.into_any()
-                }
-                None => ().into_any(),
-                Some(list) if list.is_empty() => view! {
-                    <p class="notice notice-info" data-testid="sent-empty">{l.text(Key::SentEmpty)}</p>
-                }
-                .into_any(),
-                Some(list) if one => list
-                    .iter()
-                    .map(|m| recipient_lines(l, m))
-                    .collect_view()
-                    .into_any(),
-                Some(list) => list
-                    .iter()
-                    .map(|m| message_card(l, m))
-                    .collect_view()
-                    .into_any(),
+            let note = match (&live.error, &live.messages) {
+                (Some(e), _) => Some((
+                    "notice notice-error",
+                    "alert",
+                    "status-error",
+                    l.format(Key::StatusLoadFailed, &[&e.message(l)]),
+                )),
+                (None, None) => Some((
+                    "notice notice-info",
+                    "status",
+                    "status-loading",
+                    l.text(Key::Loading).to_string(),
+                )),
+                (None, Some(list)) if list.is_empty() => Some((
+                    "notice notice-info",
+                    "status",
+                    "sent-empty",
+                    l.text(Key::SentEmpty).to_string(),
+                )),
+                _ => None,
             };
-            view! { {error}<div class="live-messages">{body}</div> }
+            let cards: Vec<_> = live
+                .messages
+                .iter()
+                .flatten()
+                .map(|m| message_card(l, m, !one))
+                .collect();
+            view! {
+                {note.map(|(css, role, id, text)| notice(css, role, id, text))}
+                <div class="live-messages">{cards}</div>
+            }
         })
     }
 }

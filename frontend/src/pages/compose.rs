@@ -18,6 +18,7 @@ use sendguard_common::{DomainVerdict, MessageView};
 use crate::api::{self, ApiError};
 use crate::components::demo_hint::DemoHint;
 use crate::components::live_messages::{LiveMessages, Source};
+use crate::components::notice::notice;
 use crate::components::recipient_field::RecipientField;
 use crate::components::sender_select::SenderSelect;
 use crate::draft::{ComposeFields, DraftControl, DraftNote};
@@ -60,7 +61,7 @@ enum SendOutcome {
 }
 
 /// The notice of a Send outcome: CSS class, ARIA role and text.
-fn notice(lang: Lang, outcome: &SendOutcome) -> (&'static str, &'static str, String) {
+fn send_notice(lang: Lang, outcome: &SendOutcome) -> (&'static str, &'static str, String) {
     let error = |text: String| ("notice notice-error", "alert", text);
     match outcome {
         SendOutcome::Refused(check) => error(refusal(lang, check).unwrap_or_default()),
@@ -87,8 +88,8 @@ fn send_result(lang: RwSignal<Lang>, outcome: RwSignal<Option<SendOutcome>>) -> 
         let l = lang.get();
         outcome.with(|o| {
             o.as_ref().map(|o| {
-                let (css, role, text) = notice(l, o);
-                view! { <p class=css role=role>{text}</p> }
+                let (css, role, text) = send_notice(l, o);
+                notice(css, role, "send-notice", text)
             })
         })
     };
@@ -206,9 +207,7 @@ pub fn ComposePage() -> impl IntoView {
             DraftNote::Saved(_) => "notice notice-ok",
             DraftNote::Failed(..) => "notice notice-error",
         };
-        Some(view! {
-            <p class=css role="status" data-testid="draft-note">{move || note.text(lang.get())}</p>
-        })
+        Some(notice(css, "status", "draft-note", note.text(lang.get())))
     };
     let secure_note = move || {
         requirement.get().map(|_| {
