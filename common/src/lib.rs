@@ -9,6 +9,7 @@
 //! [`address`] is the one parser of mail addresses, domains and host names that both sides use.
 
 pub mod address;
+pub mod secure;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,27 +1,10 @@
-//! The secure sender rule, checked on the compose page before anything is sent.
-//!
-//! Mail from a secure address (`alias@secure.<domain>`) goes out only over TLS at the user's
-//! minimum ("Verschlüsselter Versand"); otherwise it is not sent and the user is told why, ideally
-//! before pressing Send (protocol notes, "Secure sender and secure receiving"). The page knows
-//! every recipient's verdict, so it applies the same rule the server will:
-//!
-//! * any TLS: every MX host is "SSL ok" or "DANE ok" and the domain is not blocked;
-//! * authenticated TLS: additionally the domain is "DANE ok" (RFC 7672), or the MX answer is
-//!   DNSSEC-secure and every MX host presented a certificate valid under the WebPKI for its name
-//!   (with an unsigned MX answer an attacker chooses the MX name, so a certificate valid for that
-//!   name authenticates nothing without MTA-STS);
-//! * TLS version and certificate are each MX host's weakest answering address's (the server
-//!   reports them so);
-//! * TLS 1.3: additionally every MX host negotiated `TLSv1.3`;
-//! * unknown or pending: not met (we cannot promise what we have not seen).
-//!
-//! Plain Rust, tested natively.
+//! The secure sender rule on the compose page: the rule itself is
+//! [`sendguard_common::secure::check`], the one the delivery worker applies too; here it is
+//! applied to every recipient field before anything is sent ([`check_send`]), and each shortfall
+//! gets its words from the catalog. Plain Rust, tested natively.
 
 use leptos::prelude::*;
-use sendguard_common::{
-    DnssecStatus, DomainVerdict, MinAuthentication, MinTlsVersion, SecureMode,
-    SecureSendingSettings, SecurityClass, TransportRequirement,
-};
+use sendguard_common::{DomainVerdict, TransportRequirement};
 
 use crate::i18n::Key;
 use crate::recipients::RecipientList;
@@ -38,24 +21,16 @@ impl SenderRequirement {
     }
 }
 
-/// Why a recipient does not meet the secure sender's requirement.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Shortfall {
-    /// No verdict yet (never checked, probe running, or the lookup failed).
-    Unknown,
-    /// A delivery now would be refused or held.
-    Blocked,
-    /// At least one MX host would not use TLS 1.2 or 1.3.
-    NoTls,
-    /// Neither DANE nor a WebPKI-valid certificate on every MX host.
-    NotAuthenticated,
-    /// At least one MX host did not negotiate TLS 1.3.
-    TlsTooOld,
+pub use sendguard_common::secure::{Shortfall, check, sending_requirement};
+
+/// The catalog key of the words for a shortfall.
+pub trait ShortfallWords {
+    /// The catalog key of the words for this shortfall.
+    fn message_key(self) -> Key;
 }
 
-impl Shortfall {
-    /// The catalog key of the words for this shortfall.
-    pub fn message_key(self) -> Key {
+impl ShortfallWords for Shortfall {
+    fn message_key(self) -> Key {
         match self {
             Shortfall::Unknown => Key::ShortUnknown,
             Shortfall::Blocked => Key::ShortBlocked,
@@ -64,57 +39,6 @@ impl Shortfall {
             Shortfall::TlsTooOld => Key::ShortTlsTooOld,
         }
     }
-}
-
-/// The requirement for mail from a secure address: the expert choice, else the defaults
-/// (any TLS, TLS 1.2), which is also what applies while the settings cannot be loaded.
-pub fn sending_requirement(settings: Option<&SecureSendingSettings>) -> TransportRequirement {
-    match settings {
-        Some(s) if s.mode == SecureMode::Expert => s.sending,
-        _ => TransportRequirement::default(),
-    }
-}
-
-/// Whether a domain with this verdict (`None`: not known yet) meets `required`.
-pub fn check(
-    verdict: Option<&DomainVerdict>,
-    required: TransportRequirement,
-) -> Result<(), Shortfall> {
-    let v = verdict.ok_or(Shortfall::Unknown)?;
-    if v.blocked {
-        return Err(Shortfall::Blocked);
-    }
-    if v.mx.is_empty() || v.class == SecurityClass::Unknown {
-        return Err(Shortfall::Unknown);
-    }
-    if v.class == SecurityClass::NoSsl || v.mx.iter().any(|m| m.class == SecurityClass::NoSsl) {
-        return Err(Shortfall::NoTls);
-    }
-    if v.mx.iter().any(|m| m.class < SecurityClass::SslOk) {
-        return Err(Shortfall::Unknown);
-    }
-    if required.authentication == MinAuthentication::Authenticated {
-        let dane = v.class == SecurityClass::DaneOk;
-        let signed_mx = v.dnssec == DnssecStatus::Secure;
-        let webpki = signed_mx
-            && v.mx.iter().all(|m| {
-                m.certificate
-                    .as_ref()
-                    .is_some_and(|certificate| certificate.webpki_valid)
-            });
-        if !dane && !webpki {
-            return Err(Shortfall::NotAuthenticated);
-        }
-    }
-    if required.tls_version == MinTlsVersion::Tls13
-        && !v
-            .mx
-            .iter()
-            .all(|m| m.tls_version.as_deref() == Some("TLSv1.3"))
-    {
-        return Err(Shortfall::TlsTooOld);
-    }
-    Ok(())
 }
 
 /// What pressing Send leads to.
@@ -172,7 +96,10 @@ pub fn check_send<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sendguard_common::{BlockCause, CertificateInfo, DaneStatus, MxReport};
+    use sendguard_common::{
+        BlockCause, CertificateInfo, DaneStatus, DnssecStatus, MinAuthentication, MinTlsVersion,
+        MxReport, SecureMode, SecureSendingSettings, SecurityClass,
+    };
 
     fn mx(class: SecurityClass, tls: Option<&str>, webpki: Option<bool>) -> MxReport {
         MxReport {

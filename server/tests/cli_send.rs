@@ -113,3 +113,63 @@ async fn send_queues_and_prints_each_recipients_state() {
     assert!(!raw.contains("d@blind.example"), "{raw}");
     store.close().await;
 }
+
+// Several threads: the sim answers while this thread waits for the child.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_wait_delivers_in_process_and_prints_how_each_recipient_went() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = sendguard_sim::world::scenarios()
+        .into_iter()
+        .filter(|s| ["dane-ee.test", "plain.test", "wrong-tlsa.test"].contains(&s.domain))
+        .collect();
+    let world = sendguard_sim::world::SimWorld::start_with(list, dir.path())
+        .await
+        .unwrap();
+    let e = world.endpoints();
+    let db = dir.path().join("sendguard.db");
+    let (resolver, port) = (e.resolver.to_string(), e.smtp_port.to_string());
+    let anchor = e.trust_anchor.to_string_lossy().to_string();
+    let args = [
+        "--from",
+        "maxima.mustermann@sendguard.example",
+        "--to",
+        "user@dane-ee.test",
+        "user@plain.test",
+        "user@wrong-tlsa.test",
+        "--subject",
+        "Warten",
+        "--wait",
+        "--json",
+        "--dns-resolver",
+        &resolver,
+        "--trust-anchor",
+        &anchor,
+        "--smtp-port",
+        &port,
+        "--allow-private-targets",
+    ];
+    let out = send(&db, &args, "Hallo\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let view: MessageView = serde_json::from_slice(&out.stdout).expect("JSON");
+    let state = |a: &str| {
+        view.recipients
+            .iter()
+            .find(|r| r.address == a)
+            .unwrap_or_else(|| panic!("{a}"))
+    };
+    let dane = state("user@dane-ee.test");
+    assert_eq!(dane.state, RecipientState::Sent, "{dane:?}");
+    assert!(dane.delivery.as_ref().unwrap().verified);
+    let plain = state("user@plain.test");
+    assert_eq!(plain.state, RecipientState::Sent);
+    assert_eq!(plain.delivery.as_ref().unwrap().tls_version, None);
+    let wrong = state("user@wrong-tlsa.test");
+    assert_eq!(wrong.state, RecipientState::Deferred, "{wrong:?}");
+    assert!(wrong.reason.is_some());
+    assert_eq!(world.peer("mx.dane-ee.test").unwrap().received().len(), 1);
+    assert_eq!(world.peer("mx.wrong-tlsa.test").unwrap().counts().mail, 0);
+}

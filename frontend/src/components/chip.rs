@@ -13,7 +13,7 @@ use crate::components::badge::Badge;
 use crate::components::tooltip::Tooltip;
 use crate::i18n::{Key, use_lang};
 use crate::recipients::Recipient;
-use crate::secure::{SenderRequirement, check};
+use crate::secure::{SenderRequirement, ShortfallWords, check};
 use crate::verdicts::{DomainState, VerdictStore};
 
 /// Tooltip ids must be unique on the page, across the To, CC and BCC fields.

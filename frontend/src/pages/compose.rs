@@ -25,7 +25,9 @@ use crate::draft::{ComposeFields, DraftControl, DraftNote};
 use crate::i18n::{Key, Lang, use_lang};
 use crate::load::load;
 use crate::nav::{NavLink, Page};
-use crate::secure::{SendCheck, SenderRequirement, check_send, sending_requirement};
+use crate::secure::{
+    SendCheck, SenderRequirement, ShortfallWords, check_send, sending_requirement,
+};
 use crate::verdicts::{DomainState, VerdictStore};
 
 /// Why the page's own checks refused to send, worded in the current language; `None` when they

@@ -1,6 +1,7 @@
 //! The `sendguard` command line: subcommands and their options, each option also settable
 //! through an environment variable so that services can be configured without flags.
 
+pub mod delivery;
 pub mod run;
 mod send;
 
@@ -62,6 +63,16 @@ pub struct SendArgs {
     /// Print the queued message as JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Also deliver it now, in this process: one attempt per recipient, then print where each
+    /// stands (sent, deferred, held or failed).
+    #[arg(long)]
+    pub wait: bool,
+    /// How recipient servers are reached (with `--wait`).
+    #[command(flatten)]
+    pub probe: ProbeOptions,
+    /// Delivery: retries (with `--wait`).
+    #[command(flatten)]
+    pub delivery: delivery::DeliveryOptions,
     /// The user: `"Name <address>"`; repeat for more addresses (default: Maxima Mustermann).
     #[arg(long = "account", value_name = "NAME <ADDRESS>")]
     pub accounts: Vec<String>,
@@ -187,6 +198,9 @@ pub struct ServerOptions {
         value_name = "DAYS"
     )]
     pub keep_observations: u32,
+    /// Delivery: retries and the worker.
+    #[command(flatten)]
+    pub delivery: delivery::DeliveryOptions,
 }
 
 impl ServerOptions {

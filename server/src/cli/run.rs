@@ -18,6 +18,7 @@ use crate::cli::DemoArgs;
 use crate::cli::{
     Command, HoldsCommand, HoldsHostArgs, HoldsListArgs, ProbeArgs, ServeArgs, ServerOptions,
 };
+use crate::delivery::worker::{self, Wake};
 #[cfg(feature = "demo")]
 use crate::dns::DnsConfig;
 use crate::http::{self, AppState};
@@ -50,7 +51,7 @@ async fn open_store(path: &std::path::Path) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// The application state of a serving subcommand.
+/// The application state of a serving subcommand, with its delivery worker started.
 async fn server_state(
     prober: Prober,
     store: Store,
@@ -64,9 +65,19 @@ async fn server_state(
         AccountConfig::parse(&options.accounts)?
     };
     let max_age = Duration::from_secs(options.verdict_max_age);
-    Ok(AppState::new(Verdicts::new(prober, store, alerts, max_age))
+    let verdicts = Verdicts::new(prober, store.clone(), alerts, max_age);
+    let wake = Wake::default();
+    // Runs as long as the process: serving ends only when the process does.
+    let _worker = worker::spawn(
+        store,
+        options.delivery.deliverer(&verdicts),
+        options.delivery.worker(),
+        wake.clone(),
+    );
+    Ok(AppState::new(verdicts)
         .with_admin_token(admin_token)
-        .with_account(account))
+        .with_account(account)
+        .with_wake(wake))
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {

@@ -4,7 +4,10 @@
 //!
 //! Exit status: 0 when the message was queued (it is on disk by then); 1 when it was refused
 //! (the same message is refused again); 75 (`EX_TEMPFAIL`, sysexits.h) when the database was
-//! busy and trying again may work. No delivery happens yet: every recipient stays `queued`.
+//! busy and trying again may work. With `--wait` the message is also delivered in this process
+//! (one attempt per recipient, [`crate::delivery::worker::deliver_message_now`]) and what each
+//! recipient came to is printed; the exit status is still 0 whatever the outcomes, because the
+//! message was queued (deferred recipients are retried by the worker of `sendguard serve`).
 
 use std::fmt::Write as _;
 use std::io::Read;
@@ -12,10 +15,16 @@ use std::process::ExitCode;
 
 use sendguard_common::{MessageView, SendRequest};
 
+use std::time::Duration;
+
 use crate::cli::SendArgs;
 use crate::delivery::submit::{self, MAX_BODY_BYTES};
+use crate::delivery::worker;
+use crate::probe::Prober;
 use crate::store::Store;
 use crate::user::account::{AccountConfig, DEFAULT_USER};
+use crate::verdicts::Verdicts;
+use crate::verdicts::alerts::Alerts;
 
 /// Exit status for a temporary failure (sysexits.h `EX_TEMPFAIL`).
 const EX_TEMPFAIL: u8 = 75;
@@ -37,7 +46,20 @@ pub async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
         body,
     };
     let store = Store::open(&args.store.path()).await?;
-    let result = submit::submit(&store, &account, DEFAULT_USER, &request).await;
+    let mut result = submit::submit(&store, &account, DEFAULT_USER, &request).await;
+    if args.wait
+        && let Ok(queued) = &result
+    {
+        let prober = Prober::new(args.probe.probe_config())?;
+        let verdicts = Verdicts::new(prober, store.clone(), Alerts::new(None)?, Duration::ZERO);
+        let deliverer = args.delivery.deliverer(&verdicts);
+        let config = args.delivery.worker();
+        worker::deliver_message_now(&store, &deliverer, queued.id, &config).await?;
+        verdicts.alerts().wait_idle().await;
+        if let Some(now) = store.message(DEFAULT_USER, queued.id).await? {
+            result = Ok(now);
+        }
+    }
     store.close().await;
     match result {
         Ok(queued) => {
@@ -70,13 +92,24 @@ fn read_body() -> anyhow::Result<String> {
     String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("the text on standard input is not UTF-8"))
 }
 
-/// The queued message as lines of text: its id, then one line per recipient.
+/// The queued message as lines of text: its id, then one line per recipient with its state and,
+/// once attempted, how it went or why not.
 fn text(view: &MessageView) -> String {
     let mut out = format!("Queued message {} <{}>\n", view.id, view.message_id);
     for r in &view.recipients {
+        let how = match (&r.delivery, &r.reason) {
+            (Some(d), _) => format!(
+                " via {} ({}){}",
+                d.mx_host,
+                d.tls_version.as_deref().unwrap_or("plain text"),
+                if d.verified { ", authenticated" } else { "" }
+            ),
+            (None, Some(reason)) => format!(": {reason}"),
+            (None, None) => String::new(),
+        };
         let _ = writeln!(
             out,
-            "  {:<4} {:<40} {}",
+            "  {:<4} {:<40} {}{how}",
             r.kind.as_str(),
             r.address,
             r.state.as_str()

@@ -1,9 +1,12 @@
-//! Sending: submission into the durable queue ([`submit`]) and the views of queued messages the
-//! API and the command line show. Delivery itself (the worker that takes due recipients from
-//! [`crate::store::queue`] to their MX hosts) is not part of this module yet: a queued message
-//! stays `queued`.
+//! Sending: submission into the durable queue ([`submit`]), the delivery worker ([`worker`])
+//! that takes due recipients from [`crate::store::queue`] to their MX hosts ([`attempt`], with
+//! the enforcement of the one policy judgement), the retry schedule ([`retry`]), and the views of
+//! queued messages the API and the command line show.
 
+pub mod attempt;
+pub mod retry;
 pub mod submit;
+pub mod worker;
 
 use sendguard_common::{DeliveryView, MessageView, RecipientView};
 

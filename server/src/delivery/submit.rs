@@ -219,7 +219,11 @@ pub fn prepare(
     if !cc.is_empty() {
         builder = builder.cc(HeaderAddress::new_list(cc));
     }
-    let raw = builder.write_to_vec().map_err(SubmitError::Build)?;
+    let mut raw = builder.write_to_vec().map_err(SubmitError::Build)?;
+    // Stored as it is sent: the last line ended like every other (RFC 5321 §4.1.1.4).
+    if !raw.ends_with(b"\r\n") {
+        raw.extend_from_slice(b"\r\n");
+    }
     Ok(Prepared {
         from,
         from_header,

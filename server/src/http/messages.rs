@@ -33,6 +33,7 @@ pub async fn send(
     })?;
     let store = state.verdicts().store();
     let queued = submit::submit(store, state.account(), DEFAULT_USER, &request).await?;
+    state.wake().wake();
     Ok((StatusCode::CREATED, Json(view(&queued))))
 }
 

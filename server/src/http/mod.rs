@@ -14,6 +14,7 @@ pub mod limits;
 pub mod messages;
 pub mod recipients;
 
+use crate::delivery::worker::Wake;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +62,7 @@ struct Inner {
     admin_token: Option<Arc<str>>,
     account: AccountConfig,
     limits: Limits,
+    wake: Wake,
 }
 
 impl FromRef<AppState> for Limits {
@@ -91,6 +93,7 @@ impl AppState {
                 admin_token: None,
                 account: AccountConfig::default(),
                 limits: Limits::default(),
+                wake: Wake::default(),
             }),
         }
     }
@@ -111,6 +114,16 @@ impl AppState {
     /// Enables the admin API with this token (`None` or empty: disabled).
     pub fn with_admin_token(self, token: Option<String>) -> Self {
         self.with(|i| i.admin_token = token.filter(|t| !t.is_empty()).map(Arc::from))
+    }
+
+    /// Wakes this delivery worker when a message was queued.
+    pub fn with_wake(self, wake: Wake) -> Self {
+        self.with(|i| i.wake = wake)
+    }
+
+    /// The delivery worker's wake-up call.
+    pub fn wake(&self) -> &Wake {
+        &self.inner.wake
     }
 
     /// The user (single user until authentication exists).

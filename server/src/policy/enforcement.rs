@@ -2,7 +2,8 @@
 //! in Postfix's security levels (TLS_README), with the precedence DANE > MTA-STS enforce >
 //! remembered level > opportunistic (protocol notes, "Remember-TLS").
 
-use super::judge::{Level, TlsaDemand};
+use super::judge::{EndpointJudgement, Level, TlsaDemand};
+use super::reason::endpoint_words;
 
 /// How a delivery to one server must be protected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -57,6 +58,37 @@ pub fn enforcement(tlsa: TlsaDemand, mta_sts_enforce: bool, floor: Option<Level>
         Some(Level::Tls) => Enforcement::Encrypt,
         Some(Level::Plain) | None => Enforcement::May,
     }
+}
+
+/// Whether a session, as the one judgement judged it, meets `e`: the check a delivery makes
+/// after the handshake and before MAIL FROM. `Err` says why not, in words.
+pub fn permits(e: Enforcement, session: &EndpointJudgement) -> Result<(), String> {
+    let level = session.level;
+    let verified = session
+        .tls
+        .as_ref()
+        .is_some_and(|t| t.certificate.webpki_valid);
+    let met = match e {
+        Enforcement::Defer => false,
+        Enforcement::May => true,
+        Enforcement::Encrypt => level >= Some(Level::Tls),
+        Enforcement::DaneOnly => level == Some(Level::Dane),
+        Enforcement::Verify => level >= Some(Level::Tls) && verified,
+    };
+    if met {
+        return Ok(());
+    }
+    let wanted = match e {
+        Enforcement::Defer => "nothing until its TLSA records are known",
+        Enforcement::May => "anything",
+        Enforcement::Encrypt => "TLS 1.2 or newer",
+        Enforcement::DaneOnly => "TLS authenticated by its TLSA records (DANE)",
+        Enforcement::Verify => "TLS with a certificate valid for its name",
+    };
+    Err(format!(
+        "the session did not give what delivery requires, {wanted} ({})",
+        endpoint_words(session)
+    ))
 }
 
 #[cfg(test)]

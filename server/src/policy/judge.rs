@@ -593,4 +593,4 @@ fn judge_session(j: &mut EndpointJudgement, s: &SessionFacts, demand: TlsaDemand
 
 #[cfg(test)]
 #[path = "judge_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -13,7 +13,7 @@ fn verdict(f: &DomainFacts) -> DomainVerdict {
     crate::policy::view::verdict(&judge(f), &BTreeMap::new())
 }
 
-fn tls(dane: DaneOutcome) -> SessionFacts {
+pub(in crate::policy) fn tls(dane: DaneOutcome) -> SessionFacts {
     SessionFacts {
         starttls_offered: true,
         ehlo_refused: None,
@@ -22,7 +22,7 @@ fn tls(dane: DaneOutcome) -> SessionFacts {
     }
 }
 
-fn plain() -> SessionFacts {
+pub(in crate::policy) fn plain() -> SessionFacts {
     SessionFacts {
         starttls_offered: false,
         ehlo_refused: None,
@@ -40,7 +40,11 @@ fn failed(f: TlsFailureFacts) -> SessionFacts {
     }
 }
 
-fn host(name: &str, tlsa: TlsaFacts, outcomes: Vec<EndpointOutcome>) -> HostFacts {
+pub(in crate::policy) fn host(
+    name: &str,
+    tlsa: TlsaFacts,
+    outcomes: Vec<EndpointOutcome>,
+) -> HostFacts {
     HostFacts {
         host: name.into(),
         preference: 10,
@@ -59,7 +63,7 @@ fn host(name: &str, tlsa: TlsaFacts, outcomes: Vec<EndpointOutcome>) -> HostFact
     }
 }
 
-fn domain(hosts: Vec<HostFacts>) -> DomainFacts {
+pub(in crate::policy) fn domain(hosts: Vec<HostFacts>) -> DomainFacts {
     DomainFacts {
         domain: "example.test".into(),
         checked_at: 1,
@@ -71,7 +75,7 @@ fn domain(hosts: Vec<HostFacts>) -> DomainFacts {
     }
 }
 
-fn dane_records() -> TlsaFacts {
+pub(in crate::policy) fn dane_records() -> TlsaFacts {
     TlsaFacts::Secure(vec![TlsaRecord {
         usage: 3,
         selector: 1,

@@ -10,22 +10,25 @@
 //!   [`SETTLE_AFTER_RELEASE`], without ever letting a server below its floor get mail);
 //! - [`view::verdict`] makes the wire verdict the badge and the tooltip show, with holds
 //!   applied (`view.rs`); the English technical reasons are put into words in `reason.rs`;
-//! - [`enforcement`] says how a delivery to a server must be protected (`enforcement.rs`).
+//! - [`enforcement`] says how a delivery to a server must be protected (`enforcement.rs`), and
+//!   [`plan`] what a delivery to a domain does now, read from the verdict (`plan.rs`).
 //!
 //! Nothing here touches the network, the clock or the database: the probe gathers the facts,
 //! the store loads the prior state and persists what these functions return.
 
 mod enforcement;
 mod judge;
+mod plan;
 pub mod reason;
 mod transition;
 pub mod view;
 
-pub use enforcement::{Enforcement, enforcement};
+pub use enforcement::{Enforcement, enforcement, permits};
 pub use judge::{
     DomainJudgement, EndpointJudgement, HostJudgement, Level, MxJudgement, Outcome, TlsaDemand,
     class_of, judge,
 };
+pub use plan::{DomainPlan, HostPlan, plan};
 pub use transition::{
     HeldLevel, HoldKey, HostRecord, HostState, NewHold, OpenHold, Prior, Release,
     SETTLE_AFTER_RELEASE, Transition, downgrade_reason, release, transition,

@@ -428,30 +428,65 @@ impl Prober {
             sni: Some(sni.to_string()),
             verifier: smtp::AcceptAnyCertificate::new(),
         };
-        match smtp::probe(addr, params, &self.inner.config.smtp).await {
-            Err(e) if e.is_temporary() => RawEndpoint::Failed(Failure::Temporary(e.to_string())),
-            Err(e) => RawEndpoint::Failed(Failure::Permanent(e.to_string())),
-            Ok(s) => RawEndpoint::Session {
-                starttls_offered: s.starttls_offered,
-                ehlo_refused: s.ehlo_refused,
-                tls: s.tls.map(|t| RawTls {
-                    version: t.version,
-                    cipher_openssl: t.cipher_openssl,
-                    cipher_iana: t.cipher_iana,
-                    bits: t.bits,
-                    chain: t.peer_chain.into_iter().map(CertificateDer::from).collect(),
-                }),
-                tls_failure: s.tls_failure.map(|f| match f {
-                    TlsFailure::ProtocolVersion(d) => TlsFailureFacts::LegacyOnly(d),
-                    TlsFailure::StarttlsRefused(d) => TlsFailureFacts::Refused(d),
-                    TlsFailure::Certificate(d) | TlsFailure::Handshake(d) => {
-                        TlsFailureFacts::Handshake(d)
-                    }
-                    TlsFailure::Timeout => TlsFailureFacts::Timeout,
-                    TlsFailure::Aborted(d) => TlsFailureFacts::Aborted(d),
-                }),
-            },
+        raw_endpoint(smtp::probe(addr, params, &self.inner.config.smtp).await)
+    }
+
+    /// Why `ip` may not be contacted (the address guard, [`safety`]); `None` when it may.
+    pub fn refusal(&self, ip: IpAddr) -> Option<String> {
+        self.inner.guard.refusal(ip).map(|why| why.to_string())
+    }
+
+    /// Notes a connection about to be made to `addr` in the connect log, when there is one
+    /// (a delivery's connections are logged like a probe's).
+    pub fn note_connect(&self, addr: SocketAddr) {
+        if let Some(log) = &self.inner.config.connect_log {
+            log.record(addr);
         }
+    }
+
+    /// The SMTP settings probes use.
+    pub fn smtp_config(&self) -> &SmtpConfig {
+        &self.inner.config.smtp
+    }
+}
+
+/// The facts of one endpoint from an SMTP session with it (a probe's or a delivery's), judged
+/// for the domain whose MX `host` it is: the DANE match against `tlsa` with the reference
+/// identifiers `names` (the TLSA base domain, then the domain), the certificate described.
+pub fn endpoint_outcome(
+    session: Result<smtp::ProbeSession, smtp::SmtpError>,
+    tlsa: &TlsaFacts,
+    names: &[&str],
+    host: &str,
+) -> EndpointOutcome {
+    judge_endpoint(raw_endpoint(session), tlsa, names, host)
+}
+
+/// What a session showed, independent of the domain that led to it.
+fn raw_endpoint(session: Result<smtp::ProbeSession, smtp::SmtpError>) -> RawEndpoint {
+    match session {
+        Err(e) if e.is_temporary() => RawEndpoint::Failed(Failure::Temporary(e.to_string())),
+        Err(e) => RawEndpoint::Failed(Failure::Permanent(e.to_string())),
+        Ok(s) => RawEndpoint::Session {
+            starttls_offered: s.starttls_offered,
+            ehlo_refused: s.ehlo_refused,
+            tls: s.tls.map(|t| RawTls {
+                version: t.version,
+                cipher_openssl: t.cipher_openssl,
+                cipher_iana: t.cipher_iana,
+                bits: t.bits,
+                chain: t.peer_chain.into_iter().map(CertificateDer::from).collect(),
+            }),
+            tls_failure: s.tls_failure.map(|f| match f {
+                TlsFailure::ProtocolVersion(d) => TlsFailureFacts::LegacyOnly(d),
+                TlsFailure::StarttlsRefused(d) => TlsFailureFacts::Refused(d),
+                TlsFailure::Certificate(d) | TlsFailure::Handshake(d) => {
+                    TlsFailureFacts::Handshake(d)
+                }
+                TlsFailure::Timeout => TlsFailureFacts::Timeout,
+                TlsFailure::Aborted(d) => TlsFailureFacts::Aborted(d),
+            }),
+        },
     }
 }
 

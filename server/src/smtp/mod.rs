@@ -33,6 +33,7 @@
 mod helo;
 pub mod reply;
 mod session;
+mod transaction;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -45,6 +46,10 @@ pub use crate::tls::{AcceptAnyCertificate, cipher_bits, iana_cipher_name, openss
 pub use helo::{HeloName, HeloNameError};
 pub use reply::{Reply, ReplyError, ReplyLimits};
 use session::{Session, TlsUpgrade, extensions_of, offers_starttls};
+pub use transaction::{
+    DATA_TIMEOUT, Delivery, DeliveryTls, Envelope, Gate, RecipientReply, TlsDemand, deliver,
+    dot_stuff, txn_step,
+};
 
 /// Settings of a probe. `Default` gives values fit for the public internet.
 #[derive(Clone, Debug, PartialEq, Eq)]

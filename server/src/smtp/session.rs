@@ -353,8 +353,17 @@ pub(super) struct TlsUpgrade {
 
 impl TlsUpgrade {
     pub(super) fn new(params: TlsParams, addr: SocketAddr) -> Result<Self, SmtpError> {
+        Self::with_versions(params, addr, false)
+    }
+
+    /// Like [`TlsUpgrade::new`], TLS 1.3 only when `tls13_only`.
+    pub(super) fn with_versions(
+        params: TlsParams,
+        addr: SocketAddr,
+        tls13_only: bool,
+    ) -> Result<Self, SmtpError> {
         let name = server_name(&params.sni, addr)?;
-        let config = tls::client_config(params.verifier)
+        let config = tls::client_config_versions(params.verifier, tls13_only)
             .map_err(|e| SmtpError::permanent(step::CONFIG, format!("TLS configuration: {e}")))?;
         Ok(TlsUpgrade {
             name,

@@ -512,3 +512,95 @@ async fn a_chain_beyond_the_limit_is_an_aborted_upgrade() {
 
 #[path = "tests_scripted.rs"]
 mod scripted_servers;
+
+/// A delivery of one small message to `rcpt` through `addr`.
+async fn deliver_to(addr: SocketAddr, demand: TlsDemand, gate: Gate<'_>, rcpt: &str) -> Delivery {
+    let rcpts = vec![rcpt.to_string()];
+    let envelope = Envelope {
+        mail_from: "a@sender.test",
+        recipients: &rcpts,
+        data: b"Subject: x\r\n\r\n.dot\r\n",
+    };
+    let tls = DeliveryTls {
+        sni: Some("mx.sim.test".into()),
+        demand,
+        tls13_only: false,
+    };
+    deliver(addr, &tls, gate, &envelope, &quick())
+        .await
+        .expect("the plain-text part completes")
+}
+
+#[tokio::test]
+async fn delivery_where_tls_is_required_sends_nothing_to_a_server_without_starttls() {
+    let peer = peer(60, PeerBehaviour::NoStarttls).await;
+    let d = deliver_to(peer.addr(), TlsDemand::Required, &|_| Ok(()), "b@sim.test").await;
+    assert_eq!(d.replies, None);
+    assert!(!d.session.starttls_offered);
+    assert_eq!(peer.counts().mail, 0, "MAIL FROM was sent");
+    // Opportunistic: plain text, because STARTTLS is not offered at all.
+    let d = deliver_to(
+        peer.addr(),
+        TlsDemand::WhenOffered,
+        &|_| Ok(()),
+        "b@sim.test",
+    )
+    .await;
+    assert!(
+        matches!(d.replies.as_deref(), Some([RecipientReply::Accepted(_)])),
+        "{d:?}"
+    );
+    assert_eq!(peer.received()[0].data, b"Subject: x\r\n\r\n.dot\r\n");
+}
+
+#[tokio::test]
+async fn delivery_never_falls_back_to_plain_text_after_a_failed_upgrade() {
+    for (last, behaviour) in [
+        (61, PeerBehaviour::GarbageAfterStartTls),
+        (62, PeerBehaviour::RefuseStartTls),
+        (63, PeerBehaviour::BrokenTls),
+    ] {
+        let peer = peer(last, behaviour).await;
+        let d = deliver_to(
+            peer.addr(),
+            TlsDemand::WhenOffered,
+            &|_| Ok(()),
+            "b@sim.test",
+        )
+        .await;
+        assert_eq!(d.replies, None, "{d:?}");
+        assert!(d.session.tls_failure.is_some());
+        assert_eq!(peer.counts().mail, 0, "MAIL FROM was sent");
+    }
+}
+
+#[tokio::test]
+async fn delivery_over_tls_runs_the_transaction_only_when_the_gate_agrees() {
+    let ca = SimCa::new("Sim CA").expect("ca");
+    let identity = ca_identity(&ca, "mx.sim.test", true);
+    let peer = peer(64, PeerBehaviour::StartTls { identity }).await;
+    let refuse = |_: &ProbeSession| Err("not good enough".to_string());
+    let d = deliver_to(peer.addr(), TlsDemand::Required, &refuse, "b@sim.test").await;
+    assert_eq!(d.refused.as_deref(), Some("not good enough"));
+    assert!(d.session.tls.is_some());
+    assert_eq!(peer.counts().mail, 0);
+
+    let d = deliver_to(
+        peer.addr(),
+        TlsDemand::Required,
+        &|s| {
+            assert!(s.tls.as_ref().is_some_and(|t| !t.peer_chain.is_empty()));
+            Ok(())
+        },
+        "b@sim.test",
+    )
+    .await;
+    assert!(
+        matches!(d.replies.as_deref(), Some([RecipientReply::Accepted(_)])),
+        "{d:?}"
+    );
+    let received = peer.received();
+    assert_eq!(received.len(), 1);
+    assert!(received[0].tls);
+    assert_eq!(peer.counts().mail_in_plain_text, 0);
+}

@@ -244,6 +244,16 @@ impl Store {
         Ok(messages)
     }
 
+    /// The message `id` without its recipients, whoever owns it (for the delivery worker).
+    pub async fn message_row(&self, id: i64) -> Result<Option<QueuedMessage>, StoreError> {
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(message_of).transpose()
+    }
+
     /// The message `id` of `owner` with its recipients; `None` when there is none (or it is
     /// another user's).
     pub async fn message(&self, owner: &str, id: i64) -> Result<Option<QueuedMessage>, StoreError> {
@@ -286,16 +296,39 @@ impl Store {
     /// reached), marks them `sending` and returns them grouped by domain, oldest first. One
     /// `BEGIN IMMEDIATE` transaction: concurrent workers never claim the same recipient.
     pub async fn claim_due(&self, now: i64, limit: u32) -> Result<Vec<DomainBatch>, StoreError> {
+        self.claim(None, now, limit).await
+    }
+
+    /// Like [`Store::claim_due`], only the recipients of message `id` (`sendguard send --wait`
+    /// delivers its own message, not whatever else is queued).
+    pub async fn claim_due_of(
+        &self,
+        id: i64,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<DomainBatch>, StoreError> {
+        self.claim(Some(id), now, limit).await
+    }
+
+    async fn claim(
+        &self,
+        message: Option<i64>,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<DomainBatch>, StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let sql = format!(
             "UPDATE message_recipients SET state = 'sending'
              WHERE id IN (SELECT id FROM message_recipients
                           WHERE state IN ('queued', 'deferred') AND next_attempt_at <= ?
+                            AND (? IS NULL OR message = ?)
                           ORDER BY next_attempt_at, id LIMIT ?)
              RETURNING {RECIPIENT_COLUMNS}, position"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(now)
+            .bind(message)
+            .bind(message)
             .bind(i64::from(limit))
             .fetch_all(&mut *tx)
             .await?;
@@ -364,6 +397,19 @@ impl Store {
             return Err(StoreError::Corrupt(format!("no queued recipient {id}")));
         }
         Ok(())
+    }
+
+    /// Puts every held recipient back to `queued`, due at `now` (after an administrator's
+    /// release); returns how many.
+    pub async fn requeue_held(&self, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE message_recipients SET state = 'queued', next_attempt_at = ?
+             WHERE state = 'held'",
+        )
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// Puts recipients left `sending` (by a process that was killed mid-attempt) back to

@@ -107,8 +107,21 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 pub fn client_config(
     verifier: Arc<dyn ServerCertVerifier>,
 ) -> Result<Arc<ClientConfig>, rustls::Error> {
+    client_config_versions(verifier, false)
+}
+
+/// Like [`client_config`], with TLS 1.3 only when `tls13_only` (a secure sender's minimum).
+pub fn client_config_versions(
+    verifier: Arc<dyn ServerCertVerifier>,
+    tls13_only: bool,
+) -> Result<Arc<ClientConfig>, rustls::Error> {
+    let versions: &[&'static rustls::SupportedProtocolVersion] = if tls13_only {
+        &[&rustls::version::TLS13]
+    } else {
+        &[&rustls::version::TLS13, &rustls::version::TLS12]
+    };
     let mut config = ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_protocol_versions(versions)?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();

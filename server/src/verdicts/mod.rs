@@ -15,13 +15,13 @@ pub mod alerts;
 pub mod answer;
 pub mod memory;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sendguard_common::{
     BlockCause, DnssecStatus, DomainVerdict, HoldView, ObservationSource, RecipientSecurity,
-    SecurityClass,
+    SecurityClass, TransportRequirement,
 };
 use tokio::sync::broadcast;
 
@@ -37,6 +37,26 @@ pub struct Recorded {
     pub verdict: DomainVerdict,
     /// Holds raised by this probe.
     pub new_holds: Vec<HoldView>,
+    /// The judgement the verdict was made of.
+    pub judgement: policy::DomainJudgement,
+    /// What is remembered of its hosts, as of this transaction.
+    pub history: BTreeMap<String, policy::HostRecord>,
+    /// The domain's floor over its MX set, as of this transaction.
+    pub domain_floor: Option<policy::Level>,
+}
+
+impl Recorded {
+    /// What a delivery to the domain does now: [`policy::plan`] of this judgement and history,
+    /// for a sender with the minimum `secure` (a secure address) or none.
+    pub fn plan(&self, secure: Option<TransportRequirement>) -> policy::DomainPlan {
+        policy::plan(
+            &self.judgement,
+            &self.verdict,
+            &self.history,
+            self.domain_floor,
+            secure,
+        )
+    }
 }
 
 /// The one path from facts to memory: judges `facts` ([`policy::judge`]), loads what is
@@ -59,6 +79,9 @@ pub async fn record(
     Ok(Recorded {
         verdict: policy::view::verdict(&judgement, &history),
         new_holds: store.holds_by_id(&new_hold_ids).await?,
+        judgement,
+        history,
+        domain_floor: transition.domain_floor,
     })
 }
 
@@ -77,6 +100,10 @@ pub async fn release(store: &Store, host: &str, actor: &str) -> Result<Vec<HoldV
     tx.apply_release(host, &ids, &decision, actor, now_unix())
         .await?;
     tx.commit().await?;
+    // Held messages go out again at the newly accepted level; those still blocked by another
+    // hold are held again by their next attempt.
+    let requeued = store.requeue_held(now_unix()).await?;
+    tracing::info!(%host, requeued, "released; held recipients queued again");
     store.holds_by_id(&ids).await
 }
 use crate::verdicts::alerts::Alerts;
@@ -296,14 +323,48 @@ impl Verdicts {
     /// Probes the domain of `input` now, records what was seen, raises alerts for new holds
     /// and returns the verdict with history. `fresh` skips the minimum re-probe interval.
     pub async fn probe_now(&self, input: &str, fresh: bool) -> Result<DomainVerdict, VerdictError> {
+        Ok(self.probe_recorded(input, fresh).await?.1.verdict)
+    }
+
+    /// Like [`Verdicts::probe_now`], also giving the facts and all that was recorded: what a
+    /// delivery plans with. Within the minimum re-probe interval the servers' recent sessions
+    /// are used again, so a delivery does not contact a server twice for one message.
+    pub async fn probe_recorded(
+        &self,
+        input: &str,
+        fresh: bool,
+    ) -> Result<(Arc<DomainFacts>, Recorded), VerdictError> {
         let facts = self.inner.prober.probe(input, fresh).await?;
-        let recorded = record(&self.inner.store, &facts, ObservationSource::Probe).await?;
+        let recorded = self.publish(&facts, ObservationSource::Probe).await?;
+        Ok((facts, recorded))
+    }
+
+    /// Records what a delivery's session showed ([`record`] with `source = delivery`), raises
+    /// alerts for new holds and tells open pages, like a probe.
+    pub async fn record_delivery(&self, facts: &DomainFacts) -> Result<Recorded, StoreError> {
+        self.publish(facts, ObservationSource::Delivery).await
+    }
+
+    async fn publish(
+        &self,
+        facts: &DomainFacts,
+        source: ObservationSource,
+    ) -> Result<Recorded, StoreError> {
+        let recorded = record(&self.inner.store, facts, source).await?;
         self.inner.memory.forget_related(&recorded.verdict);
         self.remember(recorded.verdict.clone());
         for hold in &recorded.new_holds {
             self.inner.alerts.raise(hold);
         }
-        Ok(recorded.verdict)
+        if source == ObservationSource::Delivery {
+            let _ = self.inner.events.send(recorded.verdict.clone());
+        }
+        Ok(recorded)
+    }
+
+    /// The prober (its address guard and SMTP settings serve deliveries too).
+    pub fn prober(&self) -> &Prober {
+        &self.inner.prober
     }
 
     /// Starts a background probe of `domain` unless one is running (then `budget` is not

@@ -1,0 +1,438 @@
+//! One delivery attempt for the claimed recipients of one domain: the domain is probed (recent
+//! sessions reused) and recorded, and the plan read from that judgement ([`policy::plan`]): hold,
+//! defer, fail, or the MX hosts in preference order, each with its enforcement. Per message, one
+//! SMTP transaction per host for all its recipients at the domain ([`smtp::deliver`]); the
+//! session is judged by the same policy before MAIL FROM ([`policy::permits`]) and recorded as an
+//! observation (`source = delivery`), so a downgrade seen while delivering raises a hold at once
+//! and the message waits (RFC 5321 §5.1 for the MX order, §4.5.4.1 for retries).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use sendguard_common::{DaneStatus, SecureMode, TransportRequirement, secure};
+
+use crate::policy::{self, DomainPlan, Enforcement, HostPlan};
+use crate::probe::facts::{DomainFacts, EndpointFacts, EndpointOutcome, MxFacts};
+use crate::probe::{self, ProbeError, now_unix};
+use crate::smtp::{self, DeliveryTls, Envelope, RecipientReply, SmtpConfig, TlsDemand};
+use crate::store::Store;
+use crate::store::queue::{Attempt, QueuedMessage, QueuedRecipient, SentVia};
+use crate::verdicts::{Recorded, VerdictError, Verdicts};
+
+use super::retry::{Retry, RetrySchedule, in_words};
+
+/// Delivers claimed recipients. Cheap to clone.
+#[derive(Clone)]
+pub struct Deliverer {
+    verdicts: Verdicts,
+    smtp: Arc<SmtpConfig>,
+    schedule: Arc<RetrySchedule>,
+}
+
+/// The judgement a delivery plans with, and the facts it was made of.
+struct Known {
+    facts: Arc<DomainFacts>,
+    recorded: Recorded,
+}
+
+impl Deliverer {
+    /// A deliverer that probes and records through `verdicts`, talks SMTP with `smtp` and
+    /// retries by `schedule`.
+    pub fn new(verdicts: Verdicts, smtp: SmtpConfig, schedule: RetrySchedule) -> Self {
+        Deliverer {
+            verdicts,
+            smtp: Arc::new(smtp),
+            schedule: Arc::new(schedule),
+        }
+    }
+
+    fn store(&self) -> &Store {
+        self.verdicts.store()
+    }
+
+    /// One attempt for `recipients`, all of `domain` (claimed, so `sending`); every one ends
+    /// sent, deferred, held or failed in the store.
+    pub async fn deliver_domain(&self, domain: &str, recipients: Vec<QueuedRecipient>) {
+        let mut known = match self.verdicts.probe_recorded(domain, false).await {
+            Ok((facts, recorded)) => Known { facts, recorded },
+            Err(e) => {
+                let reason = format!("{domain}: {e}");
+                let permanent = matches!(e, VerdictError::Probe(ProbeError::InvalidDomain(_)));
+                for r in &recipients {
+                    let attempt = if permanent {
+                        Attempt::Failed {
+                            reason: reason.clone(),
+                        }
+                    } else {
+                        self.deferred(r, None, reason.clone())
+                    };
+                    self.finish(r, attempt).await;
+                }
+                return;
+            }
+        };
+        let mut start = 0;
+        while start < recipients.len() {
+            let message = recipients[start].message;
+            let end = recipients[start..]
+                .iter()
+                .position(|r| r.message != message)
+                .map_or(recipients.len(), |n| start + n);
+            self.deliver_message(&mut known, &recipients[start..end])
+                .await;
+            start = end;
+        }
+    }
+
+    /// The recipients of one message at one domain.
+    async fn deliver_message(&self, known: &mut Known, recipients: &[QueuedRecipient]) {
+        let id = recipients[0].message;
+        let (message, raw) = match (
+            self.store().message_row(id).await,
+            self.store().message_raw(id).await,
+        ) {
+            (Ok(Some(m)), Ok(Some(raw))) => (m, raw),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(message = id, error = %e, "cannot read a queued message");
+                for r in recipients {
+                    let attempt = self.deferred(r, None, "the queue could not be read".into());
+                    self.finish(r, attempt).await;
+                }
+                return;
+            }
+            _ => {
+                for r in recipients {
+                    let reason = "the message vanished from the queue".to_string();
+                    self.finish(r, Attempt::Failed { reason }).await;
+                }
+                return;
+            }
+        };
+        let secure = self.secure_requirement(&message).await;
+        let attempts = match known.recorded.plan(secure) {
+            DomainPlan::Hold(reason) => same(recipients, Attempt::Held { reason }),
+            DomainPlan::Fail(reason) => same(recipients, Attempt::Failed { reason }),
+            DomainPlan::Defer(reason) => recipients
+                .iter()
+                .map(|r| self.deferred(r, Some(&message), reason.clone()))
+                .collect(),
+            DomainPlan::Deliver(hosts) => {
+                let envelope = Envelope {
+                    mail_from: &message.envelope_from,
+                    recipients: &recipients
+                        .iter()
+                        .map(|r| r.address.clone())
+                        .collect::<Vec<_>>(),
+                    data: &raw,
+                };
+                let outcome = self.try_hosts(known, &hosts, &envelope, secure).await;
+                self.attempts_of(recipients, &message, outcome)
+            }
+        };
+        for (r, attempt) in recipients.iter().zip(attempts) {
+            self.finish(r, attempt).await;
+        }
+    }
+
+    /// The secure sender's minimum, when the sender is a secure address of an owner whose
+    /// secure sending is on (the settings "Verschlüsselter Versand").
+    async fn secure_requirement(&self, message: &QueuedMessage) -> Option<TransportRequirement> {
+        let domain = message.envelope_from.rsplit_once('@')?.1;
+        if !domain.starts_with("secure.") {
+            return None;
+        }
+        // A secure address whose owner's settings cannot be read still gets the defaults: a
+        // secure sender is never sent without TLS.
+        let settings = self.store().settings(&message.owner).await.ok();
+        let settings = settings.filter(|s| s.mode != SecureMode::Off);
+        Some(secure::sending_requirement(settings.as_ref()))
+    }
+
+    /// Tries the hosts in order until one runs a transaction; what came of it.
+    async fn try_hosts(
+        &self,
+        known: &mut Known,
+        hosts: &[HostPlan],
+        envelope: &Envelope<'_>,
+        secure: Option<TransportRequirement>,
+    ) -> Outcome {
+        let mut why: Vec<String> = Vec::new();
+        for host in hosts {
+            if host.enforcement == Enforcement::Defer {
+                why.push(format!("{}: its TLSA records are not known", host.host));
+                continue;
+            }
+            if host.addresses.is_empty() {
+                why.push(format!("{}: no address to deliver to", host.host));
+            }
+            for ip in &host.addresses {
+                match self.try_address(known, host, *ip, envelope, secure).await {
+                    Tried::Done(outcome) => return outcome,
+                    Tried::Next(reason) => why.push(reason),
+                }
+            }
+        }
+        if why.is_empty() {
+            why.push("no mail server to deliver to".into());
+        }
+        Outcome::Deferred(why.join("; "))
+    }
+
+    /// One session with one address of `host`.
+    async fn try_address(
+        &self,
+        known: &mut Known,
+        host: &HostPlan,
+        ip: IpAddr,
+        envelope: &Envelope<'_>,
+        secure: Option<TransportRequirement>,
+    ) -> Tried {
+        let prober = self.verdicts.prober();
+        if let Some(refusal) = prober.refusal(ip) {
+            return Tried::Next(format!("{} ({ip}): {refusal} is not contacted", host.host));
+        }
+        let addr = self.smtp.socket_addr(ip);
+        prober.note_connect(addr);
+        let tls = DeliveryTls {
+            sni: Some(host.host.clone()),
+            demand: match host.enforcement {
+                Enforcement::May => TlsDemand::WhenOffered,
+                _ => TlsDemand::Required,
+            },
+            tls13_only: host.tls13_only,
+        };
+        let facts = known.facts.clone();
+        let gate = |session: &smtp::ProbeSession| {
+            let (facts, _) = with_session(&facts, host.index, ip, Ok(session.clone()));
+            let j = policy::judge(&facts);
+            match judged(&j, host.index, ip) {
+                Some(e) => policy::permits(host.enforcement, e),
+                None => Err("the session could not be judged".into()),
+            }
+        };
+        let delivery = match smtp::deliver(addr, &tls, &gate, envelope, &self.smtp).await {
+            Ok(d) => d,
+            Err(e) => return Tried::Next(format!("{} ({ip}): {e}", host.host)),
+        };
+        let (observed, _) =
+            with_session(&known.facts, host.index, ip, Ok(delivery.session.clone()));
+        let observed = Arc::new(observed);
+        match self.verdicts.record_delivery(&observed).await {
+            Ok(recorded) => {
+                *known = Known {
+                    facts: observed.clone(),
+                    recorded,
+                }
+            }
+            // Without the record a downgrade may go unnoticed: nothing more is sent now.
+            Err(e) => {
+                tracing::error!(host = %host.host, error = %e, "cannot record a delivery");
+                return Tried::Done(Outcome::Deferred(format!(
+                    "{}: the delivery could not be recorded",
+                    host.host
+                )));
+            }
+        }
+        let Some(replies) = delivery.replies.clone() else {
+            let reason = no_transaction(host, ip, &delivery);
+            // A downgrade seen now holds the message at once.
+            if let DomainPlan::Hold(hold) = known.recorded.plan(secure) {
+                return Tried::Done(Outcome::Held(hold));
+            }
+            return Tried::Next(reason);
+        };
+        let via = sent_via(&known.recorded.judgement, host, ip, &delivery);
+        Tried::Done(Outcome::Replies(replies, via))
+    }
+
+    /// The recipients' attempts from the outcome.
+    fn attempts_of(
+        &self,
+        recipients: &[QueuedRecipient],
+        message: &QueuedMessage,
+        outcome: Outcome,
+    ) -> Vec<Attempt> {
+        match outcome {
+            Outcome::Held(reason) => same(recipients, Attempt::Held { reason }),
+            Outcome::Deferred(reason) => recipients
+                .iter()
+                .map(|r| self.deferred(r, Some(message), reason.clone()))
+                .collect(),
+            Outcome::Replies(replies, via) => recipients
+                .iter()
+                .zip(replies)
+                .map(|(r, reply)| match reply {
+                    RecipientReply::Accepted(reply) => Attempt::Sent {
+                        via: via.clone(),
+                        reply,
+                    },
+                    RecipientReply::Permanent(reason) => Attempt::Failed { reason },
+                    RecipientReply::Temporary(reason) => self.deferred(r, Some(message), reason),
+                })
+                .collect(),
+        }
+    }
+
+    /// A temporary failure of `r`: deferred by the schedule, or failed once the message has
+    /// been queued too long.
+    fn deferred(
+        &self,
+        r: &QueuedRecipient,
+        message: Option<&QueuedMessage>,
+        reason: String,
+    ) -> Attempt {
+        let now = now_unix();
+        let queued_at = message.map_or(now, |m| m.created_at);
+        match self.schedule.after(r.attempts + 1, now, queued_at) {
+            Retry::At(next_attempt_at) => Attempt::Deferred {
+                reason,
+                next_attempt_at,
+            },
+            Retry::Expired => Attempt::Failed {
+                reason: format!(
+                    "given up after {} in the queue; last: {reason}",
+                    in_words(self.schedule.max_age)
+                ),
+            },
+        }
+    }
+
+    async fn finish(&self, r: &QueuedRecipient, attempt: Attempt) {
+        match &attempt {
+            Attempt::Sent { via, .. } => tracing::info!(
+                recipient = %r.address, host = %via.mx_host, tls = ?via.tls_version.map(|v| v.name()),
+                "sent"
+            ),
+            Attempt::Deferred { reason, .. } => {
+                tracing::info!(recipient = %r.address, %reason, "deferred")
+            }
+            Attempt::Held { reason } => tracing::warn!(recipient = %r.address, %reason, "held"),
+            Attempt::Failed { reason } => tracing::warn!(recipient = %r.address, %reason, "failed"),
+        }
+        if let Err(e) = self
+            .store()
+            .record_attempt(r.id, now_unix(), &attempt)
+            .await
+        {
+            // It stays `sending`, and is queued again at the next start.
+            tracing::error!(recipient = %r.address, error = %e, "cannot record an attempt");
+        }
+    }
+}
+
+/// What trying the hosts came to.
+enum Outcome {
+    /// A transaction ran: the replies per recipient, and how.
+    Replies(Vec<RecipientReply>, SentVia),
+    /// Not delivered now.
+    Deferred(String),
+    /// A server went on hold.
+    Held(String),
+}
+
+/// What trying one address came to.
+enum Tried {
+    Done(Outcome),
+    Next(String),
+}
+
+fn same(recipients: &[QueuedRecipient], attempt: Attempt) -> Vec<Attempt> {
+    vec![attempt; recipients.len()]
+}
+
+/// Why a session ran no transaction.
+fn no_transaction(host: &HostPlan, ip: IpAddr, d: &smtp::Delivery) -> String {
+    let what = if let Some(refused) = &d.refused {
+        refused.clone()
+    } else if let Some(failure) = &d.session.tls_failure {
+        format!("TLS could not be established ({failure}); never sent in plain text instead")
+    } else if !d.session.starttls_offered {
+        "TLS is required but the server does not offer STARTTLS; nothing was sent".to_string()
+    } else {
+        "no transaction".to_string()
+    };
+    format!("{} ({ip}): {what}", host.host)
+}
+
+/// `facts` with the endpoint `ip` of host `index` replaced by what `session` showed (added when
+/// it was not there), as of now; and the endpoint's position.
+fn with_session(
+    facts: &DomainFacts,
+    index: usize,
+    ip: IpAddr,
+    session: Result<smtp::ProbeSession, smtp::SmtpError>,
+) -> (DomainFacts, Option<usize>) {
+    let mut facts = facts.clone();
+    facts.checked_at = now_unix();
+    let domain = facts.domain.clone();
+    let MxFacts::Hosts { hosts, .. } = &mut facts.mx else {
+        return (facts, None);
+    };
+    let Some(h) = hosts.get_mut(index) else {
+        return (facts, None);
+    };
+    let names = [h.host.as_str(), domain.as_str()];
+    let outcome: EndpointOutcome = probe::endpoint_outcome(session, &h.tlsa, &names, &h.host);
+    let position = match h.endpoints.iter().position(|e| e.ip == ip) {
+        Some(p) => {
+            h.endpoints[p].outcome = outcome;
+            p
+        }
+        None => {
+            h.endpoints.push(EndpointFacts { ip, outcome });
+            h.endpoints.len() - 1
+        }
+    };
+    (facts, Some(position))
+}
+
+/// The judgement of endpoint `ip` of host `index`.
+fn judged(
+    j: &policy::DomainJudgement,
+    index: usize,
+    ip: IpAddr,
+) -> Option<&policy::EndpointJudgement> {
+    j.hosts
+        .get(index)?
+        .endpoints
+        .iter()
+        .find(|e| e.ip == Some(ip))
+}
+
+/// How a message went out through `host` at `ip`, as the judged session shows it, in the
+/// badge's terms: DANE and "authenticated" only where the DNS path to the host was signed
+/// ([`policy::DomainJudgement::unsigned`]; with an unsigned MX answer an attacker could have
+/// chosen the host, so its TLSA match or WebPKI certificate authenticates nothing for the
+/// domain), so the Sent page never shows more than the badge promised.
+fn sent_via(
+    j: &policy::DomainJudgement,
+    host: &HostPlan,
+    ip: IpAddr,
+    d: &smtp::Delivery,
+) -> SentVia {
+    let e = judged(j, host.index, ip);
+    let unsigned = j
+        .hosts
+        .get(host.index)
+        .and_then(|h| j.unsigned(h))
+        .is_some();
+    let dane = e
+        .map(|e| e.dane)
+        .filter(|d| *d != DaneStatus::None)
+        .map(|d| match d {
+            DaneStatus::Verified if unsigned => DaneStatus::Insecure,
+            other => other,
+        });
+    let webpki = e
+        .and_then(|e| e.tls.as_ref())
+        .is_some_and(|t| t.certificate.webpki_valid);
+    let tls = d.session.tls.as_ref();
+    SentVia {
+        mx_host: host.host.clone(),
+        ip,
+        tls_version: tls.map(|t| t.version),
+        cipher: tls.map(|t| t.cipher_iana.clone()),
+        dane,
+        verified: tls.is_some() && !unsigned && (dane == Some(DaneStatus::Verified) || webpki),
+    }
+}

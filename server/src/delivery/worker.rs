@@ -1,0 +1,114 @@
+//! The delivery worker inside `sendguard serve` and `demo`: at start it queues again what a
+//! killed process left `sending`, then claims due recipients ([`Store::claim_due`]) and delivers
+//! them, one domain per task and a bounded number of domains at once ([`Deliverer`]). It wakes
+//! when a message is queued ([`Wake`]) and otherwise looks for due retries every
+//! [`WorkerConfig::poll`].
+//!
+//! Guarantees: a recipient is claimed by one worker at a time; every attempt ends in the store
+//! (sent, deferred, held, failed) before the next claim of that recipient; a recipient that was
+//! `sending` when the process died is attempted again after the restart, so a message is
+//! delivered twice only when the process died between the server's final reply and our record of
+//! it (RFC 5321 §4.1.1.4 and RFC 1047: the one transaction in flight).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::Notify;
+
+use crate::probe::now_unix;
+use crate::store::Store;
+use crate::store::queue::DomainBatch;
+
+use super::attempt::Deliverer;
+
+/// Settings of the worker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkerConfig {
+    /// How often to look for due retries when nothing wakes the worker.
+    pub poll: Duration,
+    /// At most this many recipients per claim.
+    pub claim_limit: u32,
+    /// At most this many domains delivered to at once.
+    pub concurrent_domains: usize,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            poll: Duration::from_secs(5),
+            claim_limit: 500,
+            concurrent_domains: 16,
+        }
+    }
+}
+
+/// Wakes the worker when a message was queued. Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct Wake(Arc<Notify>);
+
+impl Wake {
+    /// Tells the worker to look at the queue now.
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Runs the worker until the process ends.
+pub fn spawn(
+    store: Store,
+    deliverer: Deliverer,
+    config: WorkerConfig,
+    wake: Wake,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        match store.requeue_interrupted(now_unix()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(n, "recipients interrupted mid-attempt queued again"),
+            Err(e) => tracing::error!(error = %e, "cannot queue interrupted recipients again"),
+        }
+        loop {
+            let batches = match store.claim_due(now_unix(), config.claim_limit).await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot claim due recipients");
+                    Vec::new()
+                }
+            };
+            if batches.is_empty() {
+                tokio::select! {
+                    _ = wake.0.notified() => {}
+                    _ = tokio::time::sleep(config.poll) => {}
+                }
+                continue;
+            }
+            run(&deliverer, batches, config.concurrent_domains).await;
+        }
+    })
+}
+
+/// Delivers the claimed batches, at most `concurrent` domains at once.
+pub async fn run(deliverer: &Deliverer, batches: Vec<DomainBatch>, concurrent: usize) {
+    futures::stream::iter(batches)
+        .for_each_concurrent(concurrent.max(1), |batch| async move {
+            deliverer
+                .deliver_domain(&batch.domain, batch.recipients)
+                .await;
+        })
+        .await;
+}
+
+/// One attempt for every due recipient of message `id`, in this process (`sendguard send
+/// --wait`); afterwards each is sent, deferred, held or failed.
+pub async fn deliver_message_now(
+    store: &Store,
+    deliverer: &Deliverer,
+    id: i64,
+    config: &WorkerConfig,
+) -> Result<(), crate::store::StoreError> {
+    let batches = store
+        .claim_due_of(id, now_unix(), config.claim_limit)
+        .await?;
+    run(deliverer, batches, config.concurrent_domains).await;
+    Ok(())
+}

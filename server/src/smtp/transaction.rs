@@ -1,0 +1,352 @@
+//! Delivering one message to one server: the probe's steps (greeting, EHLO, STARTTLS, the TLS
+//! handshake, EHLO again, each with its own time limit, bounded replies, and the refusal of
+//! bytes sent unasked around STARTTLS) followed by one mail transaction, MAIL FROM, RCPT TO per
+//! recipient, DATA with the dot-stuffed message, QUIT (RFC 5321 §3.3, §4.1.1.2-§4.1.1.4,
+//! §4.5.2; RFC 3207).
+//!
+//! One client for probing and delivery, instead of a second SMTP crate, so that a delivery sees a
+//! server exactly as a probe does and its facts are observations like a probe's; mail-send's
+//! reader, the closest crate, reads replies in chunks and drops what follows a reply in the same
+//! chunk, so it cannot refuse bytes sent after the 220 to STARTTLS, and it has no deadline for the
+//! whole session.
+//!
+//! Where TLS is required ([`TlsDemand::Required`]) nothing after EHLO is sent in plain text:
+//! without STARTTLS, or when the upgrade fails, the session ends with QUIT (or is dropped) before
+//! MAIL FROM. Where it is not, the message goes in plain text only when STARTTLS is not offered at
+//! all: a failed upgrade is never followed by a plain-text retry (the protocol notes, "Delivery").
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+use super::session::{ExchangeError, Session, TlsUpgrade, extensions_of, offers_starttls, within};
+use super::*;
+
+/// How long the message itself may take to send and be answered (RFC 5321 §4.5.3.2.5-6: the
+/// data block 3 minutes, the final reply 10 minutes), within the session's deadline.
+pub const DATA_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Whether the session must be encrypted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsDemand {
+    /// TLS or nothing: without it the session ends before MAIL FROM.
+    Required,
+    /// TLS when STARTTLS is offered; plain text only when it is not offered at all.
+    WhenOffered,
+}
+
+/// One message for one server: the envelope (RFC 5321 §2.3.1) and the message as built.
+#[derive(Clone, Copy, Debug)]
+pub struct Envelope<'a> {
+    /// The reverse path, bare (`local@domain`), or empty for the null sender.
+    pub mail_from: &'a str,
+    /// The forward paths, bare, in the order their replies are answered.
+    pub recipients: &'a [String],
+    /// The message (RFC 5322, CRLF line ends); dot-stuffed while sent.
+    pub data: &'a [u8],
+}
+
+/// What became of one recipient in the transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecipientReply {
+    /// The server took responsibility for it (RFC 5321 §4.2.5): the final reply.
+    Accepted(String),
+    /// It may work later: a 4yz reply, a timeout, the connection lost, a protocol violation.
+    Temporary(String),
+    /// The server refused it for good: a 5yz reply.
+    Permanent(String),
+}
+
+/// How a delivery's session is protected: the handshake accepts any certificate (verifying the
+/// handshake signatures, [`AcceptAnyCertificate`]) and records the chain, so the session's facts
+/// are complete; the gate then decides, before MAIL FROM, whether the session is good enough.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryTls {
+    /// The SNI name: the MX host (the TLSA base domain, RFC 7672 §8.1).
+    pub sni: Option<String>,
+    /// Whether TLS is required.
+    pub demand: TlsDemand,
+    /// Only TLS 1.3.
+    pub tls13_only: bool,
+}
+
+/// Decides whether a session, as it stands before MAIL FROM, may carry the message; `Err`
+/// says why not. Called after TLS was established (or not offered where it is not required).
+pub type Gate<'a> = &'a (dyn Fn(&ProbeSession) -> Result<(), String> + Send + Sync);
+
+/// What a delivery attempt found and did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// What the session showed of the server, as a probe would have seen it.
+    pub session: ProbeSession,
+    /// Per recipient, in the envelope's order; `None` when no transaction was started because
+    /// TLS was required or had failed (see `session`), or the gate refused the session.
+    pub replies: Option<Vec<RecipientReply>>,
+    /// Why the gate refused the session, when it did.
+    pub refused: Option<String>,
+}
+
+/// Step names of the transaction, after those of [`step`].
+pub mod txn_step {
+    /// MAIL FROM.
+    pub const MAIL: &str = "MAIL FROM";
+    /// RCPT TO.
+    pub const RCPT: &str = "RCPT TO";
+    /// The DATA command.
+    pub const DATA: &str = "DATA";
+    /// Sending the message and reading the final reply.
+    pub const MESSAGE: &str = "message";
+}
+
+/// Delivers `envelope` to the server at `addr` with the protection `tls` asks for, once `gate`
+/// has accepted the session.
+///
+/// `Err` only when the plain-text part failed (connection, greeting, EHLO): nothing was sent.
+/// Otherwise the session's facts and, when a transaction ran, each recipient's reply.
+pub async fn deliver(
+    addr: SocketAddr,
+    tls: &DeliveryTls,
+    gate: Gate<'_>,
+    envelope: &Envelope<'_>,
+    cfg: &SmtpConfig,
+) -> Result<Delivery, SmtpError> {
+    check_paths(envelope)?;
+    let params = TlsParams::accept_any(tls.sni.clone());
+    let upgrade = TlsUpgrade::with_versions(params, addr, tls.tls13_only)?;
+    let demand = tls.demand;
+    let mut smtp = Session::connect(addr, cfg).await?;
+    let greeting = smtp.greeting().await?;
+    let hello = smtp.hello().await?;
+    let starttls_offered = offers_starttls(&hello.extensions);
+    let mut session = ProbeSession {
+        greeting_code: greeting.code,
+        greeting: greeting.text(),
+        esmtp: hello.esmtp,
+        ehlo_refused: hello.ehlo_refused,
+        extensions: hello.extensions,
+        starttls_offered,
+        tls: None,
+        tls_failure: None,
+    };
+    if !starttls_offered {
+        let mut delivery = Delivery {
+            session,
+            replies: None,
+            refused: None,
+        };
+        if demand == TlsDemand::WhenOffered {
+            match gate(&delivery.session) {
+                Ok(()) => delivery.replies = Some(transaction(&mut smtp, envelope).await),
+                Err(why) => delivery.refused = Some(why),
+            }
+        }
+        smtp.quit().await;
+        return Ok(delivery);
+    }
+    let ctx = smtp.ctx.clone();
+    let tcp = match smtp.starttls().await {
+        Ok(tcp) => tcp,
+        Err(failure) => {
+            session.tls_failure = Some(failure);
+            return Ok(Delivery {
+                session,
+                replies: None,
+                refused: None,
+            });
+        }
+    };
+    let stream = match upgrade.handshake(tcp, cfg.tls_timeout, ctx.deadline).await {
+        Ok(stream) => stream,
+        Err(failure) => {
+            session.tls_failure = Some(failure);
+            return Ok(Delivery {
+                session,
+                replies: None,
+                refused: None,
+            });
+        }
+    };
+    let mut tls_session = describe_tls(stream.get_ref().1);
+    let mut smtp = Session::resume(stream, cfg, ctx);
+    let ehlo = smtp.ehlo(step::EHLO_TLS).await;
+    if let Ok(reply) = &ehlo
+        && reply.is_positive()
+    {
+        tls_session.ehlo_after_tls = true;
+        tls_session.extensions_after_tls = extensions_of(reply);
+    }
+    session.tls = Some(tls_session);
+    let mut delivery = Delivery {
+        session,
+        replies: None,
+        refused: None,
+    };
+    match ehlo {
+        Ok(reply) if reply.is_positive() => match gate(&delivery.session) {
+            Ok(()) => delivery.replies = Some(transaction(&mut smtp, envelope).await),
+            Err(why) => delivery.refused = Some(why),
+        },
+        Ok(reply) => delivery.replies = Some(all(envelope, negative(step::EHLO_TLS, &reply))),
+        Err(err) => delivery.replies = Some(all(envelope, broken(&err))),
+    }
+    smtp.quit().await;
+    Ok(delivery)
+}
+
+/// Refuses paths that could break the command line (the submission's parser admits none).
+fn check_paths(envelope: &Envelope<'_>) -> Result<(), SmtpError> {
+    let bad = |p: &str| {
+        p.bytes()
+            .any(|b| b <= b' ' || b == b'<' || b == b'>' || b == 0x7f)
+    };
+    if let Some(p) = std::iter::once(envelope.mail_from)
+        .chain(envelope.recipients.iter().map(String::as_str))
+        .find(|p| bad(p))
+    {
+        return Err(SmtpError::permanent(
+            step::CONFIG,
+            format!("path {p:?} cannot be sent in an SMTP command"),
+        ));
+    }
+    if envelope.recipients.is_empty() {
+        return Err(SmtpError::permanent(step::CONFIG, "no recipients"));
+    }
+    Ok(())
+}
+
+/// The same reply for every recipient.
+fn all(envelope: &Envelope<'_>, reply: RecipientReply) -> Vec<RecipientReply> {
+    vec![reply; envelope.recipients.len()]
+}
+
+/// A negative reply to `step`: 4yz temporary, anything else permanent (RFC 5321 §4.2.1).
+fn negative(step: &str, reply: &Reply) -> RecipientReply {
+    let text = format!("{step}: {}", reply.summary());
+    if reply.is_transient() {
+        RecipientReply::Temporary(text)
+    } else {
+        RecipientReply::Permanent(text)
+    }
+}
+
+/// A transaction that broke off (timeout, connection lost, a reply beyond the limits): always
+/// temporary, because only a server's 5yz reply says that trying again is pointless.
+fn broken(err: &SmtpError) -> RecipientReply {
+    RecipientReply::Temporary(err.to_string())
+}
+
+/// MAIL FROM, RCPT TO per recipient, DATA and the message (RFC 5321 §3.3), one command at a
+/// time; the replies per recipient.
+async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
+    smtp: &mut Session<'_, S>,
+    envelope: &Envelope<'_>,
+) -> Vec<RecipientReply> {
+    let limit = smtp.cfg.command_timeout;
+    let mail = format!("MAIL FROM:<{}>", envelope.mail_from);
+    match smtp.command(txn_step::MAIL, &mail, limit).await {
+        Ok(reply) if reply.is_positive() => {}
+        Ok(reply) => return all(envelope, negative(txn_step::MAIL, &reply)),
+        Err(err) => return all(envelope, broken(&err)),
+    }
+    // `None`: accepted so far; `Some`: refused with this reply.
+    let mut refused: Vec<Option<RecipientReply>> = Vec::with_capacity(envelope.recipients.len());
+    for rcpt in envelope.recipients {
+        let line = format!("RCPT TO:<{rcpt}>");
+        match smtp.command(txn_step::RCPT, &line, limit).await {
+            Ok(reply) if reply.is_positive() => refused.push(None),
+            Ok(reply) => refused.push(Some(negative(txn_step::RCPT, &reply))),
+            Err(err) => return all(envelope, broken(&err)),
+        }
+    }
+    if refused.iter().all(Option::is_some) {
+        return refused.into_iter().flatten().collect();
+    }
+    let outcome = match smtp.command(txn_step::DATA, "DATA", limit).await {
+        Ok(reply) if reply.code == 354 => send_message(smtp, envelope.data).await,
+        Ok(reply) => negative(txn_step::DATA, &reply),
+        Err(err) => broken(&err),
+    };
+    refused
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| outcome.clone()))
+        .collect()
+}
+
+/// Sends the message dot-stuffed and terminated (RFC 5321 §4.5.2, §4.1.1.4) and reads the
+/// final reply, within [`DATA_TIMEOUT`] and the session's deadline.
+async fn send_message<S: AsyncRead + AsyncWrite + Unpin>(
+    smtp: &mut Session<'_, S>,
+    data: &[u8],
+) -> RecipientReply {
+    let stuffed = dot_stuff(data);
+    let limits = smtp.cfg.limits();
+    let reader = &mut smtp.reader;
+    let result = within(DATA_TIMEOUT, smtp.ctx.deadline, async move {
+        let stream = reader.get_mut();
+        stream.write_all(&stuffed).await?;
+        stream.flush().await?;
+        reader.read_reply(limits).await
+    })
+    .await;
+    match result {
+        Ok(reply) if reply.is_positive() => RecipientReply::Accepted(reply.summary()),
+        Ok(reply) => negative(txn_step::MESSAGE, &reply),
+        // The message may have arrived although its reply did not (RFC 1047): the one case in
+        // which a retry can deliver twice.
+        Err(ExchangeError::Reply(err)) if err.is_transport() => RecipientReply::Temporary(format!(
+            "{}: connection lost before the final reply: {err}",
+            txn_step::MESSAGE
+        )),
+        Err(err) => broken(&err.into_smtp(txn_step::MESSAGE)),
+    }
+}
+
+/// The message as sent after DATA: every line ended by CRLF (a bare LF too, RFC 5321 §2.3.8),
+/// a leading dot doubled (§4.5.2), then the terminating `.` line.
+pub fn dot_stuff(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 64 + 5);
+    let body = data.strip_suffix(b"\n").unwrap_or(data);
+    if !data.is_empty() {
+        for line in body.split(|b| *b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.first() == Some(&b'.') {
+                out.push(b'.');
+            }
+            out.extend_from_slice(line);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_stuffing_doubles_leading_dots_and_ends_lines_with_crlf() {
+        assert_eq!(dot_stuff(b"a\r\n.b\r\n"), b"a\r\n..b\r\n.\r\n");
+        assert_eq!(dot_stuff(b"a\n.\nc"), b"a\r\n..\r\nc\r\n.\r\n");
+        assert_eq!(dot_stuff(b""), b".\r\n");
+        assert_eq!(dot_stuff(b"x"), b"x\r\n.\r\n");
+    }
+
+    #[test]
+    fn paths_that_would_break_a_command_are_refused() {
+        let rcpt = vec!["a@b.example".to_string()];
+        let ok = Envelope {
+            mail_from: "",
+            recipients: &rcpt,
+            data: b"",
+        };
+        assert!(check_paths(&ok).is_ok());
+        let injected = vec!["a@b.example>\r\nRSET".to_string()];
+        let bad = Envelope {
+            recipients: &injected,
+            ..ok
+        };
+        assert!(check_paths(&bad).is_err());
+    }
+}
