@@ -1,13 +1,15 @@
-// End to end: a message sent from the compose page against `sendguard demo` and its delivery
-// worker. The compose page shows each recipient queued first and then where it ended (sent
-// over TLS, sent in plain text, deferred with the reason), the form and the saved draft are
-// cleared, and the Sent page lists the message with the same states, in German and English;
-// all of it without a reload (a recorder in the page would not survive one). Expected outcomes
-// per demo domain are the worker's contract (sim/src/world.rs): tls.test over TLS, plain.test
-// in plain text, wrong-tlsa.test deferred (its certificate does not match its TLSA records).
+// End to end: messages against `sendguard demo` and its delivery worker, followed on the page.
+// The compose page shows each recipient queued first and then where it ended (sent over TLS,
+// sent in plain text, deferred with the reason), the form and the saved draft are cleared, and
+// the Sent page lists the message with the same states, in German and English; a message queued
+// elsewhere appears on Refresh and is followed until final; a message to every demo domain ends
+// as each badge predicted; a held recipient says why and goes out once an administrator releases
+// its server. All without a reload (a recorder in the page would not survive one). The expected
+// outcomes are the worker's contract (sim/src/world.rs).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useServerAndBrowser, waitUntil } from './support.mjs';
+import { join } from 'node:path';
+import { artifacts, useServerAndBrowser, waitUntil } from './support.mjs';
 
 const TLS = 'user@tls.test';
 const PLAIN = 'user@plain.test';
@@ -69,8 +71,10 @@ async function assertGermanOutcomes(scope) {
   assert.match(wrong.text, /Grund: \S.*· nächster Versuch: \S/);
 }
 
+const TOKEN = 'e2e-sent-admin-token';
+
 describe('Sent page', () => {
-  const demo = useServerAndBrowser(['demo']);
+  const demo = useServerAndBrowser(['demo'], { SENDGUARD_ADMIN_TOKEN: TOKEN });
 
   test('Send queues the message, and the compose page and the Sent page follow it live', async () => {
     const compose = await demo.openCompose({ viewport: { width: 1100, height: 900 } });
@@ -178,6 +182,100 @@ describe('Sent page', () => {
     assert.equal(loads, 0, 'no page load');
     assert.equal(await page.evaluate(() => typeof window.seenStates), 'object', 'the recorder survived: no reload');
     assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('a message to every demo domain: the Sent page shows each recipient where its badge said it would end', async () => {
+    // The worker's contract per demo domain (sim/src/world.rs), as the page words it.
+    const DANE = /gesendet[\s\S]*angenommen von \S+ \(127\.[\d.]+\) · TLSv1\.[23] · \S+ · DANE bestätigt/;
+    const TLS_ONLY = /gesendet[\s\S]*angenommen von \S+ \(127\.[\d.]+\) · TLSv1\.[23] · \S+ · Zertifikat nicht bestätigt/;
+    const DEFERRED = /zurückgestellt[\s\S]*Grund: \S.* · nächster Versuch: \S/;
+    const expected = {
+      'dane-ee.test': ['sent', DANE],
+      'dane-ta.test': ['sent', DANE],
+      'mixed.test': ['sent', DANE],
+      'dane-pair.test': ['sent', DANE],
+      // Its TLSA records match, but its MX answer is unsigned: an attacker could have chosen the
+      // host, so it is TLS without authentication, as its badge ("SSL ok") says.
+      'unsigned-mx.test': ['sent', TLS_ONLY],
+      'tls.test': ['sent', TLS_ONLY],
+      'slow.test': ['sent', TLS_ONLY],
+      'unsigned-tlsa.test': ['sent', TLS_ONLY],
+      'plain.test': ['sent', /gesendet[\s\S]*angenommen von mx\.plain\.test \(127\.[\d.]+\) · unverschlüsselt/],
+      'refuse.test': ['deferred', DEFERRED],
+      'wrong-tlsa.test': ['deferred', DEFERRED],
+      'bogus.test': ['deferred', DEFERRED],
+      'nullmx.test': ['failed', /nicht zugestellt[\s\S]*Grund: \S/],
+      // downgrade.test (held, then released): the next test.
+    };
+    const page = await demo.newPage({ viewport: { width: 1100, height: 1200 } });
+    const account = await (await fetch(demo.url + 'api/account')).json();
+    const to = Object.keys(expected).map((d) => `demo@${d}`);
+    const response = await fetch(demo.url + 'api/messages', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ from: account.addresses[0].address, to, subject: 'An alle Demo-Domains', body: 'Text\n' }),
+    });
+    const queued = await response.json();
+    assert.equal(response.status, 201, JSON.stringify(queued));
+    await page.goto(demo.url + 'sent');
+    const card = page.locator(`[data-testid="sent-message"][data-id="${queued.id}"]`);
+    await card.waitFor();
+    await waitUntil(async () => {
+      for (const [domain, [state]] of Object.entries(expected)) {
+        if ((await line(card, `demo@${domain}`)).state !== state) return false;
+      }
+      return true;
+    }, 'every demo domain in its final state', 60_000);
+    for (const [domain, [state, words]] of Object.entries(expected)) {
+      const { text } = await line(card, `demo@${domain}`);
+      assert.match(text, words, `demo@${domain} (${state})`);
+    }
+    await page.screenshot({ path: join(artifacts, 'sent-every-domain.png'), fullPage: true });
+    await page.context().close();
+  });
+
+  test('a held recipient says why, and goes out once an administrator releases its server', async () => {
+    const page = await demo.newPage();
+    await page.goto(demo.url + 'sent');
+    let loads = 0;
+    page.on('load', () => { loads += 1; });
+    const account = await (await fetch(demo.url + 'api/account')).json();
+    // mx.downgrade.test offers STARTTLS to the first session only: the delivery's session finds
+    // none, which puts the server on hold, and the recipient waits.
+    const response = await fetch(demo.url + 'api/messages', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ from: account.addresses[0].address, to: ['user@downgrade.test'], subject: 'Zurückgehalten', body: 'Text\n' }),
+    });
+    const queued = await response.json();
+    assert.equal(response.status, 201, JSON.stringify(queued));
+    await page.getByRole('button', { name: 'Aktualisieren', exact: true }).click();
+    const card = page.locator(`[data-testid="sent-message"][data-id="${queued.id}"]`);
+    await waitUntil(async () => (await card.count()) === 1 && (await line(card, 'user@downgrade.test')).state === 'held',
+      'user@downgrade.test held', 30_000);
+    const held = (await line(card, 'user@downgrade.test')).text;
+    assert.match(held, /zurückgehalten/);
+    assert.match(held, /Die Administration muss den Mailserver prüfen, bevor die Nachricht zugestellt wird · Grund: .*mx\.downgrade\.test.*on hold/);
+    await page.screenshot({ path: join(artifacts, 'sent-held.png'), fullPage: true });
+
+    // The administrator releases the server (its new level, no STARTTLS, becomes the floor) ...
+    const nav = page.getByRole('navigation');
+    await nav.getByRole('link', { name: 'Administration' }).click();
+    await page.getByLabel('Admin-Token').fill(TOKEN);
+    await page.getByRole('button', { name: 'Anmelden' }).click();
+    const hold = page.locator('[data-testid="hold"][data-host="mx.downgrade.test"]');
+    await hold.getByRole('button', { name: 'Freigeben' }).click();
+    await page.getByTestId('no-holds').waitFor();
+
+    // ... and the held recipient goes out at that level: in plain text, as the page says.
+    await nav.getByRole('link', { name: 'Gesendet' }).click();
+    await waitUntil(async () => (await card.count()) === 1 && (await line(card, 'user@downgrade.test')).state === 'sent',
+      'user@downgrade.test sent after the release', 60_000);
+    const sent = await line(card, 'user@downgrade.test');
+    assert.equal(sent.plain, 'true');
+    assert.match(sent.text, /angenommen von mx\.downgrade\.test \(127\.[\d.]+\) · unverschlüsselt/);
+    assert.equal(loads, 0, 'no page load');
     await page.context().close();
   });
 });
