@@ -166,7 +166,7 @@ pub fn LiveMessages(
                 .collect();
             view! {
                 {note.map(|(css, role, id, text)| notice(css, role, id, text))}
-                <div class="live-messages">{cards}</div>
+                <div class="live-messages" aria-live="polite">{cards}</div>
             }
         })
     }
