@@ -38,6 +38,9 @@ interop_bin="$(cargo test -p sendguard --locked --test interop_postfix --no-run 
 [ -x "$interop_bin" ] || die "could not build the interop test"
 as_root "$interop_bin" --ignored --exact verdicts_agree_with_posttls_finger 2>&1 | tee -a "$LOG"
 
+step "Interop: Postfix's postmap reads the TLS policy table"
+cargo test -p sendguard --locked --test postfix_postmap -- --ignored 2>&1 | tee -a "$LOG"
+
 step "Component tests in headless Chromium (wasm-bindgen-test)"
 (cd frontend && CHROMEDRIVER="$(command -v chromedriver)" \
   cargo test --locked --target wasm32-unknown-unknown --test recipient_field --test badge_tooltip --test live_messages) 2>&1 | tee -a "$LOG"

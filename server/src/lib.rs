@@ -26,6 +26,7 @@ pub mod delivery;
 pub mod dns;
 pub mod http;
 pub mod policy;
+pub mod postfix;
 pub mod probe;
 pub mod smtp;
 pub mod store;

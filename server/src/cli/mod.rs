@@ -2,6 +2,7 @@
 //! through an environment variable so that services can be configured without flags.
 
 pub mod delivery;
+pub mod postfix;
 pub mod run;
 mod send;
 
@@ -40,6 +41,8 @@ pub enum Command {
     Holds(HoldsCommand),
     /// Queue a message (text from standard input) and print its id and each recipient's state.
     Send(SendArgs),
+    /// Serve the Postfix services (the TLS policy table) against the same database.
+    Postfix(postfix::PostfixArgs),
 }
 
 /// Options of `sendguard send`.
@@ -201,6 +204,9 @@ pub struct ServerOptions {
     /// Delivery: retries and the worker.
     #[command(flatten)]
     pub delivery: delivery::DeliveryOptions,
+    /// Postfix services served beside the page.
+    #[command(flatten)]
+    pub postfix: postfix::PostfixOptions,
 }
 
 impl ServerOptions {

@@ -42,6 +42,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Probe(args) => probe(args).await,
         Command::Holds(command) => holds(command).await,
         Command::Send(args) => crate::cli::send::send(args).await,
+        Command::Postfix(args) => crate::cli::postfix::postfix(args).await,
     }
 }
 
@@ -59,11 +60,7 @@ async fn server_state(
     admin_token: Option<String>,
 ) -> anyhow::Result<AppState> {
     let alerts = Alerts::new(options.alert_webhook.as_deref())?;
-    let account = if options.accounts.is_empty() {
-        AccountConfig::default()
-    } else {
-        AccountConfig::parse(&options.accounts)?
-    };
+    let account = AccountConfig::from_values(&options.accounts)?;
     let max_age = Duration::from_secs(options.verdict_max_age);
     let verdicts = Verdicts::new(prober, store.clone(), alerts, max_age);
     let wake = Wake::default();
@@ -74,6 +71,7 @@ async fn server_state(
         options.delivery.worker(),
         wake.clone(),
     );
+    options.postfix.spawn(&verdicts, &account).await?;
     Ok(AppState::new(verdicts)
         .with_admin_token(admin_token)
         .with_account(account)

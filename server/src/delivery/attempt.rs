@@ -241,7 +241,7 @@ impl Deliverer {
             }
             return Tried::Next(reason);
         };
-        let via = sent_via(&known.recorded.judgement, host, ip, &delivery);
+        let via = sent_via(&known.recorded.remembered.judgement, host, ip, &delivery);
         Tried::Done(Outcome::Replies(replies, via))
     }
 

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
-use super::session::{ExchangeError, Session, TlsUpgrade, extensions_of, offers_starttls, within};
+use super::session::{ExchangeError, Session, TlsUpgrade, extensions_of, within};
 use super::*;
 
 /// How long the message itself may take to send and be answered (RFC 5321 §4.5.3.2.5-6: the
@@ -87,6 +87,18 @@ pub struct Delivery {
     pub refused: Option<String>,
 }
 
+impl Delivery {
+    /// No transaction: the upgrade failed as `failure` says.
+    fn tls_failed(mut session: ProbeSession, failure: TlsFailure) -> Delivery {
+        session.tls_failure = Some(failure);
+        Delivery {
+            session,
+            replies: None,
+            refused: None,
+        }
+    }
+}
+
 /// Step names of the transaction, after those of [`step`].
 pub mod txn_step {
     /// MAIL FROM.
@@ -115,21 +127,8 @@ pub async fn deliver(
     let params = TlsParams::accept_any(tls.sni.clone());
     let upgrade = TlsUpgrade::with_versions(params, addr, tls.tls13_only)?;
     let demand = tls.demand;
-    let mut smtp = Session::connect(addr, cfg).await?;
-    let greeting = smtp.greeting().await?;
-    let hello = smtp.hello().await?;
-    let starttls_offered = offers_starttls(&hello.extensions);
-    let mut session = ProbeSession {
-        greeting_code: greeting.code,
-        greeting: greeting.text(),
-        esmtp: hello.esmtp,
-        ehlo_refused: hello.ehlo_refused,
-        extensions: hello.extensions,
-        starttls_offered,
-        tls: None,
-        tls_failure: None,
-    };
-    if !starttls_offered {
+    let (mut smtp, mut session) = open_session(addr, cfg).await?;
+    if !session.starttls_offered {
         let mut delivery = Delivery {
             session,
             replies: None,
@@ -147,25 +146,11 @@ pub async fn deliver(
     let ctx = smtp.ctx.clone();
     let tcp = match smtp.starttls().await {
         Ok(tcp) => tcp,
-        Err(failure) => {
-            session.tls_failure = Some(failure);
-            return Ok(Delivery {
-                session,
-                replies: None,
-                refused: None,
-            });
-        }
+        Err(failure) => return Ok(Delivery::tls_failed(session, failure)),
     };
     let stream = match upgrade.handshake(tcp, cfg.tls_timeout, ctx.deadline).await {
         Ok(stream) => stream,
-        Err(failure) => {
-            session.tls_failure = Some(failure);
-            return Ok(Delivery {
-                session,
-                replies: None,
-                refused: None,
-            });
-        }
+        Err(failure) => return Ok(Delivery::tls_failed(session, failure)),
     };
     let mut tls_session = describe_tls(stream.get_ref().1);
     let mut smtp = Session::resume(stream, cfg, ctx);

@@ -14,6 +14,39 @@ use super::write::{audit, bump_generation, host_record, host_records};
 use super::{MAX_OBSERVATIONS, OPEN, Store, StoreError, judgements};
 use crate::policy::{Level, class_of};
 
+/// What is remembered of one domain: the latest judgement with its history.
+#[derive(Clone, Debug)]
+pub struct Remembered {
+    /// The latest judgement.
+    pub judgement: crate::policy::DomainJudgement,
+    /// What is remembered of its hosts.
+    pub history: std::collections::BTreeMap<String, crate::policy::HostRecord>,
+    /// The domain's floor over its MX set.
+    pub domain_floor: Option<Level>,
+}
+
+impl Remembered {
+    /// The verdict the badge shows.
+    pub fn verdict(&self) -> DomainVerdict {
+        crate::policy::view::verdict(&self.judgement, &self.history)
+    }
+
+    /// What a delivery does now ([`crate::policy::plan`]), for a sender with the minimum
+    /// `secure` or none.
+    pub fn plan(
+        &self,
+        secure: Option<sendguard_common::TransportRequirement>,
+    ) -> crate::policy::DomainPlan {
+        crate::policy::plan(
+            &self.judgement,
+            &self.verdict(),
+            &self.history,
+            self.domain_floor,
+            secure,
+        )
+    }
+}
+
 impl Store {
     /// The latest verdict of `domain`: its stored judgement viewed with what is remembered of
     /// its hosts. Read in one transaction, so the judgement and the history belong together: a
@@ -26,6 +59,27 @@ impl Store {
         let history = host_records(&mut tx, &j).await?;
         tx.commit().await?;
         Ok(Some(crate::policy::view::verdict(&j, &history)))
+    }
+
+    /// What is remembered of `domain` for a decision without probing (the Postfix policy
+    /// table): its latest judgement, its hosts' history and its floor, read in one transaction.
+    pub async fn remembered(&self, domain: &str) -> Result<Option<Remembered>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(judgement) = judgements::latest(&mut tx, domain).await? else {
+            return Ok(None);
+        };
+        let history = host_records(&mut tx, &judgement).await?;
+        let floor: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT floor_level FROM domains WHERE domain = ?")
+                .bind(domain)
+                .fetch_optional(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(Some(Remembered {
+            judgement,
+            history,
+            domain_floor: floor.flatten().and_then(Level::from_i64),
+        }))
     }
 
     /// The verdicts of those of `domains` that are known, read in one transaction (the latest

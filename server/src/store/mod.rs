@@ -38,6 +38,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use holds::Remembered;
 pub use retention::{PRUNE_EVERY, Pruned, spawn_pruning};
 pub use write::WriteTx;
 

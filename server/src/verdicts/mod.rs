@@ -15,7 +15,7 @@ pub mod alerts;
 pub mod answer;
 pub mod memory;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ use tokio::sync::broadcast;
 use crate::policy;
 use crate::probe::facts::DomainFacts;
 use crate::probe::{ProbeError, Prober, domain_of, now_unix};
-use crate::store::{Store, StoreError};
+use crate::store::{Remembered, Store, StoreError};
 
 /// What recording one probe (or delivery) did.
 #[derive(Clone, Debug)]
@@ -37,25 +37,16 @@ pub struct Recorded {
     pub verdict: DomainVerdict,
     /// Holds raised by this probe.
     pub new_holds: Vec<HoldView>,
-    /// The judgement the verdict was made of.
-    pub judgement: policy::DomainJudgement,
-    /// What is remembered of its hosts, as of this transaction.
-    pub history: BTreeMap<String, policy::HostRecord>,
-    /// The domain's floor over its MX set, as of this transaction.
-    pub domain_floor: Option<policy::Level>,
+    /// The judgement the verdict was made of, with the history and floor as of this
+    /// transaction.
+    pub remembered: Remembered,
 }
 
 impl Recorded {
     /// What a delivery to the domain does now: [`policy::plan`] of this judgement and history,
     /// for a sender with the minimum `secure` (a secure address) or none.
     pub fn plan(&self, secure: Option<TransportRequirement>) -> policy::DomainPlan {
-        policy::plan(
-            &self.judgement,
-            &self.verdict,
-            &self.history,
-            self.domain_floor,
-            secure,
-        )
+        self.remembered.plan(secure)
     }
 }
 
@@ -79,9 +70,11 @@ pub async fn record(
     Ok(Recorded {
         verdict: policy::view::verdict(&judgement, &history),
         new_holds: store.holds_by_id(&new_hold_ids).await?,
-        judgement,
-        history,
-        domain_floor: transition.domain_floor,
+        remembered: Remembered {
+            judgement,
+            history,
+            domain_floor: transition.domain_floor,
+        },
     })
 }
 
@@ -360,6 +353,12 @@ impl Verdicts {
             let _ = self.inner.events.send(recorded.verdict.clone());
         }
         Ok(recorded)
+    }
+
+    /// Starts a background probe of `domain` (an A-label domain) unless one is running; its
+    /// verdict is recorded and announced like any other.
+    pub fn probe_in_background(&self, domain: &str) {
+        self.start_probe(domain, &mut || true);
     }
 
     /// The prober (its address guard and SMTP settings serve deliveries too).

@@ -1,0 +1,93 @@
+//! `sendguard postfix`: serves the Postfix services against the same database as `serve`, for
+//! the MTA host: the TLS policy table (socketmap_table(5)) on `--tls-policy ADDR` and the inbound
+//! policy service (SMTPD_POLICY_README) on `--policy-service ADDR`. `serve` can serve them too
+//! with the same options.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::cli::{ProbeOptions, ReprobeOptions, StoreOptions};
+use crate::postfix::{inbound, tls_policy};
+use crate::probe::Prober;
+use crate::store::Store;
+use crate::user::account::AccountConfig;
+use crate::verdicts::Verdicts;
+use crate::verdicts::alerts::Alerts;
+
+/// Options of the Postfix services.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PostfixOptions {
+    /// Serve the TLS policy table here, for
+    /// `smtp_tls_policy_maps = socketmap:inet:ADDR:tlspolicy` (e.g. `127.0.0.1:10027`).
+    #[arg(long, env = "SENDGUARD_TLS_POLICY", value_name = "ADDR")]
+    pub tls_policy: Option<SocketAddr>,
+    /// Serve the inbound policy service here, for `check_policy_service inet:ADDR` in
+    /// `smtpd_recipient_restrictions`: mail to a secure address only over TLS.
+    #[arg(long, env = "SENDGUARD_POLICY_SERVICE", value_name = "ADDR")]
+    pub policy_service: Option<SocketAddr>,
+}
+
+impl PostfixOptions {
+    /// Starts the services that were asked for, in the background; `account` is the user
+    /// whose secure aliases the inbound service guards.
+    pub async fn spawn(&self, verdicts: &Verdicts, account: &AccountConfig) -> anyhow::Result<()> {
+        if let Some(addr) = self.tls_policy {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            tracing::info!("TLS policy table (socketmap) on {}", listener.local_addr()?);
+            tokio::spawn(tls_policy::serve(listener, verdicts.clone()));
+        }
+        if let Some(addr) = self.policy_service {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            tracing::info!("inbound policy service on {}", listener.local_addr()?);
+            let guard = inbound::Guard {
+                account: account.clone(),
+                store: verdicts.store().clone(),
+            };
+            tokio::spawn(inbound::serve(listener, guard));
+        }
+        Ok(())
+    }
+}
+
+/// Options of `sendguard postfix`.
+#[derive(Debug, clap::Args)]
+pub struct PostfixArgs {
+    /// The services.
+    #[command(flatten)]
+    pub services: PostfixOptions,
+    /// How recipient servers are probed (domains never seen are probed in the background).
+    #[command(flatten)]
+    pub probe: ProbeOptions,
+    /// How soon a server is contacted again.
+    #[command(flatten)]
+    pub reprobe: ReprobeOptions,
+    /// Where Sendguard remembers.
+    #[command(flatten)]
+    pub store: StoreOptions,
+    /// The user: `"Name <address>"`; repeat for more addresses (default: Maxima Mustermann).
+    #[arg(long = "account", value_name = "NAME <ADDRESS>")]
+    pub accounts: Vec<String>,
+}
+
+/// Runs `sendguard postfix` until interrupted.
+pub async fn postfix(args: PostfixArgs) -> anyhow::Result<ExitCode> {
+    if args.services.tls_policy.is_none() && args.services.policy_service.is_none() {
+        anyhow::bail!("nothing to serve: give --tls-policy ADDR and/or --policy-service ADDR");
+    }
+    let account = AccountConfig::from_values(&args.accounts)?;
+    let mut config = args.probe.probe_config();
+    args.reprobe.apply(&mut config);
+    let prober = Prober::new(config)?;
+    let store = Store::open(&args.store.path()).await?;
+    let verdicts = Verdicts::new(
+        prober,
+        store.clone(),
+        Alerts::new(None)?,
+        Duration::from_secs(3600),
+    );
+    args.services.spawn(&verdicts, &account).await?;
+    tokio::signal::ctrl_c().await?;
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,87 @@
+//! The inbound policy service over real TCP, as Postfix's smtpd speaks it (SMTPD_POLICY_README):
+//! mail to the account's secure alias without TLS, or below the owner's minimum, is refused with
+//! 550 5.7.1; with TLS, and to every other address, the answer is DUNNO. Several requests share
+//! one connection; a malformed one closes it.
+
+use sendguard::postfix::inbound::{self, Guard};
+use sendguard::store::Store;
+use sendguard::user::account::{AccountConfig, DEFAULT_USER};
+use sendguard_common::{MinTlsVersion, SecureMode, SecureSendingSettings, TransportRequirement};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const SECURE: &str = "maxima.mustermann@secure.sendguard.example";
+
+fn request(recipient: &str, protocol: &str) -> String {
+    format!(
+        "request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n\
+         client_address=192.0.2.7\nclient_name=mx.sender.example\nsender=someone@sender.example\n\
+         recipient={recipient}\nencryption_protocol={protocol}\nencryption_cipher=\n\
+         encryption_keysize=0\n\n"
+    )
+}
+
+async fn ask(stream: &mut BufReader<TcpStream>, text: &str) -> String {
+    stream.get_mut().write_all(text.as_bytes()).await.unwrap();
+    let mut reply = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(stream.read_line(&mut line).await.unwrap() > 0, "closed");
+        if line == "\n" {
+            return reply;
+        }
+        reply.push_str(&line);
+    }
+}
+
+#[tokio::test]
+async fn mail_to_a_secure_address_is_accepted_only_over_tls_at_the_owners_minimum() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("sendguard.db")).await.unwrap();
+    let guard = Guard {
+        account: AccountConfig::default(),
+        store: store.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(inbound::serve(listener, guard));
+    let mut s = BufReader::new(TcpStream::connect(addr).await.unwrap());
+
+    let refused = ask(&mut s, &request(SECURE, "")).await;
+    assert!(
+        refused.starts_with("action=550 5.7.1 <maxima.mustermann@secure.sendguard.example>"),
+        "{refused}"
+    );
+    assert!(refused.contains("encrypted"), "{refused}");
+    assert_eq!(
+        ask(&mut s, &request(SECURE, "TLSv1.2")).await,
+        "action=DUNNO\n"
+    );
+    assert_eq!(
+        ask(&mut s, &request("maxima.mustermann@sendguard.example", "")).await,
+        "action=DUNNO\n",
+        "the ordinary address takes mail as before"
+    );
+
+    // The owner's expert minimum: TLS 1.3.
+    let expert = SecureSendingSettings {
+        mode: SecureMode::Expert,
+        receiving: TransportRequirement {
+            tls_version: MinTlsVersion::Tls13,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    store.set_settings(DEFAULT_USER, &expert).await.unwrap();
+    let refused = ask(&mut s, &request(SECURE, "TLSv1.2")).await;
+    assert!(refused.contains("TLS 1.3"), "{refused}");
+    assert_eq!(
+        ask(&mut s, &request(SECURE, "TLSv1.3")).await,
+        "action=DUNNO\n"
+    );
+
+    // Not a request: the connection is closed.
+    s.get_mut().write_all(b"GET / HTTP/1.0\n\n").await.unwrap();
+    let mut rest = String::new();
+    assert_eq!(s.read_line(&mut rest).await.unwrap(), 0, "{rest}");
+}
