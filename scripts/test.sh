@@ -43,7 +43,7 @@ cargo test -p sendguard --locked --test postfix_postmap -- --ignored 2>&1 | tee 
 
 step "Component tests in headless Chromium (wasm-bindgen-test)"
 (cd frontend && CHROMEDRIVER="$(command -v chromedriver)" \
-  cargo test --locked --target wasm32-unknown-unknown --test recipient_field --test badge_tooltip) 2>&1 | tee -a "$LOG"
+  cargo test --locked --target wasm32-unknown-unknown --test recipient_field --test badge_tooltip --test live_messages) 2>&1 | tee -a "$LOG"
 
 build_frontend
 # The end-to-end tests run the dev-profile binary that `cargo test` built: the same code (in
