@@ -44,9 +44,12 @@ interop_test interop_postfix verdicts_agree_with_posttls_finger
 step "Interop: delivery to real Postfix peers at DANE, TLS and no STARTTLS (as root)"
 interop_test interop_delivery delivery_to_postfix_peers_at_each_level
 
+step "Interop: Postfix's postmap reads the TLS policy table"
+cargo test -p sendguard --locked --test postfix_postmap -- --ignored 2>&1 | tee -a "$LOG"
+
 step "Component tests in headless Chromium (wasm-bindgen-test)"
 (cd frontend && CHROMEDRIVER="$(command -v chromedriver)" \
-  cargo test --locked --target wasm32-unknown-unknown --test recipient_field --test badge_tooltip) 2>&1 | tee -a "$LOG"
+  cargo test --locked --target wasm32-unknown-unknown --test recipient_field --test badge_tooltip --test live_messages) 2>&1 | tee -a "$LOG"
 
 build_frontend
 # The end-to-end tests run the dev-profile binary that `cargo test` built: the same code (in

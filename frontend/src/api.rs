@@ -6,7 +6,8 @@ use gloo_net::http::{Request, RequestBuilder, Response};
 use leptos::prelude::on_cleanup;
 use send_wrapper::SendWrapper;
 use sendguard_common::{
-    Account, ApiErrorBody, Draft, Health, HoldView, ObservationView, SecureSendingSettings, paths,
+    Account, ApiErrorBody, Draft, Health, HoldView, MessageList, MessageView, ObservationView,
+    SecureSendingSettings, SendRequest, paths,
 };
 use serde::Serialize;
 
@@ -177,6 +178,23 @@ pub async fn draft(call: DraftCall) -> Result<Option<Draft>, ApiError> {
         .json()
         .await
         .map_err(|e| ApiError::Decode(e.to_string()))
+}
+
+/// Hands a message to the server's queue; answered once it is stored, every recipient
+/// `queued`. A refusal (400 with the reason, 413, 503 when the queue is full) is
+/// [`ApiError::Server`] with the server's message.
+pub async fn send_message(request: &SendRequest) -> Result<MessageView, ApiError> {
+    post_json(paths::MESSAGES, request).await
+}
+
+/// The user's messages, newest first, with each recipient's state.
+pub async fn messages() -> Result<MessageList, ApiError> {
+    get_json(paths::MESSAGES).await
+}
+
+/// One of the user's messages with each recipient's state.
+pub async fn message(id: i64) -> Result<MessageView, ApiError> {
+    get_json(&paths::message(id)).await
 }
 
 /// Servers on hold with their evidence (admin).

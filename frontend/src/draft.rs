@@ -9,7 +9,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use sendguard_common::{Draft, SenderAddress};
+use sendguard_common::{Draft, SendRequest, SenderAddress};
 
 use crate::api::{self, ApiError, DraftCall};
 use crate::i18n::{Key, Lang};
@@ -18,6 +18,12 @@ use crate::recipients::RecipientList;
 /// The entries of a chip list as typed, in order, invalid ones included.
 pub fn entries(list: &RecipientList) -> Vec<String> {
     list.items().iter().map(|r| r.typed.clone()).collect()
+}
+
+/// The bare addresses of a chip list's valid entries, in order, as a message is sent to them
+/// (display names stay on the page; invalid entries are refused before sending).
+pub fn addresses(list: &RecipientList) -> Vec<String> {
+    list.valid().map(|m| m.address.clone()).collect()
 }
 
 /// Adds saved entries to a chip list, each as if typed and confirmed with Enter.
@@ -101,6 +107,18 @@ impl ComposeFields {
             subject: self.subject.get_untracked(),
             body: self.body.get_untracked(),
             saved_at: 0,
+        }
+    }
+
+    /// What is on the page now, as a message to send from `from`.
+    pub fn send_request(&self, from: &str) -> SendRequest {
+        SendRequest {
+            from: from.to_string(),
+            to: self.to.with_untracked(addresses),
+            cc: self.cc.with_untracked(addresses),
+            bcc: self.bcc.with_untracked(addresses),
+            subject: self.subject.get_untracked(),
+            body: self.body.get_untracked(),
         }
     }
 
@@ -191,7 +209,8 @@ impl DraftControl {
         self.start(DraftCall::Save(self.fields.draft()));
     }
 
-    /// Clears the page and deletes the saved draft.
+    /// Clears the page and deletes the saved draft: Verwerfen, and what follows a message the
+    /// server accepted (so that it is not sent twice by accident).
     pub fn discard(self) {
         self.fields.clear();
         self.start(DraftCall::Delete);
@@ -252,6 +271,14 @@ mod tests {
         assert_eq!(back, list, "the same chips, parsed the same way");
         assert_eq!(back.invalid().collect::<Vec<_>>(), ["kaputt"]);
         assert_eq!(back.items()[0].label(), "Jane@tls.test");
+    }
+
+    #[test]
+    fn a_message_goes_to_the_bare_addresses_of_the_valid_chips() {
+        let mut list = RecipientList::default();
+        list.add_text("\"Doe, Jane\" <Jane@TLS.test>; user@plain.test, kaputt");
+        assert_eq!(addresses(&list), ["Jane@tls.test", "user@plain.test"]);
+        assert!(addresses(&RecipientList::default()).is_empty());
     }
 
     #[test]

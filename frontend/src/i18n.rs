@@ -42,6 +42,7 @@ macro_rules! catalog {
 catalog! {
     Navigation => ("Navigation", "Navigation"),
     NavCompose => ("Verfassen", "Compose"),
+    NavSent => ("Gesendet", "Sent"),
     NavSettings => ("Einstellungen", "Settings"),
     NavAdmin => ("Administration", "Administration"),
     NotFound => ("Diese Seite gibt es nicht.", "This page does not exist."),
@@ -192,9 +193,41 @@ catalog! {
         "Nicht gesendet: diese Empfänger erfüllen die Anforderung des sicheren Absenders nicht: {0}",
         "Not sent: these recipients do not meet the secure sender's requirement: {0}"
     ),
-    SendNotConnected => (
-        "Die Prüfung ist bestanden. Der Versand ist in dieser Version noch nicht angeschlossen: die Nachricht wurde nicht gesendet.",
-        "The check passed. Sending is not connected in this version yet: the message was not sent."
+    SendNoSender => ("Nicht gesendet: bitte einen Absender wählen.", "Not sent: please choose a sender."),
+    SendSending => ("Wird übergeben …", "Handing over …"),
+    SendQueued => (
+        "Angenommen: die Nachricht ist in der Warteschlange. Wie es jedem Empfänger geht, steht hier und unter „Gesendet“.",
+        "Accepted: the message is queued. How it goes for each recipient shows here and on the Sent page."
+    ),
+    SendOpenSent => ("Gesendet ansehen", "Open Sent"),
+    SendFailed => ("Nicht gesendet: {0}", "Not sent: {0}"),
+    SentTitle => ("Gesendet", "Sent"),
+    SentIntro => (
+        "Ihre Nachrichten, die neuesten zuerst, mit dem Stand jedes Empfängers. Die Seite aktualisiert sich selbst.",
+        "Your messages, newest first, with where each recipient stands. The page updates itself."
+    ),
+    SentEmpty => ("Noch keine Nachrichten gesendet.", "No messages sent yet."),
+    StatusLoadFailed => ("Der Stand der Zustellung konnte nicht abgefragt werden: {0}", "The delivery status could not be loaded: {0}"),
+    SentRefresh => ("Aktualisieren", "Refresh"),
+    SentNoSubject => ("(ohne Betreff)", "(no subject)"),
+    SentMeta => ("von {0} · {1}", "from {0} · {1}"),
+    SentRecipients => ("Empfänger", "Recipients"),
+    StateQueued => ("in der Warteschlange", "queued"),
+    StateSending => ("wird gesendet …", "sending …"),
+    StateSent => ("gesendet", "sent"),
+    StateDeferred => ("zurückgestellt", "deferred"),
+    StateHeld => ("zurückgehalten", "held"),
+    StateFailed => ("nicht zugestellt", "failed"),
+    SentBy => ("angenommen von {0} ({1})", "accepted by {0} ({1})"),
+    SentPlain => ("unverschlüsselt", "plain text"),
+    SentDaneVerified => ("DANE bestätigt", "DANE verified"),
+    SentCertVerified => ("Zertifikat bestätigt", "certificate verified"),
+    SentNotVerified => ("Zertifikat nicht bestätigt", "certificate not verified"),
+    StatusReason => ("Grund: {0}", "Reason: {0}"),
+    StatusNextAttempt => ("nächster Versuch: {0}", "next attempt: {0}"),
+    StatusHeldWhy => (
+        "Die Administration muss den Mailserver prüfen, bevor die Nachricht zugestellt wird",
+        "An administrator must review the mail server before the message is delivered"
     ),
     DraftSaved => ("Entwurf gespeichert um {0}", "Draft saved at {0}"),
     DraftSaveFailed => ("Entwurf nicht gespeichert: {0}", "Draft not saved: {0}"),

@@ -14,6 +14,7 @@ pub mod nav;
 pub mod pages;
 pub mod recipients;
 pub mod secure;
+pub mod sent;
 pub mod verdicts;
 
 use crate::i18n::{Key, Lang, provide_lang, use_lang};
@@ -29,6 +30,7 @@ pub fn App() -> impl IntoView {
     let location = Location::provide();
     let page = move || match location.page() {
         Page::Compose => pages::compose::ComposePage().into_any(),
+        Page::Sent => pages::sent::SentPage().into_any(),
         Page::Settings => pages::settings::SettingsPage().into_any(),
         Page::Admin => pages::admin::AdminPage().into_any(),
         Page::NotFound => view! { <p>{move || lang.get().text(Key::NotFound)}</p> }.into_any(),
@@ -38,6 +40,7 @@ pub fn App() -> impl IntoView {
             <span class="brand">"Sendguard"</span>
             <nav aria-label=move || lang.get().text(Key::Navigation)>
                 <NavLink to=Page::Compose>{move || lang.get().text(Key::NavCompose)}</NavLink>
+                <NavLink to=Page::Sent>{move || lang.get().text(Key::NavSent)}</NavLink>
                 <NavLink to=Page::Settings>{move || lang.get().text(Key::NavSettings)}</NavLink>
                 <NavLink to=Page::Admin>{move || lang.get().text(Key::NavAdmin)}</NavLink>
             </nav>

@@ -1,5 +1,6 @@
 //! Answers of the API in signals: [`load`] for what a page shows (fetched again when what it
-//! depends on changes), [`Task`] for what a button starts (Save, Release).
+//! depends on changes), [`poll`] for what changes on the server by itself (the queue's
+//! states), [`Task`] for what a button starts (Save, Release).
 //!
 //! Leptos' `LocalResource` and `Action` do this too, but bring async-derived and transition
 //! machinery that cost the bundle about 10 KB (gzip); the pages need only "newest answer wins"
@@ -7,10 +8,11 @@
 
 use std::cell::Cell;
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
+use leptos::task::{spawn_local, spawn_local_scoped_with_cancellation};
 
 /// Calls `fetch` once, and again whenever a signal it reads (outside its future) changes; the
 /// signal holds the newest answer, `None` until the first one arrives. An answer that arrives
@@ -36,6 +38,37 @@ where
         });
     });
     value.read_only()
+}
+
+/// A future made by a [`poll`]er's request, boxed so that every poller shares one copy of the
+/// loop's code.
+pub type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+
+/// Calls `fetch`, hands its answer and the number of requests made so far to `on_answer`, and
+/// calls `fetch` again after the milliseconds `on_answer` returns, until it returns `None`. One
+/// request at a time (the next starts only after the wait that follows an answer), and the
+/// loop ends, its request in flight aborted, when the view that called `poll` goes away.
+pub fn poll<T: 'static>(
+    fetch: Box<dyn Fn() -> LocalFuture<T>>,
+    on_answer: Box<dyn Fn(T, u32) -> Option<u32>>,
+) {
+    spawn_local_scoped_with_cancellation(async move {
+        let mut polls = 0u32;
+        loop {
+            polls = polls.saturating_add(1);
+            // Each request gets its own owner, so that what it registers for cleanup (its
+            // abort) is dropped once it answered instead of piling up for the view's lifetime.
+            let Some(owner) = Owner::current().map(|o| o.child()) else {
+                return;
+            };
+            let answer = owner.with(|| ScopedFuture::new(fetch())).await;
+            owner.cleanup();
+            match on_answer(answer, polls) {
+                Some(ms) => gloo_timers::future::TimeoutFuture::new(ms).await,
+                None => return,
+            }
+        }
+    });
 }
 
 /// Work started by the user: whether it is running, and the answer of the last run.

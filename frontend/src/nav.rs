@@ -1,8 +1,8 @@
-//! Navigation between the three pages with the History API (WHATWG HTML, "session history"):
+//! Navigation between the pages with the History API (WHATWG HTML, "session history"):
 //! links change the address without reloading, Back and Forward work, and a page opened by its
 //! address (`/settings`) shows that page.
 //!
-//! Three fixed paths need no routing library; `leptos_router` cost the bundle about 25 KB
+//! Four fixed paths need no routing library; `leptos_router` cost the bundle about 25 KB
 //! (gzip) for what this module does in a few dozen lines.
 
 use leptos::prelude::*;
@@ -13,6 +13,8 @@ use wasm_bindgen::JsValue;
 pub enum Page {
     /// `/`: the compose window.
     Compose,
+    /// `/sent`: the user's messages and each recipient's state.
+    Sent,
     /// `/settings`: "Verschlüsselter Versand".
     Settings,
     /// `/admin`: servers on hold.
@@ -26,6 +28,7 @@ impl Page {
     pub fn from_path(path: &str) -> Page {
         match path.trim_end_matches('/') {
             "" => Page::Compose,
+            "/sent" => Page::Sent,
             "/settings" => Page::Settings,
             "/admin" => Page::Admin,
             _ => Page::NotFound,
@@ -36,6 +39,7 @@ impl Page {
     pub fn path(self) -> &'static str {
         match self {
             Page::Compose | Page::NotFound => "/",
+            Page::Sent => "/sent",
             Page::Settings => "/settings",
             Page::Admin => "/admin",
         }
@@ -121,7 +125,7 @@ mod tests {
 
     #[test]
     fn paths_map_to_pages_and_back() {
-        for page in [Page::Compose, Page::Settings, Page::Admin] {
+        for page in [Page::Compose, Page::Sent, Page::Settings, Page::Admin] {
             assert_eq!(Page::from_path(page.path()), page);
         }
         assert_eq!(Page::from_path(""), Page::Compose);

@@ -14,7 +14,6 @@ use sendguard::store::Store;
 use sendguard::store::queue::QueuedMessage;
 use sendguard::user::account::{AccountConfig, DEFAULT_USER};
 use sendguard::verdicts::Verdicts;
-use sendguard::verdicts::alerts::Alerts;
 use sendguard_common::{
     DaneStatus, RecipientState, RecipientView, SecureMode, SecureSendingSettings, SendRequest,
 };
@@ -35,18 +34,17 @@ struct Env {
 }
 
 async fn env_with(schedule: RetrySchedule) -> Env {
+    env_of(scenarios(), schedule).await
+}
+
+async fn env_of(list: Vec<sendguard_sim::world::Scenario>, schedule: RetrySchedule) -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let world = SimWorld::start_with(scenarios(), dir.path())
-        .await
-        .expect("sim starts");
-    let prober = Prober::new(common::sim_probe_config(&world)).unwrap();
-    let store = Store::open(&dir.path().join("sendguard.db")).await.unwrap();
-    let verdicts = Verdicts::new(
-        prober.clone(),
-        store.clone(),
-        Alerts::default(),
-        Duration::from_secs(3600),
-    );
+    let common::SimEnv {
+        world,
+        prober,
+        store,
+        verdicts,
+    } = common::sim_env(list, dir.path()).await;
     let mut smtp = prober.smtp_config().clone();
     smtp.session_timeout = Duration::from_secs(120);
     let deliverer = Deliverer::new(verdicts.clone(), smtp, schedule);
@@ -348,53 +346,54 @@ async fn dane_behind_an_unsigned_mx_answer_is_not_reported_as_authenticated() {
 
 #[tokio::test]
 async fn hostile_servers_defer_the_message_within_the_time_limits_and_see_no_mail() {
-    let dir = tempfile::tempdir().unwrap();
-    let world = SimWorld::start_with(sendguard_sim::world::hostile_scenarios(), dir.path())
-        .await
-        .expect("sim starts");
-    let prober = Prober::new(common::sim_probe_config(&world)).unwrap();
-    let store = Store::open(&dir.path().join("sendguard.db")).await.unwrap();
-    let verdicts = Verdicts::new(
-        prober.clone(),
-        store.clone(),
-        Alerts::default(),
-        Duration::from_secs(3600),
-    );
-    let deliverer = Deliverer::new(
-        verdicts,
-        prober.smtp_config().clone(),
+    let env = env_of(
+        sendguard_sim::world::hostile_scenarios(),
         RetrySchedule::default(),
-    );
-    let to: Vec<String> = world
+    )
+    .await;
+    let domains: Vec<String> = env
+        .world
         .domains()
         .iter()
-        .map(|d| format!("user@{}", d.domain))
+        .map(|d| d.domain.to_string())
         .collect();
-    let request = SendRequest {
-        from: FROM.into(),
-        to: to.clone(),
-        subject: "Feindlich".into(),
-        body: "x".into(),
-        ..Default::default()
-    };
-    let queued = submit::submit(&store, &AccountConfig::default(), DEFAULT_USER, &request)
-        .await
-        .unwrap();
+    let to: Vec<String> = domains.iter().map(|d| format!("user@{d}")).collect();
+    let to: Vec<&str> = to.iter().map(String::as_str).collect();
+    let queued = env.submit(FROM, &to, "Feindlich").await;
     // Every session ends within the step timeouts and the session deadline: this returns.
-    deliver_message_now(&store, &deliverer, queued.id, &WorkerConfig::default())
-        .await
-        .unwrap();
-    let message = store
-        .message(DEFAULT_USER, queued.id)
-        .await
-        .unwrap()
-        .unwrap();
-    for r in &message.recipients {
+    for r in env.deliver(queued.id).await {
         assert_eq!(r.state, RecipientState::Deferred, "{r:?}");
         assert!(r.reason.as_deref().is_some_and(|t| !t.is_empty()), "{r:?}");
     }
-    for d in world.domains() {
-        let peer = world.peer(&format!("mx.{}", d.domain)).expect("peer");
-        assert_eq!(peer.counts().mail, 0, "{} saw MAIL FROM", d.domain);
+    for d in &domains {
+        assert_eq!(
+            env.peer(&format!("mx.{d}")).counts().mail,
+            0,
+            "{d} saw MAIL FROM"
+        );
     }
+}
+
+#[tokio::test]
+async fn messages_to_one_domain_share_a_session() {
+    let env = env().await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(
+            env.submit(FROM, &["user@tls.test"], &format!("Nr. {i}"))
+                .await
+                .id,
+        );
+    }
+    // One pass over everything due, as the worker does.
+    let batches = env.store.claim_due(i64::MAX, 100).await.unwrap();
+    sendguard::delivery::worker::run(&env.deliverer, batches, 4).await;
+    for id in ids {
+        let m = env.store.message(DEFAULT_USER, id).await.unwrap().unwrap();
+        assert_eq!(m.recipients[0].state, RecipientState::Sent, "{m:?}");
+    }
+    let peer = env.peer("mx.tls.test");
+    assert_eq!(peer.received().len(), 3);
+    // One session for the probe, one for the three deliveries.
+    assert_eq!(peer.connections(), 2);
 }

@@ -36,17 +36,12 @@ fn scenario(domain: &'static str, kind: HostKind) -> Scenario {
 
 async fn env(list: Vec<Scenario>) -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let world = SimWorld::start_with(list, dir.path())
-        .await
-        .expect("sim starts");
-    let prober = Prober::new(common::sim_probe_config(&world)).unwrap();
-    let store = Store::open(&dir.path().join("sendguard.db")).await.unwrap();
-    let verdicts = Verdicts::new(
-        prober.clone(),
-        store.clone(),
-        Alerts::default(),
-        Duration::from_secs(3600),
-    );
+    let common::SimEnv {
+        world,
+        prober,
+        store,
+        verdicts,
+    } = common::sim_env(list, dir.path()).await;
     Env {
         world,
         prober,

@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use sendguard::postfix::tls_policy;
 use sendguard::probe::Prober;
-use sendguard::store::Store;
 use sendguard::verdicts::Verdicts;
-use sendguard::verdicts::alerts::Alerts;
 use sendguard_sim::smtp::PeerBehaviour;
 use sendguard_sim::world::{SimWorld, scenarios};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,15 +25,12 @@ struct Env {
 
 async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let world = SimWorld::start_with(scenarios(), dir.path()).await.unwrap();
-    let prober = Prober::new(common::sim_probe_config(&world)).unwrap();
-    let store = Store::open(&dir.path().join("sendguard.db")).await.unwrap();
-    let verdicts = Verdicts::new(
-        prober.clone(),
-        store,
-        Alerts::default(),
-        Duration::from_secs(3600),
-    );
+    let common::SimEnv {
+        world,
+        prober,
+        verdicts,
+        ..
+    } = common::sim_env(scenarios(), dir.path()).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(tls_policy::serve(listener, verdicts.clone()));
@@ -128,6 +123,28 @@ async fn the_table_answers_each_domain_from_the_judgement_the_badge_shows() {
     assert_eq!(answers[5], "NOTFOUND ");
     assert_eq!(answers[6], "OK dane-only", "the strictest host's level");
     assert_eq!(answers[7], "OK encrypt", "domains are case-insensitive");
+
+    // Mail from a secure address: TLS at least, and refused (deferred) where it falls short.
+    let secure = ask(
+        env.addr,
+        &[
+            "securepolicy dane-ee.test",
+            "securepolicy tls.test",
+            "securepolicy plain.test",
+            "securepolicy never-seen.test",
+            "securepolicy [relay.example]:587",
+        ],
+    )
+    .await;
+    assert_eq!(secure[0], "OK dane-only");
+    assert_eq!(secure[1], "OK encrypt");
+    assert!(
+        secure[2].starts_with("TEMP not sent from a secure address"),
+        "{}",
+        secure[2]
+    );
+    assert_eq!(secure[3], "OK encrypt");
+    assert_eq!(secure[4], "OK encrypt");
 }
 
 #[tokio::test]

@@ -5,6 +5,8 @@ pub mod chip;
 pub mod choice;
 pub mod demo_hint;
 pub mod hold_card;
+pub mod live_messages;
+pub mod notice;
 pub mod observation_table;
 pub mod recipient_field;
 pub mod requirement_fieldset;

@@ -4,27 +4,36 @@
 //! and deletes the draft ([`crate::draft`]).
 //!
 //! Send checks the recipients first ([`crate::secure::check_send`]): invalid entries, and, with a
-//! secure sender, recipients below the required level, are named and nothing is sent. There is no
-//! send API yet, so a message that passes is not sent either, and the page says so.
+//! secure sender, recipients below the required level, are named and nothing is sent. A message
+//! that passes is handed to the server's queue (`POST` [`sendguard_common::paths::MESSAGES`]);
+//! once it is accepted the form and the saved draft are cleared (so that it is not sent twice by
+//! accident) and each recipient's state is shown under the toolbar and kept up to date
+//! ([`crate::sent`]) until all are sent or failed, with a link to the Sent page. A refusal by
+//! the server (its message, e.g. a full queue) is shown and the form is kept.
 
 use leptos::prelude::*;
-use sendguard_common::DomainVerdict;
+use leptos::task::spawn_local;
+use sendguard_common::{DomainVerdict, MessageView};
 
-use crate::api;
+use crate::api::{self, ApiError};
 use crate::components::demo_hint::DemoHint;
+use crate::components::live_messages::{LiveMessages, Source};
+use crate::components::notice::notice;
 use crate::components::recipient_field::RecipientField;
 use crate::components::sender_select::SenderSelect;
 use crate::draft::{ComposeFields, DraftControl, DraftNote};
 use crate::i18n::{Key, Lang, use_lang};
 use crate::load::load;
+use crate::nav::{NavLink, Page};
 use crate::secure::{
     SendCheck, SenderRequirement, ShortfallWords, check_send, sending_requirement,
 };
 use crate::verdicts::{DomainState, VerdictStore};
 
-/// The outcome of the last press of Send, worded in the current language.
-fn send_message(lang: Lang, outcome: &SendCheck) -> String {
-    match outcome {
+/// Why the page's own checks refused to send, worded in the current language; `None` when they
+/// passed.
+fn refusal(lang: Lang, check: &SendCheck) -> Option<String> {
+    Some(match check {
         SendCheck::NoRecipients => lang.text(Key::SendNoRecipients).to_string(),
         SendCheck::Invalid(list) => lang.format(Key::SendInvalid, &[&list.join(", ")]),
         SendCheck::Refused(list) => {
@@ -34,8 +43,73 @@ fn send_message(lang: Lang, outcome: &SendCheck) -> String {
                 .collect();
             lang.format(Key::SendRefusedSecure, &[&names.join(", ")])
         }
-        SendCheck::Ready => lang.text(Key::SendNotConnected).to_string(),
+        SendCheck::Ready => return None,
+    })
+}
+
+/// What the last press of Send led to.
+#[derive(Clone, Debug, PartialEq)]
+enum SendOutcome {
+    /// The page's checks refused it: nothing went to the server.
+    Refused(SendCheck),
+    /// No sender is chosen (the account has not loaded): nothing went to the server.
+    NoSender,
+    /// Handed to the server, not answered yet.
+    Sending,
+    /// Accepted and queued.
+    Queued(MessageView),
+    /// Refused by the server, or the server was not reached.
+    Failed(ApiError),
+}
+
+/// The notice of a Send outcome: CSS class, ARIA role and text.
+fn send_notice(lang: Lang, outcome: &SendOutcome) -> (&'static str, &'static str, String) {
+    let error = |text: String| ("notice notice-error", "alert", text);
+    match outcome {
+        SendOutcome::Refused(check) => error(refusal(lang, check).unwrap_or_default()),
+        SendOutcome::NoSender => error(lang.text(Key::SendNoSender).to_string()),
+        SendOutcome::Failed(e) => error(lang.format(Key::SendFailed, &[&e.message(lang)])),
+        SendOutcome::Sending => (
+            "notice notice-info",
+            "status",
+            lang.text(Key::SendSending).to_string(),
+        ),
+        SendOutcome::Queued(_) => (
+            "notice notice-ok",
+            "status",
+            lang.text(Key::SendQueued).to_string(),
+        ),
     }
+}
+
+/// The result of Send in the `send-result` container: the notice, and for a queued message its
+/// recipients, followed live, with a link to the Sent page. The live part is made again only
+/// when the outcome changes (a language switch does not restart its polling).
+fn send_result(lang: RwSignal<Lang>, outcome: RwSignal<Option<SendOutcome>>) -> impl IntoView {
+    let text = move || {
+        let l = lang.get();
+        outcome.with(|o| {
+            o.as_ref().map(|o| {
+                let (css, role, text) = send_notice(l, o);
+                notice(css, role, "send-notice", text)
+            })
+        })
+    };
+    let live = move || {
+        let queued = outcome.with(|o| match o {
+            Some(SendOutcome::Queued(m)) => Some(m.clone()),
+            _ => None,
+        });
+        queued.map(|m| {
+            view! {
+                <LiveMessages source=Source::One(m)/>
+                <p class="sent-link">
+                    <NavLink to=Page::Sent>{move || lang.get().text(Key::SendOpenSent)}</NavLink>
+                </p>
+            }
+        })
+    };
+    view! { <div class="send-result" data-testid="send-result">{text}{live}</div> }
 }
 
 /// The compose window.
@@ -73,7 +147,8 @@ pub fn ComposePage() -> impl IntoView {
         })
     });
     provide_context(SenderRequirement(requirement));
-    let outcome = RwSignal::new(None::<SendCheck>);
+    let outcome = RwSignal::new(None::<SendOutcome>);
+    let sending = move || outcome.with(|o| matches!(o, Some(SendOutcome::Sending)));
     let save = move |_| {
         outcome.set(None);
         drafts.save();
@@ -89,6 +164,9 @@ pub fn ComposePage() -> impl IntoView {
     };
     let on_send = move |ev: web_sys::SubmitEvent| {
         ev.prevent_default();
+        if outcome.with_untracked(|o| matches!(o, Some(SendOutcome::Sending))) {
+            return;
+        }
         let verdict_of = |domain: &str| -> Option<DomainVerdict> {
             match store.state_untracked(domain) {
                 Some(DomainState::Final(v)) => Some(*v),
@@ -97,35 +175,41 @@ pub fn ComposePage() -> impl IntoView {
         };
         drafts.clear_note();
         let (t, c, b) = (to.get_untracked(), cc.get_untracked(), bcc.get_untracked());
-        outcome.set(Some(check_send(
-            [&t, &c, &b],
-            requirement.get_untracked(),
-            verdict_of,
-        )));
+        let check = check_send([&t, &c, &b], requirement.get_untracked(), verdict_of);
+        if check != SendCheck::Ready {
+            outcome.set(Some(SendOutcome::Refused(check)));
+            return;
+        }
+        let Some(from) = sender.with_untracked(|s| s.as_ref().map(|s| s.address.clone())) else {
+            outcome.set(Some(SendOutcome::NoSender));
+            return;
+        };
+        let request = fields.send_request(&from);
+        outcome.set(Some(SendOutcome::Sending));
+        spawn_local(async move {
+            match api::send_message(&request).await {
+                Ok(message) => {
+                    drafts.discard();
+                    outcome.set(Some(SendOutcome::Queued(message)));
+                }
+                Err(e) => outcome.set(Some(SendOutcome::Failed(e))),
+            }
+        });
     };
     let busy = move || drafts.busy();
-    // One notice at a time: the outcome of the latest Send, Save or Discard.
-    let notice = move || {
-        let l = lang.get();
-        let (css, role, id, text) = match (outcome.get(), drafts.note()) {
-            (Some(o), _) => {
-                let css = if o == SendCheck::Ready {
-                    "notice notice-info"
-                } else {
-                    "notice notice-error"
-                };
-                (css, "alert", "send-result", send_message(l, &o))
-            }
-            (None, Some(n)) => {
-                let css = match n {
-                    DraftNote::Saved(_) => "notice notice-ok",
-                    DraftNote::Failed(..) => "notice notice-error",
-                };
-                (css, "status", "draft-note", n.text(l))
-            }
-            (None, None) => return None,
+    // The outcome of the latest Send.
+    let has_result = Memo::new(move |_| outcome.with(Option::is_some));
+    let result = move || has_result.get().then(|| send_result(lang, outcome));
+    // The draft's notice, unless a refusal of Send is showing (after a queued message it says
+    // when deleting the draft failed).
+    let draft_note = move || {
+        let quiet = outcome.with(|o| matches!(o, None | Some(SendOutcome::Queued(_))));
+        let note = drafts.note().filter(|_| quiet)?;
+        let css = match note {
+            DraftNote::Saved(_) => "notice notice-ok",
+            DraftNote::Failed(..) => "notice notice-error",
         };
-        Some(view! { <p class=css role=role data-testid=id>{text}</p> })
+        Some(notice(css, "status", "draft-note", note.text(lang.get())))
     };
     let secure_note = move || {
         requirement.get().map(|_| {
@@ -136,7 +220,9 @@ pub fn ComposePage() -> impl IntoView {
         <DemoHint on_pick=pick/>
         <form class="compose" on:submit=on_send>
             <div class="actions" role="toolbar">
-                <button type="submit" class="primary">{t(Key::Send)}</button>
+                <button type="submit" class="primary" prop:disabled=sending>
+                    {t(Key::Send)}
+                </button>
                 <button type="button" on:click=save prop:disabled=busy>
                     {t(Key::Save)}
                 </button>
@@ -144,7 +230,8 @@ pub fn ComposePage() -> impl IntoView {
                     {t(Key::Discard)}
                 </button>
             </div>
-            {notice}
+            {result}
+            {draft_note}
             <SenderSelect selected=sender/>
             {secure_note}
             <RecipientField label=Key::To id="to" recipients=to/>

@@ -75,11 +75,7 @@ pub async fn postfix(args: PostfixArgs) -> anyhow::Result<ExitCode> {
     if args.services.tls_policy.is_none() && args.services.policy_service.is_none() {
         anyhow::bail!("nothing to serve: give --tls-policy ADDR and/or --policy-service ADDR");
     }
-    let account = if args.accounts.is_empty() {
-        AccountConfig::default()
-    } else {
-        AccountConfig::parse(&args.accounts)?
-    };
+    let account = AccountConfig::from_values(&args.accounts)?;
     let mut config = args.probe.probe_config();
     args.reprobe.apply(&mut config);
     let prober = Prober::new(config)?;

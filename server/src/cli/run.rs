@@ -60,11 +60,7 @@ async fn server_state(
     admin_token: Option<String>,
 ) -> anyhow::Result<AppState> {
     let alerts = Alerts::new(options.alert_webhook.as_deref())?;
-    let account = if options.accounts.is_empty() {
-        AccountConfig::default()
-    } else {
-        AccountConfig::parse(&options.accounts)?
-    };
+    let account = AccountConfig::from_values(&options.accounts)?;
     let max_age = Duration::from_secs(options.verdict_max_age);
     let verdicts = Verdicts::new(prober, store.clone(), alerts, max_age);
     let wake = Wake::default();

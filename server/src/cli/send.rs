@@ -31,11 +31,7 @@ const EX_TEMPFAIL: u8 = 75;
 
 /// Runs `sendguard send`.
 pub async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
-    let account = if args.accounts.is_empty() {
-        AccountConfig::default()
-    } else {
-        AccountConfig::parse(&args.accounts)?
-    };
+    let account = AccountConfig::from_values(&args.accounts)?;
     let body = read_body()?;
     let request = SendRequest {
         from: args.from,

@@ -8,13 +8,17 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sendguard_common::{DaneStatus, SecureMode, TransportRequirement, secure};
 
 use crate::policy::{self, DomainPlan, Enforcement, HostPlan};
 use crate::probe::facts::{DomainFacts, EndpointFacts, EndpointOutcome, MxFacts};
 use crate::probe::{self, ProbeError, now_unix};
-use crate::smtp::{self, DeliveryTls, Envelope, RecipientReply, SmtpConfig, TlsDemand};
+use crate::smtp::{
+    self, DeliveryTls, Envelope, MAX_TRANSACTIONS_PER_SESSION, RecipientReply, SmtpConfig,
+    TlsDemand,
+};
 use crate::store::Store;
 use crate::store::queue::{Attempt, QueuedMessage, QueuedRecipient, SentVia};
 use crate::verdicts::{Recorded, VerdictError, Verdicts};
@@ -71,6 +75,7 @@ impl Deliverer {
                 return;
             }
         };
+        let mut pending = Vec::new();
         let mut start = 0;
         while start < recipients.len() {
             let message = recipients[start].message;
@@ -78,14 +83,32 @@ impl Deliverer {
                 .iter()
                 .position(|r| r.message != message)
                 .map_or(recipients.len(), |n| start + n);
-            self.deliver_message(&mut known, &recipients[start..end])
-                .await;
+            if let Some(p) = self.load(&recipients[start..end]).await {
+                pending.push(p);
+            }
             start = end;
+        }
+        // Messages with the same plan (the same sender minimum) share sessions, up to the
+        // limit of transactions per session; the plan is read again before each batch, since
+        // the last session may have raised a hold.
+        while !pending.is_empty() {
+            let secure = pending[0].secure;
+            let (batch, rest): (Vec<Pending>, Vec<Pending>) = {
+                let mut taken = 0;
+                pending.into_iter().partition(|p| {
+                    let take = p.secure == secure && taken < MAX_TRANSACTIONS_PER_SESSION;
+                    taken += usize::from(take);
+                    take
+                })
+            };
+            pending = rest;
+            self.deliver_batch(&mut known, &batch, secure).await;
         }
     }
 
-    /// The recipients of one message at one domain.
-    async fn deliver_message(&self, known: &mut Known, recipients: &[QueuedRecipient]) {
+    /// Reads the message the `recipients` belong to; `None` (each recipient finished) when it
+    /// cannot be read.
+    async fn load<'r>(&self, recipients: &'r [QueuedRecipient]) -> Option<Pending<'r>> {
         let id = recipients[0].message;
         let (message, raw) = match (
             self.store().message_row(id).await,
@@ -98,39 +121,78 @@ impl Deliverer {
                     let attempt = self.deferred(r, None, "the queue could not be read".into());
                     self.finish(r, attempt).await;
                 }
-                return;
+                return None;
             }
             _ => {
                 for r in recipients {
                     let reason = "the message vanished from the queue".to_string();
                     self.finish(r, Attempt::Failed { reason }).await;
                 }
-                return;
+                return None;
             }
         };
         let secure = self.secure_requirement(&message).await;
-        let attempts = match known.recorded.plan(secure) {
-            DomainPlan::Hold(reason) => same(recipients, Attempt::Held { reason }),
-            DomainPlan::Fail(reason) => same(recipients, Attempt::Failed { reason }),
-            DomainPlan::Defer(reason) => recipients
+        Some(Pending {
+            addresses: recipients.iter().map(|r| r.address.clone()).collect(),
+            recipients,
+            message,
+            raw,
+            secure,
+            done: AtomicBool::new(false),
+        })
+    }
+
+    /// Messages with one plan: not attempted (held, failed, deferred), or delivered together.
+    async fn deliver_batch(
+        &self,
+        known: &mut Known,
+        batch: &[Pending<'_>],
+        secure: Option<TransportRequirement>,
+    ) {
+        let outcomes: Vec<Vec<Attempt>> = match known.recorded.plan(secure) {
+            DomainPlan::Hold(reason) => batch
                 .iter()
-                .map(|r| self.deferred(r, Some(&message), reason.clone()))
+                .map(|p| {
+                    same(
+                        p.recipients,
+                        Attempt::Held {
+                            reason: reason.clone(),
+                        },
+                    )
+                })
+                .collect(),
+            DomainPlan::Fail(reason) => batch
+                .iter()
+                .map(|p| {
+                    same(
+                        p.recipients,
+                        Attempt::Failed {
+                            reason: reason.clone(),
+                        },
+                    )
+                })
+                .collect(),
+            DomainPlan::Defer(reason) => batch
+                .iter()
+                .map(|p| self.attempts_of(p, Outcome::Deferred(reason.clone()), 0))
                 .collect(),
             DomainPlan::Deliver(hosts) => {
-                let envelope = Envelope {
-                    mail_from: &message.envelope_from,
-                    recipients: &recipients
-                        .iter()
-                        .map(|r| r.address.clone())
-                        .collect::<Vec<_>>(),
-                    data: &raw,
-                };
-                let outcome = self.try_hosts(known, &hosts, &envelope, secure).await;
-                self.attempts_of(recipients, &message, outcome)
+                let outcome = self.try_hosts(known, &hosts, batch, secure).await;
+                batch
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| self.attempts_of(p, outcome.clone(), i))
+                    .collect()
             }
         };
-        for (r, attempt) in recipients.iter().zip(attempts) {
-            self.finish(r, attempt).await;
+        for (p, attempts) in batch.iter().zip(outcomes) {
+            // Finished while its session went on (see `try_address`).
+            if p.done.load(Ordering::SeqCst) {
+                continue;
+            }
+            for (r, attempt) in p.recipients.iter().zip(attempts) {
+                self.finish(r, attempt).await;
+            }
         }
     }
 
@@ -153,7 +215,7 @@ impl Deliverer {
         &self,
         known: &mut Known,
         hosts: &[HostPlan],
-        envelope: &Envelope<'_>,
+        batch: &[Pending<'_>],
         secure: Option<TransportRequirement>,
     ) -> Outcome {
         let mut why: Vec<String> = Vec::new();
@@ -166,7 +228,7 @@ impl Deliverer {
                 why.push(format!("{}: no address to deliver to", host.host));
             }
             for ip in &host.addresses {
-                match self.try_address(known, host, *ip, envelope, secure).await {
+                match self.try_address(known, host, *ip, batch, secure).await {
                     Tried::Done(outcome) => return outcome,
                     Tried::Next(reason) => why.push(reason),
                 }
@@ -184,15 +246,14 @@ impl Deliverer {
         known: &mut Known,
         host: &HostPlan,
         ip: IpAddr,
-        envelope: &Envelope<'_>,
+        batch: &[Pending<'_>],
         secure: Option<TransportRequirement>,
     ) -> Tried {
         let prober = self.verdicts.prober();
         if let Some(refusal) = prober.refusal(ip) {
             return Tried::Next(format!("{} ({ip}): {refusal} is not contacted", host.host));
         }
-        let addr = self.smtp.socket_addr(ip);
-        prober.note_connect(addr);
+        prober.note_connect(self.smtp.socket_addr(ip));
         let tls = DeliveryTls {
             sni: Some(host.host.clone()),
             demand: match host.enforcement {
@@ -201,16 +262,8 @@ impl Deliverer {
             },
             tls13_only: host.tls13_only,
         };
-        let facts = known.facts.clone();
-        let gate = |session: &smtp::ProbeSession| {
-            let (facts, _) = with_session(&facts, host.index, ip, Ok(session.clone()));
-            let j = policy::judge(&facts);
-            match judged(&j, host.index, ip) {
-                Some(e) => policy::permits(host.enforcement, e),
-                None => Err("the session could not be judged".into()),
-            }
-        };
-        let delivery = match smtp::deliver(addr, &tls, &gate, envelope, &self.smtp).await {
+        let delivery = self.run_session(known, host, ip, &tls, batch).await;
+        let delivery = match delivery {
             Ok(d) => d,
             Err(e) => return Tried::Next(format!("{} ({ip}): {e}", host.host)),
         };
@@ -241,35 +294,96 @@ impl Deliverer {
             }
             return Tried::Next(reason);
         };
-        let via = sent_via(&known.recorded.remembered.judgement, host, ip, &delivery);
+        let via = sent_via(
+            &known.recorded.remembered.judgement,
+            host,
+            ip,
+            &delivery.session,
+        );
         Tried::Done(Outcome::Replies(replies, via))
     }
 
-    /// The recipients' attempts from the outcome.
-    fn attempts_of(
+    /// The session with `ip`: judged by the gate before MAIL FROM, each finished transaction
+    /// recorded before the next message is sent.
+    async fn run_session(
         &self,
-        recipients: &[QueuedRecipient],
-        message: &QueuedMessage,
-        outcome: Outcome,
-    ) -> Vec<Attempt> {
+        known: &Known,
+        host: &HostPlan,
+        ip: IpAddr,
+        tls: &DeliveryTls,
+        batch: &[Pending<'_>],
+    ) -> Result<smtp::Delivery, smtp::SmtpError> {
+        let addr = self.smtp.socket_addr(ip);
+        let facts = known.facts.clone();
+        let gate = |session: &smtp::ProbeSession| {
+            let (facts, _) = with_session(&facts, host.index, ip, Ok(session.clone()));
+            let j = policy::judge(&facts);
+            match judged(&j, host.index, ip) {
+                Some(e) => policy::permits(host.enforcement, e),
+                None => Err("the session could not be judged".into()),
+            }
+        };
+        let envelopes: Vec<Envelope<'_>> = batch.iter().map(Pending::envelope).collect();
+        // Each finished transaction is recorded before the next message is sent.
+        let (report, mut finished) = tokio::sync::mpsc::channel::<smtp::Finished>(1);
+        let session = async {
+            let delivery = smtp::deliver(addr, tls, &gate, &envelopes, &self.smtp, Some(&report));
+            let delivery = delivery.await;
+            drop(report);
+            delivery
+        };
+        let recorder = async {
+            let mut via: Option<SentVia> = None;
+            while let Some(f) = finished.recv().await {
+                let via = via
+                    .get_or_insert_with(|| via_of(&known.facts, host, ip, &f.session))
+                    .clone();
+                if let Some(p) = batch.get(f.index) {
+                    let attempts = self.attempts_of(p, Outcome::Replies(vec![f.replies], via), 0);
+                    for (r, attempt) in p.recipients.iter().zip(attempts) {
+                        self.finish(r, attempt).await;
+                    }
+                    p.done.store(true, Ordering::SeqCst);
+                }
+                let _ = f.recorded.send(());
+            }
+        };
+        let (delivery, ()) = tokio::join!(session, recorder);
+        delivery
+    }
+
+    /// The attempts of message `index` of a batch from the batch's outcome.
+    fn attempts_of(&self, p: &Pending<'_>, outcome: Outcome, index: usize) -> Vec<Attempt> {
+        let message = Some(&p.message);
         match outcome {
-            Outcome::Held(reason) => same(recipients, Attempt::Held { reason }),
-            Outcome::Deferred(reason) => recipients
+            Outcome::Held(reason) => same(p.recipients, Attempt::Held { reason }),
+            Outcome::Deferred(reason) => p
+                .recipients
                 .iter()
-                .map(|r| self.deferred(r, Some(message), reason.clone()))
+                .map(|r| self.deferred(r, message, reason.clone()))
                 .collect(),
-            Outcome::Replies(replies, via) => recipients
-                .iter()
-                .zip(replies)
-                .map(|(r, reply)| match reply {
-                    RecipientReply::Accepted(reply) => Attempt::Sent {
-                        via: via.clone(),
-                        reply,
-                    },
-                    RecipientReply::Permanent(reason) => Attempt::Failed { reason },
-                    RecipientReply::Temporary(reason) => self.deferred(r, Some(message), reason),
-                })
-                .collect(),
+            Outcome::Replies(mut replies, via) => {
+                let mine = replies
+                    .get_mut(index)
+                    .map(std::mem::take)
+                    .unwrap_or_default();
+                if mine.len() != p.recipients.len() {
+                    let reason = "the server's replies could not be matched".to_string();
+                    return self.attempts_of(p, Outcome::Deferred(reason), index);
+                }
+                p.recipients
+                    .iter()
+                    .zip(mine)
+                    .map(|(r, reply)| match reply {
+                        RecipientReply::Accepted(reply) => Attempt::Sent {
+                            via: via.clone(),
+                            reply,
+                        },
+                        RecipientReply::Permanent(reason) => Attempt::Failed { reason },
+                        RecipientReply::Temporary(reason) => self.deferred(r, message, reason),
+                    })
+                    .collect()
+            }
         }
     }
 
@@ -320,10 +434,32 @@ impl Deliverer {
     }
 }
 
-/// What trying the hosts came to.
+/// One message of a batch: its recipients at the domain, read from the queue.
+struct Pending<'r> {
+    recipients: &'r [QueuedRecipient],
+    addresses: Vec<String>,
+    message: QueuedMessage,
+    raw: Vec<u8>,
+    secure: Option<TransportRequirement>,
+    /// Its attempts are recorded already.
+    done: AtomicBool,
+}
+
+impl Pending<'_> {
+    fn envelope(&self) -> Envelope<'_> {
+        Envelope {
+            mail_from: &self.message.envelope_from,
+            recipients: &self.addresses,
+            data: &self.raw,
+        }
+    }
+}
+
+/// What trying the hosts came to, for a batch of messages.
+#[derive(Clone)]
 enum Outcome {
-    /// A transaction ran: the replies per recipient, and how.
-    Replies(Vec<RecipientReply>, SentVia),
+    /// The transactions ran: the replies per message and recipient, and how.
+    Replies(Vec<Vec<RecipientReply>>, SentVia),
     /// Not delivered now.
     Deferred(String),
     /// A server went on hold.
@@ -399,6 +535,17 @@ fn judged(
         .find(|e| e.ip == Some(ip))
 }
 
+/// [`sent_via`] for `session`, judged with `facts`.
+fn via_of(
+    facts: &DomainFacts,
+    host: &HostPlan,
+    ip: IpAddr,
+    session: &smtp::ProbeSession,
+) -> SentVia {
+    let (facts, _) = with_session(facts, host.index, ip, Ok(session.clone()));
+    sent_via(&policy::judge(&facts), host, ip, session)
+}
+
 /// How a message went out through `host` at `ip`, as the judged session shows it, in the
 /// badge's terms: DANE and "authenticated" only where the DNS path to the host was signed
 /// ([`policy::DomainJudgement::unsigned`]; with an unsigned MX answer an attacker could have
@@ -408,7 +555,7 @@ fn sent_via(
     j: &policy::DomainJudgement,
     host: &HostPlan,
     ip: IpAddr,
-    d: &smtp::Delivery,
+    session: &smtp::ProbeSession,
 ) -> SentVia {
     let e = judged(j, host.index, ip);
     let unsigned = j
@@ -426,7 +573,7 @@ fn sent_via(
     let webpki = e
         .and_then(|e| e.tls.as_ref())
         .is_some_and(|t| t.certificate.webpki_valid);
-    let tls = d.session.tls.as_ref();
+    let tls = session.tls.as_ref();
     SentVia {
         mx_host: host.host.clone(),
         ip,

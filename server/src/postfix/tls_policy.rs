@@ -19,6 +19,10 @@
 //! `NOTFOUND` and probed in the background, so the next lookup knows it. Keys that are not a
 //! next-hop domain (`[host]:port` and `[host]` next hops an operator configured, parent-domain
 //! lookups `.example.org`, address literals) are `NOTFOUND`.
+//!
+//! A second map, [`SECURE_POLICY_MAP`], serves the transport for mail from secure addresses: the
+//! plan made with the secure sender's minimum, never less than `encrypt` (unknown domains and
+//! keys included), and a domain that falls short deferred.
 
 use std::time::Duration;
 
@@ -26,12 +30,17 @@ use tokio::io::{AsyncRead, AsyncWrite, BufReader};
 use tokio::net::TcpListener;
 
 use super::netstring::{self, NetstringError};
+use sendguard_common::TransportRequirement;
+
 use crate::policy::{DomainPlan, Enforcement};
 use crate::probe::domain_of;
 use crate::verdicts::Verdicts;
 
 /// The map name of the TLS policy table.
 pub const TLS_POLICY_MAP: &str = "tlspolicy";
+/// The map name of the table for mail from secure addresses (a transport of its own): TLS at
+/// least, whatever is known.
+pub const SECURE_POLICY_MAP: &str = "securepolicy";
 /// The largest request accepted: a map name, a space and a key (a domain has at most 255
 /// octets; Postfix's own socketmap requests are far below this).
 pub const MAX_REQUEST: usize = 4096;
@@ -105,6 +114,17 @@ pub fn answer_for(plan: &DomainPlan) -> Answer {
     }
 }
 
+/// The answer for mail from a secure address: `plan` made with the secure sender's minimum;
+/// never less than `encrypt`, and a domain that falls short is deferred (Postfix returns the
+/// message when its queue lifetime ends), so a secure alias never goes out in plain text.
+pub fn secure_answer_for(plan: &DomainPlan) -> Answer {
+    match (plan, answer_for(plan)) {
+        (DomainPlan::Fail(reason), _) => Answer::Temp(reason.clone()),
+        (_, Answer::NotFound) => Answer::Ok("encrypt".into()),
+        (_, answer) => answer,
+    }
+}
+
 /// Answers one socketmap request (`name key`).
 pub async fn answer(verdicts: &Verdicts, request: &[u8]) -> Answer {
     let Ok(request) = std::str::from_utf8(request) else {
@@ -113,22 +133,32 @@ pub async fn answer(verdicts: &Verdicts, request: &[u8]) -> Answer {
     let Some((name, key)) = request.split_once(' ') else {
         return Answer::Perm("the request has no key".into());
     };
-    if name != TLS_POLICY_MAP {
-        return Answer::Perm(format!("no map named {name:?} here"));
-    }
+    let secure = match name {
+        TLS_POLICY_MAP => false,
+        SECURE_POLICY_MAP => true,
+        _ => return Answer::Perm(format!("no map named {name:?} here")),
+    };
+    let unknown = if secure {
+        Answer::Ok("encrypt".into())
+    } else {
+        Answer::NotFound
+    };
     let key = key.trim();
     if key.starts_with('[') || key.starts_with('.') || key.parse::<std::net::IpAddr>().is_ok() {
-        return Answer::NotFound;
+        return unknown;
     }
     let Ok(domain) = domain_of(key) else {
-        return Answer::NotFound;
+        return unknown;
     };
     match verdicts.store().remembered(&domain).await {
+        Ok(Some(remembered)) if secure => {
+            secure_answer_for(&remembered.plan(Some(TransportRequirement::default())))
+        }
         Ok(Some(remembered)) => answer_for(&remembered.plan(None)),
         Ok(None) => {
             // Never seen: Postfix's default applies now; the probe makes the next answer.
             verdicts.probe_in_background(&domain);
-            Answer::NotFound
+            unknown
         }
         Err(e) => {
             tracing::error!(%domain, error = %e, "cannot read what is remembered");

@@ -47,8 +47,8 @@ pub use helo::{HeloName, HeloNameError};
 pub use reply::{Reply, ReplyError, ReplyLimits};
 use session::{Session, TlsUpgrade, extensions_of, offers_starttls};
 pub use transaction::{
-    DATA_TIMEOUT, Delivery, DeliveryTls, Envelope, Gate, RecipientReply, TlsDemand, deliver,
-    dot_stuff, txn_step,
+    DATA_TIMEOUT, Delivery, DeliveryTls, Envelope, Finished, Gate, MAX_TRANSACTIONS_PER_SESSION,
+    RecipientReply, Report, TlsDemand, deliver, dot_stuff, txn_step,
 };
 
 /// Settings of a probe. `Default` gives values fit for the public internet.
@@ -308,21 +308,8 @@ pub async fn probe(
 ) -> Result<ProbeSession, SmtpError> {
     let upgrade = TlsUpgrade::new(tls, addr)?;
 
-    let mut smtp = Session::connect(addr, cfg).await?;
-    let greeting = smtp.greeting().await?;
-    let hello = smtp.hello().await?;
-    let starttls_offered = offers_starttls(&hello.extensions);
-    let mut session = ProbeSession {
-        greeting_code: greeting.code,
-        greeting: greeting.text(),
-        esmtp: hello.esmtp,
-        ehlo_refused: hello.ehlo_refused,
-        extensions: hello.extensions,
-        starttls_offered,
-        tls: None,
-        tls_failure: None,
-    };
-    if !starttls_offered {
+    let (mut smtp, mut session) = open_session(addr, cfg).await?;
+    if !session.starttls_offered {
         smtp.quit().await;
         return Ok(session);
     }
@@ -331,6 +318,28 @@ pub async fn probe(
         Err(failure) => session.tls_failure = Some(failure),
     }
     Ok(session)
+}
+
+/// The plain-text part of a session, for a probe and a delivery alike: connect, greeting,
+/// EHLO (HELO if EHLO is refused); what it showed, STARTTLS not yet tried.
+async fn open_session<'c>(
+    addr: SocketAddr,
+    cfg: &'c SmtpConfig,
+) -> Result<(Session<'c, TcpStream>, ProbeSession), SmtpError> {
+    let mut smtp = Session::connect(addr, cfg).await?;
+    let greeting = smtp.greeting().await?;
+    let hello = smtp.hello().await?;
+    let session = ProbeSession {
+        greeting_code: greeting.code,
+        greeting: greeting.text(),
+        esmtp: hello.esmtp,
+        ehlo_refused: hello.ehlo_refused,
+        starttls_offered: offers_starttls(&hello.extensions),
+        extensions: hello.extensions,
+        tls: None,
+        tls_failure: None,
+    };
+    Ok((smtp, session))
 }
 
 /// The TLS part of a probe, once STARTTLS was offered: STARTTLS, the handshake, EHLO again

@@ -526,7 +526,7 @@ async fn deliver_to(addr: SocketAddr, demand: TlsDemand, gate: Gate<'_>, rcpt: &
         demand,
         tls13_only: false,
     };
-    deliver(addr, &tls, gate, &envelope, &quick())
+    deliver(addr, &tls, gate, &[envelope], &quick(), None)
         .await
         .expect("the plain-text part completes")
 }
@@ -547,7 +547,7 @@ async fn delivery_where_tls_is_required_sends_nothing_to_a_server_without_startt
     )
     .await;
     assert!(
-        matches!(d.replies.as_deref(), Some([RecipientReply::Accepted(_)])),
+        matches!(d.replies.as_deref(), Some([r]) if matches!(r.as_slice(), [RecipientReply::Accepted(_)])),
         "{d:?}"
     );
     assert_eq!(peer.received()[0].data, b"Subject: x\r\n\r\n.dot\r\n");
@@ -596,11 +596,64 @@ async fn delivery_over_tls_runs_the_transaction_only_when_the_gate_agrees() {
     )
     .await;
     assert!(
-        matches!(d.replies.as_deref(), Some([RecipientReply::Accepted(_)])),
+        matches!(d.replies.as_deref(), Some([r]) if matches!(r.as_slice(), [RecipientReply::Accepted(_)])),
         "{d:?}"
     );
     let received = peer.received();
     assert_eq!(received.len(), 1);
     assert!(received[0].tls);
     assert_eq!(peer.counts().mail_in_plain_text, 0);
+}
+
+#[tokio::test]
+async fn several_messages_share_one_session_and_a_refused_one_is_reset() {
+    use sendguard_sim::smtp::{Reception, Step};
+    let peer = peer(65, PeerBehaviour::NoStarttls).await;
+    peer.set_reception(Reception::temporary_failures(Step::Mail, 1));
+    let rcpts = [
+        vec!["a@sim.test".to_string()],
+        vec!["b@sim.test".to_string()],
+    ];
+    let envelopes: Vec<Envelope<'_>> = [b"Subject: 1\r\n\r\none\r\n", b"Subject: 2\r\n\r\ntwo\r\n"]
+        .iter()
+        .chain([b"Subject: 3\r\n\r\nsix\r\n"].iter())
+        .zip(rcpts.iter().cycle())
+        .map(|(data, r)| Envelope {
+            mail_from: "s@sender.test",
+            recipients: r,
+            data: &data[..],
+        })
+        .collect();
+    let tls = DeliveryTls {
+        sni: None,
+        demand: TlsDemand::WhenOffered,
+        tls13_only: false,
+    };
+    let d = deliver(peer.addr(), &tls, &|_| Ok(()), &envelopes, &quick(), None)
+        .await
+        .expect("delivered");
+    let replies = d.replies.expect("transactions ran");
+    assert!(
+        matches!(replies[0].as_slice(), [RecipientReply::Temporary(t)] if t.starts_with("MAIL FROM: 4")),
+        "{replies:?}"
+    );
+    assert!(
+        matches!(replies[1].as_slice(), [RecipientReply::Accepted(_)]),
+        "{replies:?}"
+    );
+    assert!(
+        matches!(replies[2].as_slice(), [RecipientReply::Accepted(_)]),
+        "{replies:?}"
+    );
+    assert_eq!(peer.connections(), 1, "one session");
+    let received = peer.received();
+    assert_eq!(received.len(), 2);
+    assert_eq!(received[0].data, b"Subject: 2\r\n\r\ntwo\r\n");
+    assert_eq!(received[1].rcpt_to, ["a@sim.test"]);
+    assert!(
+        peer.sessions()[0]
+            .commands
+            .iter()
+            .any(|c| c.verb == sendguard_sim::smtp::Verb::Rset)
+    );
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
-use super::session::{ExchangeError, Session, TlsUpgrade, extensions_of, offers_starttls, within};
+use super::session::{ExchangeError, Session, TlsUpgrade, extensions_of, within};
 use super::*;
 
 /// How long the message itself may take to send and be answered (RFC 5321 §4.5.3.2.5-6: the
@@ -75,16 +75,46 @@ pub struct DeliveryTls {
 /// says why not. Called after TLS was established (or not offered where it is not required).
 pub type Gate<'a> = &'a (dyn Fn(&ProbeSession) -> Result<(), String> + Send + Sync);
 
+/// One finished transaction, reported while the session goes on ([`deliver`]'s `report`), so
+/// that the caller can make its outcome durable before the next message is sent: then a process
+/// killed in the middle of a session delivers again only the transaction in flight.
+#[derive(Debug)]
+pub struct Finished {
+    /// Which envelope.
+    pub index: usize,
+    /// Its replies, per recipient.
+    pub replies: Vec<RecipientReply>,
+    /// The session as it stands (its TLS), for the record.
+    pub session: ProbeSession,
+    /// Answered by the caller once the outcome is recorded; the next transaction waits for it.
+    pub recorded: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Where finished transactions are reported.
+pub type Report = tokio::sync::mpsc::Sender<Finished>;
+
 /// What a delivery attempt found and did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Delivery {
     /// What the session showed of the server, as a probe would have seen it.
     pub session: ProbeSession,
-    /// Per recipient, in the envelope's order; `None` when no transaction was started because
-    /// TLS was required or had failed (see `session`), or the gate refused the session.
-    pub replies: Option<Vec<RecipientReply>>,
+    /// Per envelope, per recipient, in the order given; `None` when no transaction was started
+    /// because TLS was required or had failed (see `session`), or the gate refused the session.
+    pub replies: Option<Vec<Vec<RecipientReply>>>,
     /// Why the gate refused the session, when it did.
     pub refused: Option<String>,
+}
+
+impl Delivery {
+    /// No transaction: the upgrade failed as `failure` says.
+    fn tls_failed(mut session: ProbeSession, failure: TlsFailure) -> Delivery {
+        session.tls_failure = Some(failure);
+        Delivery {
+            session,
+            replies: None,
+            refused: None,
+        }
+    }
 }
 
 /// Step names of the transaction, after those of [`step`].
@@ -97,39 +127,40 @@ pub mod txn_step {
     pub const DATA: &str = "DATA";
     /// Sending the message and reading the final reply.
     pub const MESSAGE: &str = "message";
+    /// RSET after a refused transaction.
+    pub const RSET: &str = "RSET";
 }
 
-/// Delivers `envelope` to the server at `addr` with the protection `tls` asks for, once `gate`
-/// has accepted the session.
+/// At most this many transactions in one session (like Postfix's
+/// `smtp_connection_reuse_count_limit`): the rest go in the next session.
+pub const MAX_TRANSACTIONS_PER_SESSION: usize = 100;
+
+/// Delivers `envelopes` to the server at `addr` in one session, one transaction each (RFC 5321
+/// §3.3: a new MAIL FROM after the previous transaction, RSET after a refused one), with the
+/// protection `tls` asks for, once `gate` has accepted the session. At most
+/// [`MAX_TRANSACTIONS_PER_SESSION`] envelopes.
 ///
 /// `Err` only when the plain-text part failed (connection, greeting, EHLO): nothing was sent.
-/// Otherwise the session's facts and, when a transaction ran, each recipient's reply.
+/// Otherwise the session's facts and, when transactions ran, each recipient's reply.
 pub async fn deliver(
     addr: SocketAddr,
     tls: &DeliveryTls,
     gate: Gate<'_>,
-    envelope: &Envelope<'_>,
+    envelopes: &[Envelope<'_>],
     cfg: &SmtpConfig,
+    report: Option<&Report>,
 ) -> Result<Delivery, SmtpError> {
-    check_paths(envelope)?;
+    if envelopes.len() > MAX_TRANSACTIONS_PER_SESSION {
+        return Err(SmtpError::permanent(
+            step::CONFIG,
+            format!("more than {MAX_TRANSACTIONS_PER_SESSION} messages for one session"),
+        ));
+    }
     let params = TlsParams::accept_any(tls.sni.clone());
     let upgrade = TlsUpgrade::with_versions(params, addr, tls.tls13_only)?;
     let demand = tls.demand;
-    let mut smtp = Session::connect(addr, cfg).await?;
-    let greeting = smtp.greeting().await?;
-    let hello = smtp.hello().await?;
-    let starttls_offered = offers_starttls(&hello.extensions);
-    let mut session = ProbeSession {
-        greeting_code: greeting.code,
-        greeting: greeting.text(),
-        esmtp: hello.esmtp,
-        ehlo_refused: hello.ehlo_refused,
-        extensions: hello.extensions,
-        starttls_offered,
-        tls: None,
-        tls_failure: None,
-    };
-    if !starttls_offered {
+    let (mut smtp, mut session) = open_session(addr, cfg).await?;
+    if !session.starttls_offered {
         let mut delivery = Delivery {
             session,
             replies: None,
@@ -137,7 +168,10 @@ pub async fn deliver(
         };
         if demand == TlsDemand::WhenOffered {
             match gate(&delivery.session) {
-                Ok(()) => delivery.replies = Some(transaction(&mut smtp, envelope).await),
+                Ok(()) => {
+                    let replies = transactions(&mut smtp, envelopes, &delivery.session, report);
+                    delivery.replies = Some(replies.await);
+                }
                 Err(why) => delivery.refused = Some(why),
             }
         }
@@ -147,25 +181,11 @@ pub async fn deliver(
     let ctx = smtp.ctx.clone();
     let tcp = match smtp.starttls().await {
         Ok(tcp) => tcp,
-        Err(failure) => {
-            session.tls_failure = Some(failure);
-            return Ok(Delivery {
-                session,
-                replies: None,
-                refused: None,
-            });
-        }
+        Err(failure) => return Ok(Delivery::tls_failed(session, failure)),
     };
     let stream = match upgrade.handshake(tcp, cfg.tls_timeout, ctx.deadline).await {
         Ok(stream) => stream,
-        Err(failure) => {
-            session.tls_failure = Some(failure);
-            return Ok(Delivery {
-                session,
-                replies: None,
-                refused: None,
-            });
-        }
+        Err(failure) => return Ok(Delivery::tls_failed(session, failure)),
     };
     let mut tls_session = describe_tls(stream.get_ref().1);
     let mut smtp = Session::resume(stream, cfg, ctx);
@@ -184,18 +204,22 @@ pub async fn deliver(
     };
     match ehlo {
         Ok(reply) if reply.is_positive() => match gate(&delivery.session) {
-            Ok(()) => delivery.replies = Some(transaction(&mut smtp, envelope).await),
+            Ok(()) => {
+                let replies = transactions(&mut smtp, envelopes, &delivery.session, report);
+                delivery.replies = Some(replies.await);
+            }
             Err(why) => delivery.refused = Some(why),
         },
-        Ok(reply) => delivery.replies = Some(all(envelope, negative(step::EHLO_TLS, &reply))),
-        Err(err) => delivery.replies = Some(all(envelope, broken(&err))),
+        Ok(reply) => delivery.replies = Some(each(envelopes, negative(step::EHLO_TLS, &reply))),
+        Err(err) => delivery.replies = Some(each(envelopes, broken(&err))),
     }
     smtp.quit().await;
     Ok(delivery)
 }
 
-/// Refuses paths that could break the command line (the submission's parser admits none).
-fn check_paths(envelope: &Envelope<'_>) -> Result<(), SmtpError> {
+/// Why an envelope cannot be sent: a path that could break the command line (the submission's
+/// parser admits none), or no recipient.
+fn bad_envelope(envelope: &Envelope<'_>) -> Option<String> {
     let bad = |p: &str| {
         p.bytes()
             .any(|b| b <= b' ' || b == b'<' || b == b'>' || b == 0x7f)
@@ -204,15 +228,80 @@ fn check_paths(envelope: &Envelope<'_>) -> Result<(), SmtpError> {
         .chain(envelope.recipients.iter().map(String::as_str))
         .find(|p| bad(p))
     {
-        return Err(SmtpError::permanent(
-            step::CONFIG,
-            format!("path {p:?} cannot be sent in an SMTP command"),
-        ));
+        return Some(format!("path {p:?} cannot be sent in an SMTP command"));
     }
-    if envelope.recipients.is_empty() {
-        return Err(SmtpError::permanent(step::CONFIG, "no recipients"));
+    envelope
+        .recipients
+        .is_empty()
+        .then(|| "no recipients".to_string())
+}
+
+/// The same reply for every recipient of every envelope.
+fn each(envelopes: &[Envelope<'_>], reply: RecipientReply) -> Vec<Vec<RecipientReply>> {
+    envelopes.iter().map(|e| all(e, reply.clone())).collect()
+}
+
+/// One transaction per envelope, in order; after one that broke the connection, the rest are
+/// temporary failures without a try, and after a refused one RSET clears the state (RFC 5321
+/// §4.1.1.5). Each tried transaction is reported to `report`, and the next waits until the
+/// report was answered.
+async fn transactions<S: AsyncRead + AsyncWrite + Unpin>(
+    smtp: &mut Session<'_, S>,
+    envelopes: &[Envelope<'_>],
+    session: &ProbeSession,
+    report: Option<&Report>,
+) -> Vec<Vec<RecipientReply>> {
+    let mut out = Vec::with_capacity(envelopes.len());
+    let mut lost: Option<String> = None;
+    for (index, envelope) in envelopes.iter().enumerate() {
+        if let Some(why) = &lost {
+            out.push(all(envelope, RecipientReply::Temporary(why.clone())));
+            continue;
+        }
+        if let Some(why) = bad_envelope(envelope) {
+            out.push(all(envelope, RecipientReply::Permanent(why)));
+            continue;
+        }
+        let (replies, state) = transaction(smtp, envelope).await;
+        if let Some(report) = report {
+            let (recorded, wait) = tokio::sync::oneshot::channel();
+            let finished = Finished {
+                index,
+                replies: replies.clone(),
+                session: session.clone(),
+                recorded,
+            };
+            // A caller that stopped listening has what it needs from the returned replies.
+            if report.send(finished).await.is_ok() {
+                let _ = wait.await;
+            }
+        }
+        out.push(replies);
+        match state {
+            After::Done => {}
+            After::Refused => {
+                let limit = smtp.cfg.command_timeout;
+                match smtp.command(txn_step::RSET, "RSET", limit).await {
+                    Ok(reply) if reply.is_positive() => {}
+                    _ => lost = Some("not tried: the server did not accept RSET".into()),
+                }
+            }
+            After::Broken => {
+                lost = Some("not tried: the session broke off in an earlier message".into())
+            }
+        }
     }
-    Ok(())
+    out
+}
+
+/// How the session stands after a transaction.
+enum After {
+    /// Ended by the final reply: ready for the next MAIL FROM.
+    Done,
+    /// Refused before its end (MAIL, every RCPT, DATA): RSET before the next.
+    Refused,
+    /// The connection broke or the server broke the protocol: no more on it.
+    Broken,
 }
 
 /// The same reply for every recipient.
@@ -237,17 +326,22 @@ fn broken(err: &SmtpError) -> RecipientReply {
 }
 
 /// MAIL FROM, RCPT TO per recipient, DATA and the message (RFC 5321 §3.3), one command at a
-/// time; the replies per recipient.
+/// time; the replies per recipient, and how the session stands.
 async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
     smtp: &mut Session<'_, S>,
     envelope: &Envelope<'_>,
-) -> Vec<RecipientReply> {
+) -> (Vec<RecipientReply>, After) {
     let limit = smtp.cfg.command_timeout;
     let mail = format!("MAIL FROM:<{}>", envelope.mail_from);
     match smtp.command(txn_step::MAIL, &mail, limit).await {
         Ok(reply) if reply.is_positive() => {}
-        Ok(reply) => return all(envelope, negative(txn_step::MAIL, &reply)),
-        Err(err) => return all(envelope, broken(&err)),
+        Ok(reply) => {
+            return (
+                all(envelope, negative(txn_step::MAIL, &reply)),
+                After::Refused,
+            );
+        }
+        Err(err) => return (all(envelope, broken(&err)), After::Broken),
     }
     // `None`: accepted so far; `Some`: refused with this reply.
     let mut refused: Vec<Option<RecipientReply>> = Vec::with_capacity(envelope.recipients.len());
@@ -256,21 +350,22 @@ async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
         match smtp.command(txn_step::RCPT, &line, limit).await {
             Ok(reply) if reply.is_positive() => refused.push(None),
             Ok(reply) => refused.push(Some(negative(txn_step::RCPT, &reply))),
-            Err(err) => return all(envelope, broken(&err)),
+            Err(err) => return (all(envelope, broken(&err)), After::Broken),
         }
     }
     if refused.iter().all(Option::is_some) {
-        return refused.into_iter().flatten().collect();
+        return (refused.into_iter().flatten().collect(), After::Refused);
     }
-    let outcome = match smtp.command(txn_step::DATA, "DATA", limit).await {
+    let (outcome, after) = match smtp.command(txn_step::DATA, "DATA", limit).await {
         Ok(reply) if reply.code == 354 => send_message(smtp, envelope.data).await,
-        Ok(reply) => negative(txn_step::DATA, &reply),
-        Err(err) => broken(&err),
+        Ok(reply) => (negative(txn_step::DATA, &reply), After::Refused),
+        Err(err) => (broken(&err), After::Broken),
     };
-    refused
+    let replies = refused
         .into_iter()
         .map(|r| r.unwrap_or_else(|| outcome.clone()))
-        .collect()
+        .collect();
+    (replies, after)
 }
 
 /// Sends the message dot-stuffed and terminated (RFC 5321 §4.5.2, §4.1.1.4) and reads the
@@ -278,7 +373,7 @@ async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
 async fn send_message<S: AsyncRead + AsyncWrite + Unpin>(
     smtp: &mut Session<'_, S>,
     data: &[u8],
-) -> RecipientReply {
+) -> (RecipientReply, After) {
     let stuffed = dot_stuff(data);
     let limits = smtp.cfg.limits();
     let reader = &mut smtp.reader;
@@ -290,15 +385,21 @@ async fn send_message<S: AsyncRead + AsyncWrite + Unpin>(
     })
     .await;
     match result {
-        Ok(reply) if reply.is_positive() => RecipientReply::Accepted(reply.summary()),
-        Ok(reply) => negative(txn_step::MESSAGE, &reply),
+        Ok(reply) if reply.is_positive() => {
+            (RecipientReply::Accepted(reply.summary()), After::Done)
+        }
+        // A refusal after the message ends the transaction too (RFC 5321 §4.1.1.4).
+        Ok(reply) => (negative(txn_step::MESSAGE, &reply), After::Done),
         // The message may have arrived although its reply did not (RFC 1047): the one case in
         // which a retry can deliver twice.
-        Err(ExchangeError::Reply(err)) if err.is_transport() => RecipientReply::Temporary(format!(
-            "{}: connection lost before the final reply: {err}",
-            txn_step::MESSAGE
-        )),
-        Err(err) => broken(&err.into_smtp(txn_step::MESSAGE)),
+        Err(ExchangeError::Reply(err)) if err.is_transport() => (
+            RecipientReply::Temporary(format!(
+                "{}: connection lost before the final reply: {err}",
+                txn_step::MESSAGE
+            )),
+            After::Broken,
+        ),
+        Err(err) => (broken(&err.into_smtp(txn_step::MESSAGE)), After::Broken),
     }
 }
 
@@ -341,12 +442,17 @@ mod tests {
             recipients: &rcpt,
             data: b"",
         };
-        assert!(check_paths(&ok).is_ok());
+        assert_eq!(bad_envelope(&ok), None);
         let injected = vec!["a@b.example>\r\nRSET".to_string()];
         let bad = Envelope {
             recipients: &injected,
             ..ok
         };
-        assert!(check_paths(&bad).is_err());
+        assert!(bad_envelope(&bad).is_some());
+        let none = Envelope {
+            recipients: &[],
+            ..ok
+        };
+        assert!(bad_envelope(&none).is_some());
     }
 }

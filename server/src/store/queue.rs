@@ -402,24 +402,22 @@ impl Store {
     /// Puts every held recipient back to `queued`, due at `now` (after an administrator's
     /// release); returns how many.
     pub async fn requeue_held(&self, now: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE message_recipients SET state = 'queued', next_attempt_at = ?
-             WHERE state = 'held'",
-        )
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected())
+        self.requeue(RecipientState::Held, now).await
     }
 
     /// Puts recipients left `sending` (by a process that was killed mid-attempt) back to
     /// `queued`, due at `now`; returns how many.
     pub async fn requeue_interrupted(&self, now: i64) -> Result<u64, StoreError> {
+        self.requeue(RecipientState::Sending, now).await
+    }
+
+    /// Puts every recipient in `state` back to `queued`, due at `now`.
+    async fn requeue(&self, state: RecipientState, now: i64) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "UPDATE message_recipients SET state = 'queued', next_attempt_at = ?
-             WHERE state = 'sending'",
+            "UPDATE message_recipients SET state = 'queued', next_attempt_at = ? WHERE state = ?",
         )
         .bind(now)
+        .bind(state.as_str())
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected())

@@ -70,6 +70,15 @@ impl AccountConfig {
         Ok(AccountConfig { name, addresses })
     }
 
+    /// From `--account` values, the default account when there are none.
+    pub fn from_values(values: &[String]) -> Result<AccountConfig, AccountError> {
+        if values.is_empty() {
+            Ok(AccountConfig::default())
+        } else {
+            AccountConfig::parse(values)
+        }
+    }
+
     /// The account as the From selector shows it under `settings`.
     pub fn account(&self, settings: &SecureSendingSettings) -> Account {
         let mut addresses = Vec::new();

@@ -97,6 +97,41 @@ pub fn sim_probe_config(world: &sendguard_sim::world::SimWorld) -> sendguard::pr
     config
 }
 
+/// A simulated world of `list` with a prober, a store and verdicts on it, in `dir`.
+pub struct SimEnv {
+    /// The world.
+    pub world: sendguard_sim::world::SimWorld,
+    /// Its prober.
+    pub prober: sendguard::probe::Prober,
+    /// The store, in `dir`.
+    pub store: sendguard::store::Store,
+    /// Verdicts from both (re-probed after an hour).
+    pub verdicts: sendguard::verdicts::Verdicts,
+}
+
+/// Starts [`SimEnv`] for `list` in `dir`.
+pub async fn sim_env(list: Vec<sendguard_sim::world::Scenario>, dir: &std::path::Path) -> SimEnv {
+    let world = sendguard_sim::world::SimWorld::start_with(list, dir)
+        .await
+        .expect("sim starts");
+    let prober = sendguard::probe::Prober::new(sim_probe_config(&world)).expect("a prober");
+    let store = sendguard::store::Store::open(&dir.join("sendguard.db"))
+        .await
+        .expect("a store");
+    let verdicts = sendguard::verdicts::Verdicts::new(
+        prober.clone(),
+        store.clone(),
+        sendguard::verdicts::alerts::Alerts::default(),
+        std::time::Duration::from_secs(3600),
+    );
+    SimEnv {
+        world,
+        prober,
+        store,
+        verdicts,
+    }
+}
+
 /// A whole application state for routes that never probe (health, assets, malformed requests):
 /// a store in a temporary directory (kept alive by the returned guard) and a prober whose
 /// resolver is a loopback port nothing answers on.
