@@ -43,9 +43,8 @@ step "Interop: our verdicts against posttls-finger on real Postfix, nsd and unbo
 interop_test interop_postfix verdicts_agree_with_posttls_finger
 step "Interop: delivery to real Postfix peers at DANE, TLS and no STARTTLS (as root)"
 interop_test interop_delivery delivery_to_postfix_peers_at_each_level
-
 step "Interop: Postfix's postmap reads the TLS policy table"
-cargo test -p sendguard --locked --test postfix_postmap -- --ignored 2>&1 | tee -a "$LOG"
+interop_test postfix_postmap postmap_reads_the_tls_policy_table
 
 step "Component tests in headless Chromium (wasm-bindgen-test)"
 (cd frontend && CHROMEDRIVER="$(command -v chromedriver)" \
