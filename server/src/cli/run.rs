@@ -18,7 +18,7 @@ use crate::cli::DemoArgs;
 use crate::cli::{
     Command, HoldsCommand, HoldsHostArgs, HoldsListArgs, ProbeArgs, ServeArgs, ServerOptions,
 };
-use crate::delivery::worker::{self, Wake};
+use crate::delivery::worker::{self, Wake, Worker};
 #[cfg(feature = "demo")]
 use crate::dns::DnsConfig;
 use crate::http::{self, AppState};
@@ -46,36 +46,39 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// How long a stopping server waits for the delivery sessions in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
 async fn open_store(path: &std::path::Path) -> anyhow::Result<Store> {
     let store = Store::open(path).await?;
     tracing::info!("remembering in {}", path.display());
     Ok(store)
 }
 
-/// The application state of a serving subcommand, with its delivery worker started.
+/// The application state of a serving subcommand, and its delivery worker, started.
 async fn server_state(
     prober: Prober,
     store: Store,
     options: &ServerOptions,
     admin_token: Option<String>,
-) -> anyhow::Result<AppState> {
+) -> anyhow::Result<(AppState, Worker)> {
     let alerts = Alerts::new(options.alert_webhook.as_deref())?;
     let account = AccountConfig::from_values(&options.accounts)?;
     let max_age = Duration::from_secs(options.verdict_max_age);
     let verdicts = Verdicts::new(prober, store.clone(), alerts, max_age);
     let wake = Wake::default();
-    // Runs as long as the process: serving ends only when the process does.
-    let _worker = worker::spawn(
+    let worker = worker::spawn(
         store,
         options.delivery.deliverer(&verdicts),
         options.delivery.worker(),
         wake.clone(),
     );
     options.postfix.spawn(&verdicts, &account).await?;
-    Ok(AppState::new(verdicts)
+    let state = AppState::new(verdicts)
         .with_admin_token(admin_token)
         .with_account(account)
-        .with_wake(wake))
+        .with_wake(wake);
+    Ok((state, worker))
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -87,9 +90,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if token.is_none() {
         tracing::info!("no admin token configured: the admin API is disabled");
     }
-    let state = server_state(prober, store.clone(), &args.server, token).await?;
+    let (state, worker) = server_state(prober, store.clone(), &args.server, token).await?;
     let pruning = store::spawn_pruning(store.clone(), args.server.keep_observations());
     let result = http::serve(args.listen, state).await;
+    worker.stop(SHUTDOWN_GRACE).await;
     pruning.abort();
     store.close().await;
     result?;
@@ -139,11 +143,11 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     };
     println!("Admin token (for /admin, or the header x-sendguard-admin-token): {token}");
     println!("Database: {}", db.display());
-    let state = server_state(prober, store.clone(), &args.server, Some(token))
-        .await?
-        .with_demo_domains(world.domains().to_vec());
+    let (state, worker) = server_state(prober, store.clone(), &args.server, Some(token)).await?;
+    let state = state.with_demo_domains(world.domains().to_vec());
     let pruning = store::spawn_pruning(store.clone(), args.server.keep_observations());
     let result = http::serve(args.listen, state).await;
+    worker.stop(SHUTDOWN_GRACE).await;
     pruning.abort();
     store.close().await;
     world.shutdown().await;

@@ -31,6 +31,8 @@ pub struct Deliverer {
     verdicts: Verdicts,
     smtp: Arc<SmtpConfig>,
     schedule: Arc<RetrySchedule>,
+    /// Set when the process stops: no new session is started.
+    stopping: Arc<AtomicBool>,
 }
 
 /// The judgement a delivery plans with, and the facts it was made of.
@@ -47,7 +49,14 @@ impl Deliverer {
             verdicts,
             smtp: Arc::new(smtp),
             schedule: Arc::new(schedule),
+            stopping: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// From now on no new session is started (those running end); what is left claimed stays
+    /// `sending` and is queued again at the next start.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
     }
 
     fn store(&self) -> &Store {
@@ -92,6 +101,10 @@ impl Deliverer {
         // limit of transactions per session; the plan is read again before each batch, since
         // the last session may have raised a hold.
         while !pending.is_empty() {
+            if self.stopping.load(Ordering::SeqCst) {
+                tracing::info!(%domain, left = pending.len(), "stopping: not started");
+                return;
+            }
             let secure = pending[0].secure;
             let (batch, rest): (Vec<Pending>, Vec<Pending>) = {
                 let mut taken = 0;
@@ -185,9 +198,11 @@ impl Deliverer {
                     .collect()
             }
         };
+        let stopping = self.stopping.load(Ordering::SeqCst);
         for (p, attempts) in batch.iter().zip(outcomes) {
-            // Finished while its session went on (see `try_address`).
-            if p.done.load(Ordering::SeqCst) {
+            // Finished while its session went on (see `try_address`); or, when the sender is
+            // stopping, left `sending`, to be queued again at the next start.
+            if p.done.load(Ordering::SeqCst) || stopping {
                 continue;
             }
             for (r, attempt) in p.recipients.iter().zip(attempts) {
@@ -345,7 +360,7 @@ impl Deliverer {
                     }
                     p.done.store(true, Ordering::SeqCst);
                 }
-                let _ = f.recorded.send(());
+                let _ = f.recorded.send(!self.stopping.load(Ordering::SeqCst));
             }
         };
         let (delivery, ()) = tokio::join!(session, recorder);

@@ -2,7 +2,7 @@
 //! killed process left `sending`, then claims due recipients ([`Store::claim_due`]) and delivers
 //! them, one domain per task and a bounded number of domains at once ([`Deliverer`]). It wakes
 //! when a message is queued ([`Wake`]) and otherwise looks for due retries every
-//! [`WorkerConfig::poll`].
+//! [`WorkerConfig::poll`]. [`Worker::stop`] (SIGTERM, Ctrl-C) lets the sessions in flight end.
 //!
 //! Guarantees: a recipient is claimed by one worker at a time; every attempt ends in the store
 //! (sent, deferred, held, failed) before the next claim of that recipient; a recipient that was
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use crate::probe::now_unix;
 use crate::store::Store;
@@ -54,20 +54,37 @@ impl Wake {
     }
 }
 
-/// Runs the worker until the process ends.
-pub fn spawn(
-    store: Store,
+/// A running worker.
+pub struct Worker {
+    handle: tokio::task::JoinHandle<()>,
+    stop: watch::Sender<bool>,
     deliverer: Deliverer,
-    config: WorkerConfig,
-    wake: Wake,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+}
+
+impl Worker {
+    /// Stops it: no new claim and no new session from now on; the sessions in flight end
+    /// (their transactions recorded), waited for at most `limit`. Recipients claimed but not yet
+    /// tried stay `sending` and are queued again at the next start.
+    pub async fn stop(self, limit: Duration) {
+        self.deliverer.stop();
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(limit, self.handle).await.is_err() {
+            tracing::warn!(?limit, "delivery sessions still running at shutdown");
+        }
+    }
+}
+
+/// Starts the worker; it runs until [`Worker::stop`].
+pub fn spawn(store: Store, deliverer: Deliverer, config: WorkerConfig, wake: Wake) -> Worker {
+    let (stop, mut stopping) = watch::channel(false);
+    let worker = deliverer.clone();
+    let handle = tokio::spawn(async move {
         match store.requeue_interrupted(now_unix()).await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(n, "recipients interrupted mid-attempt queued again"),
             Err(e) => tracing::error!(error = %e, "cannot queue interrupted recipients again"),
         }
-        loop {
+        while !*stopping.borrow() {
             let batches = match store.claim_due(now_unix(), config.claim_limit).await {
                 Ok(b) => b,
                 Err(e) => {
@@ -79,12 +96,18 @@ pub fn spawn(
                 tokio::select! {
                     _ = wake.0.notified() => {}
                     _ = tokio::time::sleep(config.poll) => {}
+                    _ = stopping.changed() => {}
                 }
                 continue;
             }
-            run(&deliverer, batches, config.concurrent_domains).await;
+            run(&worker, batches, config.concurrent_domains).await;
         }
-    })
+    });
+    Worker {
+        handle,
+        stop,
+        deliverer,
+    }
 }
 
 /// Delivers the claimed batches, at most `concurrent` domains at once.

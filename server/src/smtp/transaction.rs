@@ -86,8 +86,10 @@ pub struct Finished {
     pub replies: Vec<RecipientReply>,
     /// The session as it stands (its TLS), for the record.
     pub session: ProbeSession,
-    /// Answered by the caller once the outcome is recorded; the next transaction waits for it.
-    pub recorded: tokio::sync::oneshot::Sender<()>,
+    /// Answered by the caller once the outcome is recorded, `true` to go on with the next
+    /// message, `false` to end the session (the sender is stopping); the next transaction waits
+    /// for it.
+    pub recorded: tokio::sync::oneshot::Sender<bool>,
 }
 
 /// Where finished transactions are reported.
@@ -272,8 +274,8 @@ async fn transactions<S: AsyncRead + AsyncWrite + Unpin>(
                 recorded,
             };
             // A caller that stopped listening has what it needs from the returned replies.
-            if report.send(finished).await.is_ok() {
-                let _ = wait.await;
+            if report.send(finished).await.is_ok() && wait.await == Ok(false) {
+                lost = Some("not tried: the sender is stopping".into());
             }
         }
         out.push(replies);
