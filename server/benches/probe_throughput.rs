@@ -22,6 +22,8 @@ use sendguard_sim::world::{HostKind, Scenario, SimWorld};
 // The tests' helpers, for the probe configuration that talks to the world.
 #[path = "../tests/common/mod.rs"]
 mod common;
+// The sending benchmarks' helpers, for the memory figures.
+mod support;
 
 /// `n` domains `bench-00001.test` …, one MX host each, behaviours in turn.
 fn generated(n: usize) -> Vec<Scenario> {
@@ -47,18 +49,6 @@ fn generated(n: usize) -> Vec<Scenario> {
         .collect()
 }
 
-/// A `kB` line of /proc/self/status, e.g. `VmHWM` (peak resident set size).
-fn status_kib(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
 fn mib(kib: Option<u64>) -> String {
     kib.map_or("unknown".into(), |k| {
         format!("{:.1} MiB", k as f64 / 1024.0)
@@ -79,7 +69,7 @@ fn main() -> anyhow::Result<()> {
         let start = Instant::now();
         let world = SimWorld::start_with(generated(n), dir.path()).await?;
         let setup = start.elapsed();
-        let rss_setup = status_kib("VmRSS");
+        let rss_setup = support::status_kib(None, "VmRSS");
         let domains: Vec<String> = world.domains().iter().map(|d| d.domain.clone()).collect();
 
         let prober = Prober::new(common::sim_probe_config(&world))?;
@@ -113,7 +103,7 @@ fn main() -> anyhow::Result<()> {
         println!(
             "  memory: RSS after setup {}, peak RSS (VmHWM, sim world included) {}",
             mib(rss_setup),
-            mib(status_kib("VmHWM"))
+            mib(support::status_kib(None, "VmHWM"))
         );
         world.shutdown().await;
         anyhow::Ok(())
