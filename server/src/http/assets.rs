@@ -86,12 +86,16 @@ fn respond(
 }
 
 /// Whether a file name carries trunk's content hash, as in `app-0123456789abcdef_bg.wasm`.
+/// Trunk writes its 64-bit hash in hex without leading zeros, so it has up to 16 digits (15 one
+/// time in 16); fewer than 12 is taken as no hash (then the file is only revalidated, never
+/// wrongly cached).
 fn is_content_hashed(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     let stem = name.split('.').next().unwrap_or(name);
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
-    stem.rsplit_once('-')
-        .is_some_and(|(_, hash)| hash.len() >= 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+    stem.rsplit_once('-').is_some_and(|(_, hash)| {
+        (12..=16).contains(&hash.len()) && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    })
 }
 
 /// Whether the last path segment has an extension (a missing asset, not an app route).
@@ -114,6 +118,11 @@ mod tests {
             "sendguard-frontend-0123456789abcdef_bg.wasm"
         ));
         assert!(is_content_hashed("main-fedcba9876543210.css"));
+        // Trunk drops leading zeros of its hash.
+        assert!(is_content_hashed(
+            "sendguard-frontend-a46387460514dfa_bg.wasm"
+        ));
+        assert!(!is_content_hashed("main-deadbeef.css"));
         assert!(!is_content_hashed("index.html"));
         assert!(!is_content_hashed("sendguard-frontend.js"));
         assert!(!is_content_hashed("logo-small.svg"));
