@@ -18,9 +18,19 @@ use sendguard_sim::world::{SimWorld, scenarios};
 const MESSAGES: usize = 200;
 const DOMAINS: [&str; 3] = ["tls.test", "dane-ee.test", "plain.test"];
 
-fn serve(world: &SimWorld, db: &std::path::Path) -> Child {
+/// A `sendguard serve` child, killed when dropped (also when an assertion fails).
+struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(world: &SimWorld, db: &std::path::Path) -> Serve {
     let e = world.endpoints();
-    Command::new(env!("CARGO_BIN_EXE_sendguard"))
+    let child = Command::new(env!("CARGO_BIN_EXE_sendguard"))
         .arg("serve")
         .args(["--listen", "127.0.0.1:0"])
         .arg("--database")
@@ -35,7 +45,8 @@ fn serve(world: &SimWorld, db: &std::path::Path) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("sendguard serve starts")
+        .expect("sendguard serve starts");
+    Serve(child)
 }
 
 /// The Message-ID header of a received message.
@@ -102,18 +113,21 @@ async fn interrupted_with(signal: &str) -> usize {
             start.elapsed() < Duration::from_secs(90),
             "nothing delivered"
         );
-        assert!(first.try_wait().unwrap().is_none(), "serve ended by itself");
+        assert!(
+            first.0.try_wait().unwrap().is_none(),
+            "serve ended by itself"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let killed = Command::new("kill")
-        .args([signal, &first.id().to_string()])
+        .args([signal, &first.0.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
     // Waited for without blocking: the sim peers run on this runtime and must answer the
     // sessions that are let to end.
     let status = loop {
-        if let Some(status) = first.try_wait().unwrap() {
+        if let Some(status) = first.0.try_wait().unwrap() {
             break status;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -125,7 +139,7 @@ async fn interrupted_with(signal: &str) -> usize {
     assert!(at_stop < MESSAGES, "the signal came after the whole batch");
     let interrupted = states(&store).await;
 
-    let mut second = serve(&world, &db);
+    let second = serve(&world, &db);
     let start = Instant::now();
     loop {
         let counts = states(&store).await;
@@ -138,8 +152,7 @@ async fn interrupted_with(signal: &str) -> usize {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    second.kill().unwrap();
-    second.wait().unwrap();
+    drop(second);
 
     let got = received(&world);
     let mut times: HashMap<&str, usize> = HashMap::new();
