@@ -37,9 +37,18 @@ impl Remembered {
         &self,
         secure: Option<sendguard_common::TransportRequirement>,
     ) -> crate::policy::DomainPlan {
+        self.plan_with(&self.verdict(), secure)
+    }
+
+    /// [`Remembered::plan`] with the verdict already made of this judgement and history.
+    pub fn plan_with(
+        &self,
+        verdict: &DomainVerdict,
+        secure: Option<sendguard_common::TransportRequirement>,
+    ) -> crate::policy::DomainPlan {
         crate::policy::plan(
             &self.judgement,
-            &self.verdict(),
+            verdict,
             &self.history,
             self.domain_floor,
             secure,

@@ -46,7 +46,7 @@ impl Recorded {
     /// What a delivery to the domain does now: [`policy::plan`] of this judgement and history,
     /// for a sender with the minimum `secure` (a secure address) or none.
     pub fn plan(&self, secure: Option<TransportRequirement>) -> policy::DomainPlan {
-        self.remembered.plan(secure)
+        self.remembered.plan_with(&self.verdict, secure)
     }
 }
 
