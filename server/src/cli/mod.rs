@@ -5,6 +5,7 @@ pub mod delivery;
 pub mod postfix;
 pub mod run;
 mod send;
+pub mod user;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -43,6 +44,9 @@ pub enum Command {
     Send(SendArgs),
     /// Serve the Postfix services (the TLS policy table) against the same database.
     Postfix(postfix::PostfixArgs),
+    /// Users who may sign in: add, passwd, list, remove, and their addresses (alias add|remove).
+    #[command(subcommand)]
+    User(user::UserCommand),
 }
 
 /// Options of `sendguard send`.

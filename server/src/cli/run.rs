@@ -43,6 +43,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Holds(command) => holds(command).await,
         Command::Send(args) => crate::cli::send::send(args).await,
         Command::Postfix(args) => crate::cli::postfix::postfix(args).await,
+        Command::User(command) => crate::cli::user::user(command).await,
     }
 }
 

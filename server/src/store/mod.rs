@@ -27,6 +27,7 @@ mod inbound;
 mod judgements;
 pub mod queue;
 mod retention;
+pub mod users;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -91,6 +92,26 @@ pub enum StoreError {
     /// There is no open hold for this server.
     #[error("no open hold for {0}")]
     NoOpenHold(String),
+    /// A user of this name exists already.
+    #[error("there is a user {0} already")]
+    UserExists(String),
+    /// There is no user of this name.
+    #[error("there is no user {0}")]
+    NoSuchUser(String),
+    /// The address is another user's.
+    #[error("{address} is {owner}'s address already")]
+    AddressTaken {
+        /// The address.
+        address: String,
+        /// Whose it is.
+        owner: String,
+    },
+    /// The user has no such address.
+    #[error("the user has no address {0}")]
+    NoSuchAddress(String),
+    /// A user keeps at least one address.
+    #[error("{0} is the user's only address: add another first")]
+    LastAddress(String),
 }
 
 impl StoreError {
