@@ -109,3 +109,36 @@ pub struct Draft {
     #[serde(default)]
     pub saved_at: i64,
 }
+
+/// Body of a sign-in request ([`paths::SESSION`](crate::paths::SESSION), `POST`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignIn {
+    /// The login name.
+    pub login: String,
+    /// The password.
+    pub password: String,
+}
+
+/// What a user may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Their own settings, drafts and messages.
+    User,
+    /// Also the admin view: holds, history, the audit log.
+    Admin,
+}
+
+/// The signed-in session ([`paths::SESSION`](crate::paths::SESSION)).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    /// The login name.
+    pub login: String,
+    /// The display name.
+    pub name: String,
+    /// What the user may do.
+    pub role: Role,
+    /// The token to send in [`paths::CSRF_HEADER`](crate::paths::CSRF_HEADER) with every
+    /// state-changing request of this session.
+    pub csrf_token: String,
+}

@@ -41,6 +41,13 @@ pub mod paths {
     pub const ADMIN_KEEP: &str = "/api/admin/holds/{host}/keep";
     /// `GET /api/admin/servers/{host}/observations`: a server's history. Admin only.
     pub const ADMIN_OBSERVATIONS: &str = "/api/admin/servers/{host}/observations";
+    /// `POST`: sign in ([`super::SignIn`]), answered with [`super::SessionView`] and the session
+    /// cookie. `GET`: the signed-in session, 401 without one. `DELETE`: sign out (204).
+    pub const SESSION: &str = "/api/session";
+    /// Header that carries the session's CSRF token on every state-changing request.
+    pub const CSRF_HEADER: &str = "x-csrf-token";
+    /// The session cookie.
+    pub const SESSION_COOKIE: &str = "sendguard_session";
     /// Header that carries the administrator token (`Authorization: Bearer <token>` also works).
     pub const ADMIN_TOKEN_HEADER: &str = "x-sendguard-admin-token";
 
@@ -104,6 +111,7 @@ wire_names!(RecipientState {
     Failed => "failed",
 });
 wire_names!(HoldStatus { Held => "held", Released => "released", Kept => "kept" });
+wire_names!(Role { User => "user", Admin => "admin" });
 wire_names!(ObservationSource {
     Probe => "probe",
     Delivery => "delivery",
@@ -275,6 +283,7 @@ mod tests {
     #[test]
     fn wire_names_match_serde() {
         names_match_serde(HoldStatus::ALL, HoldStatus::as_str, HoldStatus::parse);
+        names_match_serde(Role::ALL, Role::as_str, Role::parse);
         names_match_serde(
             ObservationSource::ALL,
             ObservationSource::as_str,

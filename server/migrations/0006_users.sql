@@ -19,3 +19,15 @@ CREATE TABLE user_addresses (
     position INTEGER NOT NULL
 );
 CREATE INDEX user_addresses_by_user ON user_addresses (user_id, position);
+
+-- Signed-in sessions: the cookie holds a random 256-bit token, stored here only as its SHA-256,
+-- so a copy of the database signs nobody in. Ended by sign-out, by a password change (every
+-- session of the user), and by idle time or age (checked on use, pruned regularly).
+CREATE TABLE sessions (
+    token_sha256 TEXT    PRIMARY KEY,
+    user_id      TEXT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    csrf_token   TEXT    NOT NULL,                 -- sent back in x-csrf-token on every change
+    created_at   INTEGER NOT NULL,
+    last_seen    INTEGER NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions (user_id);

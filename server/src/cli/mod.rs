@@ -181,6 +181,15 @@ pub struct ServerOptions {
         value_name = "TOKEN"
     )]
     pub admin_token: Option<String>,
+    /// A host name the page is served under (besides loopback names on a loopback address);
+    /// repeat for more. Requests for other names are refused (DNS rebinding).
+    #[arg(
+        long = "public-host",
+        env = "SENDGUARD_PUBLIC_HOST",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    pub public_hosts: Vec<String>,
     /// `http://` URL that receives a JSON POST for every new hold.
     #[arg(long, env = "SENDGUARD_ALERT_WEBHOOK", value_name = "URL")]
     pub alert_webhook: Option<String>,

@@ -78,6 +78,7 @@ async fn server_state(
     let state = AppState::new(verdicts)
         .with_admin_token(admin_token)
         .with_account(account)
+        .with_public_hosts(options.public_hosts.clone())
         .with_wake(wake);
     Ok((state, worker))
 }

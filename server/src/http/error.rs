@@ -22,6 +22,12 @@ pub enum ApiError {
     /// No valid administrator token was sent.
     #[error("a valid admin token is required")]
     Unauthorized,
+    /// No valid session: sign in first.
+    #[error("sign in first")]
+    NotSignedIn,
+    /// The login or the password is wrong (never saying which).
+    #[error("wrong login or password")]
+    SignInFailed,
     /// The request is not allowed on this server (e.g. the admin API is disabled).
     #[error("{0}")]
     Forbidden(&'static str),
@@ -58,7 +64,9 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Busy(_) | ApiError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::NotSignedIn | ApiError::SignInFailed => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Missing(_) => StatusCode::NOT_FOUND,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -8,10 +8,12 @@
 pub mod account;
 pub mod admin;
 mod assets;
+pub mod auth;
 pub mod draft;
 mod error;
 pub mod limits;
 pub mod messages;
+pub mod origin;
 pub mod recipients;
 
 use crate::delivery::worker::Wake;
@@ -63,11 +65,21 @@ struct Inner {
     account: AccountConfig,
     limits: Limits,
     wake: Wake,
+    auth: auth::AuthConfig,
+    sign_in_limits: auth::SignInLimits,
+    public_hosts: Vec<String>,
+    host_policy: origin::HostPolicy,
 }
 
 impl FromRef<AppState> for Limits {
     fn from_ref(state: &AppState) -> Limits {
         state.inner.limits.clone()
+    }
+}
+
+impl FromRef<AppState> for origin::HostPolicy {
+    fn from_ref(state: &AppState) -> origin::HostPolicy {
+        state.inner.host_policy.clone()
     }
 }
 
@@ -94,6 +106,10 @@ impl AppState {
                 account: AccountConfig::default(),
                 limits: Limits::default(),
                 wake: Wake::default(),
+                auth: auth::AuthConfig::default(),
+                sign_in_limits: auth::SignInLimits::default(),
+                public_hosts: Vec::new(),
+                host_policy: origin::HostPolicy::any(),
             }),
         }
     }
@@ -134,6 +150,30 @@ impl AppState {
     /// What one client may cost ([`limits`]; by default [`Limits::default`]).
     pub fn with_limits(self, limits: Limits) -> Self {
         self.with(|i| i.limits = limits)
+    }
+
+    /// How sessions last and whether their cookie is `Secure`.
+    pub fn with_auth(self, auth: auth::AuthConfig) -> Self {
+        self.with(|i| i.auth = auth)
+    }
+
+    /// The names the server answers for besides loopback ones ([`origin`]); applied by
+    /// [`serve`] for its listening address.
+    pub fn with_public_hosts(self, names: Vec<String>) -> Self {
+        self.with(|i| i.public_hosts = names)
+    }
+
+    /// Answers only for the names `policy` allows ([`origin`]).
+    pub fn with_host_policy(self, policy: origin::HostPolicy) -> Self {
+        self.with(|i| i.host_policy = policy)
+    }
+
+    fn auth(&self) -> &auth::AuthConfig {
+        &self.inner.auth
+    }
+
+    fn sign_in_limits(&self) -> &auth::SignInLimits {
+        &self.inner.sign_in_limits
     }
 
     fn limits(&self) -> &Limits {
@@ -178,6 +218,12 @@ pub fn app(state: AppState) -> Router {
         .route(paths::RECIPIENT_SECURITY, post(recipients::security))
         .route(paths::ACCOUNT, get(account::account))
         .route(
+            paths::SESSION,
+            post(auth::sign_in)
+                .get(auth::current)
+                .delete(auth::sign_out),
+        )
+        .route(
             paths::SETTINGS,
             get(account::get_settings).put(account::put_settings),
         )
@@ -195,6 +241,7 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::map_response(json_for_oversized))
         .merge(drafts)
         .merge(messages)
+        .layer(middleware::from_fn_with_state(state.clone(), origin::check))
         .with_state(state)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
@@ -223,6 +270,8 @@ pub async fn serve(listen: SocketAddr, state: AppState) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let local = listener.local_addr()?;
+    let policy = origin::HostPolicy::for_listen(local, &state.inner.public_hosts);
+    let state = state.with_host_policy(policy);
     tracing::info!("Sendguard is serving on http://{local}/");
     if state.admin_token().is_some() {
         println!("Admin view: http://{local}/admin");

@@ -27,6 +27,7 @@ mod inbound;
 mod judgements;
 pub mod queue;
 mod retention;
+pub mod sessions;
 pub mod users;
 mod write;
 

@@ -7,32 +7,10 @@ use sqlx::{Row, SqliteConnection};
 use super::{Store, StoreError};
 use crate::probe::now_unix;
 
-/// What a user may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Their own settings, drafts and messages.
-    User,
-    /// Also the admin view: holds, history, the audit log.
-    Admin,
-}
+pub use sendguard_common::Role;
 
-impl Role {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::User => "user",
-            Role::Admin => "admin",
-        }
-    }
-
-    fn parse(text: &str) -> Result<Role, StoreError> {
-        match text {
-            "user" => Ok(Role::User),
-            "admin" => Ok(Role::Admin),
-            other => Err(StoreError::Corrupt(format!("unknown role {other:?}"))),
-        }
-    }
+fn role(text: &str) -> Result<Role, StoreError> {
+    Role::parse(text).ok_or_else(|| StoreError::Corrupt(format!("unknown role {text:?}")))
 }
 
 /// A user as stored, without the password hash.
@@ -136,18 +114,24 @@ impl Store {
         )
     }
 
-    /// Replaces a user's password hash.
+    /// Replaces a user's password hash and ends every session of theirs.
     pub async fn set_password_hash(&self, id: &str, hash: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let done =
             sqlx::query("UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?")
                 .bind(hash)
                 .bind(now_unix())
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NoSuchUser(id.to_string()));
         }
+        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -249,7 +233,7 @@ async fn user_row(conn: &mut SqliteConnection, id: &str) -> Result<Option<UserRe
     Ok(Some(UserRecord {
         id: row.try_get("id")?,
         display_name: row.try_get("display_name")?,
-        role: Role::parse(&row.try_get::<String, _>("role")?)?,
+        role: role(&row.try_get::<String, _>("role")?)?,
         addresses,
         created_at: row.try_get("created_at")?,
         password_changed_at: row.try_get("password_changed_at")?,

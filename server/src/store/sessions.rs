@@ -1,0 +1,98 @@
+//! Signed-in sessions (migration 0006): the SHA-256 of each session's cookie token, its user,
+//! its CSRF token and when it began and was last used. Whether a session is still valid (idle
+//! time, age) is decided by the caller ([`crate::http::auth`]); expired rows are pruned here.
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+/// One stored session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRow {
+    /// Whose it is.
+    pub user_id: String,
+    /// What state-changing requests must carry.
+    pub csrf_token: String,
+    /// When it began, seconds since the Unix epoch.
+    pub created_at: i64,
+    /// When it was last used.
+    pub last_seen: i64,
+}
+
+impl Store {
+    /// Stores a new session of `user_id` under the token's SHA-256 (hex).
+    pub async fn create_session(
+        &self,
+        token_sha256: &str,
+        user_id: &str,
+        csrf_token: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (token_sha256, user_id, csrf_token, created_at, last_seen)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(token_sha256)
+        .bind(user_id)
+        .bind(csrf_token)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The session stored under the token's SHA-256.
+    pub async fn session(&self, token_sha256: &str) -> Result<Option<SessionRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT user_id, csrf_token, created_at, last_seen FROM sessions
+             WHERE token_sha256 = ?",
+        )
+        .bind(token_sha256)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(SessionRow {
+                user_id: r.try_get("user_id")?,
+                csrf_token: r.try_get("csrf_token")?,
+                created_at: r.try_get("created_at")?,
+                last_seen: r.try_get("last_seen")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Marks the session used at `now`.
+    pub async fn touch_session(&self, token_sha256: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET last_seen = ? WHERE token_sha256 = ?")
+            .bind(now)
+            .bind(token_sha256)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends one session (sign-out, or found expired).
+    pub async fn end_session(&self, token_sha256: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE token_sha256 = ?")
+            .bind(token_sha256)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends every session that was idle since `idle_before` or began before `born_before`;
+    /// how many.
+    pub async fn prune_sessions(
+        &self,
+        idle_before: i64,
+        born_before: i64,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE last_seen < ? OR created_at < ?")
+            .bind(idle_before)
+            .bind(born_before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
