@@ -8,21 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::instance::{Instance, Spec};
-use super::process::{Daemon, run, run_ok, wait_until};
+use super::process::{Daemon, assert_free, run, run_ok, wait_until};
 use super::{BOGUS_ZONE, NSD_ADDR, SLOW_GREETING_SECS, UNBOUND_ADDR};
-
-/// Panics unless `addr` is free (TCP, and UDP when `udp`): a leftover daemon would otherwise
-/// answer in place of ours, and ours would exit.
-pub fn assert_free(who: &str, addr: SocketAddr, udp: bool) {
-    let taken = std::net::TcpListener::bind(addr).is_err()
-        || (udp && std::net::UdpSocket::bind(addr).is_err());
-    assert!(
-        !taken,
-        "{addr} (for {who}) is already in use: another run of this test, or a leftover daemon? \
-         `ss -lntup | grep {}` shows who holds it",
-        addr.ip()
-    );
-}
 
 pub fn dig(args: &[&str]) -> String {
     let out = run(

@@ -7,14 +7,18 @@
 //! `maillog_file_prefixes`, and `data_directory` must belong to `mail_owner`: both fail silently
 //! otherwise. An instance that delivers by SMTP can run in a private mount namespace whose
 //! `/etc/resolv.conf` names the world's unbound, the only resolver that knows `test.`.
+//!
+//! Depends only on `process.rs`, so that the benchmarks can use it too (their sending Postfix).
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use super::POSTFIX_MASTER;
-use super::process::{Daemon, run_ok, wait_until};
+use super::process::{Daemon, assert_free, run_ok, wait_until};
+
+/// Postfix's master daemon, as Debian installs it.
+pub const POSTFIX_MASTER: &str = "/usr/lib/postfix/sbin/master";
 
 /// The folders of a Postfix queue (postconf(5), `queue_directory`) and who owns them.
 const QUEUE_FOLDERS: &[(&str, &str)] = &[
@@ -145,7 +149,7 @@ impl Instance {
         )
         .unwrap();
         for addr in spec.listen {
-            super::daemons::assert_free(spec.name, *addr, false);
+            assert_free(spec.name, *addr, false);
         }
         // `-d`: stay in the foreground, so the PID (and process group) is the one we started;
         // unshare and sh `exec` into master, which keeps that PID.

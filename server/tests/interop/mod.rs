@@ -36,10 +36,10 @@ use std::process::{Command, Stdio};
 
 use sendguard_common::DomainVerdict;
 
-use daemons::{assert_free, check_bogus_setup, start_nsd, start_postfix, start_unbound};
+use daemons::{check_bogus_setup, start_nsd, start_postfix, start_unbound};
 use instance::Instance;
 use pki::{Cert, issued, new_self_signed, self_signed, sign_zone, tlsa_digest, zone_keys};
-use process::{Daemon, STEP_TIMEOUT, run, run_ok};
+use process::{Daemon, STEP_TIMEOUT, assert_free, run, run_ok};
 
 /// nsd, the authoritative server for the root and `test.`.
 pub const NSD_ADDR: Ipv4Addr = Ipv4Addr::new(127, 0, 44, 53);
@@ -160,7 +160,7 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("unshare", "util-linux"),
     ("swaks", "swaks"),
 ];
-pub const POSTFIX_MASTER: &str = "/usr/lib/postfix/sbin/master";
+pub use instance::POSTFIX_MASTER;
 
 pub fn check_prerequisites() {
     let euid = run_ok("id -u", Command::new("id").arg("-u"));
