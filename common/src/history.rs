@@ -14,6 +14,10 @@ pub enum ObservationSource {
     Probe,
     /// A real delivery.
     Delivery,
+    /// A delivery the operator's Postfix made, read from its log.
+    Postfix,
+    /// A server that delivered mail to us, as the inbound policy service saw its connection.
+    Inbound,
 }
 
 /// One stored observation of a server, as the admin view shows it.

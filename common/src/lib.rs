@@ -104,7 +104,12 @@ wire_names!(RecipientState {
     Failed => "failed",
 });
 wire_names!(HoldStatus { Held => "held", Released => "released", Kept => "kept" });
-wire_names!(ObservationSource { Probe => "probe", Delivery => "delivery" });
+wire_names!(ObservationSource {
+    Probe => "probe",
+    Delivery => "delivery",
+    Postfix => "postfix",
+    Inbound => "inbound",
+});
 wire_names!(SecurityClass { NoSsl => "no_ssl", Unknown => "unknown", SslOk => "ssl_ok", DaneOk => "dane_ok" });
 wire_names!(DaneStatus {
     Verified => "verified",

@@ -292,6 +292,8 @@ catalog! {
     AdminSource => ("Quelle", "Source"),
     AdminSourceProbe => ("Prüfung", "probe"),
     AdminSourceDelivery => ("Zustellung", "delivery"),
+    AdminSourcePostfix => ("Zustellung durch Postfix", "Postfix delivery"),
+    AdminSourceInbound => ("eingehende Verbindung", "inbound connection"),
     DemoTitle => ("Demo: simulierte Empfänger-Domains zum Ausprobieren", "Demo: simulated recipient domains to try"),
 }
 

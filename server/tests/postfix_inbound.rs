@@ -1,12 +1,18 @@
 //! The inbound policy service over real TCP, as Postfix's smtpd speaks it (SMTPD_POLICY_README):
 //! mail to the account's secure alias without TLS, or below the owner's minimum, is refused with
 //! 550 5.7.1; with TLS, and to every other address, the answer is DUNNO. Several requests share
-//! one connection; a malformed one closes it.
+//! one connection; a malformed one closes it. Each message's connection is recorded as an
+//! observation of the sending server (`source = inbound`), once per message, and changes no
+//! verdict.
 
 use sendguard::postfix::inbound::{self, Guard};
+use sendguard::postfix::inbound_seen::Recorder;
 use sendguard::store::Store;
 use sendguard::user::account::{AccountConfig, DEFAULT_USER};
-use sendguard_common::{MinTlsVersion, SecureMode, SecureSendingSettings, TransportRequirement};
+use sendguard_common::{
+    MinTlsVersion, ObservationSource, SecureMode, SecureSendingSettings, SecurityClass,
+    TransportRequirement,
+};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -16,8 +22,14 @@ fn request(recipient: &str, protocol: &str) -> String {
     format!(
         "request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n\
          client_address=192.0.2.7\nclient_name=mx.sender.example\nsender=someone@sender.example\n\
-         recipient={recipient}\nencryption_protocol={protocol}\nencryption_cipher=\n\
-         encryption_keysize=0\n\n"
+         recipient={recipient}\nencryption_protocol={protocol}\n\
+         encryption_cipher={cipher}\nencryption_keysize={bits}\ninstance={recipient}/{protocol}\n\n",
+        cipher = if protocol.is_empty() {
+            ""
+        } else {
+            "TLS_AES_128_GCM_SHA256"
+        },
+        bits = if protocol.is_empty() { 0 } else { 128 },
     )
 }
 
@@ -41,6 +53,7 @@ async fn mail_to_a_secure_address_is_accepted_only_over_tls_at_the_owners_minimu
     let guard = Guard {
         account: AccountConfig::default(),
         store: store.clone(),
+        recorder: Some(Recorder::spawn(store.clone())),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -84,4 +97,40 @@ async fn mail_to_a_secure_address_is_accepted_only_over_tls_at_the_owners_minimu
     s.get_mut().write_all(b"GET / HTTP/1.0\n\n").await.unwrap();
     let mut rest = String::new();
     assert_eq!(s.read_line(&mut rest).await.unwrap(), 0, "{rest}");
+
+    // Four messages (the fifth request repeated one): four observations of the sender.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let seen = loop {
+        let seen = store.observations("mx.sender.example", 10).await.unwrap();
+        if seen.len() >= 4 || std::time::Instant::now() > deadline {
+            break seen;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert!(seen.iter().all(|o| o.source == ObservationSource::Inbound));
+    assert!(seen.iter().all(|o| o.ip == "192.0.2.7"));
+    let plain: Vec<_> = seen
+        .iter()
+        .filter(|o| o.class == SecurityClass::NoSsl)
+        .collect();
+    assert_eq!(plain.len(), 2);
+    assert_eq!(plain[0].reason, "the sending server did not use STARTTLS");
+    let tls: Vec<_> = seen
+        .iter()
+        .filter(|o| o.class == SecurityClass::SslOk)
+        .collect();
+    assert_eq!(tls.len(), 2);
+    assert_eq!(tls[0].tls_version.as_deref(), Some("TLSv1.3"));
+    assert_eq!(tls[0].cipher.as_deref(), Some("TLS_AES_128_GCM_SHA256"));
+    // History only: no verdict, floor or hold follows from a server's TLS as a client.
+    assert!(store.verdict("sender.example").await.unwrap().is_none());
+    assert!(
+        store
+            .server_history("mx.sender.example")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.holds(true).await.unwrap().is_empty());
 }

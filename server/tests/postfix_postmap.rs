@@ -1,6 +1,6 @@
 //! Postfix's own socketmap client reads the TLS policy table: `postmap -q DOMAIN
 //! socketmap:inet:ADDR:tlspolicy` (Debian's Postfix) for domains probed in the simulated
-//! internet at each level. Postfix prints the level for `OK`, nothing for `NOTFOUND`, and treats
+//! internet at each level, and a held one. Postfix prints the level for `OK`, nothing for `NOTFOUND`, and treats
 //! `TEMP` as a lookup error (so its delivery is deferred).
 //!
 //! Needs Debian's `postfix` package (installed by `scripts/test.sh`), so it is `#[ignore]`d in a
@@ -9,6 +9,7 @@
 use std::process::Command;
 
 use sendguard::postfix::tls_policy;
+use sendguard_sim::smtp::PeerBehaviour;
 use sendguard_sim::world::scenarios;
 
 mod common;
@@ -33,13 +34,27 @@ fn postmap(config: &std::path::Path, map: &str, key: &str) -> (String, bool, Str
 async fn postmap_reads_the_tls_policy_table() {
     let dir = tempfile::tempdir().unwrap();
     let common::SimEnv {
-        world: _world,
+        world,
+        prober,
         verdicts,
         ..
     } = common::sim_env(scenarios(), dir.path()).await;
-    for d in ["dane-ee.test", "tls.test", "plain.test", "bogus.test"] {
+    for d in [
+        "dane-ee.test",
+        "tls.test",
+        "plain.test",
+        "bogus.test",
+        "dane-ta.test",
+    ] {
         verdicts.probe_now(d, true).await.unwrap();
     }
+    // dane-ta.test's server stops offering STARTTLS: it is held.
+    world
+        .peer("mx.dane-ta.test")
+        .unwrap()
+        .set_behaviour(PeerBehaviour::NoStarttls);
+    prober.clear_caches();
+    verdicts.probe_now("dane-ta.test", true).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let map = format!(
         "socketmap:inet:{}:tlspolicy",
@@ -64,6 +79,9 @@ async fn postmap_reads_the_tls_policy_table() {
         err.contains("DNSSEC") || err.to_lowercase().contains("error"),
         "{err}"
     );
+    let (out, found, err) = ask("dane-ta.test").await.unwrap();
+    assert!(!found && out.is_empty(), "held: TEMP, no answer: {out}");
+    assert!(err.contains("on hold"), "{err}");
     let (out, found, _) = ask("[mx.tls.test]:25").await.unwrap();
     assert!(!found && out.is_empty(), "{out}");
 }

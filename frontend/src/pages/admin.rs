@@ -123,6 +123,8 @@ pub fn AdminPage() -> impl IntoView {
                         let key = match o.source {
                             ObservationSource::Probe => Key::AdminSourceProbe,
                             ObservationSource::Delivery => Key::AdminSourceDelivery,
+                            ObservationSource::Postfix => Key::AdminSourcePostfix,
+                            ObservationSource::Inbound => Key::AdminSourceInbound,
                         };
                         (key, o)
                     })

@@ -1,13 +1,16 @@
 //! `sendguard postfix`: serves the Postfix services against the same database as `serve`, for
 //! the MTA host: the TLS policy table (socketmap_table(5)) on `--tls-policy ADDR` and the inbound
-//! policy service (SMTPD_POLICY_README) on `--policy-service ADDR`. `serve` can serve them too
-//! with the same options.
+//! policy service (SMTPD_POLICY_README) on `--policy-service ADDR`, and follows Postfix's log
+//! (`--maillog FILE|-`) to learn from its deliveries. `serve` can do all of it too with the same
+//! options.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::cli::{ProbeOptions, ReprobeOptions, StoreOptions};
+use crate::postfix::follow::{self, LogSource};
+use crate::postfix::inbound_seen::Recorder;
 use crate::postfix::{inbound, tls_policy};
 use crate::probe::Prober;
 use crate::store::Store;
@@ -26,6 +29,11 @@ pub struct PostfixOptions {
     /// `smtpd_recipient_restrictions`: mail to a secure address only over TLS.
     #[arg(long, env = "SENDGUARD_POLICY_SERVICE", value_name = "ADDR")]
     pub policy_service: Option<SocketAddr>,
+    /// Follow Postfix's log (a file, followed across rotation, from its end on; or `-` for
+    /// standard input, e.g. from `journalctl -f -n 0 -o short -u postfix@-`) and record each
+    /// delivery's TLS as an observation: a downgrade Postfix saw raises a hold.
+    #[arg(long, env = "SENDGUARD_MAILLOG", value_name = "FILE|-")]
+    pub maillog: Option<String>,
 }
 
 impl PostfixOptions {
@@ -43,8 +51,14 @@ impl PostfixOptions {
             let guard = inbound::Guard {
                 account: account.clone(),
                 store: verdicts.store().clone(),
+                recorder: Some(Recorder::spawn(verdicts.store().clone())),
             };
             tokio::spawn(inbound::serve(listener, guard));
+        }
+        if let Some(source) = &self.maillog {
+            let source = LogSource::parse(source);
+            tracing::info!(?source, "following Postfix's log");
+            tokio::spawn(follow::run(source, verdicts.clone()));
         }
         Ok(())
     }
@@ -72,8 +86,11 @@ pub struct PostfixArgs {
 
 /// Runs `sendguard postfix` until interrupted.
 pub async fn postfix(args: PostfixArgs) -> anyhow::Result<ExitCode> {
-    if args.services.tls_policy.is_none() && args.services.policy_service.is_none() {
-        anyhow::bail!("nothing to serve: give --tls-policy ADDR and/or --policy-service ADDR");
+    let s = &args.services;
+    if s.tls_policy.is_none() && s.policy_service.is_none() && s.maillog.is_none() {
+        anyhow::bail!(
+            "nothing to do: give --tls-policy ADDR, --policy-service ADDR and/or --maillog FILE"
+        );
     }
     let account = AccountConfig::from_values(&args.accounts)?;
     let mut config = args.probe.probe_config();

@@ -294,10 +294,7 @@ fn server_text(
             o.ip,
             o.reason,
             o.domain,
-            match o.source {
-                sendguard_common::ObservationSource::Probe => "probe",
-                sendguard_common::ObservationSource::Delivery => "delivery",
-            }
+            o.source.as_str()
         );
     }
     out

@@ -10,10 +10,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use sendguard_common::{DaneStatus, SecureMode, TransportRequirement, secure};
+use sendguard_common::{DaneStatus, ObservationSource, SecureMode, TransportRequirement, secure};
 
 use crate::policy::{self, DomainPlan, Enforcement, HostPlan};
-use crate::probe::facts::{DomainFacts, EndpointFacts, EndpointOutcome, MxFacts};
+use crate::probe::facts::DomainFacts;
 use crate::probe::{self, ProbeError, now_unix};
 use crate::smtp::{
     self, DeliveryTls, Envelope, MAX_TRANSACTIONS_PER_SESSION, RecipientReply, SmtpConfig,
@@ -285,7 +285,11 @@ impl Deliverer {
         let (observed, _) =
             with_session(&known.facts, host.index, ip, Ok(delivery.session.clone()));
         let observed = Arc::new(observed);
-        match self.verdicts.record_delivery(&observed).await {
+        match self
+            .verdicts
+            .record_observed(&observed, ObservationSource::Delivery)
+            .await
+        {
             Ok(recorded) => {
                 *known = Known {
                     facts: observed.clone(),
@@ -513,28 +517,12 @@ fn with_session(
     ip: IpAddr,
     session: Result<smtp::ProbeSession, smtp::SmtpError>,
 ) -> (DomainFacts, Option<usize>) {
-    let mut facts = facts.clone();
-    facts.checked_at = now_unix();
-    let domain = facts.domain.clone();
-    let MxFacts::Hosts { hosts, .. } = &mut facts.mx else {
-        return (facts, None);
+    let Some(h) = facts.host(index) else {
+        return (facts.clone(), None);
     };
-    let Some(h) = hosts.get_mut(index) else {
-        return (facts, None);
-    };
-    let names = [h.host.as_str(), domain.as_str()];
-    let outcome: EndpointOutcome = probe::endpoint_outcome(session, &h.tlsa, &names, &h.host);
-    let position = match h.endpoints.iter().position(|e| e.ip == ip) {
-        Some(p) => {
-            h.endpoints[p].outcome = outcome;
-            p
-        }
-        None => {
-            h.endpoints.push(EndpointFacts { ip, outcome });
-            h.endpoints.len() - 1
-        }
-    };
-    (facts, Some(position))
+    let names = [h.host.as_str(), facts.domain.as_str()];
+    let outcome = probe::endpoint_outcome(session, &h.tlsa, &names, &h.host);
+    facts.with_endpoint(index, ip, outcome, now_unix())
 }
 
 /// The judgement of endpoint `ip` of host `index`.

@@ -11,8 +11,9 @@
 //! same connection; each answered by `action=...` and an empty line. Requests are bounded in
 //! lines and bytes; a connection idle for [`IDLE_TIMEOUT`] is closed.
 //!
-//! Not yet: the sending server's TLS is not recorded as an observation, and "authenticated" as a
-//! receiving minimum cannot be checked here (Postfix reports no certificate of a sending server
+//! The sending server's TLS is recorded as an observation ([`super::inbound_seen`]), once per
+//! message, without delaying the answer. "Authenticated" as a receiving minimum cannot be
+//! checked here (Postfix reports no certificate of a sending server
 //! unless it asked for one), so it counts as "encrypted".
 
 use std::collections::HashMap;
@@ -24,6 +25,7 @@ use tokio::io::{
 };
 use tokio::net::TcpListener;
 
+use crate::postfix::inbound_seen::Recorder;
 use crate::store::Store;
 use crate::user::account::{AccountConfig, DEFAULT_USER, secure_alias};
 
@@ -147,6 +149,8 @@ pub struct Guard {
     pub account: AccountConfig,
     /// Where its settings are.
     pub store: Store,
+    /// Records the sending servers' TLS, when given.
+    pub recorder: Option<Recorder>,
 }
 
 impl Guard {
@@ -175,6 +179,13 @@ impl Guard {
             .get("recipient")
             .map(|r| r.to_ascii_lowercase())
             .unwrap_or_default();
+        if let Some(r) = &self.recorder
+            && attrs
+                .get("protocol_state")
+                .is_some_and(|s| s.eq_ignore_ascii_case("RCPT"))
+        {
+            r.offer(attrs);
+        }
         let required = self.requirement(&recipient).await;
         decide(attrs, |r| (r == recipient).then_some(required).flatten())
     }

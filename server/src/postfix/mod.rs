@@ -2,9 +2,15 @@
 //! judgement as the badge: the TLS policy table ([`tls_policy`], socketmap_table(5) with
 //! [`netstring`] framing), so Postfix delivers with the security level Sendguard learned, and the
 //! inbound policy service ([`inbound`], SMTPD_POLICY_README), so mail to a secure address is
-//! accepted only over TLS.
+//! accepted only over TLS; and learning from Postfix's own deliveries ([`follow`] its log,
+//! [`maillog`] lines read, [`learn`] what they prove), so a downgrade Postfix sees raises a
+//! hold like one a probe sees.
 
+pub mod follow;
 pub mod inbound;
+pub mod inbound_seen;
+pub mod learn;
+pub mod maillog;
 pub mod netstring;
 pub mod tls_policy;
 

@@ -65,6 +65,59 @@ pub struct DomainFacts {
     pub mx: MxFacts,
 }
 
+impl DomainFacts {
+    /// The MX host at `index`, when the lookup found hosts.
+    pub fn host(&self, index: usize) -> Option<&HostFacts> {
+        match &self.mx {
+            MxFacts::Hosts { hosts, .. } => hosts.get(index),
+            _ => None,
+        }
+    }
+
+    /// The position of the MX host named `name` (ASCII case and a trailing dot ignored).
+    pub fn host_index(&self, name: &str) -> Option<usize> {
+        let name = name.strip_suffix('.').unwrap_or(name);
+        match &self.mx {
+            MxFacts::Hosts { hosts, .. } => {
+                hosts.iter().position(|h| h.host.eq_ignore_ascii_case(name))
+            }
+            _ => None,
+        }
+    }
+
+    /// These facts as of `at`, with what address `ip` of host `index` showed replaced by
+    /// `outcome` (added when the address was not there): what a delivery (ours or Postfix's)
+    /// adds to the probe's view. Also the endpoint's position; `None` (and the facts unchanged
+    /// but for the time) when there is no such host.
+    pub fn with_endpoint(
+        &self,
+        index: usize,
+        ip: IpAddr,
+        outcome: EndpointOutcome,
+        at: i64,
+    ) -> (DomainFacts, Option<usize>) {
+        let mut facts = self.clone();
+        facts.checked_at = at;
+        let MxFacts::Hosts { hosts, .. } = &mut facts.mx else {
+            return (facts, None);
+        };
+        let Some(h) = hosts.get_mut(index) else {
+            return (facts, None);
+        };
+        let position = match h.endpoints.iter().position(|e| e.ip == ip) {
+            Some(p) => {
+                h.endpoints[p].outcome = outcome;
+                p
+            }
+            None => {
+                h.endpoints.push(EndpointFacts { ip, outcome });
+                h.endpoints.len() - 1
+            }
+        };
+        (facts, Some(position))
+    }
+}
+
 /// The outcome of the MX lookup (RFC 5321 §5.1, RFC 7505).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MxFacts {

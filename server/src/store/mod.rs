@@ -23,6 +23,7 @@
 
 mod drafts;
 mod holds;
+mod inbound;
 mod judgements;
 pub mod queue;
 mod retention;

@@ -212,6 +212,12 @@ pub fn iana_cipher_name(suite: CipherSuite) -> Option<&'static str> {
     suite_info(suite).map(|s| s.iana)
 }
 
+/// The IANA name of the suite OpenSSL calls `openssl` (as Postfix logs it), when it is one the
+/// ring provider implements.
+pub fn iana_for_openssl(openssl: &str) -> Option<&'static str> {
+    SUITES.iter().find(|s| s.openssl == openssl).map(|s| s.iana)
+}
+
 /// The symmetric key size of a cipher suite in bits (128 or 256), or `None` for a suite the
 /// ring provider does not implement.
 pub fn cipher_bits(suite: CipherSuite) -> Option<u16> {

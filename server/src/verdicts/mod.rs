@@ -332,10 +332,14 @@ impl Verdicts {
         Ok((facts, recorded))
     }
 
-    /// Records what a delivery's session showed ([`record`] with `source = delivery`), raises
-    /// alerts for new holds and tells open pages, like a probe.
-    pub async fn record_delivery(&self, facts: &DomainFacts) -> Result<Recorded, StoreError> {
-        self.publish(facts, ObservationSource::Delivery).await
+    /// Records what a delivery showed ([`record`] with `source` delivery for ours, postfix for
+    /// the operator's Postfix), raises alerts for new holds and tells open pages, like a probe.
+    pub async fn record_observed(
+        &self,
+        facts: &DomainFacts,
+        source: ObservationSource,
+    ) -> Result<Recorded, StoreError> {
+        self.publish(facts, source).await
     }
 
     async fn publish(
@@ -349,7 +353,7 @@ impl Verdicts {
         for hold in &recorded.new_holds {
             self.inner.alerts.raise(hold);
         }
-        if source == ObservationSource::Delivery {
+        if source != ObservationSource::Probe {
             let _ = self.inner.events.send(recorded.verdict.clone());
         }
         Ok(recorded)

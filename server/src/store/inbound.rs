@@ -1,0 +1,46 @@
+//! Inbound observations: the TLS a sending server used on a connection to us (seen by the
+//! inbound policy service), stored as history of that server with `source = inbound`. They sit
+//! under a probe row with no recipient domain (`''`) and no MX outcome, so no verdict reads them
+//! and no floor or hold follows from them (a server's TLS as a client says nothing of what it
+//! offers as a receiving MX); they are pruned like every other observation.
+
+use sendguard_common::ObservationSource;
+
+use super::{Store, StoreError, judgements};
+use crate::policy::DomainJudgement;
+
+impl Store {
+    /// Records the judged connection `j` (one host, one address); `words` replaces the
+    /// observation's reason when given (the probe's phrase would describe a server, not a
+    /// client). Does not raise the generation: no verdict changes.
+    pub async fn record_inbound(
+        &self,
+        j: &DomainJudgement,
+        words: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let count: usize = j.hosts.iter().map(|h| h.endpoints.len()).sum();
+        let probe_id: i64 = sqlx::query_scalar(
+            "INSERT INTO probes (domain, at, source, observation_count) VALUES ('', ?, ?, ?)
+             RETURNING id",
+        )
+        .bind(j.checked_at)
+        .bind(ObservationSource::Inbound.as_str())
+        .bind(count as i64)
+        .fetch_one(&mut *tx)
+        .await?;
+        let ids =
+            judgements::insert_hosts(&mut tx, probe_id, j, ObservationSource::Inbound).await?;
+        if let Some(words) = words {
+            for id in ids.iter().flatten() {
+                sqlx::query("UPDATE observations SET reason = ? WHERE id = ?")
+                    .bind(words)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
