@@ -1,29 +1,34 @@
-//! Interop: Postfix itself enforces what Sendguard learned (issue 13, item 7), in the world of
-//! `interop/mod.rs` (nsd, a validating unbound, one Postfix smtpd per peer). Sendguard first
-//! probes `dane-ee.test`, `tls.test` and `plain.test` into a database; `sendguard postfix`
-//! serves that database as the TLS policy table (socketmap_table(5)) and the inbound policy
-//! service (SMTPD_POLICY_README). Then:
+//! Interop: Postfix itself enforces what Sendguard learned, and Sendguard learns from Postfix
+//! (issue 13, item 7), in the world of `interop/mod.rs` (nsd, a validating unbound, one Postfix
+//! smtpd per peer). Sendguard first probes `dane-ee.test`, `tls.test` and `plain.test` into a
+//! database; one `sendguard postfix` serves that database as the TLS policy table
+//! (socketmap_table(5)) and the inbound policy service (SMTPD_POLICY_README), and follows the
+//! sending Postfix's log (`--maillog`). Then:
 //!
 //! 1. A *sending* Postfix, configured as the README says (`smtp_tls_policy_maps =
 //!    socketmap:...:tlspolicy`, `smtp_tls_security_level = dane`, `smtp_dns_support_level =
 //!    dnssec`, resolving through unbound in a private mount namespace), delivers to the DANE
 //!    domain with "Verified TLS connection established"; the peer of `tls.test` has meanwhile
 //!    lost STARTTLS, so Postfix defers it ("TLS is required, but was not offered": the table
-//!    says `encrypt`); once a second probe has put `mx.tls.test` on hold, Postfix defers it with
-//!    the table's TEMP reason. Nothing reaches that peer.
+//!    says `encrypt`); once `mx.tls.test` is on hold, Postfix defers it with the table's TEMP
+//!    reason. Nothing reaches that peer.
 //! 2. Secure senders: mail from the secure alias goes through the README's
 //!    `sender_dependent_default_transport_maps` transport (`securesmtp`, map `securepolicy`): to
 //!    the DANE domain it is delivered, to the peer without STARTTLS it is deferred and never
 //!    stored there, while the same from the normal address is delivered.
-//! 3. Inbound guard: a receiving Postfix with the README's `check_policy_service` refuses mail
+//! 3. Log lines as observations: those deliveries are observations with source `postfix`
+//!    (`sendguard holds show HOST --json`), the deferral at `mx.tls.test` puts it on hold, and a
+//!    delivery Postfix then makes in plain text to the DANE server (a sender whose transport
+//!    has TLS off) holds it too (`holds list --json`), after which the table defers the domain.
+//! 4. Inbound guard: a receiving Postfix with the README's `check_policy_service` refuses mail
 //!    to the secure alias without STARTTLS with `550 5.7.1` and the service's text (swaks as the
 //!    sending client, from an address outside `mynetworks`), accepts and delivers it with
 //!    STARTTLS, and accepts the normal address without TLS.
 //!
-//!
-//! The Postfix settings are the README's excerpts, read from README.md (its addresses replaced
-//! by the test's), so the README is what is tested. The test's own Postfix instances and
-//! `sendguard postfix` use 127.0.47.0/24, apart from the world and the other tests.
+//! The Postfix settings are the README's excerpts, read from README.md (`interop/readme.rs`,
+//! its addresses replaced by the test's), so the README is what is tested. The test's own
+//! Postfix instances and `sendguard postfix` use 127.0.47.0/24, apart from the world and the
+//! other tests.
 //!
 //! The log lines relied on (Postfix 3.7.11, `smtp_tls_loglevel = 1`):
 //! - "Verified TLS connection established to mx.dane-ee.test[127.0.45.1]:25: TLSv1.3 ..." and
@@ -47,14 +52,16 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use sendguard_common::SecurityClass;
+use sendguard_common::{DaneStatus, ObservationSource, ObservationView, SecurityClass};
 
 use interop::World;
 use interop::daemons::receiving;
+use interop::history::{holds, observations, wait_for};
 use interop::instance::{Instance, Spec};
 use interop::outbound::{Attempt, attempts, temp_answers, tls_sessions_to};
 use interop::pki::self_signed;
 use interop::process::{Daemon, STEP_TIMEOUT, run, wait_until};
+use interop::readme::{check_excerpts, excerpts, localized};
 use interop::received::{maildir_messages, smtpd_sessions};
 
 /// `sendguard postfix`: the TLS policy table and the inbound policy service.
@@ -79,74 +86,17 @@ const SECURE: &str = "maxima.mustermann@secure.sendguard.example";
 /// How long Postfix may take for one round of deliveries.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The addresses the README's excerpts use, and the test's in their place.
-const README_TLS_POLICY: &str = "127.0.0.1:10027";
-const README_POLICY_SERVICE: &str = "127.0.0.1:10028";
-const README_SENDER_TABLE: &str = "/etc/postfix/sender_transport";
-
-/// The configuration excerpts of the README's Postfix section, as written there.
-#[derive(Debug, Default)]
-struct Excerpts {
-    /// main.cf lines of the sending side: the TLS policy table and the secure senders.
-    sender_main_cf: String,
-    /// master.cf lines of the sending side: the secure senders' transport.
-    sender_master_cf: String,
-    /// main.cf lines of the receiving side: the inbound guard.
-    guard_main_cf: String,
+/// `excerpt` from the README with this test's addresses.
+fn local(excerpt: &str, table: &Path) -> String {
+    localized(excerpt, TLS_POLICY, POLICY_SERVICE, table)
 }
 
-/// Reads [`Excerpts`] from the README: the fenced blocks without a language in the section
-/// "## Postfix", each cut into files at its `# main.cf` and `# master.cf` lines; other lines
-/// starting with `#` are comments (Postfix knows no other kind: a `#` after a value is part of
-/// it).
-fn readme_excerpts(readme: &str) -> Excerpts {
-    let section = readme
-        .split("\n## ")
-        .find(|s| s.starts_with("Postfix"))
-        .expect("README has a section \"## Postfix\"");
-    let mut excerpts = Excerpts::default();
-    // Every other piece between fences is a block, starting with its language.
-    for block in section.split("```").skip(1).step_by(2) {
-        let Some(body) = block.strip_prefix('\n') else {
-            continue;
-        };
-        let inbound = body.contains("check_policy_service");
-        let mut file = None;
-        for line in body.lines() {
-            match line.trim() {
-                "# main.cf" if inbound => file = Some(&mut excerpts.guard_main_cf),
-                "# main.cf" => file = Some(&mut excerpts.sender_main_cf),
-                "# master.cf" => file = Some(&mut excerpts.sender_master_cf),
-                l if l.starts_with('#') || l.is_empty() => {}
-                _ => {
-                    let f = file
-                        .as_deref_mut()
-                        .expect("a config line after # main.cf/master.cf");
-                    f.push_str(line);
-                    f.push('\n');
-                }
-            }
-        }
-    }
-    excerpts
-}
-
-/// `excerpt` with the test's addresses in place of the README's.
-fn localized(excerpt: &str, table: &Path) -> String {
-    excerpt
-        .replace(README_TLS_POLICY, TLS_POLICY)
-        .replace(README_POLICY_SERVICE, POLICY_SERVICE)
-        .replace(README_SENDER_TABLE, &table.display().to_string())
-}
-
-fn excerpts() -> Excerpts {
-    readme_excerpts(include_str!("../../README.md"))
-}
-
-/// `sendguard postfix` on `database`, probing (in the background, for domains never seen)
-/// through the world's unbound.
-fn start_sendguard_postfix(world: &World, database: &Path) -> Daemon {
+/// `sendguard postfix` on `database` with all its services: the TLS policy table, the inbound
+/// policy service and the follower of the sending Postfix's `maillog`; probing through the
+/// world's unbound.
+fn start_sendguard_postfix(world: &World, database: &Path, maillog: &Path) -> Daemon {
     let mut cmd = world.sendguard_command("postfix", Some(database));
+    cmd.arg("--maillog").arg(maillog);
     cmd.args([
         "--tls-policy",
         TLS_POLICY,
@@ -171,15 +121,27 @@ fn start_sendguard_postfix(world: &World, database: &Path) -> Daemon {
     daemon
 }
 
-/// The sending Postfix: the README's configuration, resolving through unbound.
+/// A sender whose mail an operator's override sends without TLS (not the README's: the test's
+/// way to make Postfix deliver in plain text to a server seen with DANE).
+const CARELESS: &str = "careless@sendguard.example";
+/// Its transport: no TLS, no policy table.
+const PLAIN_TRANSPORT: &str = "plainsmtp unix - - n - - smtp\n  -o smtp_tls_security_level=none\n  \
+                               -o smtp_tls_policy_maps=\n  -o syslog_name=postfix/plainsmtp\n";
+
+/// The sending Postfix: the README's configuration, resolving through unbound; mail from
+/// [`CARELESS`] goes by [`PLAIN_TRANSPORT`].
 fn start_sender(world: &World) -> Instance {
     let d = world.dir.path();
     let table = d.join("sender_transport");
-    std::fs::write(&table, "@secure.sendguard.example  securesmtp:\n").unwrap();
+    std::fs::write(
+        &table,
+        format!("@secure.sendguard.example  securesmtp:\n{CARELESS}  plainsmtp:\n"),
+    )
+    .unwrap();
     let main_cf = format!(
         "myhostname = sender.interop.test\ninet_interfaces = all\nsmtp_bind_address = {SENDER_IP}\n\
          mynetworks = 127.0.0.0/8\nsmtp_tls_loglevel = 1\nsmtp_connect_timeout = 5s\n{}",
-        localized(&excerpts().sender_main_cf, &table)
+        local(&excerpts().sender_main_cf, &table)
     );
     let listen = [SENDER_SMTPD.parse().unwrap()];
     let sender = Instance::start(
@@ -189,8 +151,8 @@ fn start_sender(world: &World) -> Instance {
             maillog: "sender.log",
             main_cf,
             services: format!(
-                "{SENDER_SMTPD} inet n - n - - smtpd\n{}",
-                localized(&excerpts().sender_master_cf, &table)
+                "{SENDER_SMTPD} inet n - n - - smtpd\n{}{PLAIN_TRANSPORT}",
+                local(&excerpts().sender_master_cf, &table)
             ),
             listen: &listen,
             resolv_conf: Some(&world.resolv_conf),
@@ -212,7 +174,7 @@ fn start_guard(world: &World) -> Instance {
          smtpd_tls_key_file = {}\nsmtpd_tls_cert_file = {}\nsmtpd_tls_loglevel = 1\n{}",
         cert.key.display(),
         cert.chain.display(),
-        localized(&excerpts().guard_main_cf, Path::new(""))
+        local(&excerpts().guard_main_cf, Path::new(""))
     );
     main_cf.push_str(&receiving(
         d,
@@ -400,6 +362,84 @@ fn check_held(world: &World, sender: &mut Instance, database: &Path) -> String {
     reason
 }
 
+/// Part 4: the first round's deliveries, read from the sending Postfix's log by `sendguard
+/// postfix --maillog`, are observations with source `postfix`: DANE verified at the DANE
+/// domain, no TLS at the plain one and, from the deferral "TLS is required, but was not
+/// offered", no STARTTLS at `mx.tls.test`, which had TLS: it is on hold.
+fn check_learnt_from_log(database: &Path) {
+    // Waits for the first observation of `host` read from the log.
+    let from_postfix = |host: &str| {
+        let (found, _) = wait_for(
+            DELIVERY_TIMEOUT,
+            || observations(database, host),
+            |o| o.iter().any(|o| o.source == ObservationSource::Postfix),
+        );
+        let found: Vec<_> = found
+            .into_iter()
+            .filter(|o| o.source == ObservationSource::Postfix)
+            .collect();
+        assert!(
+            !found.is_empty(),
+            "no observation of {host} from Postfix's log"
+        );
+        found
+    };
+    let dane = from_postfix("mx.dane-ee.test");
+    let verified = |o: &ObservationView| o.dane == DaneStatus::Verified && o.tls_version.is_some();
+    assert!(dane.iter().any(verified), "{dane:#?}");
+    let plain = from_postfix("mx.plain.test");
+    assert!(plain.iter().all(|o| o.tls_version.is_none()), "{plain:#?}");
+    let refused = from_postfix("mx.tls.test");
+    assert!(
+        refused.iter().all(|o| o.starttls == Some(false)),
+        "{refused:#?}"
+    );
+    // The follower probes a domain before it records (so the record holds its whole MX set):
+    // here that probe, or the observation itself, finds the server below its floor.
+    let held = holds(database);
+    assert!(
+        held.iter().any(|h| h.host == "mx.tls.test"),
+        "mx.tls.test on hold once Postfix's deferral was read: {held:#?}"
+    );
+}
+
+/// Part 4, a downgrade in the log: Postfix delivers in plain text to `mx.dane-ee.test` (the
+/// [`CARELESS`] sender's override); the follower records it and holds the server, and the
+/// table then defers the next message to the domain.
+fn check_downgrade_in_log(sender: &mut Instance, database: &Path) {
+    inject(CARELESS, "careless@dane-ee.test");
+    let log = wait_attempts(sender, &["careless@dane-ee.test"], 1);
+    single(
+        &log,
+        "careless@dane-ee.test",
+        "postfix/plainsmtp/smtp",
+        "sent",
+    );
+    let (holds, ok) = wait_for(
+        DELIVERY_TIMEOUT,
+        || holds(database),
+        |h| h.iter().any(|h| h.host == "mx.dane-ee.test"),
+    );
+    assert!(
+        ok,
+        "the plain delivery put mx.dane-ee.test on hold: {holds:#?}"
+    );
+    let hold = holds.iter().find(|h| h.host == "mx.dane-ee.test").unwrap();
+    assert_eq!(hold.after.source, ObservationSource::Postfix, "{hold:#?}");
+    assert!(hold.after.tls_version.is_none(), "{hold:#?}");
+    inject(NORMAL, "after@dane-ee.test");
+    let log = wait_attempts(sender, &["after@dane-ee.test"], 1);
+    let after = single(&log, "after@dane-ee.test", "postfix/smtp", "deferred");
+    assert_eq!(after.relay, "none", "{after:?}");
+    let temp = temp_answers(&log, "tlspolicy");
+    assert!(
+        temp.iter()
+            .any(|(key, text)| key == "dane-ee.test" && text.contains(&hold.reason)),
+        "tlspolicy's TEMP for dane-ee.test with the hold's reason {:?}: {temp:?}",
+        hold.reason
+    );
+}
+
 /// Nothing reached the peer that lost its TLS: no message stored, and no session of
 /// `mx.tls.test` carried MAIL FROM (the probes stop before MAIL, Postfix stopped at EHLO).
 fn check_nothing_in_plain_text(world: &World) {
@@ -464,10 +504,10 @@ fn postfix_enforces_what_sendguard_learned() {
         ],
         "{seen:#?}"
     );
-    let mut service = start_sendguard_postfix(&world, &database);
     // The TLS floor's peer loses STARTTLS after Sendguard saw it.
     world.turn_off_starttls("mx.tls.test");
     let mut sender = start_sender(&world);
+    let mut service = start_sendguard_postfix(&world, &database, &sender.maillog);
     for (from, to) in ROUND {
         inject(from, to);
     }
@@ -475,7 +515,9 @@ fn postfix_enforces_what_sendguard_learned() {
     let log = wait_attempts(&mut sender, &recipients, 1);
     std::thread::sleep(Duration::from_secs(1));
     check_first_round(&world, &log);
+    check_learnt_from_log(&database);
     check_held(&world, &mut sender, &database);
+    check_downgrade_in_log(&mut sender, &database);
     check_nothing_in_plain_text(&world);
     let mut guard = start_guard(&world);
     check_inbound_guard(&world, &mut guard);
@@ -542,44 +584,8 @@ Dec 02 00:51:02 sender postfix/smtp[32498]: warning: socketmap:inet:127.0.47.10:
     );
 }
 
-/// The README's excerpts are complete, and every line is one Postfix reads as meant: no `#`
-/// after a value (postconf(5): only whole lines are comments).
+/// The README's excerpts are complete, and whole Postfix settings.
 #[test]
 fn readme_excerpts_are_whole_postfix_settings() {
-    let e = excerpts();
-    for (text, needles) in [
-        (
-            &e.sender_main_cf,
-            &[
-                "smtp_tls_policy_maps = socketmap:inet:127.0.0.1:10027:tlspolicy",
-                "smtp_tls_security_level = dane",
-                "smtp_dns_support_level = dnssec",
-                "sender_dependent_default_transport_maps = hash:/etc/postfix/sender_transport",
-            ][..],
-        ),
-        (
-            &e.sender_master_cf,
-            &[
-                "securesmtp unix",
-                "-o smtp_tls_security_level=encrypt",
-                "-o smtp_tls_policy_maps=socketmap:inet:127.0.0.1:10027:securepolicy",
-                "-o syslog_name=postfix/securesmtp",
-            ][..],
-        ),
-        (
-            &e.guard_main_cf,
-            &["check_policy_service inet:127.0.0.1:10028"][..],
-        ),
-    ] {
-        for needle in needles {
-            assert!(
-                text.lines()
-                    .any(|l| l.trim() == *needle || l.contains(needle)),
-                "README excerpt without {needle:?}:\n{text}"
-            );
-        }
-        for line in text.lines() {
-            assert!(!line.contains('#'), "a comment after a value: {line:?}");
-        }
-    }
+    check_excerpts();
 }

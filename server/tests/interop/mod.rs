@@ -23,10 +23,12 @@
 #![allow(dead_code)]
 
 pub mod daemons;
+pub mod history;
 pub mod instance;
 pub mod outbound;
 pub mod pki;
 pub mod process;
+pub mod readme;
 pub mod received;
 
 use std::fmt::Write as _;
