@@ -70,10 +70,11 @@ ensure_chromium() {
   fi
 }
 
-# The real peers of the interop test (server/tests/interop_postfix.rs): nsd, unbound, the ldns
-# signing tools, dig, Postfix (with posttls-finger) and openssl. Postfix is preseeded as
+# The real peers of the interop tests (server/tests/interop_*.rs): nsd, unbound, the ldns
+# signing tools, dig, Postfix (with posttls-finger), openssl, and swaks (the SMTP client that
+# interop_enforce sends to the inbound guard with). Postfix is preseeded as
 # "No configuration" so that nothing asks and no system mail server is set up or started.
-INTEROP_PACKAGES=(nsd unbound ldnsutils bind9-dnsutils postfix dns-root-data openssl)
+INTEROP_PACKAGES=(nsd unbound ldnsutils bind9-dnsutils postfix dns-root-data openssl swaks)
 ensure_interop_packages() {
   local missing=() p
   for p in "${INTEROP_PACKAGES[@]}"; do

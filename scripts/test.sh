@@ -45,6 +45,8 @@ step "Interop: delivery to real Postfix peers at DANE, TLS and no STARTTLS (as r
 interop_test interop_delivery delivery_to_postfix_peers_at_each_level
 step "Interop: Postfix's postmap reads the TLS policy table"
 interop_test postfix_postmap postmap_reads_the_tls_policy_table
+step "Interop: Postfix enforces Sendguard's TLS policy table, secure senders and inbound guard (as root)"
+interop_test interop_enforce postfix_enforces_what_sendguard_learned
 
 step "Component tests in headless Chromium (wasm-bindgen-test)"
 (cd frontend && CHROMEDRIVER="$(command -v chromedriver)" \

@@ -28,16 +28,15 @@
 mod interop;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use sendguard_common::{DaneStatus, MessageView, RecipientState, RecipientView};
 
+use interop::World;
 use interop::process::run_with_input;
 use interop::received::{
     LoggedTls, maildir_messages, queue_ids_of, smtpd_sessions, wait_for_maildirs,
 };
-use interop::{UNBOUND_ADDR, World, sendguard_bin};
 
 /// The default account's address (`sendguard_common`'s default user, Maxima Mustermann).
 const FROM: &str = "maxima.mustermann@sendguard.example";
@@ -81,28 +80,10 @@ fn send(world: &World, database: &Path) -> MessageView {
         .chain(WITHHELD.iter().copied())
         .map(|d| format!("user@{d}"))
         .collect();
-    let mut cmd = Command::new(sendguard_bin());
-    cmd.args([
-        "send",
-        "--wait",
-        "--json",
-        "--from",
-        FROM,
-        "--subject",
-        SUBJECT,
-    ])
-    .arg("--to")
-    .args(&to)
-    .arg("--database")
-    .arg(database)
-    .args(["--dns-resolver", &UNBOUND_ADDR.to_string()])
-    .arg("--trust-anchor")
-    .arg(&world.anchor)
-    .args(["--smtp-port", "25", "--allow-private-targets"])
-    .env_remove("SENDGUARD_DATABASE")
-    .env_remove("SENDGUARD_DNS_RESOLVER")
-    .env_remove("SENDGUARD_TRUST_ANCHOR")
-    .env_remove("SENDGUARD_SMTP_PORT");
+    let mut cmd = world.sendguard_command("send", Some(database));
+    cmd.args(["--wait", "--json", "--from", FROM, "--subject", SUBJECT])
+        .arg("--to")
+        .args(&to);
     let out = run_with_input(
         "sendguard send --wait",
         &mut cmd,

@@ -4,6 +4,9 @@
 //! memory figures of `/proc/PID/status`. Each benchmark uses a part of them.
 #![allow(dead_code)]
 
+/// Private Postfix instances: the interop tests' code.
+#[path = "../../tests/interop/instance.rs"]
+pub mod instance;
 pub mod postfix;
 /// Commands with deadlines and daemons in their own process groups: the interop tests' code.
 #[path = "../../tests/interop/process.rs"]

@@ -10,68 +10,22 @@
 use std::fmt::Write as _;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::process::{Daemon, run_ok, wait_until};
+use super::instance::{Instance, POSTFIX_MASTER, Spec};
+use super::process::run_ok;
 
-/// Postfix's master daemon, as Debian installs it.
-pub const POSTFIX_MASTER: &str = "/usr/lib/postfix/sbin/master";
 /// Where the sending Postfix takes messages in (plain SMTP, loopback only).
 pub const SMTPD_ADDR: &str = "127.0.46.1:2525";
 /// The name it announces in EHLO, which tells its messages apart at the peers.
 pub const HELO_NAME: &str = "postfix-sender.bench.test";
 
-/// The folders of a Postfix queue and who owns them.
-const QUEUE_FOLDERS: &[(&str, &str)] = &[
-    ("pid", "root"),
-    ("public", "postfix:postdrop"),
-    ("maildrop", "postfix:postdrop"),
-    ("private", "postfix"),
-    ("incoming", "postfix"),
-    ("active", "postfix"),
-    ("deferred", "postfix"),
-    ("defer", "postfix"),
-    ("bounce", "postfix"),
-    ("trace", "postfix"),
-    ("flush", "postfix"),
-    ("hold", "postfix"),
-    ("corrupt", "postfix"),
-    ("saved", "postfix"),
-];
-
-/// The services a queue needs to take a message in by SMTP and deliver it by SMTP (and
-/// pickup(8), without which `postqueue -f` takes the mail system for down).
-const MASTER_CF: &str = "\
-postlog unix-dgram n - n - 1 postlogd
-pickup unix n - n 60 1 pickup
-anvil unix - - n - 1 anvil
-proxymap unix - - n - - proxymap
-tlsmgr unix - - n 1000? 1 tlsmgr
-cleanup unix n - n - 0 cleanup
-qmgr unix n - n 300 1 qmgr
-rewrite unix - - n - - trivial-rewrite
-bounce unix - - n - 0 bounce
-defer unix - - n - 0 bounce
-trace unix - - n - 0 bounce
-verify unix - - n - 1 verify
-flush unix n - n 1000? 0 flush
-showq unix n - n - - showq
-error unix - - n - - error
-retry unix - - n - - error
-discard unix - - n - - discard
-smtp unix - - n - - smtp
-scache unix - - n - 1 scache
-";
-
-/// A running sending Postfix; stopped (its process group) when dropped.
+/// A running sending Postfix (an interop [`Instance`]); stopped (its process group) when
+/// dropped.
 pub struct PostfixSender {
-    master: Daemon,
-    conf: PathBuf,
-    queue: PathBuf,
-    /// Its log file.
-    pub maillog: PathBuf,
+    instance: Instance,
 }
 
 impl PostfixSender {
@@ -83,72 +37,35 @@ impl PostfixSender {
 
     /// Starts one in `dir` that delivers each `(domain, peer)` of `routes` to that peer.
     pub fn start(dir: &Path, routes: &[(String, SocketAddr)]) -> PostfixSender {
-        let conf = dir.join("postfix-sender");
-        let queue = dir.join("postfix-sender-queue");
-        let data = dir.join("postfix-sender-data");
-        let maillog = dir.join("postfix-sender.log");
-        std::fs::create_dir_all(&conf).unwrap();
-        std::fs::create_dir_all(&data).unwrap();
-        run_ok("chown", Command::new("chown").arg("postfix").arg(&data));
-        for (sub, owner) in QUEUE_FOLDERS {
-            std::fs::create_dir_all(queue.join(sub)).unwrap();
-            run_ok(
-                "chown",
-                Command::new("chown").arg(owner).arg(queue.join(sub)),
-            );
-        }
         let transport = dir.join("postfix-sender-transport");
         let mut table = String::new();
         for (domain, peer) in routes {
             let _ = writeln!(table, "{domain} smtp:[{}]:{}", peer.ip(), peer.port());
         }
         std::fs::write(&transport, table).unwrap();
-        std::fs::write(
-            conf.join("main.cf"),
-            format!(
-                "compatibility_level = 3.6\nqueue_directory = {queue}\ndata_directory = {data}\n\
-                 mail_owner = postfix\nsetgid_group = postdrop\nmyhostname = {HELO_NAME}\n\
-                 mydestination =\nlocal_recipient_maps =\ninet_interfaces = all\n\
-                 inet_protocols = ipv4\nmynetworks = 127.0.0.0/8\n\
-                 maillog_file_prefixes = {dir}\nmaillog_file = {log}\n\
-                 transport_maps = texthash:{transport}\ndefer_transports = smtp\n\
-                 smtp_tls_security_level = encrypt\n",
-                queue = queue.display(),
-                data = data.display(),
-                dir = dir.display(),
-                log = maillog.display(),
-                transport = transport.display()
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            conf.join("master.cf"),
-            format!("{SMTPD_ADDR} inet n - n - - smtpd\n{MASTER_CF}"),
-        )
-        .unwrap();
-        let mut cmd = Command::new(POSTFIX_MASTER);
-        cmd.arg("-c").arg(&conf).arg("-d");
-        let mut master = Daemon::start(
-            "postfix master (sender)",
-            cmd,
-            dir.join("postfix-sender.out"),
-            Some(maillog.clone()),
+        let listen = [SMTPD_ADDR.parse().unwrap()];
+        let instance = Instance::start(
+            dir,
+            Spec {
+                name: "postfix-sender",
+                maillog: "postfix-sender.log",
+                main_cf: format!(
+                    "myhostname = {HELO_NAME}\ninet_interfaces = all\nmynetworks = 127.0.0.0/8\n\
+                     transport_maps = texthash:{transport}\ndefer_transports = smtp\n\
+                     smtp_tls_security_level = encrypt\n",
+                    transport = transport.display()
+                ),
+                services: format!("{SMTPD_ADDR} inet n - n - - smtpd\n"),
+                listen: &listen,
+                resolv_conf: None,
+            },
         );
-        let addr: SocketAddr = SMTPD_ADDR.parse().unwrap();
-        wait_until("the sending Postfix's smtpd", &mut master, || {
-            TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
-        });
-        PostfixSender {
-            master,
-            conf,
-            queue,
-            maillog,
-        }
+        PostfixSender { instance }
     }
 
     /// Hands every `(from, to, message)` to its smtpd, one transaction each over one session.
     pub fn inject(&mut self, messages: &[(String, String, Vec<u8>)]) -> anyhow::Result<()> {
-        self.master.assert_running();
+        self.instance.master.assert_running();
         let stream = TcpStream::connect(SMTPD_ADDR)?;
         stream.set_read_timeout(Some(Duration::from_secs(60)))?;
         let mut reader = BufReader::new(stream.try_clone()?);
@@ -198,16 +115,16 @@ impl PostfixSender {
                     .sum()
             })
         }
-        count(&self.queue.join("deferred"))
+        count(&self.instance.queue.join("deferred"))
     }
 
     /// Waits until `n` messages are in the deferred queue (held back by `defer_transports`).
     pub fn wait_deferred(&mut self, n: usize, timeout: Duration) -> anyhow::Result<()> {
         let start = Instant::now();
         while self.deferred() < n {
-            self.master.assert_running();
+            self.instance.master.assert_running();
             if start.elapsed() > timeout {
-                let log = std::fs::read_to_string(&self.maillog).unwrap_or_default();
+                let log = self.instance.log();
                 let tail: Vec<&str> = log.lines().rev().take(20).collect();
                 anyhow::bail!(
                     "only {} of {n} messages deferred after {timeout:?}; the log ends:\n{}",
@@ -221,14 +138,8 @@ impl PostfixSender {
     }
 
     /// `postqueue -f`: every queued message is delivered now.
-    pub fn flush(&self) {
-        run_ok(
-            "postqueue -f",
-            Command::new("postqueue")
-                .arg("-c")
-                .arg(&self.conf)
-                .arg("-f"),
-        );
+    pub fn flush(&mut self) {
+        self.instance.flush();
     }
 }
 

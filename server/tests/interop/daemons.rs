@@ -2,26 +2,14 @@
 //! `nsd` (authoritative, RFC 4035 signed zones), `unbound` (validating resolver) and one Postfix
 //! `master` with one `smtpd` per peer address.
 
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use super::process::{Daemon, run, run_ok, wait_until};
-use super::{BOGUS_ZONE, NSD_ADDR, POSTFIX_MASTER, SLOW_GREETING_SECS, UNBOUND_ADDR};
-
-/// Panics unless `addr` is free (TCP, and UDP when `udp`): a leftover daemon would otherwise
-/// answer in place of ours, and ours would exit.
-pub fn assert_free(who: &str, addr: SocketAddr, udp: bool) {
-    let taken = std::net::TcpListener::bind(addr).is_err()
-        || (udp && std::net::UdpSocket::bind(addr).is_err());
-    assert!(
-        !taken,
-        "{addr} (for {who}) is already in use: another run of this test, or a leftover daemon? \
-         `ss -lntup | grep {}` shows who holds it",
-        addr.ip()
-    );
-}
+use super::instance::{Instance, Spec};
+use super::process::{Daemon, assert_free, run, run_ok, wait_until};
+use super::{BOGUS_ZONE, NSD_ADDR, SLOW_GREETING_SECS, UNBOUND_ADDR};
 
 pub fn dig(args: &[&str]) -> String {
     let out = run(
@@ -116,114 +104,45 @@ pub fn check_bogus_setup() {
     );
 }
 
-/// Postfix with a private configuration and queue folder; `services` are the smtpd lines.
-/// Every peer receives mail for `domains` (RFC 5321 §4.1.1: MAIL, RCPT, DATA) and delivers
-/// it through virtual(8) into the Maildir `{mail}/{domain}/`; with `smtpd_tls_loglevel = 1`
-/// each TLS session is logged ("Anonymous TLS connection established from ...") and with
-/// `smtpd_tls_received_header = yes` its protocol and cipher go into the Received header.
+/// Postfix with a private configuration and queue folder ([`Instance`]); `services` are the
+/// smtpd lines. Every peer receives mail for `domains` (RFC 5321 §4.1.1: MAIL, RCPT, DATA) and
+/// delivers it through virtual(8) into the Maildir `{mail}/{domain}/`; with
+/// `smtpd_tls_loglevel = 1` each TLS session is logged ("Anonymous TLS connection established
+/// from ...") and with `smtpd_tls_received_header = yes` its protocol and cipher go into the
+/// Received header.
 pub fn start_postfix(
     d: &Path,
     services: &str,
     peers: &[SocketAddr],
     domains: &[&str],
     mail: &Path,
-) -> (Daemon, PathBuf) {
-    let conf = d.join("postfix");
-    let queue = d.join("postfix-queue");
-    let data = d.join("postfix-data");
-    let maillog = d.join("maillog");
-    for sub in ["pid", "public", "private"] {
-        std::fs::create_dir_all(queue.join(sub)).unwrap();
-    }
-    std::fs::create_dir_all(&conf).unwrap();
-    std::fs::create_dir_all(&data).unwrap();
-    // Without syslog here, Postfix logs through postlogd to maillog_file, which must lie under
-    // maillog_file_prefixes; data_directory must belong to mail_owner. Both fail silently.
-    let mut owned = vec![
-        ("postfix", data.clone()),
-        ("postfix", queue.join("private")),
-        ("postfix:postdrop", queue.join("public")),
-    ];
-    // The queue itself, where a received message waits for its delivery to the Maildir.
-    for sub in QUEUE_FOLDERS {
-        let path = queue.join(sub);
-        std::fs::create_dir_all(&path).unwrap();
-        owned.push(("postfix", path));
-    }
-    for (owner, path) in &owned {
-        run_ok(
-            "chown for Postfix",
-            Command::new("chown").arg(owner).arg(path),
-        );
-    }
+) -> Instance {
     let mut main_cf = format!(
-        "compatibility_level = 3.6\nqueue_directory = {queue}\ndata_directory = {data}\n\
-         mail_owner = postfix\nsetgid_group = postdrop\nmyhostname = mx.interop.test\n\
-         mydestination =\nlocal_recipient_maps =\ninet_interfaces = all\n\
-         inet_protocols = ipv4\nmaillog_file_prefixes = {dir}\nmaillog_file = {log}\n\
-         smtpd_tls_loglevel = 1\nslow_greeting = sleep {SLOW_GREETING_SECS}\n",
-        queue = queue.display(),
-        data = data.display(),
-        dir = d.display(),
-        log = maillog.display()
+        "myhostname = mx.interop.test\ninet_interfaces = all\nsmtpd_tls_loglevel = 1\n\
+         slow_greeting = sleep {SLOW_GREETING_SECS}\n"
     );
-    main_cf.push_str(&receiving(d, domains, mail));
-    std::fs::write(conf.join("main.cf"), main_cf).unwrap();
-    // The helper services smtpd talks to (logging, connection counting, table lookups, the TLS
-    // session cache and entropy manager), and those that take a received message from the
-    // queue into its Maildir (cleanup, the queue manager, address rewriting, virtual(8), and
-    // the bounce, defer and trace notices).
-    std::fs::write(
-        conf.join("master.cf"),
-        format!(
-            "postlog unix-dgram n - n - 1 postlogd\nanvil unix - - n - 1 anvil\n\
-             proxymap unix - - n - - proxymap\ntlsmgr unix - - n 1000? 1 tlsmgr\n\
-             cleanup unix n - n - 0 cleanup\nqmgr unix n - n 300 1 qmgr\n\
-             rewrite unix - - n - - trivial-rewrite\nbounce unix - - n - 0 bounce\n\
-             defer unix - - n - 0 bounce\ntrace unix - - n - 0 bounce\n\
-             verify unix - - n - 1 verify\nflush unix n - n 1000? 0 flush\n\
-             error unix - - n - - error\nretry unix - - n - - error\n\
-             discard unix - - n - - discard\nvirtual unix - n n - - virtual\n\
-             smtp unix - - n - - smtp\nscache unix - - n - 1 scache\n{services}"
-        ),
+    main_cf.push_str(&receiving(d, "vmailbox", domains, mail));
+    Instance::start(
+        d,
+        Spec {
+            name: "postfix",
+            maillog: "maillog",
+            main_cf,
+            services: services.to_string(),
+            listen: peers,
+            resolv_conf: None,
+        },
     )
-    .unwrap();
-    // `-d`: stay in the foreground, so the PID (and process group) is the one we started.
-    let mut cmd = Command::new(POSTFIX_MASTER);
-    cmd.arg("-c").arg(&conf).arg("-d");
-    for peer in peers {
-        assert_free("Postfix smtpd", *peer, false);
-    }
-    let mut master = Daemon::start(
-        "postfix master",
-        cmd,
-        d.join("master.out"),
-        Some(maillog.clone()),
-    );
-    for peer in peers {
-        wait_until(
-            &format!("Postfix smtpd listening on {peer}"),
-            &mut master,
-            || TcpStream::connect_timeout(peer, Duration::from_secs(1)).is_ok(),
-        );
-    }
-    (master, maillog)
 }
-
-/// The folders of a Postfix queue (postconf(5), `queue_directory`) that the queue manager and
-/// cleanup(8) expect, owned by `mail_owner`.
-const QUEUE_FOLDERS: &[&str] = &[
-    "incoming", "active", "deferred", "defer", "bounce", "trace", "flush", "hold", "corrupt",
-    "saved",
-];
 
 /// The uid and gid virtual(8) delivers as (`nobody`).
 const MAIL_UID: u32 = 65534;
 
-/// main.cf settings that make every peer a final destination for `domains`: one Maildir per
-/// domain under `mail` (`virtual_mailbox_maps`, a `texthash:` table read without `postmap`).
-fn receiving(d: &Path, domains: &[&str], mail: &Path) -> String {
-    let table = d.join("vmailbox");
+/// main.cf settings that make every smtpd of an instance a final destination for `domains`:
+/// one Maildir per domain under `mail` (`virtual_mailbox_maps`, the `texthash:` table `table`
+/// in `d`, read without `postmap`).
+pub fn receiving(d: &Path, table: &str, domains: &[&str], mail: &Path) -> String {
+    let table = d.join(table);
     let rows: String = domains
         .iter()
         .map(|dom| format!("@{dom} {dom}/\n"))
@@ -249,4 +168,33 @@ fn receiving(d: &Path, domains: &[&str], mail: &Path) -> String {
         mail = mail.display(),
         table = table.display()
     )
+}
+
+/// Whether the SMTP server at `addr` offers STARTTLS in its EHLO reply (RFC 3207 §4); `None`
+/// when it cannot be asked (no connection, no greeting).
+pub fn offers_starttls(addr: SocketAddr) -> Option<bool> {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut writer = stream;
+    let mut reply = || -> Option<Vec<String>> {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).ok()? == 0 {
+                return None;
+            }
+            let last = line.as_bytes().get(3) != Some(&b'-');
+            lines.push(line.trim_end().to_string());
+            if last {
+                return Some(lines);
+            }
+        }
+    };
+    reply()?.first()?.starts_with("220").then_some(())?;
+    writer.write_all(b"EHLO probe.interop.test\r\n").ok()?;
+    let ehlo = reply()?;
+    let _ = writer.write_all(b"QUIT\r\n");
+    Some(ehlo.iter().any(|l| l.get(4..) == Some("STARTTLS")))
 }

@@ -1,6 +1,8 @@
 //! The interop world: real Postfix SMTP servers behind a real DNSSEC tree, all from Debian's
 //! packages and on loopback, shared by the interop tests (`interop_postfix.rs`: our verdicts
-//! against posttls-finger; `interop_delivery.rs`: delivery to the Postfix peers).
+//! against posttls-finger; `interop_delivery.rs`: delivery to the Postfix peers;
+//! `interop_enforce.rs`: Postfix enforcing Sendguard's tables, with Postfix instances of its
+//! own built by [`instance`]).
 //!
 //! [`World::start`] builds, in a temporary folder:
 //! - a private root zone and a `test.` zone, signed with `ldns-signzone` (ECDSAP256SHA256,
@@ -21,8 +23,12 @@
 #![allow(dead_code)]
 
 pub mod daemons;
+pub mod history;
+pub mod instance;
+pub mod outbound;
 pub mod pki;
 pub mod process;
+pub mod readme;
 pub mod received;
 
 use std::fmt::Write as _;
@@ -32,9 +38,10 @@ use std::process::{Command, Stdio};
 
 use sendguard_common::DomainVerdict;
 
-use daemons::{assert_free, check_bogus_setup, start_nsd, start_postfix, start_unbound};
+use daemons::{check_bogus_setup, start_nsd, start_postfix, start_unbound};
+use instance::Instance;
 use pki::{Cert, issued, new_self_signed, self_signed, sign_zone, tlsa_digest, zone_keys};
-use process::{Daemon, STEP_TIMEOUT, run, run_ok};
+use process::{Daemon, STEP_TIMEOUT, assert_free, run, run_ok};
 
 /// nsd, the authoritative server for the root and `test.`.
 pub const NSD_ADDR: Ipv4Addr = Ipv4Addr::new(127, 0, 44, 53);
@@ -116,7 +123,8 @@ pub fn scenarios() -> Vec<Scenario> {
 
 /// A running interop world. Field order matters: the daemons stop before the folder goes.
 pub struct World {
-    pub postfix: Daemon,
+    /// The receiving peers: one Postfix instance with an smtpd per peer address.
+    pub postfix: Instance,
     pub unbound: Daemon,
     pub nsd: Daemon,
     pub dir: tempfile::TempDir,
@@ -137,7 +145,7 @@ impl World {
     pub fn assert_daemons_running(&mut self) {
         self.nsd.assert_running();
         self.unbound.assert_running();
-        self.postfix.assert_running();
+        self.postfix.master.assert_running();
     }
 }
 
@@ -152,8 +160,9 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("posttls-finger", "postfix"),
     ("openssl", "openssl"),
     ("unshare", "util-linux"),
+    ("swaks", "swaks"),
 ];
-pub const POSTFIX_MASTER: &str = "/usr/lib/postfix/sbin/master";
+pub use instance::POSTFIX_MASTER;
 
 pub fn check_prerequisites() {
     let euid = run_ok("id -u", Command::new("id").arg("-u"));
@@ -349,7 +358,8 @@ impl World {
         let unbound = start_unbound(&d, &anchor);
         check_bogus_setup();
         let mail = d.join("mail");
-        let (postfix, maillog) = start_postfix(&d, &services, &peers, &receiving, &mail);
+        let postfix = start_postfix(&d, &services, &peers, &receiving, &mail);
+        let maillog = postfix.maillog.clone();
 
         let resolv_conf = d.join("resolv.conf");
         std::fs::write(
@@ -378,11 +388,10 @@ impl World {
         }
     }
 
-    /// `sendguard probe --json` of every domain at once, pointed at unbound.
-    pub fn sendguard_args(&self) -> Vec<String> {
+    /// The options that point Sendguard at this world: unbound, the private root's DNSKEY as
+    /// the trust anchor, port 25, loopback targets allowed.
+    pub fn world_options(&self) -> Vec<String> {
         vec![
-            "probe".into(),
-            "--json".into(),
             "--dns-resolver".into(),
             UNBOUND_ADDR.to_string(),
             "--trust-anchor".into(),
@@ -393,16 +402,43 @@ impl World {
         ]
     }
 
+    /// `sendguard probe --json` of every domain at once, pointed at unbound.
+    pub fn sendguard_args(&self) -> Vec<String> {
+        let mut args = vec!["probe".into(), "--json".into()];
+        args.extend(self.world_options());
+        args
+    }
+
+    /// `sendguard SUBCOMMAND` with [`World::world_options`] and, when given, `--database`;
+    /// the environment's `SENDGUARD_*` settings of the same things removed.
+    pub fn sendguard_command(&self, subcommand: &str, database: Option<&Path>) -> Command {
+        let mut cmd = Command::new(sendguard_bin());
+        cmd.arg(subcommand).args(self.world_options());
+        if let Some(db) = database {
+            cmd.arg("--database").arg(db);
+        }
+        for var in [
+            "SENDGUARD_DATABASE",
+            "SENDGUARD_DNS_RESOLVER",
+            "SENDGUARD_TRUST_ANCHOR",
+            "SENDGUARD_SMTP_PORT",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd
+    }
+
     pub fn sendguard(&self, domains: &[&str]) -> Vec<DomainVerdict> {
-        let bin = sendguard_bin();
+        self.sendguard_into(None, domains)
+    }
+
+    /// [`World::sendguard`], recording what it saw in `database` when given (`--database`).
+    pub fn sendguard_into(&self, database: Option<&Path>, domains: &[&str]) -> Vec<DomainVerdict> {
         let out = run_ok(
             "sendguard probe",
-            Command::new(&bin)
-                .args(self.sendguard_args())
-                .args(domains)
-                .env_remove("SENDGUARD_DNS_RESOLVER")
-                .env_remove("SENDGUARD_TRUST_ANCHOR")
-                .env_remove("SENDGUARD_SMTP_PORT"),
+            self.sendguard_command("probe", database)
+                .arg("--json")
+                .args(domains),
         );
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("sendguard's JSON: {e}\n{out}"))
     }
@@ -410,17 +446,8 @@ impl World {
     /// A shell command that runs `inner` with posttls-finger's view of the world: a private
     /// mount namespace in which `/etc/resolv.conf` names unbound.
     pub fn in_namespace(&self, inner: &str) -> Command {
-        let mut cmd = Command::new("unshare");
-        cmd.args([
-            "-m",
-            "sh",
-            "-c",
-            &format!(
-                "mount --bind {} /etc/resolv.conf && {inner}",
-                self.resolv_conf.display()
-            ),
-        ])
-        .env("MAIL_CONFIG", &self.ptf_config);
+        let mut cmd = instance::in_namespace(&self.resolv_conf, inner);
+        cmd.env("MAIL_CONFIG", &self.ptf_config);
         cmd
     }
 
@@ -438,6 +465,37 @@ impl World {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         )
+    }
+}
+
+impl World {
+    /// Turns STARTTLS off at the peer `host` (its smtpd line gets `smtpd_tls_security_level =
+    /// none` and master re-reads master.cf): a server that has lost its TLS since it was seen.
+    /// Returns once a new session's EHLO reply no longer offers STARTTLS.
+    pub fn turn_off_starttls(&mut self, host: &str) {
+        let path = self.postfix.conf.join("master.cf");
+        let master_cf = std::fs::read_to_string(&path).unwrap();
+        let tag = format!(" -o syslog_name=postfix/{host} ");
+        let line = master_cf
+            .lines()
+            .find(|l| l.contains(&tag))
+            .unwrap_or_else(|| panic!("no smtpd line for {host} in master.cf"));
+        let addr: SocketAddr = line
+            .split_once(":smtp ")
+            .and_then(|(ip, _)| ip.parse::<Ipv4Addr>().ok())
+            .map(|ip| SocketAddr::from((ip, 25)))
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        let plain = line.replace(
+            "-o smtpd_tls_security_level=may",
+            "-o smtpd_tls_security_level=none",
+        );
+        std::fs::write(&path, master_cf.replace(line, &plain)).unwrap();
+        self.postfix.reload();
+        process::wait_until(
+            &format!("{host} without STARTTLS"),
+            &mut self.postfix.master,
+            || daemons::offers_starttls(addr) == Some(false),
+        );
     }
 }
 

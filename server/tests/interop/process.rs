@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 use std::io::Read as _;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -190,4 +191,17 @@ pub fn wait_until(what: &str, daemon: &mut Daemon, mut ready: impl FnMut() -> bo
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Panics unless `addr` is free (TCP, and UDP when `udp`): a leftover daemon would otherwise
+/// answer in place of ours, and ours would exit.
+pub fn assert_free(who: &str, addr: SocketAddr, udp: bool) {
+    let taken = std::net::TcpListener::bind(addr).is_err()
+        || (udp && std::net::UdpSocket::bind(addr).is_err());
+    assert!(
+        !taken,
+        "{addr} (for {who}) is already in use: another run of this test, or a leftover daemon? \
+         `ss -lntup | grep {}` shows who holds it",
+        addr.ip()
+    );
 }
