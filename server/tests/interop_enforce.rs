@@ -39,8 +39,8 @@
 //!   error: REASON", "warning: socketmap:inet:ADDR:tlspolicy lookup error for "tls.test"", then
 //!   "QUEUEID: to=<...>, relay=none, ..., dsn=4.7.5, status=deferred (client TLS configuration
 //!   problem)"; the secure transport logs as `postfix/securesmtp/smtp` (its `syslog_name`);
-//! - swaks: "<** 550 5.7.1 <ALIAS>: Recipient address rejected: <ALIAS> accepts mail only over
-//!   an encrypted connection (STARTTLS); this one was not encrypted".
+//! - swaks: "<** 550 5.7.1 <ALIAS>: Recipient address rejected: this address accepts mail only
+//!   over an encrypted connection (STARTTLS); this one was not encrypted".
 //!
 //! Needs root and Debian's nsd, unbound, ldnsutils, postfix and swaks, so it is `#[ignore]`d in
 //! a plain `cargo test`; `scripts/test.sh` runs it with `--ignored`.
@@ -432,9 +432,11 @@ fn check_downgrade_in_log(sender: &mut Instance, database: &Path) {
     let after = single(&log, "after@dane-ee.test", "postfix/smtp", "deferred");
     assert_eq!(after.relay, "none", "{after:?}");
     let temp = temp_answers(&log, "tlspolicy");
+    // Postfix's warning may cut a long reason short: its first part must be there.
+    let start: String = hold.reason.chars().take(60).collect();
     assert!(
         temp.iter()
-            .any(|(key, text)| key == "dane-ee.test" && text.contains(&hold.reason)),
+            .any(|(key, text)| key == "dane-ee.test" && text.contains(&start)),
         "tlspolicy's TEMP for dane-ee.test with the hold's reason {:?}: {temp:?}",
         hold.reason
     );
@@ -457,7 +459,7 @@ fn check_inbound_guard(world: &World, guard: &mut Instance) {
     let (ok, refused) = swaks(GUARD_SMTPD, from, SECURE, &li);
     // smtpd puts the address and "Recipient address rejected:" before the service's text.
     let expected = format!(
-        "<** 550 5.7.1 <{SECURE}>: Recipient address rejected: <{SECURE}> accepts mail only \
+        "<** 550 5.7.1 <{SECURE}>: Recipient address rejected: this address accepts mail only \
          over an encrypted connection (STARTTLS); this one was not encrypted"
     );
     assert!(!ok && refused.contains(&expected), "{refused}");

@@ -119,6 +119,9 @@ pub enum Outcome {
     NoEsmtp,
     /// STARTTLS answered with an error reply.
     StarttlsRefused,
+    /// A session went without TLS and what we know does not say why (Postfix's log, or an
+    /// inbound client that did not use STARTTLS).
+    WithoutTls,
     /// Only TLS older than 1.2.
     LegacyTls,
     /// The handshake failed, or STARTTLS was not completed.
@@ -144,7 +147,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    const ALL: [Outcome; 17] = [
+    const ALL: [Outcome; 18] = [
         Outcome::DaneVerified,
         Outcome::DaneMismatch,
         Outcome::DaneNameMismatch,
@@ -152,6 +155,7 @@ impl Outcome {
         Outcome::NoStarttls,
         Outcome::NoEsmtp,
         Outcome::StarttlsRefused,
+        Outcome::WithoutTls,
         Outcome::LegacyTls,
         Outcome::HandshakeFailed,
         Outcome::HandshakeTimeout,
@@ -174,6 +178,7 @@ impl Outcome {
             Outcome::NoStarttls => "no_starttls",
             Outcome::NoEsmtp => "no_esmtp",
             Outcome::StarttlsRefused => "starttls_refused",
+            Outcome::WithoutTls => "without_tls",
             Outcome::LegacyTls => "legacy_tls",
             Outcome::HandshakeFailed => "handshake_failed",
             Outcome::HandshakeTimeout => "handshake_timeout",
@@ -576,6 +581,7 @@ fn judge_session(j: &mut EndpointJudgement, s: &SessionFacts, demand: TlsaDemand
         }
         Some(TlsFailureFacts::LegacyOnly(d)) => (Outcome::LegacyTls, Some(d)),
         Some(TlsFailureFacts::Refused(d)) => (Outcome::StarttlsRefused, Some(d)),
+        Some(TlsFailureFacts::NotUsed(d)) => (Outcome::WithoutTls, Some(d)),
         Some(TlsFailureFacts::Handshake(d)) => (Outcome::HandshakeFailed, Some(d)),
         None if !s.starttls_offered => match &s.ehlo_refused {
             Some(refusal) => (Outcome::NoEsmtp, Some(refusal)),

@@ -27,6 +27,7 @@ pub fn endpoint_words(e: &EndpointJudgement) -> String {
         Outcome::NoStarttls => "STARTTLS not offered".into(),
         Outcome::NoEsmtp => format!("no ESMTP: EHLO refused ({detail}), so no STARTTLS"),
         Outcome::StarttlsRefused => format!("STARTTLS refused ({detail})"),
+        Outcome::WithoutTls => detail.to_string(),
         Outcome::LegacyTls => format!("only offers TLS versions older than 1.2 ({detail})"),
         Outcome::HandshakeFailed if e.detail.is_none() => "STARTTLS was not completed".into(),
         Outcome::HandshakeFailed => format!("the TLS handshake failed ({detail})"),

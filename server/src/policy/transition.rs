@@ -250,6 +250,7 @@ pub fn downgrade_reason(host: &str, floor: Level, e: &EndpointJudgement) -> Stri
         (_, Outcome::NoStarttls) => "no longer offers STARTTLS".to_string(),
         (_, Outcome::NoEsmtp) => "no longer speaks ESMTP, so no STARTTLS".to_string(),
         (_, Outcome::StarttlsRefused) => "now refuses STARTTLS".to_string(),
+        (_, Outcome::WithoutTls) => "was delivered to without TLS".to_string(),
         (_, Outcome::LegacyTls) => "now only offers TLS older than 1.2".to_string(),
         (_, Outcome::HandshakeFailed) => "the TLS handshake now fails".to_string(),
         (Level::Dane, Outcome::DaneMismatch) => {

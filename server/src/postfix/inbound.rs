@@ -74,18 +74,18 @@ pub fn decide(
     let protocol = get("encryption_protocol");
     if protocol.is_empty() {
         return Action::Reject(format!(
-            "<{recipient}> accepts mail only over an encrypted connection (STARTTLS); this one was not encrypted"
+            "this address accepts mail only over an encrypted connection (STARTTLS); this one was not encrypted"
         ));
     }
     let tls13 = protocol == "TLSv1.3";
     if !(tls13 || protocol == "TLSv1.2") {
         return Action::Reject(format!(
-            "<{recipient}> accepts mail only over TLS 1.2 or newer; this connection used {protocol}"
+            "this address accepts mail only over TLS 1.2 or newer; this connection used {protocol}"
         ));
     }
     if required.tls_version == MinTlsVersion::Tls13 && !tls13 {
         return Action::Reject(format!(
-            "<{recipient}> accepts mail only over TLS 1.3; this connection used {protocol}"
+            "this address accepts mail only over TLS 1.3; this connection used {protocol}"
         ));
     }
     Action::Dunno

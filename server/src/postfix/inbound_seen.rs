@@ -78,10 +78,12 @@ impl InboundSeen {
             self.protocol.as_deref().and_then(TlsVersion::from_name),
         ) {
             (None, _) => SessionFacts {
-                starttls_offered: false,
+                starttls_offered: true,
                 ehlo_refused: None,
                 tls: None,
-                tls_failure: None,
+                tls_failure: Some(TlsFailureFacts::NotUsed(
+                    "the sending server did not use STARTTLS".into(),
+                )),
             },
             (Some(p), None) => SessionFacts {
                 starttls_offered: true,
@@ -173,11 +175,7 @@ async fn record_all(mut rx: mpsc::Receiver<InboundSeen>, store: Store) {
             }
         }
         let judgement = policy::judge(&seen.facts());
-        let words = seen
-            .protocol
-            .is_none()
-            .then_some("the sending server did not use STARTTLS");
-        if let Err(e) = store.record_inbound(&judgement, words).await {
+        if let Err(e) = store.record_inbound(&judgement).await {
             tracing::warn!(host = %seen.host, error = %e, "cannot record an inbound connection");
         }
     }

@@ -10,8 +10,9 @@
 //!   TLSA records, RFC 7672); a `Trusted`/`Untrusted` session to such a host says nothing of
 //!   DANE (Postfix did not check, e.g. at `encrypt`), so it is not evidence and not recorded;
 //! - a protocol below TLS 1.2: no encryption we count (the protocol notes' rule);
-//! - a delivery without a TLS line, or `TLS is required, but was not offered`: no TLS from that
-//!   server; `Cannot start TLS`: a failed handshake;
+//! - a delivery without a TLS line: mail went to that server in plain text, whether Postfix's
+//!   policy or the server chose it (`without TLS`); `TLS is required, but was not offered`: no
+//!   STARTTLS; `Cannot start TLS`: a failed handshake;
 //! - a relay that is not an MX host of the domain (a transport or relayhost route): nothing of
 //!   the domain's servers.
 //!
@@ -135,7 +136,17 @@ pub fn endpoint_outcome(seen: &Seen, tlsa: &TlsaFacts) -> Result<EndpointOutcome
             ),
             Some(version) => session(true, Some(tls_facts(t, version, tlsa)?), None),
         },
-        Seen::Plain | Seen::NoStarttls(_) => session(false, None, None),
+        // Postfix required TLS and the server offered no STARTTLS.
+        Seen::NoStarttls(_) => session(false, None, None),
+        // Whether Postfix's policy skipped TLS or the server offered none, the log does not
+        // say; either way, mail to this server went in plain text.
+        Seen::Plain => session(
+            false,
+            None,
+            Some(TlsFailureFacts::NotUsed(
+                "Postfix's log shows a delivery without TLS".into(),
+            )),
+        ),
         Seen::TlsFailed(text) => session(
             true,
             None,
@@ -259,10 +270,12 @@ mod tests {
             s.tls_failure,
             Some(TlsFailureFacts::LegacyOnly(_))
         ));
-        for seen in [Seen::Plain, Seen::NoStarttls("TLS is required".into())] {
-            let (s, tls) = tls_of(endpoint_outcome(&seen, &TlsaFacts::Insecure).unwrap());
-            assert!(!s.starttls_offered && tls.is_none() && s.tls_failure.is_none());
-        }
+        let required = Seen::NoStarttls("TLS is required".into());
+        let (s, tls) = tls_of(endpoint_outcome(&required, &TlsaFacts::Insecure).unwrap());
+        assert!(!s.starttls_offered && tls.is_none() && s.tls_failure.is_none());
+        let (s, tls) = tls_of(endpoint_outcome(&Seen::Plain, &TlsaFacts::Insecure).unwrap());
+        assert!(tls.is_none());
+        assert!(matches!(s.tls_failure, Some(TlsFailureFacts::NotUsed(_))));
         let failed = Seen::TlsFailed("Cannot start TLS: handshake failure".into());
         let (s, _) = tls_of(endpoint_outcome(&failed, &TlsaFacts::Insecure).unwrap());
         assert!(

@@ -306,6 +306,10 @@ pub enum TlsFailureFacts {
     LegacyOnly(String),
     /// The server answered STARTTLS with an error reply.
     Refused(String),
+    /// The session went without TLS for a reason the observer does not know (Postfix's log
+    /// shows a delivery without a TLS session, whether Postfix's policy or the server chose it;
+    /// an inbound client did not use STARTTLS); the text says who saw it.
+    NotUsed(String),
     /// The handshake failed for another reason.
     Handshake(String),
     /// The handshake did not finish in time.

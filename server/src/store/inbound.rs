@@ -10,14 +10,9 @@ use super::{Store, StoreError, judgements};
 use crate::policy::DomainJudgement;
 
 impl Store {
-    /// Records the judged connection `j` (one host, one address); `words` replaces the
-    /// observation's reason when given (the probe's phrase would describe a server, not a
-    /// client). Does not raise the generation: no verdict changes.
-    pub async fn record_inbound(
-        &self,
-        j: &DomainJudgement,
-        words: Option<&str>,
-    ) -> Result<(), StoreError> {
+    /// Records the judged connection `j` (one host, one address). Does not raise the
+    /// generation: no verdict changes.
+    pub async fn record_inbound(&self, j: &DomainJudgement) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let count: usize = j.hosts.iter().map(|h| h.endpoints.len()).sum();
         let probe_id: i64 = sqlx::query_scalar(
@@ -29,17 +24,7 @@ impl Store {
         .bind(count as i64)
         .fetch_one(&mut *tx)
         .await?;
-        let ids =
-            judgements::insert_hosts(&mut tx, probe_id, j, ObservationSource::Inbound).await?;
-        if let Some(words) = words {
-            for id in ids.iter().flatten() {
-                sqlx::query("UPDATE observations SET reason = ? WHERE id = ?")
-                    .bind(words)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
+        judgements::insert_hosts(&mut tx, probe_id, j, ObservationSource::Inbound).await?;
         tx.commit().await?;
         Ok(())
     }
