@@ -73,9 +73,10 @@ pub fn decide(
     };
     let protocol = get("encryption_protocol");
     if protocol.is_empty() {
-        return Action::Reject(format!(
+        return Action::Reject(
             "this address accepts mail only over an encrypted connection (STARTTLS); this one was not encrypted"
-        ));
+                .to_string(),
+        );
     }
     let tls13 = protocol == "TLSv1.3";
     if !(tls13 || protocol == "TLSv1.2") {
