@@ -257,3 +257,26 @@ async fn another_process_releasing_a_hold_reaches_the_memory_of_a_running_servic
         "the release by another process is seen: {after:?}"
     );
 }
+
+/// A new database, its WAL and shared-memory files and the directory made for it are the
+/// owner's only: they hold password hashes, sessions and messages.
+#[tokio::test]
+async fn a_new_database_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new").join("sendguard.db");
+    let store = Store::open(&path).await.unwrap();
+    store.settings("default").await.unwrap();
+    store
+        .set_settings("default", &Default::default())
+        .await
+        .unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600);
+    for suffix in ["-wal", "-shm"] {
+        let file = path.with_file_name(format!("sendguard.db{suffix}"));
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+    assert_eq!(mode(path.parent().unwrap()), 0o700);
+    store.close().await;
+}

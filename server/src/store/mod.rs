@@ -69,6 +69,15 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The database file could not be created (permanent until the operator acts).
+    #[error("cannot create the database {path}: {source}")]
+    Create {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The database could not be opened (permanent: path, permissions, not a database).
     #[error("cannot open the database {path}: {source}")]
     Open {
@@ -156,6 +165,36 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// Creates `path` readable and writable by its owner only when it does not exist; warns when
+/// an existing file is open to others.
+fn owner_only(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            if let Ok(meta) = std::fs::metadata(path)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format!("{:o}", meta.permissions().mode() & 0o777),
+                    "the database is readable by others: chmod 600 it (and its -wal, -shm)"
+                );
+            }
+            Ok(())
+        }
+        Err(source) => Err(StoreError::Create {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
 /// The default database: `$XDG_DATA_HOME/sendguard/sendguard.db`, else
 /// `$HOME/.local/share/sendguard/sendguard.db` (the XDG default), else
 /// `./.sendguard/sendguard.db`.
@@ -180,13 +219,24 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating when missing, with its directory) and migrates the database at `path`.
+    ///
+    /// A new database (and the directory it needs) is readable by its owner only (0600, 0700):
+    /// it holds password hashes, sessions and messages. SQLite gives its `-wal` and `-shm`
+    /// files the database file's permissions. An existing file others may read is used as it
+    /// is, with a warning.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Directory {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|source| StoreError::Directory {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
         }
+        owner_only(path)?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
