@@ -69,7 +69,7 @@ async fn server_state(
     let wake = Wake::default();
     let worker = worker::spawn(
         store,
-        options.delivery.deliverer(&verdicts),
+        options.delivery.deliverer(&verdicts)?,
         options.delivery.worker(),
         wake.clone(),
     );
