@@ -2,9 +2,11 @@
 //! judgement as the badge: the TLS policy table ([`tls_policy`], socketmap_table(5) with
 //! [`netstring`] framing), so Postfix delivers with the security level Sendguard learned, and the
 //! inbound policy service ([`inbound`], SMTPD_POLICY_README), so mail to a secure address is
-//! accepted only over TLS.
+//! accepted only over TLS. The table keeps what it read between lookups while the store has
+//! not changed ([`memo`]).
 
 pub mod inbound;
+pub mod memo;
 pub mod netstring;
 pub mod tls_policy;
 
