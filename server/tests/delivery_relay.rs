@@ -44,6 +44,8 @@ struct Setup {
     trust_ca: bool,
     /// The password Sendguard uses.
     password: &'static str,
+    /// Whether the relay offers AUTH (a submission service) or is a plain MTA.
+    offers_auth: bool,
 }
 
 impl Default for Setup {
@@ -54,6 +56,7 @@ impl Default for Setup {
             },
             trust_ca: true,
             password: PASSWORD,
+            offers_auth: true,
         }
     }
 }
@@ -64,7 +67,7 @@ async fn env(setup: Setup) -> Env {
     let ca = SimCa::new("Operator CA").unwrap();
     let options = PeerOptions {
         hostname: "postfix.operator.test".into(),
-        submission: Some(SubmissionAccount {
+        submission: setup.offers_auth.then(|| SubmissionAccount {
             user: USER.into(),
             password: PASSWORD.into(),
         }),
@@ -253,6 +256,25 @@ async fn a_wrong_password_is_deferred_with_the_relays_refusal_and_no_mail_is_sen
     let counts = env.relay.counts();
     assert_eq!((counts.auth, counts.auth_in_plain_text), (1, 0));
     assert_eq!(counts.mail, 0, "MAIL FROM after a refused AUTH");
+}
+
+#[tokio::test]
+async fn a_relay_that_offers_no_auth_gets_no_mail_when_an_account_is_configured() {
+    let env = env(Setup {
+        offers_auth: false,
+        ..Setup::default()
+    })
+    .await;
+    let queued = env.submit(&["user@tls.test"]).await;
+    let views = env.deliver(queued.id).await;
+    let r = state_of(&views, "user@tls.test");
+    assert_eq!(r.state, RecipientState::Deferred, "{r:?}");
+    let reason = r.reason.as_deref().unwrap();
+    assert!(
+        reason.contains("does not offer AUTH PLAIN over TLS"),
+        "{reason}"
+    );
+    env.relay_saw_nothing();
 }
 
 #[tokio::test]
