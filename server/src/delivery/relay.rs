@@ -321,3 +321,24 @@ fn no_tls(session: &smtp::ProbeSession) -> String {
             .to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relay_that_cannot_be_checked_is_refused_at_start() {
+        let err = Relay::new("not a name!", 587, None, None).unwrap_err();
+        assert!(matches!(err, RelayError::Name(_)), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let err = Relay::new("relay.example", 587, Some(&missing), None).unwrap_err();
+        assert!(matches!(err, RelayError::CaFile { .. }), "{err}");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        let err = Relay::new("relay.example", 587, Some(&empty), None).unwrap_err();
+        assert!(matches!(err, RelayError::NoCertificate(_)), "{err}");
+        let relay = Relay::new("Relay.Example.", 587, None, None).unwrap();
+        assert_eq!(relay.host(), "relay.example");
+    }
+}
