@@ -70,7 +70,7 @@ pub struct SendRequest {
 /// How a sent recipient's message went: the server that accepted it and the protection used.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryView {
-    /// The MX host that accepted the message.
+    /// The MX host that accepted the message (the relay, when `relayed`).
     pub mx_host: String,
     /// Its address.
     pub ip: String,
@@ -82,6 +82,10 @@ pub struct DeliveryView {
     pub dane: Option<crate::DaneStatus>,
     /// Whether the certificate was authenticated (DANE or WebPKI).
     pub verified: bool,
+    /// Handed to the operator's relay (relay mode): `mx_host` and `ip` name the relay, and the
+    /// protection is that of the hop to it.
+    #[serde(default)]
+    pub relayed: bool,
 }
 
 /// One recipient of a queued message and its state.

@@ -219,6 +219,7 @@ catalog! {
     StateHeld => ("zurückgehalten", "held"),
     StateFailed => ("nicht zugestellt", "failed"),
     SentBy => ("angenommen von {0} ({1})", "accepted by {0} ({1})"),
+    SentRelayed => ("weitergegeben an {0} ({1}), der Postfix-Server des Betreibers, der es zustellt", "relayed to {0} ({1}), the operator's Postfix, which delivers it"),
     SentPlain => ("unverschlüsselt", "plain text"),
     SentDaneVerified => ("DANE bestätigt", "DANE verified"),
     SentCertVerified => ("Zertifikat bestätigt", "certificate verified"),

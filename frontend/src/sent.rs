@@ -147,9 +147,15 @@ pub fn kind_key(kind: RecipientKind) -> Key {
 }
 
 /// How a sent message travelled: `accepted by mx.example (192.0.2.1) · TLSv1.3 ·
-/// TLS13_AES_256_GCM_SHA384 · DANE verified`, or `… · plain text`.
+/// TLS13_AES_256_GCM_SHA384 · DANE verified`, or `… · plain text`; in relay mode `relayed to
+/// …` with the protection of the hop to the relay.
 pub fn delivery_text(lang: Lang, d: &DeliveryView) -> String {
-    let mut parts = vec![lang.format(Key::SentBy, &[&d.mx_host, &d.ip])];
+    let by = if d.relayed {
+        Key::SentRelayed
+    } else {
+        Key::SentBy
+    };
+    let mut parts = vec![lang.format(by, &[&d.mx_host, &d.ip])];
     match &d.tls_version {
         None => parts.push(lang.text(Key::SentPlain).to_string()),
         Some(version) => {
@@ -219,6 +225,7 @@ mod tests {
             cipher: tls.map(|_| "TLS13_AES_256_GCM_SHA384".to_string()),
             dane,
             verified,
+            relayed: false,
         }
     }
 
@@ -304,6 +311,24 @@ mod tests {
             detail(Lang::En, &r, |_| unreachable!())
                 .unwrap()
                 .ends_with("· certificate verified")
+        );
+    }
+
+    #[test]
+    fn a_relayed_recipient_names_the_relay_not_a_recipient_server() {
+        let mut r = recipient(Sent);
+        let mut via = delivery(Some("TLSv1.3"), None, true);
+        via.mx_host = "postfix.example".into();
+        via.relayed = true;
+        r.delivery = Some(via);
+        assert_eq!(
+            detail(Lang::En, &r, |_| unreachable!()).unwrap(),
+            "relayed to postfix.example (127.0.0.5), the operator's Postfix, which delivers it · TLSv1.3 · TLS13_AES_256_GCM_SHA384 · certificate verified"
+        );
+        assert!(
+            detail(Lang::De, &r, |_| unreachable!())
+                .unwrap()
+                .starts_with("weitergegeben an postfix.example")
         );
     }
 

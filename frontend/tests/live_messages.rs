@@ -39,6 +39,7 @@ fn delivery(host: &str, tls: Option<&str>, dane: DaneStatus, verified: bool) -> 
         cipher: tls.map(|_| "TLS13_AES_256_GCM_SHA384".to_string()),
         dane: Some(dane),
         verified,
+        relayed: false,
     }
 }
 

@@ -9,6 +9,8 @@ use std::process::{Command, Output, Stdio};
 use sendguard::store::Store;
 use sendguard_common::{MessageView, RecipientKind, RecipientState};
 
+mod common;
+
 fn send(database: &Path, args: &[&str], body: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sendguard"))
         .arg("send")
@@ -172,4 +174,76 @@ async fn send_wait_delivers_in_process_and_prints_how_each_recipient_went() {
     assert!(wrong.reason.is_some());
     assert_eq!(world.peer("mx.dane-ee.test").unwrap().received().len(), 1);
     assert_eq!(world.peer("mx.wrong-tlsa.test").unwrap().counts().mail, 0);
+}
+
+// Several threads: the sim answers while this thread waits for the child.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_wait_with_relay_hands_the_message_to_the_relay_and_says_so() {
+    use sendguard_sim::smtp::{PeerBehaviour, PeerOptions, SmtpPeer, SubmissionAccount};
+    let dir = tempfile::tempdir().unwrap();
+    let list = sendguard_sim::world::scenarios()
+        .into_iter()
+        .filter(|s| s.domain == "tls.test")
+        .collect();
+    let world = sendguard_sim::world::SimWorld::start_with(list, dir.path())
+        .await
+        .unwrap();
+    let ca = sendguard_sim::pki::SimCa::new("Operator CA").unwrap();
+    let options = PeerOptions {
+        submission: Some(SubmissionAccount {
+            user: "sendguard".into(),
+            password: "geheim".into(),
+        }),
+        ..PeerOptions::default()
+    };
+    let identity = ca.issue(&["localhost"], false).unwrap();
+    let bind = "127.0.0.1:0".parse().unwrap();
+    let relay = SmtpPeer::spawn_with(bind, PeerBehaviour::StartTls { identity }, options)
+        .await
+        .unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    common::write_pem(&ca.cert_der(), &ca_file);
+    let password_file = dir.path().join("relay-password");
+    std::fs::write(&password_file, "geheim\n").unwrap();
+    let e = world.endpoints();
+    let (resolver, port) = (e.resolver.to_string(), e.smtp_port.to_string());
+    let anchor = e.trust_anchor.to_string_lossy().to_string();
+    let relay_addr = format!("localhost:{}", relay.addr().port());
+    let args = [
+        "--from",
+        "maxima.mustermann@sendguard.example",
+        "--to",
+        "user@tls.test",
+        "--wait",
+        "--dns-resolver",
+        &resolver,
+        "--trust-anchor",
+        &anchor,
+        "--smtp-port",
+        &port,
+        "--allow-private-targets",
+        "--relay",
+        &relay_addr,
+        "--relay-user",
+        "sendguard",
+        "--relay-password-file",
+        password_file.to_str().unwrap(),
+        "--relay-ca",
+        ca_file.to_str().unwrap(),
+    ];
+    let out = send(&dir.path().join("sendguard.db"), &args, "Hallo\n");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("sent relayed to localhost (TLSv1."),
+        "{stdout}"
+    );
+    let received = relay.received();
+    assert_eq!(received.len(), 1, "{stdout}");
+    assert_eq!(received[0].auth.as_deref(), Some("sendguard"));
+    assert_eq!(world.peer("mx.tls.test").unwrap().counts().mail, 0);
 }

@@ -212,3 +212,59 @@ async fn keys_that_are_not_next_hop_domains_and_malformed_requests_get_defined_a
         assert_eq!(replies, ["NOTFOUND ", "NOTFOUND "]);
     }
 }
+
+#[tokio::test]
+async fn a_hold_written_by_another_process_is_answered_at_the_next_lookup() {
+    let env = env().await;
+    env.verdicts.probe_now("tls.test", true).await.unwrap();
+    assert_eq!(ask(env.addr, &["tlspolicy tls.test"]).await, ["OK encrypt"]);
+    // Another process (its own store handle and prober, e.g. `sendguard serve` beside
+    // `sendguard postfix`) sees the downgrade and raises the hold.
+    let other_store = sendguard::store::Store::open(&env._dir.path().join("sendguard.db"))
+        .await
+        .unwrap();
+    let other = Verdicts::new(
+        Prober::new(common::sim_probe_config(&env.world)).unwrap(),
+        other_store,
+        sendguard::verdicts::alerts::Alerts::default(),
+        Duration::from_secs(3600),
+    );
+    env.world
+        .peer("mx.tls.test")
+        .unwrap()
+        .set_behaviour(PeerBehaviour::NoStarttls);
+    other.probe_now("tls.test", true).await.unwrap();
+    let answer = ask(env.addr, &["tlspolicy tls.test"]).await.remove(0);
+    assert!(
+        answer.starts_with("TEMP ") && answer.contains("on hold"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn the_memo_reuses_a_state_until_the_store_changes() {
+    use sendguard::postfix::memo::Memo;
+    let env = env().await;
+    let store = env.verdicts.store();
+    env.verdicts.probe_now("tls.test", true).await.unwrap();
+    let memo = Memo::default();
+    let first = memo.remembered(store, "tls.test").await.unwrap().unwrap();
+    let again = memo.remembered(store, "tls.test").await.unwrap().unwrap();
+    assert!(
+        std::sync::Arc::ptr_eq(&first, &again),
+        "read again unchanged"
+    );
+    assert!(
+        memo.remembered(store, "never.test")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    env.prober.clear_caches();
+    env.verdicts.probe_now("tls.test", true).await.unwrap();
+    let after = memo.remembered(store, "tls.test").await.unwrap().unwrap();
+    assert!(
+        !std::sync::Arc::ptr_eq(&first, &after),
+        "kept after a write"
+    );
+}

@@ -235,6 +235,7 @@ async fn a_worker_claims_by_domain_and_records_attempts() {
         cipher: Some("TLS13_AES_256_GCM_SHA384".into()),
         dane: Some(DaneStatus::Verified),
         verified: true,
+        relayed: false,
     };
     let sent = Attempt::Sent {
         via: via.clone(),

@@ -386,6 +386,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn relay_options_need_each_other() {
+        let parse =
+            |extra: &[&str]| Cli::try_parse_from([&["sendguard", "serve"][..], extra].concat());
+        assert!(
+            parse(&["--relay-user", "u"]).is_err(),
+            "a user without a relay"
+        );
+        assert!(
+            parse(&["--relay", "mx:587", "--relay-user", "u"]).is_err(),
+            "no password"
+        );
+        assert!(
+            parse(&["--relay-ca", "ca.pem"]).is_err(),
+            "a CA without a relay"
+        );
+        let cli = parse(&[
+            "--relay",
+            "postfix.example:587",
+            "--relay-user",
+            "u",
+            "--relay-password-file",
+            "/run/pw",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("serve expected")
+        };
+        let d = &args.server.delivery;
+        assert_eq!(d.relay, Some(("postfix.example".to_string(), 587)));
+        assert_eq!(d.relay_user.as_deref(), Some("u"));
+    }
+
+    #[test]
     fn serve_listens_on_loopback_by_default() {
         let cli = Cli::try_parse_from(["sendguard", "serve"]).unwrap();
         let Command::Serve(args) = cli.command else {

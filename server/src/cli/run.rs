@@ -70,7 +70,7 @@ async fn server_state(
     let wake = Wake::default();
     let worker = worker::spawn(
         store,
-        options.delivery.deliverer(&verdicts),
+        options.delivery.deliverer(&verdicts)?,
         options.delivery.worker(),
         wake.clone(),
     );

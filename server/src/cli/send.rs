@@ -48,7 +48,7 @@ pub async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
     {
         let prober = Prober::new(args.probe.probe_config())?;
         let verdicts = Verdicts::new(prober, store.clone(), Alerts::new(None)?, Duration::ZERO);
-        let deliverer = args.delivery.deliverer(&verdicts);
+        let deliverer = args.delivery.deliverer(&verdicts)?;
         let config = args.delivery.worker();
         worker::deliver_message_now(&store, &deliverer, queued.id, &config).await?;
         verdicts.alerts().wait_idle().await;
@@ -95,7 +95,8 @@ fn text(view: &MessageView) -> String {
     for r in &view.recipients {
         let how = match (&r.delivery, &r.reason) {
             (Some(d), _) => format!(
-                " via {} ({}){}",
+                " {} {} ({}){}",
+                if d.relayed { "relayed to" } else { "via" },
                 d.mx_host,
                 d.tls_version.as_deref().unwrap_or("plain text"),
                 if d.verified { ", authenticated" } else { "" }

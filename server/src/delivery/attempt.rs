@@ -23,16 +23,19 @@ use crate::store::Store;
 use crate::store::queue::{Attempt, QueuedMessage, QueuedRecipient, SentVia};
 use crate::verdicts::{Recorded, VerdictError, Verdicts};
 
+use super::relay::Relay;
 use super::retry::{Retry, RetrySchedule, in_words};
 
 /// Delivers claimed recipients. Cheap to clone.
 #[derive(Clone)]
 pub struct Deliverer {
-    verdicts: Verdicts,
-    smtp: Arc<SmtpConfig>,
+    pub(super) verdicts: Verdicts,
+    pub(super) smtp: Arc<SmtpConfig>,
     schedule: Arc<RetrySchedule>,
     /// Set when the process stops: no new session is started.
-    stopping: Arc<AtomicBool>,
+    pub(super) stopping: Arc<AtomicBool>,
+    /// Relay mode: every message goes to the operator's relay ([`super::relay`]).
+    pub(super) relay: Option<Arc<Relay>>,
 }
 
 /// The judgement a delivery plans with, and the facts it was made of.
@@ -50,7 +53,15 @@ impl Deliverer {
             smtp: Arc::new(smtp),
             schedule: Arc::new(schedule),
             stopping: Arc::new(AtomicBool::new(false)),
+            relay: None,
         }
+    }
+
+    /// The same deliverer in relay mode: messages are handed to `relay` instead of the
+    /// recipients' MX hosts (held and failed domains still are not sent).
+    pub fn with_relay(mut self, relay: Relay) -> Self {
+        self.relay = Some(Arc::new(relay));
+        self
     }
 
     /// From now on no new session is started (those running end); what is left claimed stays
@@ -59,7 +70,7 @@ impl Deliverer {
         self.stopping.store(true, Ordering::SeqCst);
     }
 
-    fn store(&self) -> &Store {
+    pub(super) fn store(&self) -> &Store {
         self.verdicts.store()
     }
 
@@ -68,21 +79,7 @@ impl Deliverer {
     pub async fn deliver_domain(&self, domain: &str, recipients: Vec<QueuedRecipient>) {
         let mut known = match self.verdicts.probe_recorded(domain, false).await {
             Ok((facts, recorded)) => Known { facts, recorded },
-            Err(e) => {
-                let reason = format!("{domain}: {e}");
-                let permanent = matches!(e, VerdictError::Probe(ProbeError::InvalidDomain(_)));
-                for r in &recipients {
-                    let attempt = if permanent {
-                        Attempt::Failed {
-                            reason: reason.clone(),
-                        }
-                    } else {
-                        self.deferred(r, None, reason.clone())
-                    };
-                    self.finish(r, attempt).await;
-                }
-                return;
-            }
+            Err(e) => return self.unprobed(domain, &e, &recipients).await,
         };
         let mut pending = Vec::new();
         let mut start = 0;
@@ -119,9 +116,31 @@ impl Deliverer {
         }
     }
 
+    /// Finishes `recipients` of `domain` whose probe failed with `e`: failed for a domain that
+    /// cannot be one, deferred otherwise.
+    pub(super) async fn unprobed(
+        &self,
+        domain: &str,
+        e: &VerdictError,
+        recipients: &[QueuedRecipient],
+    ) {
+        let reason = format!("{domain}: {e}");
+        let permanent = matches!(e, VerdictError::Probe(ProbeError::InvalidDomain(_)));
+        for r in recipients {
+            let attempt = if permanent {
+                Attempt::Failed {
+                    reason: reason.clone(),
+                }
+            } else {
+                self.deferred(r, None, reason.clone())
+            };
+            self.finish(r, attempt).await;
+        }
+    }
+
     /// Reads the message the `recipients` belong to; `None` (each recipient finished) when it
     /// cannot be read.
-    async fn load<'r>(&self, recipients: &'r [QueuedRecipient]) -> Option<Pending<'r>> {
+    pub(super) async fn load<'r>(&self, recipients: &'r [QueuedRecipient]) -> Option<Pending<'r>> {
         let id = recipients[0].message;
         let (message, raw) = match (
             self.store().message_row(id).await,
@@ -372,7 +391,12 @@ impl Deliverer {
     }
 
     /// The attempts of message `index` of a batch from the batch's outcome.
-    fn attempts_of(&self, p: &Pending<'_>, outcome: Outcome, index: usize) -> Vec<Attempt> {
+    pub(super) fn attempts_of(
+        &self,
+        p: &Pending<'_>,
+        outcome: Outcome,
+        index: usize,
+    ) -> Vec<Attempt> {
         let message = Some(&p.message);
         match outcome {
             Outcome::Held(reason) => same(p.recipients, Attempt::Held { reason }),
@@ -408,7 +432,7 @@ impl Deliverer {
 
     /// A temporary failure of `r`: deferred by the schedule, or failed once the message has
     /// been queued too long.
-    fn deferred(
+    pub(super) fn deferred(
         &self,
         r: &QueuedRecipient,
         message: Option<&QueuedMessage>,
@@ -430,7 +454,7 @@ impl Deliverer {
         }
     }
 
-    async fn finish(&self, r: &QueuedRecipient, attempt: Attempt) {
+    pub(super) async fn finish(&self, r: &QueuedRecipient, attempt: Attempt) {
         match &attempt {
             Attempt::Sent { via, .. } => tracing::info!(
                 recipient = %r.address, host = %via.mx_host, tls = ?via.tls_version.map(|v| v.name()),
@@ -454,18 +478,18 @@ impl Deliverer {
 }
 
 /// One message of a batch: its recipients at the domain, read from the queue.
-struct Pending<'r> {
-    recipients: &'r [QueuedRecipient],
-    addresses: Vec<String>,
-    message: QueuedMessage,
-    raw: Vec<u8>,
-    secure: Option<TransportRequirement>,
+pub(super) struct Pending<'r> {
+    pub(super) recipients: &'r [QueuedRecipient],
+    pub(super) addresses: Vec<String>,
+    pub(super) message: QueuedMessage,
+    pub(super) raw: Vec<u8>,
+    pub(super) secure: Option<TransportRequirement>,
     /// Its attempts are recorded already.
-    done: AtomicBool,
+    pub(super) done: AtomicBool,
 }
 
 impl Pending<'_> {
-    fn envelope(&self) -> Envelope<'_> {
+    pub(super) fn envelope(&self) -> Envelope<'_> {
         Envelope {
             mail_from: &self.message.envelope_from,
             recipients: &self.addresses,
@@ -476,7 +500,7 @@ impl Pending<'_> {
 
 /// What trying the hosts came to, for a batch of messages.
 #[derive(Clone)]
-enum Outcome {
+pub(super) enum Outcome {
     /// The transactions ran: the replies per message and recipient, and how.
     Replies(Vec<Vec<RecipientReply>>, SentVia),
     /// Not delivered now.
@@ -584,5 +608,6 @@ fn sent_via(
         cipher: tls.map(|t| t.cipher_iana.clone()),
         dane,
         verified: tls.is_some() && !unsigned && (dane == Some(DaneStatus::Verified) || webpki),
+        relayed: false,
     }
 }

@@ -1,9 +1,11 @@
 //! Sending: submission into the durable queue ([`submit`]), the delivery worker ([`worker`])
 //! that takes due recipients from [`crate::store::queue`] to their MX hosts ([`attempt`], with
-//! the enforcement of the one policy judgement), the retry schedule ([`retry`]), and the views of
-//! queued messages the API and the command line show.
+//! the enforcement of the one policy judgement) or, in relay mode, to the operator's Postfix
+//! ([`relay`]), the retry schedule ([`retry`]), and the views of queued messages the API and
+//! the command line show.
 
 pub mod attempt;
+pub mod relay;
 pub mod retry;
 pub mod submit;
 pub mod worker;
@@ -41,6 +43,7 @@ fn recipient_view(r: &QueuedRecipient) -> RecipientView {
             cipher: s.cipher.clone(),
             dane: s.dane,
             verified: s.verified,
+            relayed: s.relayed,
         }),
     }
 }

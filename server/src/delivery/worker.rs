@@ -110,8 +110,13 @@ pub fn spawn(store: Store, deliverer: Deliverer, config: WorkerConfig, wake: Wak
     }
 }
 
-/// Delivers the claimed batches, at most `concurrent` domains at once.
+/// Delivers the claimed batches, at most `concurrent` domains at once; in relay mode hands
+/// them to the relay.
 pub async fn run(deliverer: &Deliverer, batches: Vec<DomainBatch>, concurrent: usize) {
+    if let Some(relay) = deliverer.relay.clone() {
+        deliverer.relay_batches(&relay, batches, concurrent).await;
+        return;
+    }
     futures::stream::iter(batches)
         .for_each_concurrent(concurrent.max(1), |batch| async move {
             deliverer

@@ -4,13 +4,15 @@
 //! inbound policy service ([`inbound`], SMTPD_POLICY_README), so mail to a secure address is
 //! accepted only over TLS; and learning from Postfix's own deliveries ([`follow`] its log,
 //! [`maillog`] lines read, [`learn`] what they prove), so a downgrade Postfix sees raises a
-//! hold like one a probe sees.
+//! hold like one a probe sees. The table keeps what it read between lookups while the store
+//! has not changed ([`memo`]).
 
 pub mod follow;
 pub mod inbound;
 pub mod inbound_seen;
 pub mod learn;
 pub mod maillog;
+pub mod memo;
 pub mod netstring;
 pub mod tls_policy;
 

@@ -29,6 +29,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, BufReader};
 use tokio::net::TcpListener;
 
+use super::memo::Memo;
 use super::netstring::{self, NetstringError};
 use sendguard_common::TransportRequirement;
 
@@ -125,8 +126,8 @@ pub fn secure_answer_for(plan: &DomainPlan) -> Answer {
     }
 }
 
-/// Answers one socketmap request (`name key`).
-pub async fn answer(verdicts: &Verdicts, request: &[u8]) -> Answer {
+/// Answers one socketmap request (`name key`), reading what is remembered through `memo`.
+pub async fn answer(verdicts: &Verdicts, memo: &Memo, request: &[u8]) -> Answer {
     let Ok(request) = std::str::from_utf8(request) else {
         return Answer::Perm("the request is not UTF-8".into());
     };
@@ -150,7 +151,7 @@ pub async fn answer(verdicts: &Verdicts, request: &[u8]) -> Answer {
     let Ok(domain) = domain_of(key) else {
         return unknown;
     };
-    match verdicts.store().remembered(&domain).await {
+    match memo.remembered(verdicts.store(), &domain).await {
         Ok(Some(remembered)) if secure => {
             secure_answer_for(&remembered.plan(Some(TransportRequirement::default())))
         }
@@ -169,16 +170,21 @@ pub async fn answer(verdicts: &Verdicts, request: &[u8]) -> Answer {
 
 /// Serves the table on `listener` until the process ends.
 pub async fn serve(listener: TcpListener, verdicts: Verdicts) {
+    let memo = std::sync::Arc::new(Memo::default());
     super::accept_loop(listener, MAX_CONNECTIONS, move |stream| {
-        let verdicts = verdicts.clone();
-        async move { connection(stream, &verdicts).await }
+        let (verdicts, memo) = (verdicts.clone(), memo.clone());
+        async move { connection(stream, &verdicts, &memo).await }
     })
     .await
 }
 
 /// One Postfix client: requests answered in order until it closes, idles or breaks the
 /// protocol (then the connection is closed; Postfix reconnects).
-pub async fn connection<S: AsyncRead + AsyncWrite + Unpin>(stream: S, verdicts: &Verdicts) {
+pub async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    verdicts: &Verdicts,
+    memo: &Memo,
+) {
     let (read, mut write) = tokio::io::split(stream);
     let mut reader = BufReader::new(read);
     loop {
@@ -196,7 +202,7 @@ pub async fn connection<S: AsyncRead + AsyncWrite + Unpin>(stream: S, verdicts: 
                     return;
                 }
             };
-        let reply = answer(verdicts, &request).await.wire();
+        let reply = answer(verdicts, memo, &request).await.wire();
         if netstring::write(&mut write, reply.as_bytes())
             .await
             .is_err()

@@ -30,6 +30,7 @@
 //! The text of replies reaches us as the server sent it; [`reply`] makes every line safe text
 //! ([`reply::server_text`]) before anything else sees it.
 
+mod auth;
 mod helo;
 pub mod reply;
 mod session;
@@ -43,12 +44,13 @@ use crate::tls;
 use tokio::net::TcpStream;
 
 pub use crate::tls::{AcceptAnyCertificate, cipher_bits, iana_cipher_name, openssl_cipher_name};
+pub use auth::Credentials;
 pub use helo::{HeloName, HeloNameError};
 pub use reply::{Reply, ReplyError, ReplyLimits};
 use session::{Session, TlsUpgrade, extensions_of, offers_starttls};
 pub use transaction::{
     DATA_TIMEOUT, Delivery, DeliveryTls, Envelope, Finished, Gate, MAX_TRANSACTIONS_PER_SESSION,
-    RecipientReply, Report, TlsDemand, deliver, dot_stuff, txn_step,
+    RecipientReply, RelayTls, Report, TlsDemand, deliver, dot_stuff, relay, txn_step,
 };
 
 /// Settings of a probe. `Default` gives values fit for the public internet.

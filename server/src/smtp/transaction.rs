@@ -10,6 +10,9 @@
 //! chunk, so it cannot refuse bytes sent after the 220 to STARTTLS, and it has no deadline for the
 //! whole session.
 //!
+//! [`relay`] runs the same session towards the operator's submission service (RFC 6409):
+//! TLS required with a checked certificate, AUTH PLAIN over TLS ([`super::auth`]).
+//!
 //! Where TLS is required ([`TlsDemand::Required`]) nothing after EHLO is sent in plain text:
 //! without STARTTLS, or when the upgrade fails, the session ends with QUIT (or is dropped) before
 //! MAIL FROM. Where it is not, the message goes in plain text only when STARTTLS is not offered at
@@ -20,6 +23,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
+use super::auth::{Credentials, authenticate};
 use super::session::{ExchangeError, Session, TlsUpgrade, extensions_of, within};
 use super::*;
 
@@ -152,15 +156,78 @@ pub async fn deliver(
     cfg: &SmtpConfig,
     report: Option<&Report>,
 ) -> Result<Delivery, SmtpError> {
+    let params = TlsParams::accept_any(tls.sni.clone());
+    let how = How {
+        upgrade: TlsUpgrade::with_versions(params, addr, tls.tls13_only)?,
+        demand: tls.demand,
+        gate,
+        auth: None,
+    };
+    run(addr, how, envelopes, cfg, report).await
+}
+
+/// Hands `envelopes` to the operator's submission service at `addr` (RFC 6409): STARTTLS
+/// required, the certificate checked as `relay` says, then AUTH PLAIN when it has credentials
+/// (RFC 4954, only ever over TLS), then one transaction per envelope as [`deliver`] runs them.
+/// Without STARTTLS, or when the upgrade or the certificate fails, nothing after EHLO is sent
+/// (no AUTH, no MAIL FROM) and [`Delivery::replies`] is `None`; a refused AUTH is a temporary
+/// failure of every recipient (like Postfix's `smtp_sasl_auth_soft_bounce`: a wrong password
+/// is the operator's to fix, not a reason to return the mail).
+pub async fn relay(
+    addr: SocketAddr,
+    relay: &RelayTls,
+    envelopes: &[Envelope<'_>],
+    cfg: &SmtpConfig,
+    report: Option<&Report>,
+) -> Result<Delivery, SmtpError> {
+    let params = TlsParams {
+        sni: Some(relay.name.clone()),
+        verifier: relay.verifier.clone(),
+    };
+    let how = How {
+        upgrade: TlsUpgrade::new(params, addr)?,
+        demand: TlsDemand::Required,
+        gate: &|_| Ok(()),
+        auth: relay.credentials.as_ref(),
+    };
+    run(addr, how, envelopes, cfg, report).await
+}
+
+/// How the operator's submission service is reached: the name its certificate must match, the
+/// verifier that checks it (WebPKI roots or the operator's CA), and the account, if any.
+#[derive(Clone, Debug)]
+pub struct RelayTls {
+    /// The relay's host name: SNI and the name the certificate must carry.
+    pub name: String,
+    /// Checks the relay's certificate (never one that accepts any).
+    pub verifier: std::sync::Arc<dyn rustls::client::danger::ServerCertVerifier>,
+    /// The submission account, when the relay asks for one.
+    pub credentials: Option<Credentials>,
+}
+
+/// What a session does once it is open: the TLS upgrade, whether TLS is required, the gate
+/// before MAIL FROM and the account to authenticate with over TLS.
+struct How<'a> {
+    upgrade: TlsUpgrade,
+    demand: TlsDemand,
+    gate: Gate<'a>,
+    auth: Option<&'a Credentials>,
+}
+
+/// The session of [`deliver`] and [`relay`].
+async fn run(
+    addr: SocketAddr,
+    how: How<'_>,
+    envelopes: &[Envelope<'_>],
+    cfg: &SmtpConfig,
+    report: Option<&Report>,
+) -> Result<Delivery, SmtpError> {
     if envelopes.len() > MAX_TRANSACTIONS_PER_SESSION {
         return Err(SmtpError::permanent(
             step::CONFIG,
             format!("more than {MAX_TRANSACTIONS_PER_SESSION} messages for one session"),
         ));
     }
-    let params = TlsParams::accept_any(tls.sni.clone());
-    let upgrade = TlsUpgrade::with_versions(params, addr, tls.tls13_only)?;
-    let demand = tls.demand;
     let (mut smtp, mut session) = open_session(addr, cfg).await?;
     if !session.starttls_offered {
         let mut delivery = Delivery {
@@ -168,8 +235,9 @@ pub async fn deliver(
             replies: None,
             refused: None,
         };
-        if demand == TlsDemand::WhenOffered {
-            match gate(&delivery.session) {
+        // Never AUTH in plain text: an account means TLS is required.
+        if how.demand == TlsDemand::WhenOffered && how.auth.is_none() {
+            match (how.gate)(&delivery.session) {
                 Ok(()) => {
                     let replies = transactions(&mut smtp, envelopes, &delivery.session, report);
                     delivery.replies = Some(replies.await);
@@ -185,7 +253,11 @@ pub async fn deliver(
         Ok(tcp) => tcp,
         Err(failure) => return Ok(Delivery::tls_failed(session, failure)),
     };
-    let stream = match upgrade.handshake(tcp, cfg.tls_timeout, ctx.deadline).await {
+    let stream = match how
+        .upgrade
+        .handshake(tcp, cfg.tls_timeout, ctx.deadline)
+        .await
+    {
         Ok(stream) => stream,
         Err(failure) => return Ok(Delivery::tls_failed(session, failure)),
     };
@@ -205,10 +277,17 @@ pub async fn deliver(
         refused: None,
     };
     match ehlo {
-        Ok(reply) if reply.is_positive() => match gate(&delivery.session) {
+        Ok(reply) if reply.is_positive() => match (how.gate)(&delivery.session) {
             Ok(()) => {
-                let replies = transactions(&mut smtp, envelopes, &delivery.session, report);
-                delivery.replies = Some(replies.await);
+                let extensions = extensions_of(&reply);
+                let authenticated = match how.auth {
+                    Some(account) => authenticate(&mut smtp, account, &extensions).await,
+                    None => Ok(()),
+                };
+                delivery.replies = Some(match authenticated {
+                    Ok(()) => transactions(&mut smtp, envelopes, &delivery.session, report).await,
+                    Err(refused) => each(envelopes, refused),
+                });
             }
             Err(why) => delivery.refused = Some(why),
         },

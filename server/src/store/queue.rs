@@ -111,7 +111,7 @@ pub struct QueuedRecipient {
 /// The server that accepted a message and the protection used.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SentVia {
-    /// The MX host.
+    /// The MX host, or the relay's name when `relayed`.
     pub mx_host: String,
     /// Its address.
     pub ip: IpAddr,
@@ -123,6 +123,8 @@ pub struct SentVia {
     pub dane: Option<DaneStatus>,
     /// Whether the certificate was authenticated.
     pub verified: bool,
+    /// Handed to the operator's relay (`--relay`), which delivers it on.
+    pub relayed: bool,
 }
 
 /// What one attempt for one recipient came to.
@@ -166,7 +168,8 @@ pub struct DomainBatch {
 const MESSAGE_COLUMNS: &str =
     "id, owner, envelope_from, from_header, subject, message_id, created_at, size";
 const RECIPIENT_COLUMNS: &str = "id, message, address, domain, kind, state, attempts, \
-     next_attempt_at, last_attempt_at, reason, mx_host, ip, tls_version, cipher, dane, verified";
+     next_attempt_at, last_attempt_at, reason, mx_host, ip, tls_version, cipher, dane, verified, \
+     relayed";
 
 impl Store {
     /// Puts `message` with all its recipients in the queue (state `queued`, due at once) in one
@@ -377,7 +380,7 @@ impl Store {
         let done = sqlx::query(
             "UPDATE message_recipients SET state = ?, reason = ?, next_attempt_at = ?,
                  attempts = attempts + 1, last_attempt_at = ?, mx_host = ?, ip = ?,
-                 tls_version = ?, cipher = ?, dane = ?, verified = ?
+                 tls_version = ?, cipher = ?, dane = ?, verified = ?, relayed = ?
              WHERE id = ?",
         )
         .bind(state.as_str())
@@ -390,6 +393,7 @@ impl Store {
         .bind(via.and_then(|v| v.cipher.as_deref()))
         .bind(via.and_then(|v| v.dane).map(DaneStatus::as_str))
         .bind(via.map(|v| v.verified))
+        .bind(via.is_some_and(|v| v.relayed))
         .bind(id)
         .execute(self.pool())
         .await?;
@@ -467,6 +471,7 @@ fn recipient_of(row: &SqliteRow) -> Result<QueuedRecipient, StoreError> {
             cipher: row.try_get("cipher")?,
             dane: parsed(row, "dane", DaneStatus::parse)?,
             verified: row.try_get::<Option<bool>, _>("verified")?.unwrap_or(false),
+            relayed: row.try_get("relayed")?,
         }),
         _ => None,
     };

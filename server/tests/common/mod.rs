@@ -194,3 +194,16 @@ pub async fn read_verdicts(
     }
     seen
 }
+
+/// Writes a certificate as PEM (RFC 7468), e.g. the CA an operator gives with `--relay-ca`.
+pub fn write_pem(cert: &[u8], path: &std::path::Path) {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(cert);
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    std::fs::write(path, pem).expect("the PEM file is written");
+}

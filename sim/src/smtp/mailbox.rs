@@ -61,6 +61,8 @@ pub struct ReceivedMessage {
     pub received_at: SystemTime,
     /// The session it arrived in ([`SessionLog::id`]).
     pub session: usize,
+    /// The user the client authenticated as (AUTH, RFC 4954), if it did.
+    pub auth: Option<String>,
 }
 
 /// A command verb a peer understood (RFC 5321 §4.1, RFC 3207).
@@ -86,6 +88,8 @@ pub enum Verb {
     Vrfy,
     /// QUIT.
     Quit,
+    /// AUTH (RFC 4954).
+    Auth,
     /// Anything else (answered with 500).
     Unknown,
 }
@@ -93,7 +97,7 @@ pub enum Verb {
 impl Verb {
     /// The verb of a command word, case-insensitively.
     pub fn parse(word: &str) -> Verb {
-        const VERBS: [(&str, Verb); 10] = [
+        const VERBS: [(&str, Verb); 11] = [
             ("EHLO", Verb::Ehlo),
             ("HELO", Verb::Helo),
             ("STARTTLS", Verb::StartTls),
@@ -104,6 +108,7 @@ impl Verb {
             ("NOOP", Verb::Noop),
             ("VRFY", Verb::Vrfy),
             ("QUIT", Verb::Quit),
+            ("AUTH", Verb::Auth),
         ];
         VERBS
             .iter()
@@ -155,6 +160,10 @@ pub struct Counts {
     pub mail_in_plain_text: usize,
     /// DATA commands seen in plain text.
     pub data_in_plain_text: usize,
+    /// AUTH commands seen, in plain text or over TLS.
+    pub auth: usize,
+    /// AUTH commands seen in plain text.
+    pub auth_in_plain_text: usize,
     /// Messages accepted.
     pub accepted: usize,
     /// Messages refused because the mailbox was full.
@@ -242,6 +251,12 @@ impl Mailbox {
                 }
             }
             Verb::Data if !tls => self.counts.data_in_plain_text += 1,
+            Verb::Auth => {
+                self.counts.auth += 1;
+                if !tls {
+                    self.counts.auth_in_plain_text += 1;
+                }
+            }
             _ => {}
         }
         if let Some(log) = self.session(id) {

@@ -21,9 +21,14 @@
 //! also change by itself after a number of connections ([`PeerBehaviour::FirstConnections`]),
 //! e.g. to stop offering STARTTLS after its first session: a downgrade without a test's help.
 //!
+//! With [`PeerOptions::submission`] a peer is the operator's submission service instead
+//! (RFC 6409, AUTH PLAIN per RFC 4954 and RFC 4616 over TLS only), and keeps who authenticated
+//! ([`ReceivedMessage::auth`]); every AUTH is logged like any command, so a test can prove none
+//! came in plain text.
+//!
 //! The peer's parts: `behaviour` (what it does, and how one connection's behaviour is
 //! resolved), `reception` (what it does with mail), `connection` (one connection from
-//! greeting to close), `session` (the command loop), `mailbox` (what it keeps) and `io`
+//! greeting to close), `session` (the command loop, with `auth`), `mailbox` (what it keeps) and `io`
 //! (bounded line reads and writes).
 
 mod behaviour;
@@ -71,6 +76,19 @@ pub struct PeerOptions {
     pub max_stored: usize,
     /// The most message bytes the peer keeps, over all messages.
     pub max_stored_bytes: usize,
+    /// With an account the peer is a submission server (RFC 6409 §4.3, RFC 4954): `AUTH
+    /// PLAIN` offered over TLS only, refused in plain text, and MAIL FROM refused until the
+    /// client authenticated with these credentials.
+    pub submission: Option<SubmissionAccount>,
+}
+
+/// The one account a submission peer accepts ([`PeerOptions::submission`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubmissionAccount {
+    /// The authentication identity (RFC 4616 `authcid`).
+    pub user: String,
+    /// Its password.
+    pub password: String,
 }
 
 impl Default for PeerOptions {
@@ -83,6 +101,7 @@ impl Default for PeerOptions {
             max_recipients: 100,
             max_stored: 100_000,
             max_stored_bytes: 256 * 1024 * 1024,
+            submission: None,
         }
     }
 }

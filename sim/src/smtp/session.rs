@@ -1,9 +1,11 @@
 //! The command loop of one SMTP session of a simulated peer (RFC 5321 §4.1), before or after
 //! TLS: EHLO/HELO, STARTTLS (RFC 3207), the mail transaction (MAIL/RCPT/DATA, in
 //! `transaction`), RSET, NOOP, VRFY and QUIT, each in the order RFC 5321 §4.1.4 requires (503
-//! otherwise, 501 for bad arguments). Each command is one method of [`Session`] and is logged
+//! otherwise, 501 for bad arguments), and AUTH on a submission peer (in `auth`). Each command is one method of [`Session`] and is logged
 //! in the peer's mailbox with whether it came over TLS; the loop only reads and dispatches.
 
+#[path = "auth.rs"]
+mod auth;
 #[path = "transaction.rs"]
 mod transaction;
 
@@ -59,6 +61,8 @@ struct Session<'a, S> {
     ehlo: Option<String>,
     /// The transaction in progress, after an accepted MAIL FROM.
     transaction: Option<Transaction>,
+    /// The user who authenticated in this session (AUTH), if one did.
+    authenticated: Option<String>,
 }
 
 /// Runs the command loop of one (plain or TLS) session. Returns the plain stream when the
@@ -74,6 +78,7 @@ pub(super) async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         shared,
         ehlo: None,
         transaction: None,
+        authenticated: None,
     };
     loop {
         let line = match session.line().await {
@@ -151,6 +156,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             Verb::Noop => self.reply("250 2.0.0 Ok\r\n").await,
             Verb::Vrfy => self.reply("252 2.0.0 Cannot VRFY user\r\n").await,
             Verb::Quit => self.quit().await,
+            Verb::Auth => self.auth(args).await,
             Verb::Unknown => self.reply("500 5.5.2 Command unrecognized\r\n").await,
         }
     }
@@ -180,6 +186,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         ];
         if self.mode.offer.advertised() && !self.over_tls() {
             lines.push("STARTTLS".to_string());
+        }
+        if self.offers_auth() {
+            lines.push("AUTH PLAIN".to_string());
         }
         self.reply(&multi_line(250, &lines)).await
     }

@@ -172,3 +172,31 @@ async fn idle_clients_are_dropped() {
     assert!(out.starts_with("220 "));
     peer.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_submission_peer_refuses_auth_and_mail_in_plain_text() {
+    let opts = PeerOptions {
+        submission: Some(SubmissionAccount {
+            user: "relay".into(),
+            password: "secret".into(),
+        }),
+        ..PeerOptions::default()
+    };
+    let peer = SmtpPeer::spawn_with(loopback(9), PeerBehaviour::NoStarttls, opts)
+        .await
+        .expect("spawn");
+    // "\0relay\0secret" in base64: right credentials, but in plain text.
+    let out = talk(
+        peer.addr(),
+        "EHLO client.test\r\nAUTH PLAIN AHJlbGF5AHNlY3JldA==\r\nMAIL FROM:<a@x.test>\r\nQUIT\r\n",
+    )
+    .await;
+    assert!(
+        !out.contains("AUTH PLAIN"),
+        "AUTH offered in plain text: {out}"
+    );
+    assert!(out.contains("538 5.7.11"), "{out}");
+    assert!(out.contains("530 5.7.0"), "{out}");
+    assert_eq!(peer.counts().auth_in_plain_text, 1);
+    assert!(peer.received().is_empty());
+}

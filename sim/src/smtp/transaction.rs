@@ -44,6 +44,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
         if self.transaction.is_some() {
             return self.reply("503 5.5.1 Nested MAIL command\r\n").await;
         }
+        if self.shared.options.submission.is_some() && self.authenticated.is_none() {
+            return self.reply("530 5.7.0 Authentication required\r\n").await;
+        }
         let Some(from) = path_argument(args, "FROM:", true) else {
             return self
                 .reply("501 5.5.4 Syntax: MAIL FROM:<address>\r\n")
@@ -135,6 +138,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             ehlo: self.ehlo.clone().unwrap_or_default(),
             received_at: SystemTime::now(),
             session: self.mode.id,
+            auth: self.authenticated.clone(),
         };
         let stored = self.shared.mailbox().store(message, &self.shared.options);
         match stored {
