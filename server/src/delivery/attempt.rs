@@ -370,24 +370,35 @@ impl Deliverer {
             drop(report);
             delivery
         };
-        let recorder = async {
-            let mut via: Option<SentVia> = None;
-            while let Some(f) = finished.recv().await {
-                let via = via
-                    .get_or_insert_with(|| via_of(&known.facts, host, ip, &f.session))
-                    .clone();
-                if let Some(p) = batch.get(f.index) {
-                    let attempts = self.attempts_of(p, Outcome::Replies(vec![f.replies], via), 0);
-                    for (r, attempt) in p.recipients.iter().zip(attempts) {
-                        self.finish(r, attempt).await;
-                    }
-                    p.done.store(true, Ordering::SeqCst);
-                }
-                let _ = f.recorded.send(!self.stopping.load(Ordering::SeqCst));
-            }
-        };
+        let mut via: Option<SentVia> = None;
+        let recorder = self.record_transactions(batch, &mut finished, |session| {
+            via.get_or_insert_with(|| via_of(&known.facts, host, ip, session))
+                .clone()
+        });
         let (delivery, ()) = tokio::join!(session, recorder);
         delivery
+    }
+
+    /// Writes each transaction of a session as it finishes (its recipients' attempts, `via`
+    /// saying how it went out), before the session may send the next message; tells the
+    /// session to stop when the process is stopping.
+    pub(super) async fn record_transactions(
+        &self,
+        batch: &[Pending<'_>],
+        finished: &mut tokio::sync::mpsc::Receiver<smtp::Finished>,
+        mut via: impl FnMut(&smtp::ProbeSession) -> SentVia,
+    ) {
+        while let Some(f) = finished.recv().await {
+            if let Some(p) = batch.get(f.index) {
+                let via = via(&f.session);
+                let attempts = self.attempts_of(p, Outcome::Replies(vec![f.replies], via), 0);
+                for (r, attempt) in p.recipients.iter().zip(attempts) {
+                    self.finish(r, attempt).await;
+                }
+                p.done.store(true, Ordering::SeqCst);
+            }
+            let _ = f.recorded.send(!self.stopping.load(Ordering::SeqCst));
+        }
     }
 
     /// The attempts of message `index` of a batch from the batch's outcome.

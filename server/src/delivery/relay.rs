@@ -286,19 +286,7 @@ impl Deliverer {
             drop(report);
             delivery
         };
-        let recorder = async {
-            while let Some(f) = finished.recv().await {
-                if let Some(p) = batch.get(f.index) {
-                    let via = relay.via(addr.ip(), &f.session);
-                    let attempts = self.attempts_of(p, Outcome::Replies(vec![f.replies], via), 0);
-                    for (r, attempt) in p.recipients.iter().zip(attempts) {
-                        self.finish(r, attempt).await;
-                    }
-                    p.done.store(true, Ordering::SeqCst);
-                }
-                let _ = f.recorded.send(!self.stopping.load(Ordering::SeqCst));
-            }
-        };
+        let recorder = self.record_transactions(batch, &mut finished, |s| relay.via(addr.ip(), s));
         let (delivery, ()) = tokio::join!(session, recorder);
         let host = &relay.host;
         match delivery {
