@@ -2,9 +2,8 @@
 //! database file; what it printed is what the queue holds, and a refused message exits 1 with
 //! the reason and queues nothing.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use sendguard::store::Store;
 use sendguard_common::{MessageView, RecipientKind, RecipientState};
@@ -12,22 +11,10 @@ use sendguard_common::{MessageView, RecipientKind, RecipientState};
 mod common;
 
 fn send(database: &Path, args: &[&str], body: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sendguard"))
-        .arg("send")
-        .args(args)
-        .env("SENDGUARD_DATABASE", database)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    let args: Vec<&str> = std::iter::once("send")
+        .chain(args.iter().copied())
+        .collect();
+    common::run_sendguard(database, &args, body)
 }
 
 #[tokio::test]

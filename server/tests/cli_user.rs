@@ -3,30 +3,16 @@
 //! it, addresses unique across users and never a secure alias, clear refusals with exit codes
 //! (1 refused, 2 no such user).
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use sendguard::store::Store;
 use sendguard::store::users::Role;
 use sendguard::user::password;
 
+mod common;
+
 fn sendguard(db: &std::path::Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sendguard"))
-        .args(args)
-        .arg("--database")
-        .arg(db)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    common::run_sendguard(db, args, stdin)
 }
 
 fn text(b: &[u8]) -> String {

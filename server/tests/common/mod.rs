@@ -207,3 +207,27 @@ pub fn write_pem(cert: &[u8], path: &std::path::Path) {
     pem.push_str("-----END CERTIFICATE-----\n");
     std::fs::write(path, pem).expect("the PEM file is written");
 }
+
+/// Runs the `sendguard` binary with `args` against `database` (`SENDGUARD_DATABASE`), `stdin`
+/// as its standard input; what it printed and how it exited.
+pub fn run_sendguard(
+    database: &std::path::Path,
+    args: &[&str],
+    stdin: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sendguard"))
+        .args(args)
+        .env("SENDGUARD_DATABASE", database)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the sendguard binary runs");
+    if let Some(mut input) = child.stdin.take() {
+        // A command that does not read its input may have exited already.
+        let _ = input.write_all(stdin.as_bytes());
+    }
+    child.wait_with_output().expect("sendguard ends")
+}
