@@ -2,6 +2,7 @@
 //! through an environment variable so that services can be configured without flags.
 
 pub mod delivery;
+pub mod https;
 pub mod postfix;
 pub mod run;
 mod send;
@@ -220,6 +221,9 @@ pub struct ServerOptions {
     /// Postfix services served beside the page.
     #[command(flatten)]
     pub postfix: postfix::PostfixOptions,
+    /// HTTPS.
+    #[command(flatten)]
+    pub https: https::HttpsOptions,
 }
 
 impl ServerOptions {

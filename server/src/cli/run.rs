@@ -50,6 +50,17 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
 /// How long a stopping server waits for the delivery sessions in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
+/// The certificate to serve with ([`crate::cli::https::HttpsOptions`]); a self-signed one is
+/// kept beside the database.
+fn https_files(
+    options: &ServerOptions,
+    listen: std::net::SocketAddr,
+    database: &std::path::Path,
+) -> anyhow::Result<Option<http::https::TlsFiles>> {
+    let dir = database.parent().unwrap_or(std::path::Path::new("."));
+    Ok(options.https.files(listen, dir, &options.public_hosts)?)
+}
+
 async fn open_store(path: &std::path::Path) -> anyhow::Result<Store> {
     let store = Store::open(path).await?;
     tracing::info!("remembering in {}", path.display());
@@ -94,7 +105,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let (state, worker) = server_state(prober, store.clone(), &args.server, token).await?;
     let pruning = store::spawn_pruning(store.clone(), args.server.keep_observations());
-    let result = http::serve(args.listen, state).await;
+    let https = https_files(&args.server, args.listen, &args.store.path())?;
+    let result = http::serve(args.listen, state, https).await;
     worker.stop(SHUTDOWN_GRACE).await;
     pruning.abort();
     store.close().await;
@@ -148,7 +160,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let (state, worker) = server_state(prober, store.clone(), &args.server, Some(token)).await?;
     let state = state.with_demo_domains(world.domains().to_vec());
     let pruning = store::spawn_pruning(store.clone(), args.server.keep_observations());
-    let result = http::serve(args.listen, state).await;
+    let https = https_files(&args.server, args.listen, &db)?;
+    let result = http::serve(args.listen, state, https).await;
     worker.stop(SHUTDOWN_GRACE).await;
     pruning.abort();
     store.close().await;

@@ -11,6 +11,7 @@ mod assets;
 pub mod auth;
 pub mod draft;
 mod error;
+pub mod https;
 pub mod limits;
 pub mod messages;
 pub mod origin;
@@ -264,24 +265,55 @@ async fn json_for_oversized(response: Response) -> Response {
     response
 }
 
-/// Binds `listen`, serves [`app`] and shuts down gracefully on Ctrl-C or SIGTERM.
-pub async fn serve(listen: SocketAddr, state: AppState) -> anyhow::Result<()> {
+/// How long open connections get to finish once a stop was asked for.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Binds `listen`, serves [`app`] (over TLS with `https`: [`https::serve`]) and shuts down
+/// gracefully on Ctrl-C or SIGTERM.
+pub async fn serve(
+    listen: SocketAddr,
+    state: AppState,
+    https: Option<https::TlsFiles>,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let local = listener.local_addr()?;
     let policy = origin::HostPolicy::for_listen(local, &state.inner.public_hosts);
-    let state = state.with_host_policy(policy);
-    tracing::info!("Sendguard is serving on http://{local}/");
-    if state.admin_token().is_some() {
-        println!("Admin view: http://{local}/admin");
+    let mut state = state.with_host_policy(policy);
+    let scheme = if https.is_some() { "https" } else { "http" };
+    if https.is_some() {
+        let auth = auth::AuthConfig {
+            secure_cookie: true,
+            ..state.auth().clone()
+        };
+        state = state.with_auth(auth);
     }
-    println!("Sendguard is running: open http://{local}/ in a browser (Ctrl-C stops it)");
-    // The peer's address identifies the client for the limits (`limits::Client`).
-    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    tracing::info!("Sendguard is serving on {scheme}://{local}/");
+    if state.admin_token().is_some() {
+        println!("Admin view: {scheme}://{local}/admin");
+    }
+    println!("Sendguard is running: open {scheme}://{local}/ in a browser (Ctrl-C stops it)");
+    match https {
+        None => {
+            // The peer's address identifies the client for the limits (`limits::Client`).
+            let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
+        }
+        Some(files) => {
+            let app = app(state).layer(middleware::map_response(https::hsts));
+            https::serve(
+                listener.into_std()?,
+                app,
+                files,
+                shutdown_signal(),
+                SHUTDOWN_GRACE,
+            )
+            .await?;
+        }
+    }
     tracing::info!("Sendguard stopped");
     Ok(())
 }
