@@ -179,3 +179,63 @@ async fn postfix_deliveries_become_observations_and_a_downgrade_holds_the_domain
         "OK dane-only"
     );
 }
+
+/// `sendguard postfix --maillog -` reads the log from standard input, as
+/// `journalctl -f -o short -u postfix@- | sendguard postfix --maillog -` feeds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_on_standard_input_is_read_as_it_comes() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let world = sendguard_sim::world::SimWorld::start_with(
+        scenarios()
+            .into_iter()
+            .filter(|s| s.domain == "tls.test")
+            .collect(),
+        dir.path(),
+    )
+    .await
+    .unwrap();
+    let e = world.endpoints();
+    let db = dir.path().join("sendguard.db");
+    let store = sendguard::store::Store::open(&db).await.unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sendguard"))
+        .args(["postfix", "--maillog", "-", "--allow-private-targets"])
+        .args(["--dns-resolver", &e.resolver.to_string()])
+        .arg("--trust-anchor")
+        .arg(&e.trust_anchor)
+        .args(["--smtp-port", &e.smtp_port.to_string()])
+        .env("SENDGUARD_DATABASE", &db)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    /// Stops the child also when an assertion fails.
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut input = child.stdin.take().unwrap();
+    let _child = Kill(child);
+    let ip = world.peer("mx.tls.test").unwrap().addr().ip().to_string();
+    let lines = [
+        tls_line(200, "Untrusted", "mx.tls.test", &ip),
+        status_line(
+            200,
+            "4B1",
+            "u@tls.test",
+            "mx.tls.test",
+            &ip,
+            "sent (250 ok)",
+        ),
+    ];
+    for l in &lines {
+        writeln!(input, "{l}").unwrap();
+    }
+    input.flush().unwrap();
+    let seen = postfix_observations(&store, "mx.tls.test", 1).await;
+    assert_eq!(seen[0].class, SecurityClass::SslOk);
+    assert_eq!(seen[0].tls_version.as_deref(), Some("TLSv1.3"));
+}
