@@ -1,18 +1,26 @@
 //! All HTTP between the page and the Sendguard server, typed with the `sendguard-common` wire
 //! types. One helper per method returns `Result<T, ApiError>`; requests made by a view are
 //! aborted when that view goes away (`AbortController`), so no answer lands in a dead view.
+//!
+//! The session is the server's `HttpOnly` cookie, which the browser sends by itself; the page
+//! keeps only the session's CSRF token, in memory, and sends it in
+//! [`paths::CSRF_HEADER`] with every `POST`, `PUT` and `DELETE` (OWASP's synchronizer token
+//! pattern). Any 401 means the session is gone and reaches [`on_signed_out`].
 
-use gloo_net::http::{Request, RequestBuilder, Response};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use gloo_net::http::{Method, RequestBuilder, Response};
 use leptos::prelude::on_cleanup;
 use send_wrapper::SendWrapper;
 use sendguard_common::{
     Account, ApiErrorBody, Draft, Health, HoldView, MessageList, MessageView, ObservationView,
-    SecureSendingSettings, SendRequest, paths,
+    SecureSendingSettings, SendRequest, SessionView, SignIn, paths,
 };
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::i18n::{Key, Lang};
-use serde::de::DeserializeOwned;
 
 /// Why an API call failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -55,6 +63,41 @@ fn abort_on_cleanup() -> Option<web_sys::AbortSignal> {
     Some(signal)
 }
 
+thread_local! {
+    /// The CSRF token of the signed-in session: in this page's memory only (never in web
+    /// storage, where another script of the origin could read it after the page is gone).
+    static CSRF_TOKEN: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Called when the server says the session is gone (401).
+    static ON_SIGNED_OUT: RefCell<Option<Rc<dyn Fn()>>> = const { RefCell::new(None) };
+}
+
+/// Calls `handler` whenever an API answer says that no one is signed in (HTTP 401), except for
+/// a refused sign-in itself; the page then shows the sign-in page.
+pub fn on_signed_out(handler: impl Fn() + 'static) {
+    ON_SIGNED_OUT.with(|h| *h.borrow_mut() = Some(Rc::new(handler)));
+}
+
+fn remember(session: &SessionView) {
+    CSRF_TOKEN.with(|t| *t.borrow_mut() = Some(session.csrf_token.clone()));
+}
+
+fn forget() {
+    CSRF_TOKEN.with(|t| *t.borrow_mut() = None);
+}
+
+/// The session is gone: the token is forgotten and the page told.
+fn signed_out() {
+    forget();
+    if let Some(handler) = ON_SIGNED_OUT.with(|h| h.borrow().clone()) {
+        handler();
+    }
+}
+
+/// Whether `method` changes something, so that it must carry the CSRF token.
+fn changes(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
 /// Turns an error answer into [`ApiError::Server`] with the server's message.
 async fn check_ok(response: Response) -> Result<Response, ApiError> {
     if response.ok() {
@@ -68,16 +111,19 @@ async fn check_ok(response: Response) -> Result<Response, ApiError> {
     Err(ApiError::Server { status, message })
 }
 
-/// Sends a request built by `builder` (aborted with the view); errors for non-2xx answers.
-async fn fetch(
-    builder: RequestBuilder,
-    admin_token: Option<&str>,
-    body: Option<String>,
-) -> Result<Response, ApiError> {
+/// Sends `method` to `path` with an optional JSON body (aborted with the view), the CSRF
+/// token on every change; errors for non-2xx answers. A 401 tells the page that the session
+/// is gone (unless it answers a sign-in, where it means a wrong login or password).
+async fn fetch(method: Method, path: &str, body: Option<String>) -> Result<Response, ApiError> {
     let signal = abort_on_cleanup();
-    let mut builder = builder.abort_signal(signal.as_ref());
-    if let Some(token) = admin_token {
-        builder = builder.header(paths::ADMIN_TOKEN_HEADER, token);
+    let sign_in = method == Method::POST && path == paths::SESSION;
+    let mut builder = RequestBuilder::new(path)
+        .method(method.clone())
+        .abort_signal(signal.as_ref());
+    if changes(&method)
+        && let Some(token) = CSRF_TOKEN.with(|t| t.borrow().clone())
+    {
+        builder = builder.header(paths::CSRF_HEADER, &token);
     }
     let request = match body {
         Some(json) => builder
@@ -90,16 +136,19 @@ async fn fetch(
         .send()
         .await
         .map_err(|e| ApiError::Network(e.to_string()))?;
+    if response.status() == 401 && !sign_in {
+        signed_out();
+    }
     check_ok(response).await
 }
 
 /// Like [`fetch`], and decodes the JSON answer.
 async fn send<T: DeserializeOwned>(
-    builder: RequestBuilder,
-    admin_token: Option<&str>,
+    method: Method,
+    path: &str,
     body: Option<String>,
 ) -> Result<T, ApiError> {
-    fetch(builder, admin_token, body)
+    fetch(method, path, body)
         .await?
         .json::<T>()
         .await
@@ -112,7 +161,7 @@ fn to_json<B: Serialize>(body: &B) -> Result<String, ApiError> {
 
 /// `GET` a JSON document.
 pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
-    send(Request::get(path), None, None).await
+    send(Method::GET, path, None).await
 }
 
 /// `POST` a JSON body and read a JSON answer.
@@ -120,7 +169,36 @@ pub async fn post_json<B: Serialize, T: DeserializeOwned>(
     path: &str,
     body: &B,
 ) -> Result<T, ApiError> {
-    send(Request::post(path), None, Some(to_json(body)?)).await
+    send(Method::POST, path, Some(to_json(body)?)).await
+}
+
+/// The signed-in session, its CSRF token kept for the requests that follow; a 401 (no one is
+/// signed in) also reaches the [`on_signed_out`] handler.
+pub async fn session() -> Result<SessionView, ApiError> {
+    let session: SessionView = get_json(paths::SESSION).await?;
+    remember(&session);
+    Ok(session)
+}
+
+/// Signs in; a wrong login or password is a 401 and too many failed attempts a 429
+/// ([`ApiError::Server`]), neither of which counts as the session being gone.
+pub async fn sign_in(login: String, password: String) -> Result<SessionView, ApiError> {
+    let session: SessionView = post_json(paths::SESSION, &SignIn { login, password }).await?;
+    remember(&session);
+    Ok(session)
+}
+
+/// Signs out (the server ends the session and clears the cookie); the CSRF token is forgotten
+/// once the server confirmed it, or said that the session was already gone.
+pub async fn sign_out() -> Result<(), ApiError> {
+    match fetch(Method::DELETE, paths::SESSION, None).await {
+        Ok(_) => {
+            forget();
+            Ok(())
+        }
+        Err(ApiError::Server { status: 401, .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// The server's health and, in the demo, the simulated domains.
@@ -143,12 +221,7 @@ pub async fn settings() -> Result<SecureSendingSettings, ApiError> {
 pub async fn save_settings(
     settings: SecureSendingSettings,
 ) -> Result<SecureSendingSettings, ApiError> {
-    send(
-        Request::put(paths::SETTINGS),
-        None,
-        Some(to_json(&settings)?),
-    )
-    .await
+    send(Method::PUT, paths::SETTINGS, Some(to_json(&settings)?)).await
 }
 
 /// A request on the saved draft.
@@ -165,12 +238,12 @@ pub enum DraftCall {
 /// Makes a request on the saved draft. One function for the three methods, so that the page
 /// carries one copy of the request code instead of three.
 pub async fn draft(call: DraftCall) -> Result<Option<Draft>, ApiError> {
-    let (builder, body) = match &call {
-        DraftCall::Load => (Request::get(paths::DRAFT), None),
-        DraftCall::Save(draft) => (Request::put(paths::DRAFT), Some(to_json(draft)?)),
-        DraftCall::Delete => (Request::delete(paths::DRAFT), None),
+    let (method, body) = match &call {
+        DraftCall::Load => (Method::GET, None),
+        DraftCall::Save(draft) => (Method::PUT, Some(to_json(draft)?)),
+        DraftCall::Delete => (Method::DELETE, None),
     };
-    let response = fetch(builder, None, body).await?;
+    let response = fetch(method, paths::DRAFT, body).await?;
     if response.status() == 204 {
         return Ok(None);
     }
@@ -197,9 +270,9 @@ pub async fn message(id: i64) -> Result<MessageView, ApiError> {
     get_json(&paths::message(id)).await
 }
 
-/// Servers on hold with their evidence (admin).
-pub async fn holds(token: String) -> Result<Vec<HoldView>, ApiError> {
-    send(Request::get(paths::ADMIN_HOLDS), Some(&token), None).await
+/// Servers on hold with their evidence (a session with the admin role).
+pub async fn holds() -> Result<Vec<HoldView>, ApiError> {
+    get_json(paths::ADMIN_HOLDS).await
 }
 
 /// What an administrator decides about a held server.
@@ -213,19 +286,18 @@ pub enum HoldDecision {
 
 /// Records an administrator's decision about `host` (the answer's body is not needed: the
 /// view reloads the list).
-pub async fn decide(token: String, host: String, decision: HoldDecision) -> Result<(), ApiError> {
+pub async fn decide(host: String, decision: HoldDecision) -> Result<(), ApiError> {
     let template = match decision {
         HoldDecision::Release => paths::ADMIN_RELEASE,
         HoldDecision::Keep => paths::ADMIN_KEEP,
     };
     let path = paths::with_host(template, &host);
-    fetch(Request::post(&path), Some(&token), Some("{}".into()))
+    fetch(Method::POST, &path, Some("{}".into()))
         .await
         .map(|_| ())
 }
 
 /// A server's observation history (admin).
-pub async fn observations(token: String, host: String) -> Result<Vec<ObservationView>, ApiError> {
-    let path = paths::with_host(paths::ADMIN_OBSERVATIONS, &host);
-    send(Request::get(&path), Some(&token), None).await
+pub async fn observations(host: String) -> Result<Vec<ObservationView>, ApiError> {
+    get_json(&paths::with_host(paths::ADMIN_OBSERVATIONS, &host)).await
 }

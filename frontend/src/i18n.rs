@@ -51,6 +51,19 @@ catalog! {
     ApiServer => ("{0} (HTTP {1})", "{0} (HTTP {1})"),
     ApiDecode => ("Unerwartete Antwort des Servers ({0})", "Unexpected answer from the server ({0})"),
     Loading => ("Wird geladen …", "Loading …"),
+    SignInTitle => ("Bei Sendguard anmelden", "Sign in to Sendguard"),
+    SignInLogin => ("Anmeldename", "Login"),
+    SignInPassword => ("Passwort", "Password"),
+    SignInSubmit => ("Anmelden", "Sign in"),
+    SignInBusy => ("Wird angemeldet …", "Signing in …"),
+    SignInWrong => ("Anmeldename oder Passwort ist falsch.", "Wrong login or password."),
+    SignInTooMany => (
+        "Zu viele fehlgeschlagene Anmeldungen: bitte später erneut versuchen.",
+        "Too many failed sign-ins: please try again later."
+    ),
+    SignInFailed => ("Anmelden fehlgeschlagen: {0}", "Signing in failed: {0}"),
+    SignOut => ("Abmelden", "Sign out"),
+    SignOutFailed => ("Abmelden fehlgeschlagen: {0}", "Signing out failed: {0}"),
     Send => ("Senden", "Send"),
     Save => ("Speichern", "Save"),
     Discard => ("Verwerfen", "Discard"),
@@ -262,9 +275,10 @@ catalog! {
         "Server, die unter ihr bekanntes Sicherheitsniveau gefallen sind, bekommen keine E-Mails, bis hier entschieden wird.",
         "Servers that fell below their known security level get no mail until a decision is made here."
     ),
-    AdminToken => ("Admin-Token", "Admin token"),
-    AdminTokenApply => ("Anmelden", "Sign in"),
-    AdminNeedToken => ("Bitte das Admin-Token eingeben.", "Please enter the admin token."),
+    AdminForbidden => (
+        "Diese Seite ist nur für die Administration: Sie sind ohne Administrationsrechte angemeldet.",
+        "This page is for administrators only: you are signed in without administrator rights."
+    ),
     AdminLoadFailed => ("Laden fehlgeschlagen: {0}", "Loading failed: {0}"),
     AdminActionFailed => ("Aktion fehlgeschlagen: {0}", "Action failed: {0}"),
     AdminNoHolds => ("Derzeit wird kein Server zurückgehalten.", "No server is on hold."),

@@ -1,6 +1,7 @@
 //! The Sendguard compose page: a Leptos app rendered in the browser (client-side only).
 //!
-//! [`App`] sets up the language and the navigation ([`nav`]); pages live in [`pages`], reusable parts in
+//! [`App`] sets up the language, the session ([`session`]: the sign-in page until someone is
+//! signed in) and the navigation ([`nav`]); pages live in [`pages`], reusable parts in
 //! [`components`], all HTTP in [`api`], and logic without a view (address parsing, the text
 //! catalog) in plain modules that are unit-tested natively.
 
@@ -15,38 +16,69 @@ pub mod pages;
 pub mod recipients;
 pub mod secure;
 pub mod sent;
+pub mod session;
 pub mod verdicts;
 
+use crate::components::user_menu::UserMenu;
 use crate::i18n::{Key, Lang, provide_lang, use_lang};
 use crate::nav::{Location, NavLink, Page};
+use crate::session::{Session, SessionState};
 use leptos::prelude::*;
 
-/// The whole application: top bar with navigation and language switch, and the routed page.
+/// The whole application: top bar with navigation, the user and the language switch, and the
+/// routed page, or the sign-in page while no one is signed in.
 #[component]
 pub fn App() -> impl IntoView {
     provide_lang();
+    let lang = use_lang();
+    Location::provide();
+    let session = Session::provide();
+    // `None` while the server is asked, then whether someone is signed in: the pages are
+    // built again only when that changes.
+    let signed_in = Memo::new(move |_| match session.state() {
+        SessionState::Checking => None,
+        SessionState::SignedOut => Some(false),
+        SessionState::SignedIn(_) => Some(true),
+    });
+    let main = move || match signed_in.get() {
+        None => view! { <p class="notice notice-info">{move || lang.get().text(Key::Loading)}</p> }
+            .into_any(),
+        Some(false) => pages::sign_in::SignInPage().into_any(),
+        Some(true) => SignedInPages().into_any(),
+    };
+    view! {
+        <header class="topbar">
+            <span class="brand">"Sendguard"</span>
+            <Show when=move || signed_in.get() == Some(true)>
+                <nav aria-label=move || lang.get().text(Key::Navigation)>
+                    <NavLink to=Page::Compose>{move || lang.get().text(Key::NavCompose)}</NavLink>
+                    <NavLink to=Page::Sent>{move || lang.get().text(Key::NavSent)}</NavLink>
+                    <NavLink to=Page::Settings>{move || lang.get().text(Key::NavSettings)}</NavLink>
+                    <Show when=move || session.is_admin()>
+                        <NavLink to=Page::Admin>{move || lang.get().text(Key::NavAdmin)}</NavLink>
+                    </Show>
+                </nav>
+            </Show>
+            <UserMenu/>
+            <LanguageSwitch/>
+        </header>
+        <main class="page">{main}</main>
+    }
+}
+
+/// The routed page of a signed-in user, with the verdicts the pages share (they go when the
+/// user signs out).
+#[component]
+fn SignedInPages() -> impl IntoView {
     verdicts::VerdictStore::provide();
     let lang = use_lang();
-    let location = Location::provide();
-    let page = move || match location.page() {
+    let location = Location::use_location();
+    move || match location.page() {
         Page::Compose => pages::compose::ComposePage().into_any(),
         Page::Sent => pages::sent::SentPage().into_any(),
         Page::Settings => pages::settings::SettingsPage().into_any(),
         Page::Admin => pages::admin::AdminPage().into_any(),
         Page::NotFound => view! { <p>{move || lang.get().text(Key::NotFound)}</p> }.into_any(),
-    };
-    view! {
-        <header class="topbar">
-            <span class="brand">"Sendguard"</span>
-            <nav aria-label=move || lang.get().text(Key::Navigation)>
-                <NavLink to=Page::Compose>{move || lang.get().text(Key::NavCompose)}</NavLink>
-                <NavLink to=Page::Sent>{move || lang.get().text(Key::NavSent)}</NavLink>
-                <NavLink to=Page::Settings>{move || lang.get().text(Key::NavSettings)}</NavLink>
-                <NavLink to=Page::Admin>{move || lang.get().text(Key::NavAdmin)}</NavLink>
-            </nav>
-            <LanguageSwitch/>
-        </header>
-        <main class="page">{page}</main>
     }
 }
 

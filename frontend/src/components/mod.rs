@@ -12,3 +12,4 @@ pub mod recipient_field;
 pub mod requirement_fieldset;
 pub mod sender_select;
 pub mod tooltip;
+pub mod user_menu;
