@@ -88,7 +88,6 @@ async fn server_state(
     options.postfix.spawn(&verdicts, &account).await?;
     let state = AppState::new(verdicts)
         .with_admin_token(admin_token)
-        .with_account(account)
         .with_public_hosts(options.public_hosts.clone())
         .with_wake(wake);
     Ok((state, worker))
@@ -102,6 +101,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let token = args.server.admin_token.clone().filter(|t| !t.is_empty());
     if token.is_none() {
         tracing::info!("no admin token configured: the admin API is disabled");
+    }
+    if store.users().await?.is_empty() {
+        println!(
+            "No users yet: add one with `sendguard user add LOGIN --address ADDRESS` (same database)"
+        );
     }
     let (state, worker) = server_state(prober, store.clone(), &args.server, token).await?;
     let pruning = store::spawn_pruning(store.clone(), args.server.keep_observations());
@@ -155,8 +159,17 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         Some(t) => t,
         None => random_token()?,
     };
-    println!("Admin token (for /admin, or the header x-sendguard-admin-token): {token}");
+    println!("Admin token (for scripts: the header x-sendguard-admin-token): {token}");
     println!("Database: {}", db.display());
+    let logins = crate::cli::user::demo_users(&store).await?;
+    for (login, secret) in &logins {
+        let who = if login == "admin" {
+            "Demo admin"
+        } else {
+            "Demo user"
+        };
+        println!("{who}: {login}, password: {secret}");
+    }
     let (state, worker) = server_state(prober, store.clone(), &args.server, Some(token)).await?;
     let state = state.with_demo_domains(world.domains().to_vec());
     let pruning = store::spawn_pruning(store.clone(), args.server.keep_observations());

@@ -259,3 +259,41 @@ async fn new_password_hash(file: Option<&std::path::Path>) -> anyhow::Result<Str
     };
     Ok(tokio::task::spawn_blocking(move || password::hash(&secret)).await??)
 }
+
+#[cfg(feature = "demo")]
+/// The demo's users: `maxima` (the default account's name and address) and `admin` (the admin
+/// role), each with a new random password, made or given the new password; their logins.
+pub async fn demo_users(store: &Store) -> anyhow::Result<Vec<(String, String)>> {
+    let demo = [
+        (
+            "maxima",
+            "Maxima Mustermann",
+            "maxima.mustermann@sendguard.example",
+            Role::User,
+        ),
+        ("admin", "Admin", "admin@sendguard.example", Role::Admin),
+    ];
+    let mut logins = Vec::new();
+    for (login, name, address, role) in demo {
+        let mut bytes = [0u8; 12];
+        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("getrandom: {e}"))?;
+        let secret = hex::encode(bytes);
+        let hashed = secret.clone();
+        let hash = tokio::task::spawn_blocking(move || password::hash(&hashed)).await??;
+        if store.user(login).await?.is_some() {
+            store.set_password_hash(login, &hash).await?;
+        } else {
+            store
+                .add_user(&NewUser {
+                    id: login,
+                    display_name: name,
+                    role,
+                    addresses: &[address.to_string()],
+                    password_hash: &hash,
+                })
+                .await?;
+        }
+        logins.push((login.to_string(), secret));
+    }
+    Ok(logins)
+}

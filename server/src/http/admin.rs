@@ -1,10 +1,11 @@
 //! The administrators' API: servers on hold with their evidence, the release and keep
 //! decisions, a server's observations, and `GET /metrics` (Prometheus text format 0.0.4).
 //!
-//! Every admin route needs the token configured with `--admin-token`, sent in the header
-//! [`paths::ADMIN_TOKEN_HEADER`] or as `Authorization: Bearer <token>` (RFC 6750 §2.1). It is
-//! compared in constant time (over SHA-256 digests, so neither content nor length leaks through
-//! timing). Without a configured token the admin API answers 403.
+//! Every admin route needs a signed-in session with the admin role ([`super::auth::SignedIn`];
+//! another user gets 403), or, for scripts, the token configured with `--admin-token`, sent in
+//! the header [`paths::ADMIN_TOKEN_HEADER`] or as `Authorization: Bearer <token>` (RFC 6750
+//! §2.1). The token is compared in constant time (over SHA-256 digests, so neither content nor
+//! length leaks through timing); a wrong one is refused whatever the session.
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -12,11 +13,12 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::response::IntoResponse;
 use sendguard_common::address::HostName;
-use sendguard_common::{HoldView, ObservationView, paths};
+use sendguard_common::{HoldView, ObservationView, Role, paths};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::auth::SignedIn;
 use super::{ApiError, AppState};
 
 /// Observations returned when the query does not say.
@@ -33,11 +35,6 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(expected) = state.admin_token() else {
-            return Err(ApiError::Forbidden(
-                "the admin API is disabled: start Sendguard with --admin-token (or SENDGUARD_ADMIN_TOKEN)",
-            ));
-        };
         let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
         let given = header(paths::ADMIN_TOKEN_HEADER).or_else(|| {
             header(AUTHORIZATION.as_str()).and_then(|v| {
@@ -45,12 +42,24 @@ impl FromRequestParts<AppState> for Admin {
                     .or_else(|| v.strip_prefix("bearer "))
             })
         });
-        match given {
-            Some(token) if tokens_match(token.trim(), expected) => Ok(Admin {
-                actor: "admin (API token)".into(),
-            }),
-            _ => Err(ApiError::Unauthorized),
+        if let Some(token) = given {
+            return match state.admin_token() {
+                Some(expected) if tokens_match(token.trim(), expected) => Ok(Admin {
+                    actor: "admin (API token)".into(),
+                }),
+                Some(_) => Err(ApiError::Unauthorized),
+                None => Err(ApiError::Forbidden(
+                    "admin tokens are disabled: start Sendguard with --admin-token (or SENDGUARD_ADMIN_TOKEN), or sign in as an admin",
+                )),
+            };
         }
+        let session = SignedIn::from_request_parts(parts, state).await?;
+        if session.user.role != Role::Admin {
+            return Err(ApiError::Forbidden("this needs the admin role"));
+        }
+        Ok(Admin {
+            actor: session.user.id,
+        })
     }
 }
 
@@ -124,7 +133,7 @@ pub async fn observations(
 }
 
 /// `GET /metrics`: counters of holds and alerts, open holds, event streams.
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn metrics(_admin: Admin, State(state): State<AppState>) -> impl IntoResponse {
     let v = state.verdicts();
     let open = match v.store().open_hold_count().await {
         Ok(n) => Some(n),

@@ -1,4 +1,5 @@
-//! The compose page's draft: `GET`, `PUT` and `DELETE` on [`paths::DRAFT`], one draft per user.
+//! The compose page's draft: `GET`, `PUT` and `DELETE` on [`paths::DRAFT`], one draft per
+//! signed-in user.
 //!
 //! `GET` answers the draft, or `null` when there is none (the page then has nothing to restore:
 //! one decode, no status to special-case). `PUT` checks the bounds ([`crate::user::draft`]), stores the
@@ -15,17 +16,21 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use sendguard_common::Draft;
 
+use super::auth::SignedIn;
 use super::{ApiError, MAX_DRAFT_BYTES};
 use crate::store::Store;
-use crate::user::account::DEFAULT_USER;
 
 /// `GET /api/draft`: the saved draft, `null` when there is none.
-pub async fn get_draft(State(store): State<Store>) -> Result<Json<Option<Draft>>, ApiError> {
-    Ok(Json(store.draft(DEFAULT_USER).await?))
+pub async fn get_draft(
+    session: SignedIn,
+    State(store): State<Store>,
+) -> Result<Json<Option<Draft>>, ApiError> {
+    Ok(Json(store.draft(&session.user.id).await?))
 }
 
 /// `PUT /api/draft`: checks, stores (replacing the earlier draft) and answers the stored draft.
 pub async fn put_draft(
+    session: SignedIn,
     State(store): State<Store>,
     body: Result<Json<Draft>, JsonRejection>,
 ) -> Result<Json<Draft>, ApiError> {
@@ -37,11 +42,14 @@ pub async fn put_draft(
         other => other,
     })?;
     crate::user::draft::validate(&draft)?;
-    Ok(Json(store.put_draft(DEFAULT_USER, &draft).await?))
+    Ok(Json(store.put_draft(&session.user.id, &draft).await?))
 }
 
 /// `DELETE /api/draft`: removes the saved draft (204 whether or not there was one).
-pub async fn delete_draft(State(store): State<Store>) -> Result<StatusCode, ApiError> {
-    store.delete_draft(DEFAULT_USER).await?;
+pub async fn delete_draft(
+    session: SignedIn,
+    State(store): State<Store>,
+) -> Result<StatusCode, ApiError> {
+    store.delete_draft(&session.user.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,14 +13,16 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use sendguard_common::{MessageList, MessageView, SendRequest};
 
+use super::auth::SignedIn;
 use super::{ApiError, AppState, MAX_SUBMIT_BYTES};
 use crate::delivery::submit::{self, SubmitError};
 use crate::delivery::view;
 use crate::store::Store;
-use crate::user::account::DEFAULT_USER;
+use crate::user::account::AccountConfig;
 
 /// `POST /api/messages`: checks, builds and queues the message durably, then answers it.
 pub async fn send(
+    session: SignedIn,
     State(state): State<AppState>,
     body: Result<Json<SendRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<MessageView>), ApiError> {
@@ -32,14 +34,18 @@ pub async fn send(
         other => other,
     })?;
     let store = state.verdicts().store();
-    let queued = submit::submit(store, state.account(), DEFAULT_USER, &request).await?;
+    let account = AccountConfig::from(&session.user);
+    let queued = submit::submit(store, &account, &session.user.id, &request).await?;
     state.wake().wake();
     Ok((StatusCode::CREATED, Json(view(&queued))))
 }
 
 /// `GET /api/messages`: the user's messages, newest first.
-pub async fn list(State(store): State<Store>) -> Result<Json<MessageList>, ApiError> {
-    let messages = store.messages(DEFAULT_USER).await?;
+pub async fn list(
+    session: SignedIn,
+    State(store): State<Store>,
+) -> Result<Json<MessageList>, ApiError> {
+    let messages = store.messages(&session.user.id).await?;
     Ok(Json(MessageList {
         messages: messages.iter().map(view).collect(),
     }))
@@ -47,13 +53,14 @@ pub async fn list(State(store): State<Store>) -> Result<Json<MessageList>, ApiEr
 
 /// `GET /api/messages/{id}`: one of the user's messages.
 pub async fn one(
+    session: SignedIn,
     State(store): State<Store>,
     Path(id): Path<String>,
 ) -> Result<Json<MessageView>, ApiError> {
     let missing = || ApiError::Missing(format!("no message {id}"));
     let number: i64 = id.parse().map_err(|_| missing())?;
     let message = store
-        .message(DEFAULT_USER, number)
+        .message(&session.user.id, number)
         .await?
         .ok_or_else(missing)?;
     Ok(Json(view(&message)))

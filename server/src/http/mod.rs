@@ -37,7 +37,6 @@ pub use error::ApiError;
 pub use limits::Limits;
 
 use crate::store::Store;
-use crate::user::account::AccountConfig;
 use crate::verdicts::Verdicts;
 
 /// Largest request body the API accepts.
@@ -50,8 +49,8 @@ pub const MAX_SUBMIT_BYTES: usize = 1024 * 1024;
 /// Longest time an ordinary request may take before it is answered with 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What the handlers share: always whole (the verdict service with its store, the account,
-/// the admin token), so that no route fails because another part is missing. Handlers take
+/// What the handlers share: always whole (the verdict service with its store, the admin
+/// token, the session settings), so that no route fails because another part is missing. Handlers take
 /// the part they need as a sub-state (`State<Store>`, `State<Verdicts>`) where they can.
 #[derive(Clone)]
 pub struct AppState {
@@ -63,7 +62,6 @@ struct Inner {
     demo_domains: Option<Vec<DemoDomain>>,
     verdicts: Verdicts,
     admin_token: Option<Arc<str>>,
-    account: AccountConfig,
     limits: Limits,
     wake: Wake,
     auth: auth::AuthConfig,
@@ -104,7 +102,6 @@ impl AppState {
                 demo_domains: None,
                 verdicts,
                 admin_token: None,
-                account: AccountConfig::default(),
                 limits: Limits::default(),
                 wake: Wake::default(),
                 auth: auth::AuthConfig::default(),
@@ -143,11 +140,6 @@ impl AppState {
         &self.inner.wake
     }
 
-    /// The user (single user until authentication exists).
-    pub fn with_account(self, account: AccountConfig) -> Self {
-        self.with(|i| i.account = account)
-    }
-
     /// What one client may cost ([`limits`]; by default [`Limits::default`]).
     pub fn with_limits(self, limits: Limits) -> Self {
         self.with(|i| i.limits = limits)
@@ -183,10 +175,6 @@ impl AppState {
 
     fn admin_token(&self) -> Option<&str> {
         self.inner.admin_token.as_deref()
-    }
-
-    fn account(&self) -> &AccountConfig {
-        &self.inner.account
     }
 
     fn verdicts(&self) -> &Verdicts {

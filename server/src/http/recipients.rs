@@ -20,6 +20,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::ApiError;
+use super::auth::SignedIn;
 use super::limits::{Client, Limits};
 use crate::verdicts::Verdicts;
 use crate::verdicts::answer::Answer;
@@ -34,6 +35,7 @@ pub const EVENT_STREAM_LIFETIME: Duration = Duration::from_secs(300);
 /// The verdict of each address; 429 when the addresses would start more new probes than the
 /// client has left this minute ([`Limits`]).
 pub async fn security(
+    _session: SignedIn,
     State(verdicts): State<Verdicts>,
     State(limits): State<Limits>,
     client: Client,
@@ -76,6 +78,7 @@ pub struct EventsQuery {
 /// finishes. A client has at most a few streams open, and the server a bounded number
 /// ([`Limits::open_stream`]).
 pub async fn events(
+    _session: SignedIn,
     State(verdicts): State<Verdicts>,
     State(limits): State<Limits>,
     client: Client,
