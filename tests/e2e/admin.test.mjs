@@ -2,30 +2,23 @@
 // /admin. The demo's downgrade.test offers STARTTLS to its first SMTP session only; the demo
 // runs here with `--verdict-max-age 0 --min-reprobe-interval 0`, so every lookup of a known
 // domain re-probes it in the background and the second one finds STARTTLS gone: the server is put
-// on hold. The page shows the hold, the admin releases it, and the page shows the new level.
-// The second test checks the token handling in English.
+// on hold. maxima's page shows the hold, the demo's admin releases it in the admin view, and
+// maxima's page shows the new level. The other tests check that the admin view is the admin
+// role's: a user without it gets no link and a clear refusal, in English and German.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { artifacts, useServerAndBrowser, waitUntil } from './support.mjs';
 
-const TOKEN = 'e2e-admin-token';
 const ADDRESS = 'user@downgrade.test';
 const HOST = 'mx.downgrade.test';
 
 describe('admin view against a hold the demo raises', () => {
-  const demo = useServerAndBrowser(
-    ['demo', '--verdict-max-age', '0', '--min-reprobe-interval', '0'],
-    { SENDGUARD_ADMIN_TOKEN: TOKEN },
-  );
+  const demo = useServerAndBrowser(['demo', '--verdict-max-age', '0', '--min-reprobe-interval', '0']);
 
-  /** The open holds, from the real admin API. */
+  /** The open holds, from the real admin API, signed in as the demo's admin. */
   async function openHolds() {
-    const response = await fetch(demo.url + 'api/admin/holds', {
-      headers: { 'x-sendguard-admin-token': TOKEN },
-    });
-    assert.equal(response.status, 200);
-    return response.json();
+    return (await demo.api('admin')).json('api/admin/holds');
   }
 
   /** Opens the compose page afresh (the page asks about a domain once), adds ADDRESS. */
@@ -66,12 +59,12 @@ describe('admin view against a hold the demo raises', () => {
     assert.match(tip, /Zurückgehalten: ja, bis die Administration entscheidet/);
     await compose.screenshot('compose-held');
 
-    // The admin view: sign in, the hold with its evidence.
-    await page.goto(demo.url + 'admin');
-    await page.getByRole('heading', { name: 'Zurückgehaltene Server' }).waitFor({ timeout: 15_000 });
-    await page.getByLabel('Admin-Token').fill(TOKEN);
-    await page.getByRole('button', { name: 'Anmelden' }).click();
-    const hold = page.getByTestId('hold');
+    // The admin view, in the admin's own browser: the hold with its evidence.
+    const admin = await demo.newPage({ as: 'admin', viewport: { width: 1100, height: 900 } });
+    await admin.goto(demo.url);
+    await admin.getByRole('navigation').getByRole('link', { name: 'Administration' }).click();
+    await admin.getByRole('heading', { name: 'Zurückgehaltene Server' }).waitFor({ timeout: 15_000 });
+    const hold = admin.getByTestId('hold');
     await hold.waitFor({ timeout: 5_000 });
     assert.equal(await hold.getAttribute('data-host'), HOST);
     assert.equal(await hold.getAttribute('data-status'), 'held');
@@ -88,20 +81,20 @@ describe('admin view against a hold the demo raises', () => {
     assert.doesNotMatch(fellShort, /TLSv1/);
     assert.match(fellShort, /no SSL/);
     assert.match(fellShort, /STARTTLS/);
-    assert.equal(await page.evaluate(() => sessionStorage.getItem('sendguard.admin-token')), TOKEN);
-    await page.screenshot({ path: join(artifacts, 'admin-hold.png'), fullPage: true });
+    await admin.screenshot({ path: join(artifacts, 'admin-hold.png'), fullPage: true });
 
     // The server's history: its observations, both probes among them.
     await hold.getByRole('button', { name: HOST }).click();
-    const history = page.getByTestId('history');
+    const history = admin.getByTestId('history');
     await history.waitFor({ timeout: 5_000 });
     assert.match(await history.innerText(), /Beobachtungen von mx\.downgrade\.test/);
     assert.ok(await history.getByTestId('observation').count() >= 2, 'both probes are listed');
 
     // Release: the new level becomes the floor, the list is empty.
     await hold.getByRole('button', { name: 'Freigeben' }).click();
-    await page.getByTestId('no-holds').waitFor({ timeout: 5_000 });
+    await admin.getByTestId('no-holds').waitFor({ timeout: 5_000 });
     assert.deepEqual(await openHolds(), []);
+    await admin.context().close();
 
     // Back on the compose page: the domain has its new level and is no longer blocked.
     badge = await lookUp(compose);
@@ -113,19 +106,42 @@ describe('admin view against a hold the demo raises', () => {
     await page.context().close();
   });
 
-  test('a wrong token is refused; the right one shows the list', async () => {
+  test('a user without the admin role gets no admin view; the admin does (English)', async () => {
     const page = await demo.newPage({ locale: 'en-US' });
+    await page.goto(demo.url);
+    const nav = page.getByRole('navigation');
+    await nav.getByRole('link', { name: 'Settings' }).waitFor({ timeout: 15_000 });
+    assert.equal(await nav.getByRole('link', { name: 'Administration' }).count(), 0, 'no admin link for maxima');
     await page.goto(demo.url + 'admin');
-    await page.getByRole('heading', { name: 'Servers on hold' }).waitFor({ timeout: 15_000 });
-    await page.getByLabel('Admin token').fill('wrong-token');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    const error = page.getByTestId('admin-error');
-    await error.waitFor({ timeout: 5_000 });
-    assert.match(await error.innerText(), /Loading failed: /);
-    await page.getByLabel('Admin token').fill(TOKEN);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator('[data-testid="no-holds"], [data-testid="hold"]').first().waitFor({ timeout: 5_000 });
-    assert.equal(await page.getByTestId('admin-error').count(), 0);
+    const refusal = page.getByTestId('admin-forbidden');
+    await refusal.waitFor({ timeout: 15_000 });
+    assert.equal(await refusal.innerText(),
+      'This page is for administrators only: you are signed in without administrator rights.');
+    assert.equal(await page.locator('[data-testid="no-holds"], [data-testid="hold"]').count(), 0);
+    // The server refuses maxima too, whatever the page shows.
+    const api = await demo.api();
+    assert.equal((await api.fetch('api/admin/holds')).status, 403);
+    assert.equal((await api.fetch('metrics')).status, 403);
+    await page.context().close();
+
+    const admin = await demo.newPage({ locale: 'en-US', as: 'admin' });
+    await admin.goto(demo.url);
+    await admin.getByRole('navigation').getByRole('link', { name: 'Administration' }).click();
+    await admin.getByRole('heading', { name: 'Servers on hold' }).waitFor({ timeout: 15_000 });
+    await admin.locator('[data-testid="no-holds"], [data-testid="hold"]').first().waitFor({ timeout: 5_000 });
+    assert.equal(await admin.getByTestId('admin-forbidden').count(), 0);
+    assert.equal(await admin.getByTestId('admin-error').count(), 0);
+    await admin.context().close();
+  });
+
+  test('a user without the admin role who opens /admin is told so (German)', async () => {
+    const page = await demo.newPage();
+    await page.goto(demo.url + 'admin');
+    const refusal = page.getByTestId('admin-forbidden');
+    await refusal.waitFor({ timeout: 15_000 });
+    assert.equal(await refusal.innerText(),
+      'Diese Seite ist nur für die Administration: Sie sind ohne Administrationsrechte angemeldet.');
+    assert.equal(await page.getByRole('navigation').getByRole('link', { name: 'Administration' }).count(), 0);
     await page.context().close();
   });
 });

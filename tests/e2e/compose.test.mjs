@@ -3,7 +3,7 @@
 // simulated internet on loopback, never to the real network.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useServer, useServerAndBrowser } from './support.mjs';
+import { MAXIMA, useServer, useServerAndBrowser } from './support.mjs';
 
 describe('compose page', () => {
   const demo = useServerAndBrowser(['demo']);
@@ -59,9 +59,9 @@ describe('compose page', () => {
     assert.equal(new URL(page.url()).pathname, '/settings');
     assert.equal(await nav.getByRole('link', { name: 'Einstellungen' }).getAttribute('aria-current'), 'page');
     assert.equal(await nav.getByRole('link', { name: 'Verfassen' }).getAttribute('aria-current'), null);
-    await nav.getByRole('link', { name: 'Administration' }).click();
-    await page.getByLabel('Admin-Token').waitFor({ timeout: 5_000 });
-    assert.equal(new URL(page.url()).pathname, '/admin');
+    await nav.getByRole('link', { name: 'Gesendet' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Gesendet', exact: true }).waitFor({ timeout: 5_000 });
+    assert.equal(new URL(page.url()).pathname, '/sent');
     await page.goBack();
     await page.getByRole('heading', { name: 'Verschlüsselter Versand' }).waitFor({ timeout: 5_000 });
     await page.goBack();
@@ -76,6 +76,7 @@ describe('compose page', () => {
 });
 
 describe('static serving', () => {
+  // `serve` starts without users: the harness adds maxima to a temporary database.
   const server = useServer(['serve']);
 
   test('index.html is revalidated, hashed assets are immutable and compressed', async () => {
@@ -95,8 +96,23 @@ describe('static serving', () => {
     assert.equal(again.status, 304);
   });
 
-  test('the health endpoint answers', async () => {
+  test('the health endpoint answers without a session; the rest of the API needs one', async () => {
     const health = await (await fetch(server.url + 'api/health')).json();
     assert.equal(health.status, 'ok');
+    for (const path of ['api/account', 'api/settings', 'api/messages', 'api/session']) {
+      const response = await fetch(server.url + path);
+      assert.equal(response.status, 401, path);
+      assert.deepEqual(await response.json(), { error: 'sign in first' }, path);
+    }
+  });
+
+  test('the user added with `sendguard user add` signs in and gets their own account', async () => {
+    const api = await server.api();
+    assert.equal(api.session.login, MAXIMA.login);
+    assert.equal(api.session.name, MAXIMA.name);
+    assert.equal(api.session.role, 'user');
+    const account = await api.json('api/account');
+    assert.equal(account.name, MAXIMA.name);
+    assert.deepEqual(account.addresses.map((a) => a.address), [MAXIMA.address]);
   });
 });

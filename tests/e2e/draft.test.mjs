@@ -12,7 +12,7 @@ describe('draft', () => {
 
   /** Each test starts without a saved draft. */
   async function deleteDraft() {
-    const response = await fetch(server.url + 'api/draft', { method: 'DELETE' });
+    const response = await (await server.api()).fetch('api/draft', { method: 'DELETE' });
     assert.equal(response.status, 204);
   }
 
@@ -57,7 +57,7 @@ describe('draft', () => {
   test('Speichern keeps the draft over a reload, Verwerfen deletes it (German)', async () => {
     await deleteDraft();
     // Secure sending on, so that From offers a second address to choose and restore.
-    assert.equal(await enableSecureSending(server.url), 200);
+    assert.equal(await enableSecureSending(await server.api()), 200);
     const compose = await openCompose('de-DE');
     const { page } = compose;
     const secure = page.locator('#from option', { hasText: /\(sicher\)/ }).first();

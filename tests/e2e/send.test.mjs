@@ -82,7 +82,7 @@ describe('send check', () => {
 
   test('a secure sender refuses recipients below the required level, naming them', async () => {
     // Turn secure sending on, so that the account lists the secure aliases.
-    assert.equal(await enableSecureSending(demo.url), 200, 'PUT /api/settings');
+    assert.equal(await enableSecureSending(await demo.api()), 200, 'PUT /api/settings');
     const compose = await openCompose();
     const { page } = compose;
     const posts = countPosts(page);
