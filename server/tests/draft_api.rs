@@ -23,6 +23,8 @@ use sendguard_common::{ApiErrorBody, Draft, paths};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+mod common;
+
 /// Bound on waiting for the server to stop (it has no open requests by then).
 const STOP_WITHIN: Duration = Duration::from_secs(10);
 
@@ -33,6 +35,7 @@ struct Server {
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
     client: Client<HttpConnector, Full<Bytes>>,
+    session: common::TestSession,
 }
 
 impl Server {
@@ -51,11 +54,13 @@ impl Server {
             Alerts::default(),
             Duration::from_secs(3600),
         );
+        let state = AppState::new(verdicts);
+        let session = common::maxima(&state).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            axum::serve(listener, app(AppState::new(verdicts)))
+            axum::serve(listener, app(state))
                 .with_graceful_shutdown(async {
                     let _ = stopped.await;
                 })
@@ -69,6 +74,7 @@ impl Server {
             stop,
             task,
             client,
+            session,
         }
     }
 
@@ -84,10 +90,11 @@ impl Server {
     }
 
     async fn call(&self, method: Method, body: Option<Vec<u8>>) -> (StatusCode, String, Vec<u8>) {
-        let mut request =
-            Request::builder()
-                .method(method)
-                .uri(format!("http://{}{}", self.addr, paths::DRAFT));
+        let mut request = Request::builder()
+            .method(method)
+            .uri(format!("http://{}{}", self.addr, paths::DRAFT))
+            .header(header::COOKIE, &self.session.cookie)
+            .header(paths::CSRF_HEADER, &self.session.csrf);
         if body.is_some() {
             request = request.header(header::CONTENT_TYPE, "application/json");
         }

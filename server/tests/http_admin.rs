@@ -11,7 +11,6 @@ use sendguard::http::{AppState, app};
 use sendguard::probe::facts::DomainFacts;
 use sendguard::probe::{ProbeConfig, Prober};
 use sendguard::store::Store;
-use sendguard::user::account::AccountConfig;
 use sendguard::verdicts::Verdicts;
 use sendguard::verdicts::alerts::Alerts;
 use sendguard_common::{
@@ -60,9 +59,7 @@ async fn setup(token: Option<&str>, webhook: Option<&str>) -> Setup {
         alerts.clone(),
         Duration::from_secs(3600),
     );
-    let state = AppState::new(verdicts)
-        .with_admin_token(token.map(str::to_string))
-        .with_account(AccountConfig::default());
+    let state = AppState::new(verdicts).with_admin_token(token.map(str::to_string));
     Setup {
         state,
         store,
@@ -125,8 +122,35 @@ async fn admin_endpoints_need_the_token_and_decide_holds() {
         let (status, body) = call(&s.state, r.body(Body::empty()).unwrap()).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{auth:?}");
         let e: ApiErrorBody = json(&body);
-        assert_eq!(e.error, "a valid admin token is required");
+        let expected = match auth {
+            None => "sign in first",
+            Some(_) => "a valid admin token is required",
+        };
+        assert_eq!(e.error, expected);
     }
+    // A signed-in user without the admin role gets 403, an admin the holds.
+    let user = common::maxima(&s.state).await;
+    let get = || {
+        Request::get(paths::ADMIN_HOLDS)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (status, body) = call(&s.state, user.apply(get())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        json::<ApiErrorBody>(&body).error,
+        "this needs the admin role"
+    );
+    let admin = common::signed_in(
+        &s.state,
+        "admin",
+        "admin@sendguard.example",
+        sendguard_common::Role::Admin,
+    )
+    .await;
+    let (status, body) = call(&s.state, admin.apply(get())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json::<Vec<HoldView>>(&body).len(), 1);
 
     let (status, body) = call(
         &s.state,
@@ -194,18 +218,26 @@ async fn admin_endpoints_need_the_token_and_decide_holds() {
 
 #[tokio::test]
 async fn metrics_count_raised_holds() {
-    let s = setup(None, None).await;
+    let s = setup(Some(TOKEN), None).await;
+    let metrics = || {
+        Request::get("/metrics")
+            .header(paths::ADMIN_TOKEN_HEADER, TOKEN)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (status, _) = call(
+        &s.state,
+        Request::get("/metrics").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "for admins only");
     let metric = |text: &str, name: &str| -> String {
         text.lines()
             .find(|l| l.starts_with(&format!("{name} ")))
             .unwrap_or_else(|| panic!("{name} missing in {text}"))
             .to_string()
     };
-    let (status, body) = call(
-        &s.state,
-        Request::get("/metrics").body(Body::empty()).unwrap(),
-    )
-    .await;
+    let (status, body) = call(&s.state, metrics()).await;
     assert_eq!(status, StatusCode::OK);
     let text = String::from_utf8(body).unwrap();
     assert_eq!(
@@ -216,11 +248,7 @@ async fn metrics_count_raised_holds() {
 
     let hold = downgrade(&s.store).await;
     s.alerts.raise(&hold);
-    let (_, body) = call(
-        &s.state,
-        Request::get("/metrics").body(Body::empty()).unwrap(),
-    )
-    .await;
+    let (_, body) = call(&s.state, metrics()).await;
     let text = String::from_utf8(body).unwrap();
     assert_eq!(
         metric(&text, "sendguard_holds_raised_total"),
@@ -267,7 +295,7 @@ async fn a_new_hold_is_posted_to_the_webhook() {
         }
         panic!("the webhook request ended early");
     });
-    let s = setup(None, Some(&url)).await;
+    let s = setup(Some(TOKEN), Some(&url)).await;
     let hold = downgrade(&s.store).await;
     s.alerts.raise(&hold);
     let (head, body) = tokio::time::timeout(Duration::from_secs(10), receiver)
@@ -281,7 +309,10 @@ async fn a_new_hold_is_posted_to_the_webhook() {
     s.alerts.wait_idle().await;
     let (_, metrics) = call(
         &s.state,
-        Request::get("/metrics").body(Body::empty()).unwrap(),
+        Request::get("/metrics")
+            .header(paths::ADMIN_TOKEN_HEADER, TOKEN)
+            .body(Body::empty())
+            .unwrap(),
     )
     .await;
     assert!(
@@ -316,9 +347,10 @@ async fn a_failing_webhook_is_counted_and_does_not_block() {
 #[tokio::test]
 async fn settings_round_trip_and_the_account_shows_secure_aliases() {
     let s = setup(None, None).await;
+    let me = common::maxima(&s.state).await;
     let (status, body) = call(
         &s.state,
-        Request::get(paths::SETTINGS).body(Body::empty()).unwrap(),
+        me.apply(Request::get(paths::SETTINGS).body(Body::empty()).unwrap()),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -328,7 +360,7 @@ async fn settings_round_trip_and_the_account_shows_secure_aliases() {
     );
     let (_, body) = call(
         &s.state,
-        Request::get(paths::ACCOUNT).body(Body::empty()).unwrap(),
+        me.apply(Request::get(paths::ACCOUNT).body(Body::empty()).unwrap()),
     )
     .await;
     let account: Account = json(&body);
@@ -342,23 +374,25 @@ async fn settings_round_trip_and_the_account_shows_secure_aliases() {
     wanted.sending.tls_version = sendguard_common::MinTlsVersion::Tls13;
     let (status, body) = call(
         &s.state,
-        Request::put(paths::SETTINGS)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(serde_json::to_vec(&wanted).unwrap()))
-            .unwrap(),
+        me.apply(
+            Request::put(paths::SETTINGS)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(serde_json::to_vec(&wanted).unwrap()))
+                .unwrap(),
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(json::<SecureSendingSettings>(&body), wanted);
     let (_, body) = call(
         &s.state,
-        Request::get(paths::SETTINGS).body(Body::empty()).unwrap(),
+        me.apply(Request::get(paths::SETTINGS).body(Body::empty()).unwrap()),
     )
     .await;
     assert_eq!(json::<SecureSendingSettings>(&body), wanted);
     let (_, body) = call(
         &s.state,
-        Request::get(paths::ACCOUNT).body(Body::empty()).unwrap(),
+        me.apply(Request::get(paths::ACCOUNT).body(Body::empty()).unwrap()),
     )
     .await;
     let account: Account = json(&body);
@@ -370,14 +404,16 @@ async fn settings_round_trip_and_the_account_shows_secure_aliases() {
 
     let (status, body) = call(
         &s.state,
-        Request::put(paths::SETTINGS)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(r#"{"mode":"sometimes"}"#))
-            .unwrap(),
+        me.apply(
+            Request::put(paths::SETTINGS)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(r#"{"mode":"sometimes"}"#))
+                .unwrap(),
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(!json::<ApiErrorBody>(&body).error.is_empty());
     // The stored settings are unchanged after a refused update.
-    assert_eq!(s.store.settings("default").await.unwrap(), wanted);
+    assert_eq!(s.store.settings("maxima").await.unwrap(), wanted);
 }

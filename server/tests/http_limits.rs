@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRef};
 use axum::http::{Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
-use sendguard::http::{Limits, app};
+use sendguard::http::Limits;
 use sendguard::store::Store;
 use sendguard_common::{ApiErrorBody, ObservationSource};
 use tower::ServiceExt;
@@ -53,7 +53,7 @@ async fn error_of(response: Response<Body>) -> String {
 #[tokio::test]
 async fn new_probes_per_client_are_limited_with_a_429() {
     let (state, _dir) = common::offline_state().await;
-    let router = app(state.with_limits(Limits::new(3, 6, 100)));
+    let router = common::signed_in_app(state.with_limits(Limits::new(3, 6, 100))).await;
     let addresses = ["a@one.test", "b@one.test", "c@two.test", "d@three.test"];
     let ok = router
         .clone()
@@ -99,7 +99,7 @@ async fn new_probes_per_client_are_limited_with_a_429() {
 #[tokio::test]
 async fn event_streams_are_capped_per_client_and_in_total() {
     let (state, _dir) = common::offline_state().await;
-    let router = app(state.with_limits(Limits::new(100, 2, 3)));
+    let router = common::signed_in_app(state.with_limits(Limits::new(100, 2, 3))).await;
     let open = |peer: &'static str| {
         let router = router.clone();
         async move { router.oneshot(stream(peer, "wait.test")).await.unwrap() }
@@ -151,7 +151,7 @@ async fn one_stream_carries_every_known_verdict_it_names() {
             .await
             .unwrap();
     }
-    let router = app(state);
+    let router = common::signed_in_app(state).await;
     let response = router
         .oneshot(stream("192.0.2.1", "k1.test,k2.test,k3.test,unknown.test"))
         .await

@@ -93,36 +93,66 @@ async fn mail_to_a_secure_address_is_accepted_only_over_tls_at_the_owners_minimu
         "action=DUNNO\n"
     );
 
+    // A user from the database: her secure alias is guarded too.
+    let hash = sendguard::user::password::hash("correct horse battery staple").unwrap();
+    store
+        .add_user(&sendguard::store::users::NewUser {
+            id: "erika",
+            display_name: "Erika",
+            role: sendguard_common::Role::User,
+            addresses: &["Erika@example.org".to_string()],
+            password_hash: &hash,
+        })
+        .await
+        .unwrap();
+    let refused = ask(&mut s, &request("erika@secure.example.org", "")).await;
+    assert!(refused.starts_with("action=550 5.7.1 "), "{refused}");
+    assert_eq!(
+        ask(&mut s, &request("erika@secure.example.org", "TLSv1.2")).await,
+        "action=DUNNO\n"
+    );
+    assert_eq!(
+        ask(&mut s, &request("nobody@secure.example.org", "")).await,
+        "action=DUNNO\n",
+        "not a user's alias: other restrictions decide"
+    );
+
     // Not a request: the connection is closed.
     s.get_mut().write_all(b"GET / HTTP/1.0\n\n").await.unwrap();
     let mut rest = String::new();
     assert_eq!(s.read_line(&mut rest).await.unwrap(), 0, "{rest}");
 
-    // Four messages (the fifth request repeated one): four observations of the sender.
+    // Seven messages (one request repeated another's): seven observations of the sender.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let seen = loop {
         let seen = store.observations("mx.sender.example", 10).await.unwrap();
-        if seen.len() >= 4 || std::time::Instant::now() > deadline {
+        if seen.len() >= 7 || std::time::Instant::now() > deadline {
             break seen;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
-    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert_eq!(seen.len(), 7, "{seen:?}");
     assert!(seen.iter().all(|o| o.source == ObservationSource::Inbound));
     assert!(seen.iter().all(|o| o.ip == "192.0.2.7"));
     let plain: Vec<_> = seen
         .iter()
         .filter(|o| o.class == SecurityClass::NoSsl)
         .collect();
-    assert_eq!(plain.len(), 2);
+    assert_eq!(plain.len(), 4);
     assert_eq!(plain[0].reason, "the sending server did not use STARTTLS");
     let tls: Vec<_> = seen
         .iter()
         .filter(|o| o.class == SecurityClass::SslOk)
         .collect();
-    assert_eq!(tls.len(), 2);
-    assert_eq!(tls[0].tls_version.as_deref(), Some("TLSv1.3"));
-    assert_eq!(tls[0].cipher.as_deref(), Some("TLS_AES_128_GCM_SHA256"));
+    assert_eq!(tls.len(), 3);
+    assert!(
+        tls.iter()
+            .any(|o| o.tls_version.as_deref() == Some("TLSv1.3"))
+    );
+    assert!(
+        tls.iter()
+            .all(|o| o.cipher.as_deref() == Some("TLS_AES_128_GCM_SHA256"))
+    );
     // History only: no verdict, floor or hold follows from a server's TLS as a client.
     assert!(store.verdict("sender.example").await.unwrap().is_none());
     assert!(

@@ -34,8 +34,23 @@ fn request() -> SendRequest {
     }
 }
 
-async fn call(router: &axum::Router, request: Request<Body>) -> (StatusCode, Vec<u8>) {
-    let response = router.clone().oneshot(request).await.unwrap();
+/// The router with maxima signed in: every request goes with her session.
+struct Api {
+    router: axum::Router,
+    session: common::TestSession,
+}
+
+async fn signed_in(state: sendguard::http::AppState) -> Api {
+    let session = common::maxima(&state).await;
+    Api {
+        router: app(state),
+        session,
+    }
+}
+
+async fn call(api: &Api, request: Request<Body>) -> (StatusCode, Vec<u8>) {
+    let request = api.session.apply(request);
+    let response = api.router.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let is_json = response
         .headers()
@@ -60,7 +75,7 @@ fn get(path: &str) -> Request<Body> {
 #[tokio::test]
 async fn a_posted_message_is_on_disk_when_answered_and_comes_back() {
     let (state, dir) = common::offline_state().await;
-    let router = app(state);
+    let router = signed_in(state).await;
     let (status, body) = call(&router, post(serde_json::to_vec(&request()).unwrap())).await;
     assert_eq!(
         status,
@@ -146,7 +161,7 @@ async fn a_posted_message_is_on_disk_when_answered_and_comes_back() {
 async fn refused_messages_get_a_short_json_error_and_queue_nothing() {
     let (state, _dir) = common::offline_state().await;
     let store = <Store as axum::extract::FromRef<_>>::from_ref(&state);
-    let router = app(state);
+    let router = signed_in(state).await;
     let mut not_mine = request();
     not_mine.from = "someone@else.example".into();
     let mut malformed = request();
@@ -188,7 +203,7 @@ async fn refused_messages_get_a_short_json_error_and_queue_nothing() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     let error: ApiErrorBody = serde_json::from_slice(&body).unwrap();
     assert_eq!(error.error, "the message is larger than 1024 KiB");
-    assert!(store.messages("default").await.unwrap().is_empty());
+    assert!(store.messages("maxima").await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -284,7 +299,7 @@ async fn a_worker_claims_by_domain_and_records_attempts() {
 async fn the_secure_alias_is_a_sender_only_while_secure_sending_is_on() {
     let (state, _dir) = common::offline_state().await;
     let store = <Store as axum::extract::FromRef<_>>::from_ref(&state);
-    let router = app(state);
+    let router = signed_in(state).await;
     let mut alias = request();
     alias.from = "maxima.mustermann@secure.sendguard.example".into();
     let body = serde_json::to_vec(&alias).unwrap();
@@ -301,7 +316,7 @@ async fn the_secure_alias_is_a_sender_only_while_secure_sending_is_on() {
         mode: sendguard_common::SecureMode::On,
         ..Default::default()
     };
-    store.set_settings("default", &on).await.unwrap();
+    store.set_settings("maxima", &on).await.unwrap();
     let (status, answer) = call(&router, post(body)).await;
     assert_eq!(status, StatusCode::CREATED);
     let queued: MessageView = serde_json::from_slice(&answer).unwrap();
@@ -314,7 +329,7 @@ async fn the_queue_of_one_user_is_bounded() {
     // refused for now (503, nothing queued) and the user's earlier messages are all kept.
     let (state, _dir) = common::offline_state().await;
     let store = <Store as axum::extract::FromRef<_>>::from_ref(&state);
-    let router = app(state);
+    let router = signed_in(state).await;
     let full = SendRequest {
         to: (0..100).map(|i| format!("r{i}@example.org")).collect(),
         cc: vec![],
@@ -342,7 +357,7 @@ async fn the_queue_of_one_user_is_bounded() {
         error.error
     );
     assert_eq!(
-        store.pending_recipients("default").await.unwrap(),
+        store.pending_recipients("maxima").await.unwrap(),
         messages * per_message
     );
 }

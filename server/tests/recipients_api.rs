@@ -48,7 +48,7 @@ async fn pending_verdicts_arrive_on_the_event_stream() {
     let prober = Prober::new(common::sim_probe_config(&world)).unwrap();
     let store = Store::open(&dir.path().join("sendguard.db")).await.unwrap();
     let verdicts = Verdicts::new(prober, store, Alerts::default(), Duration::from_secs(3600));
-    let router = app(AppState::new(verdicts));
+    let router = common::signed_in_app(AppState::new(verdicts)).await;
 
     let request = r#"{"addresses":["user@tls.test","not-an-address","Someone@PLAIN.test"]}"#;
     let (status, body) = post(router.clone(), request.into()).await;
@@ -101,7 +101,14 @@ async fn pending_verdicts_arrive_on_the_event_stream() {
 #[tokio::test]
 async fn malformed_requests_get_a_json_error() {
     let (state, _dir) = common::offline_state().await;
-    let router = app(state);
+    // Signed out: nothing is read.
+    let (status, body) = post(app(state.clone()), "{not json".into()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        serde_json::from_slice::<ApiErrorBody>(&body).unwrap().error,
+        "sign in first"
+    );
+    let router = common::signed_in_app(state).await;
     let (status, body) = post(router.clone(), "{not json".into()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let error: ApiErrorBody = serde_json::from_slice(&body).unwrap();

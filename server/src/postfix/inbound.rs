@@ -155,20 +155,32 @@ pub struct Guard {
 }
 
 impl Guard {
-    /// The receiving minimum of `recipient` when it is one of the account's secure aliases:
-    /// the expert choice, else the defaults (TLS 1.2). A secure alias is guarded even while
-    /// secure sending is off or the settings cannot be read: never less than TLS.
+    /// The receiving minimum of `recipient` when it is a secure alias: of a user in the
+    /// database (the owner of the address without `secure.`), or of the configured account
+    /// (`--account`, settings of the built-in user); the owner's expert choice, else the
+    /// defaults (TLS 1.2). A secure alias is guarded even while secure sending is off or the
+    /// settings cannot be read: never less than TLS.
     async fn requirement(&self, recipient: &str) -> Option<TransportRequirement> {
-        let secure = self
-            .account
-            .addresses
-            .iter()
-            .filter_map(|a| secure_alias(a))
-            .any(|alias| alias.eq_ignore_ascii_case(recipient));
-        if !secure {
-            return None;
-        }
-        match self.store.settings(DEFAULT_USER).await {
+        let (local, domain) = recipient.rsplit_once('@')?;
+        let base = format!("{local}@{}", domain.strip_prefix("secure.")?);
+        let owner = match self.store.user_of_address(&base).await {
+            Ok(Some(user)) => user,
+            // Unreadable: guarded all the same, with the defaults.
+            Err(_) => return Some(TransportRequirement::default()),
+            Ok(None) => {
+                let configured = self
+                    .account
+                    .addresses
+                    .iter()
+                    .filter_map(|a| secure_alias(a))
+                    .any(|alias| alias.eq_ignore_ascii_case(recipient));
+                if !configured {
+                    return None;
+                }
+                DEFAULT_USER.to_string()
+            }
+        };
+        match self.store.settings(&owner).await {
             Ok(s) if s.mode == SecureMode::Expert => Some(s.receiving),
             _ => Some(TransportRequirement::default()),
         }

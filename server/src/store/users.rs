@@ -94,14 +94,14 @@ impl Store {
         user_row(&mut conn, id).await
     }
 
-    /// The user an address belongs to.
+    /// The user an address belongs to (compared without regard to ASCII case).
     pub async fn user_of_address(&self, address: &str) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT user_id FROM user_addresses WHERE address = ?")
-                .bind(address)
-                .fetch_optional(&self.pool)
-                .await?,
+        Ok(sqlx::query_scalar(
+            "SELECT user_id FROM user_addresses WHERE address = ? COLLATE NOCASE",
         )
+        .bind(address)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// The stored password hash of a user.

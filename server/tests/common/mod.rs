@@ -231,3 +231,114 @@ pub fn run_sendguard(
     }
     child.wait_with_output().expect("sendguard ends")
 }
+
+/// A signed-in session for tests that drive the router: its cookie and CSRF token.
+#[derive(Clone, Debug)]
+pub struct TestSession {
+    /// `sendguard_session=...`.
+    pub cookie: String,
+    /// The session's CSRF token.
+    pub csrf: String,
+}
+
+impl TestSession {
+    /// `request` with the session's cookie and CSRF token.
+    pub fn apply(
+        &self,
+        mut request: axum::http::Request<axum::body::Body>,
+    ) -> axum::http::Request<axum::body::Body> {
+        let headers = request.headers_mut();
+        headers.insert(
+            axum::http::header::COOKIE,
+            self.cookie.parse().expect("a cookie header"),
+        );
+        headers.insert(
+            sendguard_common::paths::CSRF_HEADER,
+            self.csrf.parse().expect("a CSRF header"),
+        );
+        request
+    }
+}
+
+/// The password of the users [`signed_in`] makes.
+pub const TEST_PASSWORD: &str = "correct horse battery staple";
+
+/// Adds the user `login` with `address` and `role` to the store of `state` (unless there),
+/// signs in through the router, and gives the session.
+pub async fn signed_in(
+    state: &sendguard::http::AppState,
+    login: &str,
+    address: &str,
+    role: sendguard_common::Role,
+) -> TestSession {
+    use axum::extract::FromRef;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let verdicts = sendguard::verdicts::Verdicts::from_ref(state);
+    let store = verdicts.store();
+    if store
+        .user(login)
+        .await
+        .expect("the store answers")
+        .is_none()
+    {
+        let hash = sendguard::user::password::hash(TEST_PASSWORD).expect("a hash");
+        store
+            .add_user(&sendguard::store::users::NewUser {
+                id: login,
+                display_name: "Maxima Mustermann",
+                role,
+                addresses: &[address.to_string()],
+                password_hash: &hash,
+            })
+            .await
+            .expect("the user is added");
+    }
+    let body = serde_json::json!({ "login": login, "password": TEST_PASSWORD }).to_string();
+    let request = axum::http::Request::post(sendguard_common::paths::SESSION)
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from(body))
+        .expect("a request");
+    let response = sendguard::http::app(state.clone())
+        .oneshot(request)
+        .await
+        .expect("an answer");
+    assert_eq!(response.status(), 200, "signed in");
+    let cookie = response.headers()[axum::http::header::SET_COOKIE]
+        .to_str()
+        .expect("a cookie")
+        .split(';')
+        .next()
+        .expect("name=value")
+        .to_string();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    let view: sendguard_common::SessionView = serde_json::from_slice(&bytes).expect("JSON");
+    TestSession {
+        cookie,
+        csrf: view.csrf_token,
+    }
+}
+
+/// [`signed_in`] as the default account's user, `maxima`.
+pub async fn maxima(state: &sendguard::http::AppState) -> TestSession {
+    signed_in(
+        state,
+        "maxima",
+        "maxima.mustermann@sendguard.example",
+        sendguard_common::Role::User,
+    )
+    .await
+}
+
+/// The application of `state` with maxima signed in: every request goes with her session.
+pub async fn signed_in_app(state: sendguard::http::AppState) -> axum::Router {
+    let session = maxima(&state).await;
+    sendguard::http::app(state).layer(tower::util::MapRequestLayer::new(
+        move |request: axum::http::Request<axum::body::Body>| session.apply(request),
+    ))
+}
