@@ -8,7 +8,7 @@
 //           simulated internet: DNS with DNSSEC, STARTTLS, TLS handshake, DANE).
 //
 // Usage: SENDGUARD_BIN=$PWD/target/release/sendguard node tests/bench/badge_latency.mjs [runs] [unseenRuns]
-import { ComposePage, launchBrowser, startServer } from '../e2e/support.mjs';
+import { ComposePage, launchBrowser, signInContext, startServer } from '../e2e/support.mjs';
 
 const runs = Number(process.argv[2] ?? 50);
 const unseenRuns = Number(process.argv[3] ?? 10);
@@ -60,6 +60,7 @@ try {
   const server = await startServer(['demo']);
   try {
     const context = await browser.newContext({ locale: 'de-DE' });
+    await signInContext(context, server.url, server.logins.user);
     const compose = new ComposePage(await context.newPage(), server.url);
     await compose.open();
     await measure(compose, `warmup@${DOMAIN}`); // probes the domain once
@@ -91,6 +92,7 @@ try {
     const fresh = await startServer(['demo']);
     try {
       const context = await browser.newContext({ locale: 'de-DE' });
+      await signInContext(context, fresh.url, fresh.logins.user);
       const compose = new ComposePage(await context.newPage(), fresh.url);
       await compose.open();
       const r = await measure(compose, `new${i}@${DOMAIN}`);

@@ -188,6 +188,17 @@ export function useServer(args = ['serve'], env = {}) {
 }
 
 /**
+ * Signs the browser `context` in at `url` as `who` ({ login, password }) through the API: the
+ * context's request API shares its cookies, so its pages start signed in.
+ */
+export async function signInContext(context, url, { login, password }) {
+  const response = await context.request.post(url + 'api/session', { data: { login, password } });
+  if (response.status() !== 200) {
+    throw new Error(`signing in as ${login} failed: ${response.status()} ${await response.text()}`);
+  }
+}
+
+/**
  * `useServer` (by default `sendguard demo`) and headless Chromium for the enclosing suite.
  * Returns getters for `url`, `logins` and `browser`, `api(who)` as `useServer`'s,
  * `newPage(options)` (a page in a fresh browser context: its own storage and cookies) and
@@ -207,14 +218,7 @@ export function useServerAndBrowser(args = ['demo'], env = {}) {
     api: (who) => server.api(who),
     async newPage({ locale = 'de-DE', viewport = { width: 1100, height: 760 }, as = 'user' } = {}) {
       const context = await browser.newContext({ locale, viewport });
-      if (as) {
-        // The context's request API shares its cookies: the page starts signed in.
-        const { login, password } = server.logins[as];
-        const response = await context.request.post(server.url + 'api/session', { data: { login, password } });
-        if (response.status() !== 200) {
-          throw new Error(`signing in as ${login} failed: ${response.status()} ${await response.text()}`);
-        }
-      }
+      if (as) await signInContext(context, server.url, server.logins[as]);
       return context.newPage();
     },
     async openCompose(options = {}, path = '') {
