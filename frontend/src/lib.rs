@@ -33,14 +33,14 @@ pub fn App() -> impl IntoView {
     let lang = use_lang();
     Location::provide();
     let session = Session::provide();
-    // `None` while the server is asked, then whether someone is signed in: the pages are
-    // built again only when that changes.
-    let signed_in = Memo::new(move |_| match session.state() {
+    // `None` while the server is asked, then whether someone is signed in (the state changes
+    // only between these, so the pages are built again only then).
+    let signed_in = move || match session.state() {
         SessionState::Checking => None,
         SessionState::SignedOut => Some(false),
         SessionState::SignedIn(_) => Some(true),
-    });
-    let main = move || match signed_in.get() {
+    };
+    let main = move || match signed_in() {
         None => view! { <p class="notice notice-info">{move || lang.get().text(Key::Loading)}</p> }
             .into_any(),
         Some(false) => pages::sign_in::SignInPage().into_any(),
@@ -49,7 +49,7 @@ pub fn App() -> impl IntoView {
     view! {
         <header class="topbar">
             <span class="brand">"Sendguard"</span>
-            <Show when=move || signed_in.get() == Some(true)>
+            <Show when=move || signed_in() == Some(true)>
                 <nav aria-label=move || lang.get().text(Key::Navigation)>
                     <NavLink to=Page::Compose>{move || lang.get().text(Key::NavCompose)}</NavLink>
                     <NavLink to=Page::Sent>{move || lang.get().text(Key::NavSent)}</NavLink>

@@ -63,14 +63,22 @@ impl Session {
             state: RwSignal::new(SessionState::Checking),
             sign_out_error: RwSignal::new(None),
         };
-        api::on_signed_out(move || session.state.set(SessionState::SignedOut));
+        api::on_signed_out(move || session.set(SessionState::SignedOut));
         spawn_local(async move {
             let answer = api::session().await;
             // A 401 has already said "signed out"; anything else is the answer.
-            session.state.set(SessionState::from_answer(&answer));
+            session.set(SessionState::from_answer(&answer));
         });
         provide_context(session);
         session
+    }
+
+    /// Changes the state, and tells the views only if it is a change: a second 401 while
+    /// signed out does not rebuild the sign-in page (and clear what is typed there).
+    fn set(self, state: SessionState) {
+        if self.state.with_untracked(|s| *s != state) {
+            self.state.set(state);
+        }
     }
 
     /// The session provided by [`Session::provide`].
@@ -91,7 +99,7 @@ impl Session {
     /// Records a successful sign-in: the page asked for is shown.
     pub fn signed_in(self, session: SessionView) {
         self.sign_out_error.set(None);
-        self.state.set(SessionState::SignedIn(session));
+        self.set(SessionState::SignedIn(session));
     }
 
     /// Signs out at the server, then shows the sign-in page; if the server cannot be told,
@@ -99,7 +107,7 @@ impl Session {
     pub fn sign_out(self) {
         spawn_local(async move {
             match api::sign_out().await {
-                Ok(()) => self.state.set(SessionState::SignedOut),
+                Ok(()) => self.set(SessionState::SignedOut),
                 Err(e) => self.sign_out_error.set(Some(e)),
             }
         });
