@@ -262,3 +262,29 @@ async fn each_user_sees_only_their_own_settings_draft_and_messages() {
         .remove(sendguard_common::paths::CSRF_HEADER);
     assert_eq!(ask(no_csrf).await.status(), StatusCode::FORBIDDEN);
 }
+
+/// Every answer, the page's and the API's, carries the Content-Security-Policy and the other
+/// headers that keep the page to itself.
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let (state, _dir) = common::offline_state().await;
+    for path in ["/api/health", "/", "/api/nothing-here", "/api/account"] {
+        let response = app(state.clone())
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let h = response.headers();
+        let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        for part in [
+            "default-src 'self'",
+            "script-src 'self' 'wasm-unsafe-eval'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ] {
+            assert!(csp.contains(part), "{path}: {csp}");
+        }
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+        assert_eq!(h[header::REFERRER_POLICY], "no-referrer", "{path}");
+    }
+}

@@ -16,6 +16,11 @@ use axum::response::{IntoResponse, Response};
 struct Dist;
 
 const INDEX: &str = "index.html";
+
+/// The embedded `index.html`, when the frontend was built in.
+pub fn index_html() -> Option<String> {
+    Dist::get(INDEX).map(|f| String::from_utf8_lossy(&f.data).into_owned())
+}
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
 
@@ -74,14 +79,6 @@ fn respond(
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
     response
 }
 

@@ -11,6 +11,7 @@ mod assets;
 pub mod auth;
 pub mod draft;
 mod error;
+pub mod headers;
 pub mod https;
 pub mod limits;
 pub mod messages;
@@ -231,6 +232,7 @@ pub fn app(state: AppState) -> Router {
         .merge(drafts)
         .merge(messages)
         .layer(middleware::from_fn_with_state(state.clone(), origin::check))
+        .layer(middleware::map_response(headers::add))
         .with_state(state)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
