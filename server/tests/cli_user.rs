@@ -157,6 +157,47 @@ async fn users_are_added_listed_changed_and_removed() {
         .status
         .success()
     );
+    // `sendguard send --user`: the user's addresses, the message under their name.
+    let send = |args: &[&str]| {
+        let all: Vec<&str> = ["send", "--subject", "Hallo"]
+            .iter()
+            .chain(args)
+            .copied()
+            .collect();
+        sendguard(&db, &all, "Text\n")
+    };
+    let out = send(&[
+        "--user",
+        "maxima",
+        "--from",
+        "max@other.example",
+        "--to",
+        "x@example.org",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(store.messages("maxima").await.unwrap().len(), 1);
+    let out = send(&[
+        "--user",
+        "maxima",
+        "--from",
+        "admin@sendguard.example",
+        "--to",
+        "x@example.org",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "not one of maxima's addresses");
+    assert!(text(&out.stderr).contains("not one of your sender addresses"));
+    let out = send(&[
+        "--user",
+        "nobody",
+        "--from",
+        "x@example.org",
+        "--to",
+        "x@example.org",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("there is no user nobody"));
+    assert_eq!(store.messages("maxima").await.unwrap().len(), 1);
+
     let out = sendguard(&db, &["user", "list"], "");
     let list = text(&out.stdout);
     assert!(

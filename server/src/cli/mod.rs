@@ -84,6 +84,10 @@ pub struct SendArgs {
     /// The user: `"Name <address>"`; repeat for more addresses (default: Maxima Mustermann).
     #[arg(long = "account", value_name = "NAME <ADDRESS>")]
     pub accounts: Vec<String>,
+    /// Send as this user of the database (`sendguard user`): their addresses and settings, and
+    /// the message on their Sent page; instead of `--account`.
+    #[arg(long, value_name = "LOGIN", conflicts_with = "accounts")]
+    pub user: Option<String>,
     /// Where Sendguard remembers (and queues).
     #[command(flatten)]
     pub store: StoreOptions,

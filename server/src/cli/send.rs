@@ -2,8 +2,11 @@
 //! ([`crate::delivery::submit`]), the text read from standard input, and prints the queue's id
 //! and each recipient's state (JSON with `--json`: a [`sendguard_common::MessageView`]).
 //!
+//! The sender is a user of the database with `--user LOGIN` (the message then shows on their
+//! Sent page), else the account given with `--account` (the built-in user).
+//!
 //! Exit status: 0 when the message was queued (it is on disk by then); 1 when it was refused
-//! (the same message is refused again); 75 (`EX_TEMPFAIL`, sysexits.h) when the database was
+//! (the same message is refused again); 2 when there is no such user; 75 (`EX_TEMPFAIL`, sysexits.h) when the database was
 //! busy and trying again may work. With `--wait` the message is also delivered in this process
 //! (one attempt per recipient, [`crate::delivery::worker::deliver_message_now`]) and what each
 //! recipient came to is printed; the exit status is still 0 whatever the outcomes, because the
@@ -31,7 +34,22 @@ const EX_TEMPFAIL: u8 = 75;
 
 /// Runs `sendguard send`.
 pub async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
-    let account = AccountConfig::from_values(&args.accounts)?;
+    let store = Store::open(&args.store.path()).await?;
+    let (account, owner) = match &args.user {
+        Some(login) => {
+            let login = crate::user::users::login_name(login)?;
+            let Some(user) = store.user(&login).await? else {
+                eprintln!("sendguard send: there is no user {login}");
+                store.close().await;
+                return Ok(ExitCode::from(2));
+            };
+            (AccountConfig::from(&user), login)
+        }
+        None => (
+            AccountConfig::from_values(&args.accounts)?,
+            DEFAULT_USER.to_string(),
+        ),
+    };
     let body = read_body()?;
     let request = SendRequest {
         from: args.from,
@@ -41,8 +59,7 @@ pub async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
         subject: args.subject,
         body,
     };
-    let store = Store::open(&args.store.path()).await?;
-    let mut result = submit::submit(&store, &account, DEFAULT_USER, &request).await;
+    let mut result = submit::submit(&store, &account, &owner, &request).await;
     if args.wait
         && let Ok(queued) = &result
     {
@@ -52,7 +69,7 @@ pub async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
         let config = args.delivery.worker();
         worker::deliver_message_now(&store, &deliverer, queued.id, &config).await?;
         verdicts.alerts().wait_idle().await;
-        if let Some(now) = store.message(DEFAULT_USER, queued.id).await? {
+        if let Some(now) = store.message(&owner, queued.id).await? {
             result = Ok(now);
         }
     }
