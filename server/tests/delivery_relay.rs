@@ -159,6 +159,19 @@ fn state_of<'a>(views: &'a [RecipientView], address: &str) -> &'a RecipientView 
         .unwrap_or_else(|| panic!("{address} in {views:?}"))
 }
 
+/// One message to tls.test through a relay set up as `setup`: its recipient must be deferred
+/// (to be tried again); the environment and the reason.
+async fn deferred(setup: Setup) -> (Env, String) {
+    let env = env(setup).await;
+    let queued = env.submit(&["user@tls.test"]).await;
+    let views = env.deliver(queued.id).await;
+    let r = state_of(&views, "user@tls.test");
+    assert_eq!(r.state, RecipientState::Deferred, "{r:?}");
+    assert!(r.next_attempt_at.is_some(), "{r:?}");
+    let reason = r.reason.clone().expect("a reason");
+    (env, reason)
+}
+
 #[tokio::test]
 async fn a_message_is_relayed_over_tls_with_auth_in_one_transaction() {
     let env = env(Setup::default()).await;
@@ -193,17 +206,11 @@ async fn a_message_is_relayed_over_tls_with_auth_in_one_transaction() {
 
 #[tokio::test]
 async fn a_relay_without_starttls_gets_no_auth_and_no_mail_and_the_message_waits() {
-    let env = env(Setup {
+    let (env, reason) = deferred(Setup {
         behaviour: |_| PeerBehaviour::NoStarttls,
         ..Setup::default()
     })
     .await;
-    let queued = env.submit(&["user@tls.test"]).await;
-    let views = env.deliver(queued.id).await;
-    let r = state_of(&views, "user@tls.test");
-    assert_eq!(r.state, RecipientState::Deferred, "{r:?}");
-    assert!(r.next_attempt_at.is_some());
-    let reason = r.reason.as_deref().unwrap();
     assert!(
         reason.contains("the relay does not offer STARTTLS; nothing was sent"),
         "{reason}"
@@ -218,32 +225,22 @@ async fn a_relay_without_starttls_gets_no_auth_and_no_mail_and_the_message_waits
 async fn a_relay_certificate_not_trusted_gets_nothing() {
     // The relay's certificate is from the test's CA, which Sendguard is not told of: the
     // WebPKI roots do not vouch for it.
-    let env = env(Setup {
+    let (env, reason) = deferred(Setup {
         trust_ca: false,
         ..Setup::default()
     })
     .await;
-    let queued = env.submit(&["user@tls.test"]).await;
-    let views = env.deliver(queued.id).await;
-    let r = state_of(&views, "user@tls.test");
-    assert_eq!(r.state, RecipientState::Deferred, "{r:?}");
-    let reason = r.reason.as_deref().unwrap();
     assert!(reason.contains("certificate rejected"), "{reason}");
     env.relay_saw_nothing();
 }
 
 #[tokio::test]
 async fn a_wrong_password_is_deferred_with_the_relays_refusal_and_no_mail_is_sent() {
-    let env = env(Setup {
+    let (env, reason) = deferred(Setup {
         password: "wrong",
         ..Setup::default()
     })
     .await;
-    let queued = env.submit(&["user@tls.test"]).await;
-    let views = env.deliver(queued.id).await;
-    let r = state_of(&views, "user@tls.test");
-    assert_eq!(r.state, RecipientState::Deferred, "{r:?}");
-    let reason = r.reason.as_deref().unwrap();
     assert!(
         reason.contains("the relay refused the credentials of \"sendguard\"")
             && reason.contains("535 5.7.8"),
@@ -260,16 +257,11 @@ async fn a_wrong_password_is_deferred_with_the_relays_refusal_and_no_mail_is_sen
 
 #[tokio::test]
 async fn a_relay_that_offers_no_auth_gets_no_mail_when_an_account_is_configured() {
-    let env = env(Setup {
+    let (env, reason) = deferred(Setup {
         offers_auth: false,
         ..Setup::default()
     })
     .await;
-    let queued = env.submit(&["user@tls.test"]).await;
-    let views = env.deliver(queued.id).await;
-    let r = state_of(&views, "user@tls.test");
-    assert_eq!(r.state, RecipientState::Deferred, "{r:?}");
-    let reason = r.reason.as_deref().unwrap();
     assert!(
         reason.contains("does not offer AUTH PLAIN over TLS"),
         "{reason}"
