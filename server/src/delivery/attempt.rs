@@ -10,11 +10,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use sendguard_common::{DaneStatus, ObservationSource, SecureMode, TransportRequirement, secure};
+use sendguard_common::{ObservationSource, SecureMode, TransportRequirement, secure};
 
 use crate::policy::{self, DomainPlan, Enforcement, HostPlan};
 use crate::probe::facts::DomainFacts;
-use crate::probe::{self, ProbeError, now_unix};
+use crate::probe::{ProbeError, now_unix};
 use crate::smtp::{
     self, DeliveryTls, Envelope, MAX_TRANSACTIONS_PER_SESSION, RecipientReply, SmtpConfig,
     TlsDemand,
@@ -23,6 +23,7 @@ use crate::store::Store;
 use crate::store::queue::{Attempt, QueuedMessage, QueuedRecipient, SentVia};
 use crate::verdicts::{Recorded, VerdictError, Verdicts};
 
+use super::judged::{judged, sent_via, via_of, with_session};
 use super::relay::Relay;
 use super::retry::{Retry, RetrySchedule, in_words};
 
@@ -542,83 +543,4 @@ fn no_transaction(host: &HostPlan, ip: IpAddr, d: &smtp::Delivery) -> String {
         "no transaction".to_string()
     };
     format!("{} ({ip}): {what}", host.host)
-}
-
-/// `facts` with the endpoint `ip` of host `index` replaced by what `session` showed (added when
-/// it was not there), as of now; and the endpoint's position.
-fn with_session(
-    facts: &DomainFacts,
-    index: usize,
-    ip: IpAddr,
-    session: Result<smtp::ProbeSession, smtp::SmtpError>,
-) -> (DomainFacts, Option<usize>) {
-    let Some(h) = facts.host(index) else {
-        return (facts.clone(), None);
-    };
-    let names = [h.host.as_str(), facts.domain.as_str()];
-    let outcome = probe::endpoint_outcome(session, &h.tlsa, &names, &h.host);
-    facts.with_endpoint(index, ip, outcome, now_unix())
-}
-
-/// The judgement of endpoint `ip` of host `index`.
-fn judged(
-    j: &policy::DomainJudgement,
-    index: usize,
-    ip: IpAddr,
-) -> Option<&policy::EndpointJudgement> {
-    j.hosts
-        .get(index)?
-        .endpoints
-        .iter()
-        .find(|e| e.ip == Some(ip))
-}
-
-/// [`sent_via`] for `session`, judged with `facts`.
-fn via_of(
-    facts: &DomainFacts,
-    host: &HostPlan,
-    ip: IpAddr,
-    session: &smtp::ProbeSession,
-) -> SentVia {
-    let (facts, _) = with_session(facts, host.index, ip, Ok(session.clone()));
-    sent_via(&policy::judge(&facts), host, ip, session)
-}
-
-/// How a message went out through `host` at `ip`, as the judged session shows it, in the
-/// badge's terms: DANE and "authenticated" only where the DNS path to the host was signed
-/// ([`policy::DomainJudgement::unsigned`]; with an unsigned MX answer an attacker could have
-/// chosen the host, so its TLSA match or WebPKI certificate authenticates nothing for the
-/// domain), so the Sent page never shows more than the badge promised.
-fn sent_via(
-    j: &policy::DomainJudgement,
-    host: &HostPlan,
-    ip: IpAddr,
-    session: &smtp::ProbeSession,
-) -> SentVia {
-    let e = judged(j, host.index, ip);
-    let unsigned = j
-        .hosts
-        .get(host.index)
-        .and_then(|h| j.unsigned(h))
-        .is_some();
-    let dane = e
-        .map(|e| e.dane)
-        .filter(|d| *d != DaneStatus::None)
-        .map(|d| match d {
-            DaneStatus::Verified if unsigned => DaneStatus::Insecure,
-            other => other,
-        });
-    let webpki = e
-        .and_then(|e| e.tls.as_ref())
-        .is_some_and(|t| t.certificate.webpki_valid);
-    let tls = session.tls.as_ref();
-    SentVia {
-        mx_host: host.host.clone(),
-        ip,
-        tls_version: tls.map(|t| t.version),
-        cipher: tls.map(|t| t.cipher_iana.clone()),
-        dane,
-        verified: tls.is_some() && !unsigned && (dane == Some(DaneStatus::Verified) || webpki),
-        relayed: false,
-    }
 }

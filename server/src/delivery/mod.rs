@@ -5,6 +5,7 @@
 //! the command line show.
 
 pub mod attempt;
+mod judged;
 pub mod relay;
 pub mod retry;
 pub mod submit;
