@@ -7,7 +7,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use sendguard::http::{MAX_SUBMIT_BYTES, app};
+use sendguard::http::MAX_SUBMIT_BYTES;
 use sendguard::store::Store;
 use sendguard::store::queue::{Attempt, SentVia};
 use sendguard::tls::TlsVersion;
@@ -34,23 +34,9 @@ fn request() -> SendRequest {
     }
 }
 
-/// The router with maxima signed in: every request goes with her session.
-struct Api {
-    router: axum::Router,
-    session: common::TestSession,
-}
-
-async fn signed_in(state: sendguard::http::AppState) -> Api {
-    let session = common::maxima(&state).await;
-    Api {
-        router: app(state),
-        session,
-    }
-}
-
-async fn call(api: &Api, request: Request<Body>) -> (StatusCode, Vec<u8>) {
-    let request = api.session.apply(request);
-    let response = api.router.clone().oneshot(request).await.unwrap();
+/// Through the router of `common::signed_in_app`: every request goes with maxima's session.
+async fn call(router: &axum::Router, request: Request<Body>) -> (StatusCode, Vec<u8>) {
+    let response = router.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let is_json = response
         .headers()
@@ -75,7 +61,7 @@ fn get(path: &str) -> Request<Body> {
 #[tokio::test]
 async fn a_posted_message_is_on_disk_when_answered_and_comes_back() {
     let (state, dir) = common::offline_state().await;
-    let router = signed_in(state).await;
+    let router = common::signed_in_app(state).await;
     let (status, body) = call(&router, post(serde_json::to_vec(&request()).unwrap())).await;
     assert_eq!(
         status,
@@ -161,7 +147,7 @@ async fn a_posted_message_is_on_disk_when_answered_and_comes_back() {
 async fn refused_messages_get_a_short_json_error_and_queue_nothing() {
     let (state, _dir) = common::offline_state().await;
     let store = <Store as axum::extract::FromRef<_>>::from_ref(&state);
-    let router = signed_in(state).await;
+    let router = common::signed_in_app(state).await;
     let mut not_mine = request();
     not_mine.from = "someone@else.example".into();
     let mut malformed = request();
@@ -299,7 +285,7 @@ async fn a_worker_claims_by_domain_and_records_attempts() {
 async fn the_secure_alias_is_a_sender_only_while_secure_sending_is_on() {
     let (state, _dir) = common::offline_state().await;
     let store = <Store as axum::extract::FromRef<_>>::from_ref(&state);
-    let router = signed_in(state).await;
+    let router = common::signed_in_app(state).await;
     let mut alias = request();
     alias.from = "maxima.mustermann@secure.sendguard.example".into();
     let body = serde_json::to_vec(&alias).unwrap();
@@ -329,7 +315,7 @@ async fn the_queue_of_one_user_is_bounded() {
     // refused for now (503, nothing queued) and the user's earlier messages are all kept.
     let (state, _dir) = common::offline_state().await;
     let store = <Store as axum::extract::FromRef<_>>::from_ref(&state);
-    let router = signed_in(state).await;
+    let router = common::signed_in_app(state).await;
     let full = SendRequest {
         to: (0..100).map(|i| format!("r{i}@example.org")).collect(),
         cc: vec![],

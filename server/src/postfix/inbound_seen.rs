@@ -23,7 +23,7 @@ use crate::probe::facts::{
 };
 use crate::probe::now_unix;
 use crate::store::Store;
-use crate::tls::{TlsVersion, iana_for_openssl};
+use crate::tls::TlsVersion;
 
 /// Requests waiting to be recorded, at most.
 const QUEUE: usize = 1024;
@@ -94,20 +94,17 @@ impl InboundSeen {
             (Some(_), Some(version)) => SessionFacts {
                 starttls_offered: true,
                 ehlo_refused: None,
-                tls: Some(TlsFacts {
+                tls: Some(TlsFacts::logged(
                     version,
-                    cipher_openssl: self.cipher.clone(),
-                    cipher_iana: iana_for_openssl(&self.cipher)
-                        .unwrap_or(&self.cipher)
-                        .to_string(),
-                    bits: self.bits,
-                    certificate: sendguard_common::CertificateInfo {
+                    &self.cipher,
+                    self.bits,
+                    sendguard_common::CertificateInfo {
                         chain: Vec::new(),
                         webpki_valid: false,
                         webpki_error: Some("a client's certificate is not asked for".into()),
                     },
-                    dane: DaneOutcome::NotApplicable,
-                }),
+                    DaneOutcome::NotApplicable,
+                )),
                 tls_failure: None,
             },
         };

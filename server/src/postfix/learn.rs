@@ -31,7 +31,7 @@ use crate::probe::facts::{
     DaneOutcome, EndpointOutcome, SessionFacts, TlsFacts, TlsFailureFacts, TlsaFacts,
 };
 use crate::probe::now_unix;
-use crate::tls::{TlsVersion, iana_for_openssl};
+use crate::tls::TlsVersion;
 use crate::verdicts::{Recorded, VerdictError, Verdicts};
 
 /// How long an identical finding is not recorded again.
@@ -171,21 +171,20 @@ fn tls_facts(
     } else {
         DaneOutcome::NotApplicable
     };
-    let iana = iana_for_openssl(&t.cipher).unwrap_or(&t.cipher).to_string();
-    Ok(TlsFacts {
+    // Postfix logs no certificate.
+    let certificate = CertificateInfo {
+        chain: Vec::new(),
+        webpki_valid: !usable && t.trust == Trust::Verified,
+        webpki_error: (t.trust != Trust::Verified)
+            .then(|| format!("Postfix logged a {} TLS connection", trust_word(t.trust))),
+    };
+    Ok(TlsFacts::logged(
         version,
-        cipher_openssl: t.cipher.clone(),
-        cipher_iana: iana,
-        bits: t.bits,
-        certificate: CertificateInfo {
-            // Postfix logs no certificate.
-            chain: Vec::new(),
-            webpki_valid: !usable && t.trust == Trust::Verified,
-            webpki_error: (t.trust != Trust::Verified)
-                .then(|| format!("Postfix logged a {} TLS connection", trust_word(t.trust))),
-        },
+        &t.cipher,
+        t.bits,
+        certificate,
         dane,
-    })
+    ))
 }
 
 fn trust_word(t: Trust) -> &'static str {

@@ -264,6 +264,28 @@ pub struct TlsFacts {
 }
 
 impl TlsFacts {
+    /// A session known from a log or a policy request rather than our own handshake: the
+    /// version, the OpenSSL cipher name (its IANA name looked up, else kept), the key bits; no
+    /// chain, so `certificate` says what is known of it.
+    pub fn logged(
+        version: TlsVersion,
+        cipher_openssl: &str,
+        bits: u16,
+        certificate: CertificateInfo,
+        dane: DaneOutcome,
+    ) -> TlsFacts {
+        TlsFacts {
+            version,
+            cipher_openssl: cipher_openssl.to_string(),
+            cipher_iana: crate::tls::iana_for_openssl(cipher_openssl)
+                .unwrap_or(cipher_openssl)
+                .to_string(),
+            bits,
+            certificate,
+            dane,
+        }
+    }
+
     /// A TLS 1.3 handshake (AES-128-GCM) whose chain was not described and is not WebPKI-valid,
     /// with the given DANE outcome: facts written by hand, for tests and examples.
     pub fn tls13_example(dane: DaneOutcome) -> TlsFacts {
