@@ -21,6 +21,7 @@ use crate::cli::{
 use crate::delivery::worker::{self, Wake, Worker};
 #[cfg(feature = "demo")]
 use crate::dns::DnsConfig;
+use crate::http::rate::RequestRates;
 use crate::http::{self, AppState};
 #[cfg(feature = "demo")]
 use crate::probe::ProbeConfig;
@@ -89,6 +90,10 @@ async fn server_state(
     let state = AppState::new(verdicts)
         .with_admin_token(admin_token)
         .with_public_hosts(options.public_hosts.clone())
+        .with_rates(RequestRates::new(
+            options.rate_per_client,
+            options.rate_per_session,
+        ))
         .with_wake(wake);
     Ok((state, worker))
 }

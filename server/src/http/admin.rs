@@ -144,6 +144,7 @@ pub async fn metrics(_admin: Admin, State(state): State<AppState>) -> impl IntoR
     };
     let mut body = v.alerts().render_metrics(open);
     body.push_str(&state.limits().render_metrics());
+    body.push_str(&state.inner.rates.render_metrics());
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         body,

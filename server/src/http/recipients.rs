@@ -76,7 +76,8 @@ pub struct EventsQuery {
 /// Server-sent events named `verdict`, each a [`sendguard_common::DomainVerdict`] in JSON: first the requested
 /// domains already known (read at once, [`Verdicts::known_all`]), then each one as its probe
 /// finishes. A client has at most a few streams open, and the server a bounded number
-/// ([`Limits::open_stream`]).
+/// ([`Limits::open_stream`]); a stream ends after [`EVENT_STREAM_LIFETIME`] and sends a
+/// heartbeat comment while idle ([`Limits::heartbeat`]).
 pub async fn events(
     _session: SignedIn,
     State(verdicts): State<Verdicts>,
@@ -120,5 +121,8 @@ pub async fn events(
                 .json_data(&v)
                 .unwrap_or_else(|_| Event::default().event("error")))
         });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    let heartbeat = KeepAlive::new()
+        .interval(limits.heartbeat())
+        .text("heartbeat");
+    Ok(Sse::new(stream).keep_alive(heartbeat))
 }
