@@ -215,6 +215,7 @@ catalog! {
     SendOpenSent => ("Gesendet ansehen", "Open Sent"),
     SendFailed => ("Nicht gesendet: {0}", "Not sent: {0}"),
     SentTitle => ("Gesendet", "Sent"),
+    ComposeTitle => ("Neue E-Mail", "New message"),
     SentIntro => (
         "Ihre Nachrichten, die neuesten zuerst, mit dem Stand jedes Empfängers. Die Seite aktualisiert sich selbst.",
         "Your messages, newest first, with where each recipient stands. The page updates itself."
