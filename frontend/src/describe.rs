@@ -30,6 +30,7 @@ pub fn cause_key(cause: BlockCause) -> Key {
         BlockCause::NoSuchDomain => Key::CauseNoSuchDomain,
         BlockCause::NoMailServer => Key::CauseNoMailServer,
         BlockCause::HistoryUnavailable => Key::CauseHistoryUnavailable,
+        BlockCause::ResolverNotValidating => Key::CauseResolverNotValidating,
     }
 }
 
@@ -41,7 +42,10 @@ pub fn blocked_outcome(cause: Option<BlockCause>) -> Key {
     match cause {
         Some(BlockCause::OnHold) => Key::OutcomeHeld,
         Some(
-            BlockCause::DnssecBogus | BlockCause::TlsaLookupFailed | BlockCause::HistoryUnavailable,
+            BlockCause::DnssecBogus
+            | BlockCause::TlsaLookupFailed
+            | BlockCause::HistoryUnavailable
+            | BlockCause::ResolverNotValidating,
         ) => Key::OutcomeDeferred,
         Some(
             BlockCause::DaneMismatch

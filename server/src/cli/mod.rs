@@ -2,6 +2,7 @@
 //! through an environment variable so that services can be configured without flags.
 
 pub mod delivery;
+pub mod health;
 pub mod https;
 pub mod postfix;
 pub mod run;
@@ -228,6 +229,9 @@ pub struct ServerOptions {
     /// HTTPS.
     #[command(flatten)]
     pub https: https::HttpsOptions,
+    /// The resolver self-test and stopping.
+    #[command(flatten)]
+    pub health: health::ResolverCheckOptions,
 }
 
 impl ServerOptions {

@@ -12,6 +12,7 @@
 //! | nothing known on any host | `NOTFOUND` (Postfix's own default applies) |
 //! | held, or deferred (bogus DNSSEC, failed TLSA lookup, TLSA mismatch) | `TEMP reason`: Postfix defers |
 //! | the domain accepts no mail (null MX, no such domain) | `NOTFOUND`: Postfix finds that itself |
+//! | any domain while the resolver self-test fails ([`crate::verdicts::resolver`]) | `TEMP reason` |
 //!
 //! One level applies to all of a domain's MX hosts in Postfix, so the strictest of the hosts' is
 //! answered: a host with DANE makes the domain `dane-only`, and Postfix then skips hosts without
@@ -151,6 +152,10 @@ pub async fn answer(verdicts: &Verdicts, memo: &Memo, request: &[u8]) -> Answer 
     let Ok(domain) = domain_of(key) else {
         return unknown;
     };
+    // Nothing is judged while the resolver self-test fails (`verdicts::resolver`).
+    if let Some(why) = verdicts.resolver_failure() {
+        return Answer::Temp(why);
+    }
     match memo.remembered(verdicts.store(), &domain).await {
         Ok(Some(remembered)) if secure => {
             secure_answer_for(&remembered.plan(Some(TransportRequirement::default())))

@@ -425,6 +425,10 @@ impl World {
         ] {
             cmd.env_remove(var);
         }
+        // The resolver self-test of `serve` and `postfix` (other subcommands have no such
+        // option and ignore the variables): a signed name and one in the bogus zone.
+        cmd.env("SENDGUARD_RESOLVER_CHECK_SECURE", "mx.dane-ee.test")
+            .env("SENDGUARD_RESOLVER_CHECK_BOGUS", format!("mx.{BOGUS_ZONE}"));
         cmd
     }
 
