@@ -173,6 +173,22 @@ pub async fn answer(verdicts: &Verdicts, memo: &Memo, request: &[u8]) -> Answer 
     }
 }
 
+/// Counts a lookup for `/metrics` by its map and the kind of answer.
+fn count(request: &[u8], answered: &Answer) {
+    let map = request
+        .split(|b| *b == b' ')
+        .next()
+        .and_then(|m| std::str::from_utf8(m).ok())
+        .unwrap_or("");
+    let kind = match answered {
+        Answer::Ok(_) => "ok",
+        Answer::NotFound => "notfound",
+        Answer::Temp(_) => "temp",
+        Answer::Perm(_) => "perm",
+    };
+    crate::metrics::count_policy_lookup(map, kind);
+}
+
 /// Serves the table on `listener` until the process ends.
 pub async fn serve(listener: TcpListener, verdicts: Verdicts) {
     let memo = std::sync::Arc::new(Memo::default());
@@ -207,7 +223,9 @@ pub async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
                     return;
                 }
             };
-        let reply = answer(verdicts, memo, &request).await.wire();
+        let answered = answer(verdicts, memo, &request).await;
+        count(&request, &answered);
+        let reply = answered.wire();
         if netstring::write(&mut write, reply.as_bytes())
             .await
             .is_err()

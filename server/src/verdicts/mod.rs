@@ -394,6 +394,7 @@ impl Verdicts {
         source: ObservationSource,
     ) -> Result<Recorded, StoreError> {
         let recorded = record(&self.inner.store, facts, source).await?;
+        crate::metrics::count_verdict(&recorded.verdict);
         self.inner.memory.forget_related(&recorded.verdict);
         self.remember(recorded.verdict.clone());
         for hold in &recorded.new_holds {
