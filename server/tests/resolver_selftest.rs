@@ -2,8 +2,8 @@
 //! validates, and each way of breaking validation is caught with its own code (a resolver that
 //! strips signatures, a trust anchor that does not match, a "broken" name that validates, no
 //! resolver at all). While it fails nothing is judged: every verdict is SSL? with the reason,
-//! no probe starts, Postfix's table answers TEMP, `/api/ready` answers 503 naming the resolver,
-//! and one alert fires; when it passes again, all of it comes back.
+//! no probe starts, a delivery is deferred, Postfix's table answers TEMP, `/api/ready` answers
+//! 503 naming the resolver, and one alert fires; when it passes again, all of it comes back.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -11,14 +11,21 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::Request;
 use http_body_util::BodyExt;
+use sendguard::delivery::attempt::Deliverer;
+use sendguard::delivery::retry::RetrySchedule;
+use sendguard::delivery::submit;
+use sendguard::delivery::worker::{WorkerConfig, deliver_message_now};
 use sendguard::dns::DnsConfig;
 use sendguard::dns::selftest::SelfTestNames;
 use sendguard::http::AppState;
 use sendguard::postfix::memo::Memo;
 use sendguard::postfix::tls_policy::{self, Answer};
+use sendguard::user::account::{AccountConfig, DEFAULT_USER};
 use sendguard::verdicts::alerts::Alerts;
 use sendguard::verdicts::resolver::{ResolverCheck, ResolverState};
-use sendguard_common::{BlockCause, Readiness, RecipientSecurity, SecurityClass, paths};
+use sendguard_common::{
+    BlockCause, Readiness, RecipientSecurity, RecipientState, SecurityClass, SendRequest, paths,
+};
 use sendguard_sim::dns::failing::{FailingResolver, Failure};
 use sendguard_sim::dns::{DnsSim, Signing, ZoneSpec};
 use sendguard_sim::world::{SELF_TEST_SECURE, SimWorld, scenarios};
@@ -171,6 +178,44 @@ fn verdict_of(answer: RecipientSecurity) -> sendguard_common::DomainVerdict {
     }
 }
 
+/// A message to tls.test, attempted once through `verdicts`: deferred, saying why.
+async fn assert_deferred(env: &common::SimEnv, verdicts: &sendguard::verdicts::Verdicts) {
+    let request = SendRequest {
+        from: "maxima.mustermann@sendguard.example".into(),
+        to: vec!["someone@tls.test".into()],
+        subject: "Während der Resolver nicht validiert".into(),
+        body: "Text".into(),
+        ..Default::default()
+    };
+    let queued = submit::submit(
+        &env.store,
+        &AccountConfig::default(),
+        DEFAULT_USER,
+        &request,
+    )
+    .await
+    .unwrap();
+    let smtp = env.prober.smtp_config().clone();
+    let deliverer = Deliverer::new(verdicts.clone(), smtp, RetrySchedule::default());
+    deliver_message_now(&env.store, &deliverer, queued.id, &WorkerConfig::default())
+        .await
+        .unwrap();
+    let message = env
+        .store
+        .message(DEFAULT_USER, queued.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let r = &sendguard::delivery::view(&message).recipients[0];
+    assert_eq!(r.state, RecipientState::Deferred, "{r:?}");
+    let reason = r.reason.clone().unwrap_or_default();
+    assert!(reason.contains("self-test fails"), "{reason}");
+    assert!(
+        env.world.peer("mx.tls.test").unwrap().received().is_empty(),
+        "nothing sent"
+    );
+}
+
 #[tokio::test]
 async fn while_the_self_test_fails_nothing_is_judged() {
     let dir = tempfile::tempdir().unwrap();
@@ -232,6 +277,7 @@ async fn while_the_self_test_fails_nothing_is_judged() {
         Answer::Temp(why) => assert!(why.contains("self-test"), "{why}"),
         other => panic!("TEMP expected: {other:?}"),
     }
+    assert_deferred(&env, &verdicts).await;
     let (status, body) = ready(&state, false).await;
     assert_eq!(status, 503);
     assert_eq!(body.failing, ["resolver"]);
@@ -257,6 +303,44 @@ async fn while_the_self_test_fails_nothing_is_judged() {
     let (status, body) = ready(&state, false).await;
     assert_eq!((status, body.ready), (200, true));
     env.world.shutdown().await;
+}
+
+#[tokio::test]
+async fn ready_names_the_worker_and_the_postfix_services() {
+    use axum::extract::FromRef;
+    use sendguard::http::ready::ReadyParts;
+    let (state, _dir) = common::offline_state().await;
+    let verdicts = sendguard::verdicts::Verdicts::from_ref(&state);
+    let smtp = verdicts.prober().smtp_config().clone();
+    let deliverer = Deliverer::new(verdicts.clone(), smtp, RetrySchedule::default());
+    let worker = sendguard::delivery::worker::spawn(
+        verdicts.store().clone(),
+        deliverer,
+        WorkerConfig::default(),
+        Default::default(),
+    );
+    let table = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gone = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gone_addr = gone.local_addr().unwrap();
+    drop(gone);
+    let state = state.with_ready_parts(ReadyParts {
+        worker: Some(worker.running()),
+        services: vec![
+            ("postfix_tls_policy", table.local_addr().unwrap()),
+            ("postfix_policy_service", gone_addr),
+        ],
+    });
+    let (status, body) = ready(&state, false).await;
+    assert_eq!(status, 503);
+    assert_eq!(body.failing, ["postfix_policy_service"]);
+    assert_eq!(
+        body.checks["postfix_policy_service"].code.as_deref(),
+        Some("not_listening")
+    );
+    assert!(body.checks["delivery"].ok && body.checks["postfix_tls_policy"].ok);
+    worker.stop(Duration::from_secs(5)).await;
+    let (_, body) = ready(&state, false).await;
+    assert_eq!(body.failing, ["delivery", "postfix_policy_service"]);
 }
 
 #[tokio::test]
