@@ -357,6 +357,15 @@ mod weakest_tests {
             Key::OutcomeRefused
         );
         assert_eq!(blocked_outcome(None), Key::OutcomeRefused);
+        // Sendguard's own resolver cannot validate: nothing about the domain, the mail waits.
+        assert_eq!(
+            blocked_outcome(Some(BlockCause::ResolverNotValidating)),
+            Key::OutcomeDeferred
+        );
+        assert_eq!(
+            cause_key(BlockCause::ResolverNotValidating),
+            Key::CauseResolverNotValidating
+        );
     }
 
     #[test]
