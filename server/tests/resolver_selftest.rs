@@ -139,6 +139,32 @@ async fn each_way_of_breaking_validation_is_caught() {
     world.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_failing_self_test_is_posted_to_the_webhook() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let receiver = common::webhook_receiver(listener);
+    let alerts = Alerts::new(Some(&url)).unwrap();
+    let nobody = DnsConfig {
+        resolver: Some("127.0.0.1:9".parse().unwrap()),
+        trust_anchor: None,
+        timeout: Duration::from_secs(1),
+    };
+    let check =
+        ResolverCheck::new(&nobody, SelfTestNames::default(), Duration::from_secs(300)).unwrap();
+    check.run_once(&alerts).await;
+    let (head, body) = tokio::time::timeout(Duration::from_secs(10), receiver)
+        .await
+        .expect("the webhook is called in time")
+        .unwrap();
+    assert!(head.starts_with("POST /hook HTTP/1.1"), "{head}");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["event"], "resolver_failing");
+    assert_eq!(json["resolver"]["state"], "failing");
+    assert_eq!(json["resolver"]["code"], "no_answer");
+    alerts.wait_idle().await;
+}
+
 /// Breaks (or mends) the signed name of the self-test in `world`.
 async fn sign_self_test_name(world: &SimWorld, signing: Signing) {
     world
