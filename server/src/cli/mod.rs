@@ -220,6 +220,22 @@ pub struct ServerOptions {
         value_name = "DAYS"
     )]
     pub keep_observations: u32,
+    /// Requests one client address may make to the API per minute (0: no limit).
+    #[arg(
+        long,
+        env = "SENDGUARD_RATE_PER_CLIENT",
+        default_value_t = crate::http::rate::PER_CLIENT,
+        value_name = "N"
+    )]
+    pub rate_per_client: u32,
+    /// Requests one session may make to the API per minute (0: no limit).
+    #[arg(
+        long,
+        env = "SENDGUARD_RATE_PER_SESSION",
+        default_value_t = crate::http::rate::PER_SESSION,
+        value_name = "N"
+    )]
+    pub rate_per_session: u32,
     /// Delivery: retries and the worker.
     #[command(flatten)]
     pub delivery: delivery::DeliveryOptions,

@@ -21,6 +21,7 @@ use crate::cli::{
 use crate::delivery::worker::{self, Wake, Worker};
 use crate::dns::DnsConfig;
 use crate::dns::selftest::SelfTestNames;
+use crate::http::rate::RequestRates;
 use crate::http::ready::ReadyParts;
 use crate::http::shutdown::Stopping;
 use crate::http::{self, AppState};
@@ -92,6 +93,10 @@ async fn server_state(
     let state = AppState::new(verdicts)
         .with_admin_token(admin_token)
         .with_public_hosts(options.public_hosts.clone())
+        .with_rates(RequestRates::new(
+            options.rate_per_client,
+            options.rate_per_session,
+        ))
         .with_wake(wake)
         .with_ready_parts(ReadyParts {
             worker: Some(worker.running()),

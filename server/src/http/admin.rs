@@ -149,6 +149,7 @@ pub async fn metrics(_admin: Admin, State(state): State<AppState>) -> impl IntoR
     };
     let mut body = v.alerts().render_metrics(open);
     body.push_str(&state.limits().render_metrics());
+    body.push_str(&state.inner.rates.render_metrics());
     if let Some(check) = v.resolver_check() {
         body.push_str(&check.render_metrics());
     }

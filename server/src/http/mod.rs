@@ -16,6 +16,7 @@ pub mod https;
 pub mod limits;
 pub mod messages;
 pub mod origin;
+pub mod rate;
 pub mod ready;
 pub mod recipients;
 pub mod shutdown;
@@ -66,6 +67,7 @@ struct Inner {
     verdicts: Verdicts,
     admin_token: Option<Arc<str>>,
     limits: Limits,
+    rates: rate::RequestRates,
     wake: Wake,
     auth: auth::AuthConfig,
     sign_in_limits: auth::SignInLimits,
@@ -84,6 +86,12 @@ impl FromRef<AppState> for shutdown::Stopping {
 impl FromRef<AppState> for Limits {
     fn from_ref(state: &AppState) -> Limits {
         state.inner.limits.clone()
+    }
+}
+
+impl FromRef<AppState> for rate::RequestRates {
+    fn from_ref(state: &AppState) -> rate::RequestRates {
+        state.inner.rates.clone()
     }
 }
 
@@ -114,6 +122,7 @@ impl AppState {
                 verdicts,
                 admin_token: None,
                 limits: Limits::default(),
+                rates: rate::RequestRates::default(),
                 wake: Wake::default(),
                 auth: auth::AuthConfig::default(),
                 sign_in_limits: auth::SignInLimits::default(),
@@ -156,6 +165,12 @@ impl AppState {
     /// What one client may cost ([`limits`]; by default [`Limits::default`]).
     pub fn with_limits(self, limits: Limits) -> Self {
         self.with(|i| i.limits = limits)
+    }
+
+    /// Requests per minute per client and per session ([`rate`]; by default
+    /// [`rate::RequestRates::default`]).
+    pub fn with_rates(self, rates: rate::RequestRates) -> Self {
+        self.with(|i| i.rates = rates)
     }
 
     /// How sessions last and whether their cookie is `Secure`.
@@ -263,6 +278,7 @@ pub fn app(state: AppState) -> Router {
         .merge(drafts)
         .merge(messages)
         .layer(middleware::from_fn_with_state(state.clone(), origin::check))
+        .layer(middleware::from_fn_with_state(state.clone(), rate::check))
         .layer(middleware::map_response(headers::add))
         .with_state(state)
         .layer(CompressionLayer::new())

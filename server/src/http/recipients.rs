@@ -77,8 +77,9 @@ pub struct EventsQuery {
 /// Server-sent events named `verdict`, each a [`sendguard_common::DomainVerdict`] in JSON: first the requested
 /// domains already known (read at once, [`Verdicts::known_all`]), then each one as its probe
 /// finishes. A client has at most a few streams open, and the server a bounded number
-/// ([`Limits::open_stream`]). The stream ends after [`EVENT_STREAM_LIFETIME`], or at once when
-/// the server stops ([`Stopping`]).
+/// ([`Limits::open_stream`]); a stream ends after [`EVENT_STREAM_LIFETIME`], or at once when
+/// the server stops ([`Stopping`]), and sends a heartbeat comment while idle
+/// ([`Limits::heartbeat`]).
 pub async fn events(
     _session: SignedIn,
     State(verdicts): State<Verdicts>,
@@ -125,5 +126,8 @@ pub async fn events(
                 .json_data(&v)
                 .unwrap_or_else(|_| Event::default().event("error")))
         });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    let heartbeat = KeepAlive::new()
+        .interval(limits.heartbeat())
+        .text("heartbeat");
+    Ok(Sse::new(stream).keep_alive(heartbeat))
 }
