@@ -1,5 +1,5 @@
-//! The options of the resolver self-test ([`crate::verdicts::resolver`]) and of stopping, shared
-//! by `serve`, `demo` and `postfix`.
+//! The options of the resolver self-test ([`crate::verdicts::resolver`]), shared by `serve`,
+//! `demo`, `postfix`, `probe` and `send`, and of stopping (`serve`, `demo`).
 
 use std::time::Duration;
 
@@ -31,6 +31,11 @@ pub struct ResolverCheckOptions {
         value_name = "SECONDS"
     )]
     pub resolver_check_interval: u64,
+}
+
+/// How a serving subcommand stops.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StopOptions {
     /// How long a stopping server (SIGTERM, Ctrl-C) waits for the deliveries in flight.
     #[arg(
         long,
@@ -39,6 +44,13 @@ pub struct ResolverCheckOptions {
         value_name = "SECONDS"
     )]
     pub shutdown_grace: u64,
+}
+
+impl StopOptions {
+    /// How long deliveries in flight get when stopping.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace)
+    }
 }
 
 impl ResolverCheckOptions {
@@ -53,9 +65,17 @@ impl ResolverCheckOptions {
         }
     }
 
-    /// How long deliveries in flight get when stopping.
-    pub fn shutdown_grace(&self) -> Duration {
-        Duration::from_secs(self.shutdown_grace)
+    /// The self-test through `dns`'s resolver and trust anchor, run once now (for the
+    /// commands that run once: `probe`, `send --wait`); its failure logged and alerted.
+    pub async fn check_once(
+        &self,
+        dns: &DnsConfig,
+        alerts: &Alerts,
+    ) -> anyhow::Result<ResolverCheck> {
+        let interval = Duration::from_secs(self.resolver_check_interval);
+        let check = ResolverCheck::new(dns, self.names(SelfTestNames::default()), interval)?;
+        check.run_once(alerts).await;
+        Ok(check)
     }
 
     /// Builds the self-test through `dns`'s resolver and trust anchor and runs it now and then

@@ -152,7 +152,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (state, worker) = server_state(prober, names, store.clone(), &args.server, token).await?;
     let pruning = store::spawn_pruning(store.clone(), args.server.keep_observations());
     let https = https_files(&args.server, args.listen, &args.store.path())?;
-    let grace = args.server.health.shutdown_grace();
+    let grace = args.server.stop.shutdown_grace();
     let result = serve_until_stopped(args.listen, state, https, worker, grace).await;
     pruning.abort();
     store.close().await;
@@ -229,7 +229,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let state = state.with_demo_domains(world.domains().to_vec());
     let pruning = store::spawn_pruning(store.clone(), args.server.keep_observations());
     let https = https_files(&args.server, args.listen, &db)?;
-    let grace = args.server.health.shutdown_grace();
+    let grace = args.server.stop.shutdown_grace();
     let result = serve_until_stopped(args.listen, state, https, worker, grace).await;
     pruning.abort();
     store.close().await;
@@ -260,9 +260,16 @@ async fn probe(args: ProbeArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::from(2));
     }
-    let prober = Prober::new(args.probe.probe_config())?;
-    let store = open_store(&args.store.path()).await?;
+    let config = args.probe.probe_config();
     let alerts = Alerts::new(args.alert_webhook.as_deref())?;
+    let check = args.health.check_once(&config.dns, &alerts).await?;
+    if let Some(why) = check.state().failure() {
+        eprintln!("sendguard probe: nothing probed: {why}");
+        alerts.wait_idle().await;
+        return Ok(ExitCode::from(3));
+    }
+    let prober = Prober::new(config)?;
+    let store = open_store(&args.store.path()).await?;
     let verdicts = Verdicts::new(prober, store.clone(), alerts, Duration::ZERO);
     let results =
         futures::future::join_all(args.targets.iter().map(|t| verdicts.probe_now(t, true)))

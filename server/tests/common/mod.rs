@@ -220,6 +220,15 @@ pub fn run_sendguard(
     let mut child = Command::new(env!("CARGO_BIN_EXE_sendguard"))
         .args(args)
         .env("SENDGUARD_DATABASE", database)
+        // The resolver self-test of `send --wait` against the simulated internet.
+        .env(
+            "SENDGUARD_RESOLVER_CHECK_SECURE",
+            sendguard_sim::world::SELF_TEST_SECURE,
+        )
+        .env(
+            "SENDGUARD_RESOLVER_CHECK_BOGUS",
+            sendguard_sim::world::SELF_TEST_BOGUS,
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
