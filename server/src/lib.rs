@@ -12,7 +12,8 @@
 //! - `delivery`: submission of messages into the queue (no delivery worker yet);
 //! - `verdicts`: the verdict service that ties probe, policy and store together, and alerts;
 //! - `user`: the account, its sender addresses and the draft's bounds;
-//! - `http`: the thin HTTP handlers.
+//! - `http`: the thin HTTP handlers;
+//! - `metrics`: the counters behind `GET /metrics` that the code counts as it works.
 //!
 //! The simulated internet that tests, benchmarks and `sendguard demo` run against is its own
 //! crate, `sendguard-sim`; the server uses it only with the `demo` feature (on by default).
@@ -25,6 +26,7 @@ pub mod dane;
 pub mod delivery;
 pub mod dns;
 pub mod http;
+pub mod metrics;
 pub mod policy;
 pub mod postfix;
 pub mod probe;

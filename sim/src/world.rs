@@ -6,7 +6,8 @@
 //! requires. The trust anchor of the simulated root is written to the world's folder.
 //! `sendguard demo`, the tests and the benchmarks all use this; [`SimWorld::endpoints`] tells
 //! them, as plain data, where to find the world. [`hostile_scenarios`] are peers that misbehave
-//! on purpose, for the tests only.
+//! on purpose, for the tests only. Every world also publishes the two names of the resolver
+//! self-test: [`SELF_TEST_SECURE`] in a signed zone and [`SELF_TEST_BOGUS`] in a bogus one.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -266,6 +267,30 @@ pub struct SimEndpoints {
     pub dns_timeout: Duration,
     /// A greeting timeout that the slow scenarios (`slow.test`) stay well within.
     pub greeting_timeout: Duration,
+    /// A correctly signed name ([`SELF_TEST_SECURE`]): a validating resolver finds it secure.
+    pub self_test_secure: String,
+    /// A deliberately broken name ([`SELF_TEST_BOGUS`]): a validating resolver finds it bogus.
+    pub self_test_bogus: String,
+}
+
+/// A name every world publishes in a correctly signed zone, for the resolver self-test (an
+/// address record at the apex of its own zone, outside the scenarios).
+pub const SELF_TEST_SECURE: &str = "dnssec-ok.test";
+/// A name every world publishes in a zone whose parent's DS names another key, so its answers
+/// are bogus (RFC 4035 §5.5): what the resolver self-test expects to be refused.
+pub const SELF_TEST_BOGUS: &str = "dnssec-failed.test";
+
+/// The two zones of the resolver self-test, added to every world.
+fn self_test_zones() -> [ZoneSpec; 2] {
+    let zone = |origin: &str, signing| ZoneSpec {
+        origin: origin.to_string(),
+        records: "@ 300 IN A 192.0.2.53\n".to_string(),
+        signing,
+    };
+    [
+        zone(SELF_TEST_SECURE, Signing::Signed),
+        zone(SELF_TEST_BOGUS, Signing::Bogus),
+    ]
 }
 
 /// The running simulated internet.
@@ -321,6 +346,7 @@ impl SimWorld {
                 signing: s.signing,
             });
         }
+        zones.extend(self_test_zones());
         let dns = DnsSim::start(DNS_ADDR, zones, dir)
             .await
             .map_err(|e| SimError::Dns(e.to_string()))?;
@@ -349,6 +375,8 @@ impl SimWorld {
             smtp_port: self.smtp_port,
             dns_timeout: Duration::from_secs(5),
             greeting_timeout: Duration::from_secs(10),
+            self_test_secure: SELF_TEST_SECURE.to_string(),
+            self_test_bogus: SELF_TEST_BOGUS.to_string(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! through an environment variable so that services can be configured without flags.
 
 pub mod delivery;
+pub mod health;
 pub mod https;
 pub mod postfix;
 pub mod run;
@@ -91,6 +92,10 @@ pub struct SendArgs {
     /// Where Sendguard remembers (and queues).
     #[command(flatten)]
     pub store: StoreOptions,
+    /// The resolver self-test, run once before delivering (with `--wait`; deliveries are
+    /// deferred while it fails).
+    #[command(flatten)]
+    pub health: health::ResolverCheckOptions,
 }
 
 /// `sendguard holds ...`.
@@ -244,6 +249,12 @@ pub struct ServerOptions {
     /// HTTPS.
     #[command(flatten)]
     pub https: https::HttpsOptions,
+    /// The resolver self-test.
+    #[command(flatten)]
+    pub health: health::ResolverCheckOptions,
+    /// Stopping.
+    #[command(flatten)]
+    pub stop: health::StopOptions,
 }
 
 impl ServerOptions {
@@ -319,6 +330,9 @@ pub struct ProbeArgs {
     /// `http://` URL that receives a JSON POST for every new hold.
     #[arg(long, env = "SENDGUARD_ALERT_WEBHOOK", value_name = "URL")]
     pub alert_webhook: Option<String>,
+    /// The resolver self-test, run once before probing (exit 3 when it fails).
+    #[command(flatten)]
+    pub health: health::ResolverCheckOptions,
 }
 
 /// Options shared by every subcommand that probes.

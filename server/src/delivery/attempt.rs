@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use sendguard_common::{ObservationSource, SecureMode, TransportRequirement, secure};
 
+use crate::metrics;
 use crate::policy::{self, DomainPlan, Enforcement, HostPlan};
 use crate::probe::facts::DomainFacts;
 use crate::probe::{ProbeError, now_unix};
@@ -467,6 +468,14 @@ impl Deliverer {
     }
 
     pub(super) async fn finish(&self, r: &QueuedRecipient, attempt: Attempt) {
+        metrics::count_delivery(match &attempt {
+            Attempt::Sent { via, .. } => {
+                metrics::Delivery::sent(via.relayed, via.tls_version.is_some(), via.dane)
+            }
+            Attempt::Deferred { .. } => metrics::Delivery::Deferred,
+            Attempt::Held { .. } => metrics::Delivery::Held,
+            Attempt::Failed { .. } => metrics::Delivery::Failed,
+        });
         match &attempt {
             Attempt::Sent { via, .. } => tracing::info!(
                 recipient = %r.address, host = %via.mx_host, tls = ?via.tls_version.map(|v| v.name()),

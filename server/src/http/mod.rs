@@ -17,7 +17,9 @@ pub mod limits;
 pub mod messages;
 pub mod origin;
 pub mod rate;
+pub mod ready;
 pub mod recipients;
+pub mod shutdown;
 
 use crate::delivery::worker::Wake;
 use std::net::SocketAddr;
@@ -71,6 +73,14 @@ struct Inner {
     sign_in_limits: auth::SignInLimits,
     public_hosts: Vec<String>,
     host_policy: origin::HostPolicy,
+    ready: ready::ReadyParts,
+    stopping: shutdown::Stopping,
+}
+
+impl FromRef<AppState> for shutdown::Stopping {
+    fn from_ref(state: &AppState) -> shutdown::Stopping {
+        state.inner.stopping.clone()
+    }
 }
 
 impl FromRef<AppState> for Limits {
@@ -118,6 +128,8 @@ impl AppState {
                 sign_in_limits: auth::SignInLimits::default(),
                 public_hosts: Vec::new(),
                 host_policy: origin::HostPolicy::any(),
+                ready: ready::ReadyParts::default(),
+                stopping: shutdown::Stopping::default(),
             }),
         }
     }
@@ -177,6 +189,24 @@ impl AppState {
         self.with(|i| i.host_policy = policy)
     }
 
+    /// What `/api/ready` checks besides the store and the resolver ([`ready`]).
+    pub fn with_ready_parts(self, parts: ready::ReadyParts) -> Self {
+        self.with(|i| i.ready = parts)
+    }
+
+    /// Stops with this flag ([`shutdown`]): [`serve`] sets it on SIGTERM or Ctrl-C.
+    pub fn with_stopping(self, stopping: shutdown::Stopping) -> Self {
+        self.with(|i| i.stopping = stopping)
+    }
+
+    fn ready_parts(&self) -> &ready::ReadyParts {
+        &self.inner.ready
+    }
+
+    fn stopping(&self) -> &shutdown::Stopping {
+        &self.inner.stopping
+    }
+
     fn auth(&self) -> &auth::AuthConfig {
         &self.inner.auth
     }
@@ -220,6 +250,7 @@ pub fn app(state: AppState) -> Router {
         .layer(timeout());
     Router::new()
         .route(paths::HEALTH, get(health))
+        .route(paths::READY, get(ready::ready))
         .route(paths::RECIPIENT_SECURITY, post(recipients::security))
         .route(paths::ACCOUNT, get(account::account))
         .route(
@@ -275,7 +306,8 @@ async fn json_for_oversized(response: Response) -> Response {
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Binds `listen`, serves [`app`] (over TLS with `https`: [`https::serve`]) and shuts down
-/// gracefully on Ctrl-C or SIGTERM.
+/// gracefully when the state's stop flag is set, which Ctrl-C or SIGTERM does ([`shutdown`]):
+/// no new connection, open event streams end, requests under way are answered.
 pub async fn serve(
     listen: SocketAddr,
     state: AppState,
@@ -295,6 +327,8 @@ pub async fn serve(
         };
         state = state.with_auth(auth);
     }
+    let stopping = state.stopping().clone();
+    stopping.on_signals();
     tracing::info!("Sendguard is serving on {scheme}://{local}/");
     if state.admin_token().is_some() {
         println!("Admin view: {scheme}://{local}/admin");
@@ -305,7 +339,7 @@ pub async fn serve(
             // The peer's address identifies the client for the limits (`limits::Client`).
             let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
             axum::serve(listener, service)
-                .with_graceful_shutdown(shutdown_signal())
+                .with_graceful_shutdown(stopping.wait())
                 .await?;
         }
         Some(files) => {
@@ -314,7 +348,7 @@ pub async fn serve(
                 listener.into_std()?,
                 app,
                 files,
-                shutdown_signal(),
+                stopping.wait(),
                 SHUTDOWN_GRACE,
             )
             .await?;
@@ -322,30 +356,6 @@ pub async fn serve(
     }
     tracing::info!("Sendguard stopped");
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!("cannot watch for SIGTERM: {e}");
-                std::future::pending::<()>().await
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }
 
 async fn health(State(state): State<AppState>) -> Json<Health> {
