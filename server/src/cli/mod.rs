@@ -6,6 +6,7 @@ pub mod https;
 pub mod postfix;
 pub mod run;
 mod send;
+pub mod tlsrpt;
 pub mod user;
 
 use std::net::{IpAddr, SocketAddr};
@@ -48,6 +49,9 @@ pub enum Command {
     /// Users who may sign in: add, passwd, list, remove, and their addresses (alias add|remove).
     #[command(subcommand)]
     User(user::UserCommand),
+    /// SMTP TLS reports (RFC 8460): send-now.
+    #[command(subcommand)]
+    Tlsrpt(tlsrpt::TlsRptCommand),
 }
 
 /// Options of `sendguard send`.
@@ -228,6 +232,9 @@ pub struct ServerOptions {
     /// HTTPS.
     #[command(flatten)]
     pub https: https::HttpsOptions,
+    /// SMTP TLS reporting.
+    #[command(flatten)]
+    pub tlsrpt: tlsrpt::TlsRptOptions,
 }
 
 impl ServerOptions {

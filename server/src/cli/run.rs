@@ -44,6 +44,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Send(args) => crate::cli::send::send(args).await,
         Command::Postfix(args) => crate::cli::postfix::postfix(args).await,
         Command::User(command) => crate::cli::user::user(command).await,
+        Command::Tlsrpt(command) => crate::cli::tlsrpt::tlsrpt(command).await,
     }
 }
 
@@ -79,12 +80,18 @@ async fn server_state(
     let max_age = Duration::from_secs(options.verdict_max_age);
     let verdicts = Verdicts::new(prober, store.clone(), alerts, max_age);
     let wake = Wake::default();
-    let worker = worker::spawn(
-        store,
-        options.delivery.deliverer(&verdicts)?,
-        options.delivery.worker(),
-        wake.clone(),
-    );
+    let mut deliverer = options.delivery.deliverer(&verdicts)?;
+    // Reports are counted and sent for our own deliveries; in relay mode the relay, not we,
+    // talks to the recipients' servers (crate::tlsrpt).
+    if options.delivery.relay.is_none()
+        && let Some(_reporter) =
+            options
+                .tlsrpt
+                .spawn(&store, verdicts.prober(), Some(wake.clone()))?
+    {
+        deliverer = deliverer.with_tls_reporting();
+    }
+    let worker = worker::spawn(store, deliverer, options.delivery.worker(), wake.clone());
     options.postfix.spawn(&verdicts, &account).await?;
     let state = AppState::new(verdicts)
         .with_admin_token(admin_token)

@@ -144,7 +144,9 @@ impl HttpsClient {
                 .await
                 .map_err(|e| temporary(&e))?;
             let driver = tokio::spawn(connection);
-            let request = Request::post(uri.clone())
+            // Origin form (RFC 9112 §3.2.1): the path, the host in its own header.
+            let target = uri.path_and_query().map_or("/", |p| p.as_str());
+            let request = Request::post(target)
                 .header(
                     hyper::header::HOST,
                     uri.authority().map_or(host.as_str(), |a| a.as_str()),

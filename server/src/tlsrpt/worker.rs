@@ -11,7 +11,8 @@
 //! 3. forgets the results and reports of days older than [`KEEP_DAYS`].
 //!
 //! [`spawn`] runs a pass at start and then every interval; `sendguard tlsrpt send-now` runs one.
-//! The clock is a parameter, so tests report "yesterday" without waiting a day.
+//! The clock of a pass is a parameter (which days are over, when a retry is due), so tests
+//! report "yesterday" without waiting a day; report mail is queued with the real time.
 
 use std::time::Duration;
 
@@ -135,7 +136,7 @@ impl Reporter {
             .filter(|s| s.state == "pending" && s.next_attempt_at <= now)
         {
             let result = match from_key(&s.uri) {
-                Ok(uri) => self.send(&uri, &report, day, domain, gz.clone(), now).await,
+                Ok(uri) => self.send(&uri, &report, day, domain, gz.clone()).await,
                 Err(e) => Err(e),
             };
             let outcome = match result {
@@ -201,7 +202,6 @@ impl Reporter {
         day: i64,
         domain: &str,
         gz: Vec<u8>,
-        now: i64,
     ) -> Result<(), SendError> {
         match uri {
             ReportUri::Https(uri) => self.https.post(uri, gz).await,
@@ -216,7 +216,8 @@ impl Reporter {
                     domain,
                     gz,
                     (address, to_domain),
-                    now,
+                    // Queued now, due at once, whatever clock the pass runs on.
+                    now_unix(),
                 )?;
                 self.store.enqueue(&message).await.map_err(|e| {
                     if e.is_temporary() {
