@@ -358,3 +358,93 @@ async fn a_failed_upload_is_retried_later_and_a_domain_without_a_record_gets_not
     assert_eq!(sends.len(), 1);
     assert_eq!((sends[0].state.as_str(), sends[0].attempts), ("sent", 2));
 }
+
+#[tokio::test]
+async fn failure_details_are_capped_per_domain_and_day_while_every_failure_is_counted() {
+    use sendguard::store::tlsrpt::MAX_FAILURE_ROWS;
+    use sendguard::tlsrpt::{ReportPolicy, SessionRecord, SessionResult};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("sendguard.db")).await.unwrap();
+    let sessions = MAX_FAILURE_ROWS + 50;
+    for i in 0..sessions {
+        // A hostile domain with ever new addresses: each failure a detail of its own.
+        let record = SessionRecord {
+            policy: ReportPolicy::none("many.example"),
+            result: SessionResult::Failure {
+                result: ResultType::StarttlsNotSupported,
+                reason: "no-starttls".into(),
+            },
+            sending_ip: Some([192, 0, 2, 1].into()),
+            mx_host: "mx.many.example".into(),
+            receiving_ip: Some(std::net::Ipv4Addr::from(0x0a00_0000 + i as u32).into()),
+        };
+        store.record_tls_session(7, &record).await.unwrap();
+        // The same failure again only counts.
+        store.record_tls_session(7, &record).await.unwrap();
+    }
+    let day = store.tlsrpt_day(7, "many.example").await.unwrap();
+    assert_eq!(day.len(), 1);
+    assert_eq!(day[0].failures, 2 * sessions as u64);
+    assert_eq!(day[0].details.len() as i64, MAX_FAILURE_ROWS);
+    assert!(day[0].details.iter().all(|d| d.sessions == 2));
+    // Another day has its own allowance.
+    assert!(
+        store
+            .tlsrpt_day(8, "many.example")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn sendguard_tlsrpt_send_now_reports_the_finished_days() {
+    use sendguard::tlsrpt::{ReportPolicy, SessionRecord, SessionResult};
+    let dir = tempfile::tempdir().unwrap();
+    let env = common::sim_env(scenarios(), dir.path()).await;
+    let yesterday = day_of(now_unix()) - 1;
+    let record = SessionRecord {
+        policy: ReportPolicy::none("plain.test"),
+        result: SessionResult::Success,
+        sending_ip: None,
+        mx_host: "mx.plain.test".into(),
+        receiving_ip: None,
+    };
+    env.store
+        .record_tls_session(yesterday, &record)
+        .await
+        .unwrap();
+    let endpoints = env.world.endpoints();
+    let resolver = endpoints.resolver.to_string();
+    let anchor = endpoints.trust_anchor.to_string_lossy().to_string();
+    let database = dir.path().join("sendguard.db");
+    let run = tokio::task::spawn_blocking(move || {
+        let args = [
+            "tlsrpt",
+            "send-now",
+            "--tlsrpt-from",
+            "tlsrpt@sendguard.example",
+            "--dns-resolver",
+            &resolver,
+            "--trust-anchor",
+            &anchor,
+            "--allow-private-targets",
+        ];
+        common::run_sendguard(&database, &args, "")
+    });
+    let out = run.await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("1 reports sent, 0 attempts failed"),
+        "{stdout}"
+    );
+    let queued = env.store.messages(REPORT_OWNER).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].recipients[0].address, MAILBOX);
+    assert_eq!(queued[0].envelope_from, "tlsrpt@sendguard.example");
+}

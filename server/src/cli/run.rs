@@ -83,6 +83,9 @@ async fn server_state(
     let mut deliverer = options.delivery.deliverer(&verdicts)?;
     // Reports are counted and sent for our own deliveries; in relay mode the relay, not we,
     // talks to the recipients' servers (crate::tlsrpt).
+    if options.delivery.relay.is_some() && options.tlsrpt.enabled {
+        tracing::warn!("--tlsrpt has no effect in relay mode: the relay reports, not Sendguard");
+    }
     if options.delivery.relay.is_none()
         && let Some(_reporter) =
             options
@@ -177,7 +180,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         };
         println!("{who}: {login}, password: {secret}");
     }
-    let (state, worker) = server_state(prober, store.clone(), &args.server, Some(token)).await?;
+    let mut options = args.server.clone();
+    // TLS reports to the simulated receiver (`--tlsrpt`): its certificate is from its own CA.
+    options.tlsrpt.extra_roots.push(world.reports().ca_der());
+    let (state, worker) = server_state(prober, store.clone(), &options, Some(token)).await?;
     let state = state.with_demo_domains(world.domains().to_vec());
     let pruning = store::spawn_pruning(store.clone(), args.server.keep_observations());
     let https = https_files(&args.server, args.listen, &db)?;

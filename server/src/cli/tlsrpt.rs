@@ -57,6 +57,10 @@ pub struct TlsRptOptions {
         value_name = "SECONDS"
     )]
     pub interval: u64,
+    /// Roots trusted for HTTPS report uploads besides the WebPKI's (the demo adds its
+    /// simulated receiver's CA).
+    #[arg(skip)]
+    pub extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
 }
 
 impl TlsRptOptions {
@@ -95,7 +99,7 @@ impl TlsRptOptions {
         let Some(config) = self.config()? else {
             return Ok(None);
         };
-        let https = HttpsClient::new(prober.clone(), &[])?;
+        let https = HttpsClient::new(prober.clone(), &self.extra_roots)?;
         let reporter = Reporter::new(store.clone(), config, https, wake);
         Ok(Some(worker::spawn(reporter, self.interval())))
     }

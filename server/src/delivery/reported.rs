@@ -89,14 +89,16 @@ impl Deliverer {
         let Some(host) = at.facts.host(at.index) else {
             return;
         };
-        let Some(result) = tlsrpt::result_of(endpoint, at.enforcement) else {
-            return;
-        };
         // The domain's MTA-STS policy (RFC 8461) is not known to the delivery yet: until it
         // is, no session is judged under one, and none is reported as `sts`.
         let sts: Option<&ReportPolicy> = None;
+        let policy = tlsrpt::policy_for(&at.facts.domain, host, sts);
+        let demanded = tlsrpt::demanded(at.enforcement, &policy);
+        let Some(result) = tlsrpt::result_of(endpoint, demanded) else {
+            return;
+        };
         let record = SessionRecord {
-            policy: tlsrpt::policy_for(&at.facts.domain, host, sts),
+            policy,
             result,
             sending_ip: local,
             mx_host: host.host.clone(),

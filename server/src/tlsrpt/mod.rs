@@ -35,7 +35,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-pub use result::{policy_for, result_of};
+pub use result::{demanded, policy_for, result_of};
 
 /// The owner of the messages that carry our reports in the queue: no user's key (logins are
 /// lower-case names without a colon), so no user sees them on their Sent page.
@@ -213,6 +213,30 @@ pub struct SessionRecord {
     pub mx_host: String,
     /// `receiving-ip`, when a connection was made.
     pub receiving_ip: Option<IpAddr>,
+}
+
+impl SessionRecord {
+    /// A failure of `domain`'s MTA-STS policy itself, before any session (RFC 8460 §4.3.2.2:
+    /// `sts-policy-fetch-error`, `sts-policy-invalid`, `sts-webpki-invalid`): reported under an
+    /// `sts` policy without strings, the policy host `mta-sts.<domain>` as the host concerned.
+    /// For the MTA-STS code to count with [`crate::store::Store::record_tls_session`].
+    pub fn policy_failure(domain: &str, result: ResultType, reason: &str) -> SessionRecord {
+        SessionRecord {
+            policy: ReportPolicy {
+                kind: PolicyType::Sts,
+                domain: domain.to_string(),
+                strings: Vec::new(),
+                mx_hosts: Vec::new(),
+            },
+            result: SessionResult::Failure {
+                result,
+                reason: reason.to_string(),
+            },
+            sending_ip: None,
+            mx_host: format!("mta-sts.{domain}"),
+            receiving_ip: None,
+        }
+    }
 }
 
 /// The UTC day (days since 1970-01-01) of `unix` seconds: reports cover one UTC day

@@ -57,6 +57,17 @@ pub fn policy_for(domain: &str, host: &HostFacts, sts: Option<&ReportPolicy>) ->
     }
 }
 
+/// What a session is held to in the report under `policy`: the delivery's enforcement, raised
+/// to a certificate valid for the MX host under an MTA-STS policy (RFC 8461 §4.2), also in
+/// testing mode, where the delivery went on but the report still says what failed (RFC 8461
+/// §5, RFC 8460 §4.3). Under `tlsa` and `no-policy-found` it is the enforcement itself.
+pub fn demanded(enforcement: Enforcement, policy: &ReportPolicy) -> Enforcement {
+    match (policy.kind, enforcement) {
+        (super::PolicyType::Sts, Enforcement::May | Enforcement::Encrypt) => Enforcement::Verify,
+        _ => enforcement,
+    }
+}
+
 /// What the session judged as `e` came to for a delivery that had to meet `enforcement`;
 /// `None` when there was no session to speak of TLS.
 pub fn result_of(e: &EndpointJudgement, enforcement: Enforcement) -> Option<SessionResult> {
@@ -229,6 +240,21 @@ mod tests {
         assert_eq!(
             result_of(&valid, Enforcement::Verify),
             Some(SessionResult::Success)
+        );
+    }
+
+    #[test]
+    fn an_sts_policy_holds_sessions_to_a_valid_certificate_even_in_testing_mode() {
+        let sts = ReportPolicy::sts("example.org", "mode: testing", &[]);
+        let none = ReportPolicy::none("example.org");
+        assert_eq!(demanded(Enforcement::May, &sts), Enforcement::Verify);
+        assert_eq!(demanded(Enforcement::Encrypt, &sts), Enforcement::Verify);
+        assert_eq!(demanded(Enforcement::DaneOnly, &sts), Enforcement::DaneOnly);
+        assert_eq!(demanded(Enforcement::May, &none), Enforcement::May);
+        let self_signed = endpoint(Outcome::Tls, Some(Level::Tls), Err("not issued by a CA"));
+        assert_eq!(
+            result_of(&self_signed, demanded(Enforcement::May, &sts)),
+            failed(ResultType::CertificateNotTrusted, "tls")
         );
     }
 
