@@ -120,7 +120,6 @@ mod tests {
     use crate::dane::tlsa::TlsaRecord;
     use crate::policy::Level;
     use crate::probe::facts::{DaneOutcome, Failure, TlsFacts};
-    use crate::tls::TlsVersion;
     use sendguard_common::{CertificateInfo, DaneStatus, DnssecStatus};
 
     fn endpoint(
@@ -132,17 +131,14 @@ mod tests {
             outcome,
             Outcome::Tls | Outcome::DaneVerified | Outcome::DaneMismatch
         )
-        .then(|| TlsFacts {
-            version: TlsVersion::Tls13,
-            cipher_openssl: "TLS_AES_128_GCM_SHA256".into(),
-            cipher_iana: "TLS_AES_128_GCM_SHA256".into(),
-            bits: 128,
-            certificate: CertificateInfo {
+        .then(|| {
+            let mut tls = TlsFacts::tls13_example(DaneOutcome::NotApplicable);
+            tls.certificate = CertificateInfo {
                 chain: vec![],
                 webpki_valid: webpki.is_ok(),
                 webpki_error: webpki.err().map(str::to_string),
-            },
-            dane: DaneOutcome::NotApplicable,
+            };
+            tls
         });
         EndpointJudgement {
             ip: Some([192, 0, 2, 1].into()),
