@@ -25,7 +25,7 @@ use super::send::{self, HttpsClient, SendError};
 use super::{TlsRptConfig, day_of};
 use crate::delivery::worker::Wake;
 use crate::probe::now_unix;
-use crate::store::tlsrpt::{ReportRow, SendOutcome};
+use crate::store::tlsrpt::{ReportRow, SendOutcome, SendRow};
 use crate::store::{Store, StoreError};
 
 /// Lookups of the `_smtp._tls` record before a report is given up.
@@ -94,33 +94,9 @@ impl Reporter {
     /// Takes one report as far as it goes now.
     async fn advance(&self, row: &ReportRow, now: i64, pass: &mut Pass) -> Result<(), StoreError> {
         let (day, domain) = (row.day, row.domain.as_str());
-        let mut sends = self.store.tlsrpt_sends(day, domain).await?;
-        if sends.is_empty() {
-            let found = discover::discover(self.https_dns(), domain).await;
-            let record = match found {
-                Ok(Some(record)) => record,
-                Ok(None) => {
-                    pass.no_rua += 1;
-                    return self.finish(row, "no-rua", None).await;
-                }
-                Err(e) if e.is_temporary() && row.lookups + 1 < MAX_LOOKUPS => {
-                    let next = now + backoff(row.lookups);
-                    let error = e.to_string();
-                    return self
-                        .store
-                        .tlsrpt_report_state(day, domain, "pending", next, Some(&error), true)
-                        .await;
-                }
-                Err(e) => {
-                    tracing::info!(%domain, error = %e, "no TLS report: the record is unusable");
-                    pass.no_rua += usize::from(matches!(e, DiscoverError::Record(_)));
-                    return self.finish(row, "no-rua", Some(&e.to_string())).await;
-                }
-            };
-            let keys: Vec<String> = record.rua.iter().map(ReportUri::key).collect();
-            self.store.tlsrpt_add_sends(day, domain, &keys, now).await?;
-            sends = self.store.tlsrpt_sends(day, domain).await?;
-        }
+        let Some(sends) = self.sends_of(row, now, pass).await? else {
+            return Ok(());
+        };
         let policies = self.store.tlsrpt_day(day, domain).await?;
         let header = Header {
             organization: &self.config.organization,
@@ -179,6 +155,46 @@ impl Reporter {
         }
     }
 
+    /// Where the report goes: the URIs found before, else those of the domain's record, looked
+    /// up now; `None` when the report is finished or waits for another lookup.
+    async fn sends_of(
+        &self,
+        row: &ReportRow,
+        now: i64,
+        pass: &mut Pass,
+    ) -> Result<Option<Vec<SendRow>>, StoreError> {
+        let (day, domain) = (row.day, row.domain.as_str());
+        let sends = self.store.tlsrpt_sends(day, domain).await?;
+        if !sends.is_empty() {
+            return Ok(Some(sends));
+        }
+        let record = match discover::discover(self.https.dns(), domain).await {
+            Ok(Some(record)) => record,
+            Ok(None) => {
+                pass.no_rua += 1;
+                self.finish(row, "no-rua", None).await?;
+                return Ok(None);
+            }
+            Err(e) if e.is_temporary() && row.lookups + 1 < MAX_LOOKUPS => {
+                let next = now + backoff(row.lookups);
+                let error = e.to_string();
+                self.store
+                    .tlsrpt_report_state(day, domain, "pending", next, Some(&error), true)
+                    .await?;
+                return Ok(None);
+            }
+            Err(e) => {
+                tracing::info!(%domain, error = %e, "no TLS report: the record is unusable");
+                pass.no_rua += usize::from(matches!(e, DiscoverError::Record(_)));
+                self.finish(row, "no-rua", Some(&e.to_string())).await?;
+                return Ok(None);
+            }
+        };
+        let keys: Vec<String> = record.rua.iter().map(ReportUri::key).collect();
+        self.store.tlsrpt_add_sends(day, domain, &keys, now).await?;
+        Ok(Some(self.store.tlsrpt_sends(day, domain).await?))
+    }
+
     async fn finish(
         &self,
         row: &ReportRow,
@@ -188,10 +204,6 @@ impl Reporter {
         self.store
             .tlsrpt_report_state(row.day, &row.domain, state, 0, error, false)
             .await
-    }
-
-    fn https_dns(&self) -> &crate::dns::Dns {
-        self.https.dns()
     }
 
     /// Sends the report to one URI.
