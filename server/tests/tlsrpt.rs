@@ -448,3 +448,30 @@ async fn sendguard_tlsrpt_send_now_reports_the_finished_days() {
     assert_eq!(queued[0].recipients[0].address, MAILBOX);
     assert_eq!(queued[0].envelope_from, "tlsrpt@sendguard.example");
 }
+
+#[tokio::test]
+async fn an_upload_goes_only_where_the_probe_may_connect_and_only_to_a_valid_certificate() {
+    use sendguard::tlsrpt::send::SendError;
+    let dir = tempfile::tempdir().unwrap();
+    let env = common::sim_env(scenarios(), dir.path()).await;
+    let uri: hyper::Uri = env.world.reports().uri().parse().unwrap();
+    let ca = env.world.reports().ca_der();
+    // Loopback not allowed (production): the receiver is never contacted.
+    let mut config = common::sim_probe_config(&env.world);
+    config.allow_private_targets = false;
+    let guarded = sendguard::probe::Prober::new(config).unwrap();
+    let client = HttpsClient::new(guarded, std::slice::from_ref(&ca)).unwrap();
+    let refused = client.post(&uri, b"x".to_vec()).await;
+    assert!(
+        matches!(&refused, Err(SendError::Permanent(why)) if why.contains("not contacted")),
+        "{refused:?}"
+    );
+    // Allowed, but without the receiver's CA among the roots: its certificate is refused.
+    let untrusting = HttpsClient::new(env.prober.clone(), &[]).unwrap();
+    assert!(untrusting.post(&uri, b"x".to_vec()).await.is_err());
+    assert!(env.world.reports().received().is_empty());
+    // Allowed and trusted: it arrives.
+    let client = HttpsClient::new(env.prober.clone(), &[ca]).unwrap();
+    client.post(&uri, b"x".to_vec()).await.expect("uploaded");
+    assert_eq!(env.world.reports().received().len(), 1);
+}
