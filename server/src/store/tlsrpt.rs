@@ -227,6 +227,30 @@ impl Store {
         rows.iter().map(report_row).collect()
     }
 
+    /// Takes the pending report of `day` for `domain` if it is still due at `now`, so that no
+    /// other pass (another process, `sendguard tlsrpt send-now`) works on it before `until`;
+    /// whether it was taken.
+    pub async fn tlsrpt_claim_report(
+        &self,
+        day: i64,
+        domain: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let taken = sqlx::query(
+            "UPDATE tlsrpt_reports SET next_attempt_at = ?
+             WHERE day = ? AND domain = ? AND state = 'pending' AND next_attempt_at <= ?",
+        )
+        .bind(until)
+        .bind(day)
+        .bind(domain)
+        .bind(now)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(taken == 1)
+    }
+
     /// Every report of `domain`, oldest first (tests and the admin).
     pub async fn tlsrpt_reports(&self, domain: &str) -> Result<Vec<ReportRow>, StoreError> {
         let rows = sqlx::query(

@@ -34,6 +34,8 @@ pub const MAX_LOOKUPS: u32 = 5;
 pub const MAX_SEND_ATTEMPTS: u32 = 5;
 /// The wait after the first failure; it doubles with each further one.
 pub const RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
+/// How long a pass has a report to itself (two passes never send the same report at once).
+pub const CLAIM_LEASE: Duration = Duration::from_secs(10 * 60);
 /// Days of results kept (the reports of older days are all done or given up).
 pub const KEEP_DAYS: i64 = 14;
 
@@ -86,7 +88,16 @@ impl Reporter {
         }
         let mut pass = Pass::default();
         for row in self.store.tlsrpt_due_reports(now).await? {
-            self.advance(&row, now, &mut pass).await?;
+            // Another pass may have taken it meanwhile; a pass that dies leaves it to the next
+            // one after the lease.
+            let lease = now + CLAIM_LEASE.as_secs() as i64;
+            if self
+                .store
+                .tlsrpt_claim_report(row.day, &row.domain, now, lease)
+                .await?
+            {
+                self.advance(&row, now, &mut pass).await?;
+            }
         }
         Ok(pass)
     }
