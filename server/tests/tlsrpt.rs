@@ -477,7 +477,11 @@ async fn an_upload_goes_only_where_the_probe_may_connect_and_only_to_a_valid_cer
     );
     // Allowed, but without the receiver's CA among the roots: its certificate is refused.
     let untrusting = HttpsClient::new(env.prober.clone(), &[]).unwrap();
-    assert!(untrusting.post(&uri, b"x".to_vec()).await.is_err());
+    let untrusted = untrusting.post(&uri, b"x".to_vec()).await;
+    assert!(
+        matches!(&untrusted, Err(SendError::Permanent(why)) if why.contains("certificate")),
+        "{untrusted:?}"
+    );
     assert!(env.world.reports().received().is_empty());
     // Allowed and trusted: it arrives.
     let client = HttpsClient::new(env.prober.clone(), &[ca]).unwrap();

@@ -136,10 +136,16 @@ impl HttpsClient {
             let name = ServerName::try_from(host.clone())
                 .map_err(|_| SendError::Permanent(format!("{host:?} is not a host name")))?;
             let connector = tokio_rustls::TlsConnector::from(self.tls.clone());
-            let tls = connector
-                .connect(name, tcp)
-                .await
-                .map_err(|e| SendError::Permanent(format!("{host} ({ip}): TLS: {e}")))?;
+            // A certificate the roots do not vouch for (InvalidData) will not change by itself;
+            // a handshake cut short may.
+            let tls = connector.connect(name, tcp).await.map_err(|e| {
+                let why = format!("{host} ({ip}): TLS: {e}");
+                if e.kind() == std::io::ErrorKind::InvalidData {
+                    SendError::Permanent(why)
+                } else {
+                    SendError::Temporary(why)
+                }
+            })?;
             let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
                 .await
                 .map_err(|e| temporary(&e))?;
