@@ -488,3 +488,31 @@ async fn an_upload_goes_only_where_the_probe_may_connect_and_only_to_a_valid_cer
     client.post(&uri, b"x".to_vec()).await.expect("uploaded");
     assert_eq!(env.world.reports().received().len(), 1);
 }
+
+#[tokio::test]
+async fn a_delivery_deferred_because_the_tlsa_records_cannot_be_looked_up_is_a_dnssec_invalid_failure()
+ {
+    let env = env().await;
+    env.world.dns().stall_tlsa("dane-ta.test", true).unwrap();
+    let states = env.send(&["user@dane-ta.test"]).await;
+    assert_eq!(
+        state(&states, "user@dane-ta.test"),
+        RecipientState::Deferred
+    );
+    let day = env
+        .store
+        .tlsrpt_day(day_of(now_unix()), "dane-ta.test")
+        .await
+        .unwrap();
+    assert_eq!(day.len(), 1, "{day:?}");
+    assert_eq!(day[0].policy.kind, PolicyType::Tlsa);
+    assert!(
+        day[0].policy.strings.is_empty(),
+        "the records are not known"
+    );
+    assert_eq!((day[0].successes, day[0].failures), (0, 1));
+    let failure = &day[0].details[0];
+    assert_eq!(failure.result, ResultType::DnssecInvalid);
+    assert_eq!(failure.reason, "tlsa-lookup-failed");
+    assert_eq!(failure.mx_host, "mx.dane-ta.test");
+}
