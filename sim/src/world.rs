@@ -20,6 +20,7 @@ use crate::dns::{DnsSim, Signing, ZoneSpec};
 use crate::pki::{Identity, SimCa, self_signed};
 use crate::smtp::{PeerBehaviour, SmtpPeer};
 use crate::tlsa;
+use crate::tlsrpt::{self, ReportReceiver};
 
 /// Why the simulated internet could not start.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,9 @@ pub enum SimError {
     /// An SMTP peer could not listen.
     #[error("SMTP peer {0}: {1}")]
     Peer(String, std::io::Error),
+    /// The TLS report receiver could not listen.
+    #[error("TLS report receiver: {0}")]
+    Reports(std::io::Error),
 }
 
 /// How a simulated MX host behaves.
@@ -299,12 +303,15 @@ pub struct SimWorld {
     peers: BTreeMap<String, SmtpPeer>,
     smtp_port: u16,
     domains: Vec<DemoDomain>,
+    reports: ReportReceiver,
 }
 
 /// First address of the MX hosts; each further host takes the next one.
 const FIRST_HOST: Ipv4Addr = Ipv4Addr::new(127, 0, 2, 1);
 /// The simulated DNS server's address.
 const DNS_ADDR: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 53, 1));
+/// The TLS report receiver's address ([`tlsrpt::HOST`]).
+const REPORTS_ADDR: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 54, 1));
 
 impl SimWorld {
     /// Starts every scenario of [`scenarios`]; the trust anchor is written into `dir`.
@@ -315,6 +322,9 @@ impl SimWorld {
     /// Starts the given scenarios.
     pub async fn start_with(list: Vec<Scenario>, dir: &Path) -> Result<SimWorld, SimError> {
         let ca = SimCa::new("Sendguard Sim CA").map_err(|e| SimError::Pki(e.to_string()))?;
+        let reports = ReportReceiver::start(REPORTS_ADDR)
+            .await
+            .map_err(SimError::Reports)?;
         let mut next = u32::from(FIRST_HOST);
         let mut planned: Vec<(String, IpAddr, PeerBehaviour)> = Vec::new();
         let mut zones = Vec::new();
@@ -323,6 +333,7 @@ impl SimWorld {
             if s.null_mx {
                 records.push_str("@ 300 IN MX 0 .\n");
             }
+            records.push_str(&tlsrpt::txt_records(s.domain, &reports.uri()));
             for (label, pref, kind) in &s.hosts {
                 if let HostKind::MxElsewhere(target) = kind {
                     records.push_str(&format!("@ 300 IN MX {pref} {target}.\n"));
@@ -347,6 +358,11 @@ impl SimWorld {
             });
         }
         zones.extend(self_test_zones());
+        zones.push(ZoneSpec {
+            origin: tlsrpt::ZONE.to_string(),
+            records: format!("reports 300 IN A {REPORTS_ADDR}\n"),
+            signing: Signing::Signed,
+        });
         let dns = DnsSim::start(DNS_ADDR, zones, dir)
             .await
             .map_err(|e| SimError::Dns(e.to_string()))?;
@@ -363,6 +379,7 @@ impl SimWorld {
             peers,
             smtp_port,
             domains,
+            reports,
         })
     }
 
@@ -400,11 +417,17 @@ impl SimWorld {
         self.smtp_port
     }
 
+    /// The TLS report receiver (HTTPS) that some domains' `_smtp._tls` records name.
+    pub fn reports(&self) -> &ReportReceiver {
+        &self.reports
+    }
+
     /// Stops the DNS server and every peer.
     pub async fn shutdown(self) {
         for (_, peer) in self.peers {
             peer.shutdown().await;
         }
+        self.reports.shutdown();
         self.dns.shutdown().await;
     }
 }

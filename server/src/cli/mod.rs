@@ -7,6 +7,7 @@ pub mod https;
 pub mod postfix;
 pub mod run;
 mod send;
+pub mod tlsrpt;
 pub mod user;
 
 use std::net::{IpAddr, SocketAddr};
@@ -49,6 +50,9 @@ pub enum Command {
     /// Users who may sign in: add, passwd, list, remove, and their addresses (alias add|remove).
     #[command(subcommand)]
     User(user::UserCommand),
+    /// SMTP TLS reports (RFC 8460): send-now.
+    #[command(subcommand)]
+    Tlsrpt(tlsrpt::TlsRptCommand),
 }
 
 /// Options of `sendguard send`.
@@ -255,6 +259,9 @@ pub struct ServerOptions {
     /// Stopping.
     #[command(flatten)]
     pub stop: health::StopOptions,
+    /// SMTP TLS reporting.
+    #[command(flatten)]
+    pub tlsrpt: tlsrpt::TlsRptOptions,
 }
 
 impl ServerOptions {

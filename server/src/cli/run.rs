@@ -47,6 +47,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Send(args) => crate::cli::send::send(args).await,
         Command::Postfix(args) => crate::cli::postfix::postfix(args).await,
         Command::User(command) => crate::cli::user::user(command).await,
+        Command::Tlsrpt(command) => crate::cli::tlsrpt::tlsrpt(command).await,
     }
 }
 
@@ -83,12 +84,21 @@ async fn server_state(
     let max_age = Duration::from_secs(options.verdict_max_age);
     let verdicts = Verdicts::new(prober, store.clone(), alerts, max_age).with_resolver_check(check);
     let wake = Wake::default();
-    let worker = worker::spawn(
-        store,
-        options.delivery.deliverer(&verdicts)?,
-        options.delivery.worker(),
-        wake.clone(),
-    );
+    let mut deliverer = options.delivery.deliverer(&verdicts)?;
+    // Reports are counted and sent for our own deliveries; in relay mode the relay, not we,
+    // talks to the recipients' servers (crate::tlsrpt).
+    if options.delivery.relay.is_some() && options.tlsrpt.enabled {
+        tracing::warn!("--tlsrpt has no effect in relay mode: the relay reports, not Sendguard");
+    }
+    if options.delivery.relay.is_none()
+        && let Some(_reporter) =
+            options
+                .tlsrpt
+                .spawn(&store, verdicts.prober(), Some(wake.clone()))?
+    {
+        deliverer = deliverer.with_tls_reporting();
+    }
+    let worker = worker::spawn(store, deliverer, options.delivery.worker(), wake.clone());
     let services = options.postfix.spawn(&verdicts, &account).await?;
     let state = AppState::new(verdicts)
         .with_admin_token(admin_token)
@@ -218,14 +228,11 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         secure: endpoints.self_test_secure.clone(),
         bogus: endpoints.self_test_bogus.clone(),
     };
-    let (state, worker) = server_state(
-        prober,
-        (&dns, names),
-        store.clone(),
-        &args.server,
-        Some(token),
-    )
-    .await?;
+    let mut options = args.server.clone();
+    // TLS reports to the simulated receiver (`--tlsrpt`): its certificate is from its own CA.
+    options.tlsrpt.extra_roots.push(world.reports().ca_der());
+    let (state, worker) =
+        server_state(prober, (&dns, names), store.clone(), &options, Some(token)).await?;
     let state = state.with_demo_domains(world.domains().to_vec());
     let pruning = store::spawn_pruning(store.clone(), args.server.keep_observations());
     let https = https_files(&args.server, args.listen, &db)?;

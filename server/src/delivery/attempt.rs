@@ -38,6 +38,8 @@ pub struct Deliverer {
     pub(super) stopping: Arc<AtomicBool>,
     /// Relay mode: every message goes to the operator's relay ([`super::relay`]).
     pub(super) relay: Option<Arc<Relay>>,
+    /// Sessions are counted for TLS reports ([`super::reported`]).
+    pub(super) tls_reporting: bool,
 }
 
 /// The judgement a delivery plans with, and the facts it was made of.
@@ -56,6 +58,7 @@ impl Deliverer {
             schedule: Arc::new(schedule),
             stopping: Arc::new(AtomicBool::new(false)),
             relay: None,
+            tls_reporting: false,
         }
     }
 
@@ -183,7 +186,12 @@ impl Deliverer {
         batch: &[Pending<'_>],
         secure: Option<TransportRequirement>,
     ) {
-        let outcomes: Vec<Vec<Attempt>> = match known.recorded.plan(secure) {
+        let plan = known.recorded.plan(secure);
+        if let DomainPlan::Defer(_) = plan {
+            let judged = (&*known.facts, &known.recorded.remembered.judgement);
+            self.report_blocked(batch, judged).await;
+        }
+        let outcomes: Vec<Vec<Attempt>> = match plan {
             DomainPlan::Hold(reason) => batch
                 .iter()
                 .map(|p| {
@@ -258,6 +266,8 @@ impl Deliverer {
         for host in hosts {
             if host.enforcement == Enforcement::Defer {
                 why.push(format!("{}: its TLSA records are not known", host.host));
+                let judged = (&*known.facts, &known.recorded.remembered.judgement);
+                self.report_session(batch, judged, host, None, None).await;
                 continue;
             }
             if host.addresses.is_empty() {
@@ -315,7 +325,11 @@ impl Deliverer {
                 *known = Known {
                     facts: observed.clone(),
                     recorded,
-                }
+                };
+                let judged = (&*known.facts, &known.recorded.remembered.judgement);
+                let local = delivery.session.local_ip;
+                self.report_session(batch, judged, host, Some(ip), local)
+                    .await;
             }
             // Without the record a downgrade may go unnoticed: nothing more is sent now.
             Err(e) => {

@@ -435,6 +435,12 @@ impl Prober {
         raw_endpoint(smtp::probe(addr, params, &self.inner.config.smtp).await)
     }
 
+    /// The resolver the prober looks up with (for lookups of other records, e.g. TLS
+    /// reporting's `_smtp._tls` TXT record).
+    pub fn dns(&self) -> &Dns {
+        &self.inner.dns
+    }
+
     /// Why `ip` may not be contacted (the address guard, [`safety`]); `None` when it may.
     pub fn refusal(&self, ip: IpAddr) -> Option<String> {
         self.inner.guard.refusal(ip).map(|why| why.to_string())

@@ -152,6 +152,8 @@ pub struct ProbeSession {
     pub tls: Option<TlsSession>,
     /// Why TLS was not established although STARTTLS was offered.
     pub tls_failure: Option<TlsFailure>,
+    /// Our end of the connection (TLS reporting's `sending-mta-ip`, RFC 8460 §4.4).
+    pub local_ip: Option<IpAddr>,
 }
 
 /// A completed TLS handshake.
@@ -341,6 +343,7 @@ async fn open_session<'c>(
         extensions: hello.extensions,
         tls: None,
         tls_failure: None,
+        local_ip: Some(smtp.ctx.local),
     };
     Ok((smtp, session))
 }
