@@ -11,7 +11,7 @@ TRUNK_VERSION="0.21.14"
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
 export TRUNK_OFFLINE=true TRUNK_SKIP_VERSION_CHECK=true
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> [%ss] %s\n' "$SECONDS" "$*"; }  # with the seconds since the script started
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 as_root() {
