@@ -44,6 +44,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Send(args) => crate::cli::send::send(args).await,
         Command::Postfix(args) => crate::cli::postfix::postfix(args).await,
         Command::User(command) => crate::cli::user::user(command).await,
+        Command::Config(crate::cli::config::ConfigCommand::Check) => crate::cli::config::check(),
     }
 }
 
