@@ -109,10 +109,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let (state, worker) = server_state(prober, store.clone(), &args.server, token).await?;
+    let alerts = <Verdicts as axum::extract::FromRef<AppState>>::from_ref(&state)
+        .alerts()
+        .clone();
+    let reloader = crate::cli::config::reload::spawn(state.clone(), alerts);
     let pruning = store::spawn_pruning(store.clone(), args.server.keep_observations());
     let https = https_files(&args.server, args.listen, &args.store.path())?;
     let result = http::serve(args.listen, state, https).await;
     worker.stop(SHUTDOWN_GRACE).await;
+    reloader.abort();
     pruning.abort();
     store.close().await;
     result?;

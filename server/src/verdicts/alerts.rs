@@ -85,7 +85,8 @@ pub struct Alerts {
 
 #[derive(Default)]
 struct Inner {
-    webhook: Option<Webhook>,
+    /// Replaced in place when the configuration is re-read (SIGHUP).
+    webhook: std::sync::RwLock<Option<Arc<Webhook>>>,
     holds_raised: AtomicU64,
     alerts_suppressed: AtomicU64,
     announced: std::sync::Mutex<HashMap<String, Instant>>,
@@ -102,7 +103,39 @@ struct Webhook {
 impl Alerts {
     /// Alerts that post to `webhook` when one is given.
     pub fn new(webhook: Option<&str>) -> Result<Alerts, AlertError> {
-        let webhook = match webhook.map(str::trim).filter(|u| !u.is_empty()) {
+        let webhook = Webhook::parse(webhook)?;
+        Ok(Alerts {
+            inner: Arc::new(Inner {
+                webhook: std::sync::RwLock::new(webhook),
+                ..Inner::default()
+            }),
+        })
+    }
+
+    /// Posts to `webhook` from now on (none: no more posts); an unusable URL changes nothing.
+    pub fn set_webhook(&self, webhook: Option<&str>) -> Result<(), AlertError> {
+        let webhook = Webhook::parse(webhook)?;
+        *self
+            .inner
+            .webhook
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = webhook;
+        Ok(())
+    }
+
+    fn webhook(&self) -> Option<Arc<Webhook>> {
+        self.inner
+            .webhook
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+impl Webhook {
+    /// The webhook at `url` (none when absent or empty).
+    fn parse(url: Option<&str>) -> Result<Option<Arc<Webhook>>, AlertError> {
+        Ok(match url.map(str::trim).filter(|u| !u.is_empty()) {
             None => None,
             Some(url) => {
                 let bad = |why: &str| AlertError::WebhookUrl {
@@ -121,17 +154,13 @@ impl Alerts {
                 let mut connector = HttpConnector::new();
                 connector.set_connect_timeout(Some(WEBHOOK_TIMEOUT));
                 let client = Client::builder(TokioExecutor::new()).build(connector);
-                Some(Webhook { uri, client })
+                Some(Arc::new(Webhook { uri, client }))
             }
-        };
-        Ok(Alerts {
-            inner: Arc::new(Inner {
-                webhook,
-                ..Inner::default()
-            }),
         })
     }
+}
 
+impl Alerts {
     /// Announces a new hold: log line, counter, and the webhook in the background (a task that
     /// ends within [`WEBHOOK_TIMEOUT`]; short-lived processes wait with [`Alerts::wait_idle`]).
     /// A hold of a server announced within [`ALERT_INTERVAL`] is only counted.
@@ -151,7 +180,7 @@ impl Alerts {
             observed = ?hold.after.class,
             "server on hold: {}", hold.reason
         );
-        if self.inner.webhook.is_none() {
+        if self.webhook().is_none() {
             return;
         }
         let body = serde_json::json!({ "event": "hold", "hold": hold }).to_string();
@@ -224,7 +253,7 @@ impl Alerts {
     }
 
     async fn post(&self, body: String) -> Result<(), WebhookError> {
-        let Some(hook) = &self.inner.webhook else {
+        let Some(hook) = self.webhook() else {
             return Ok(());
         };
         let request = hyper::Request::post(hook.uri.clone())

@@ -12,6 +12,7 @@
 //! listed in [`RELOADABLE_KEYS`].
 
 pub mod file;
+pub mod reload;
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
