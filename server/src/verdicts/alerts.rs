@@ -169,13 +169,21 @@ impl Alerts {
         if !self.may_announce(&hold.host, Instant::now()) {
             self.inner.alerts_suppressed.fetch_add(1, Ordering::Relaxed);
             tracing::info!(
+                event = "hold",
+                domain = %hold.after.domain,
                 host = %hold.host,
+                reason = "downgrade",
+                announced = false,
                 "server on hold again within the alert interval, not announced: {}", hold.reason
             );
             return;
         }
         tracing::warn!(
+            event = "hold",
+            domain = %hold.after.domain,
             host = %hold.host,
+            ip = %hold.after.ip,
+            reason = "downgrade",
             floor = ?hold.floor,
             observed = ?hold.after.class,
             "server on hold: {}", hold.reason

@@ -1,8 +1,11 @@
-//! The configuration file with the real binary: `sendguard serve --config FILE` takes its
+//! What an operator relies on, with the real binary: `sendguard serve --config FILE` takes its
 //! settings from the file, and on SIGHUP reads it again: a new admin token works at once on a
 //! connection opened before the signal (nothing is dropped), a key that needs a restart is
 //! named in the log, and a broken file is refused while the running configuration stays.
+//! `config check` prints the effective configuration with secrets masked. `--log-format json`
+//! writes one object per line whose fields a log system can filter on, and never a password.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -30,11 +33,11 @@ fn config(db: &Path, token: &str, smtp_port: u16) -> String {
     )
 }
 
-/// Starts `sendguard serve --config FILE` (nothing else), its address and its log lines.
-fn serve(file: &Path) -> (Serve, SocketAddr, Receiver<String>) {
+/// Starts `sendguard serve ARGS`: its address and its log lines.
+fn serve(args: &[&OsStr]) -> (Serve, SocketAddr, Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sendguard"))
-        .args(["serve", "--config"])
-        .arg(file)
+        .arg("serve")
+        .args(args)
         .env_remove("SENDGUARD_ADMIN_TOKEN")
         .env_remove("SENDGUARD_LISTEN")
         .stdout(Stdio::piped())
@@ -67,6 +70,11 @@ fn admin_status(conn: &mut TcpStream, token: &str) -> u16 {
         paths::ADMIN_HOLDS,
         paths::ADMIN_TOKEN_HEADER
     );
+    exchange(conn, &request)
+}
+
+/// Sends `request` on `conn` and reads the response: its status.
+fn exchange(conn: &mut TcpStream, request: &str) -> u16 {
     conn.write_all(request.as_bytes()).unwrap();
     let mut head = Vec::new();
     let mut byte = [0u8];
@@ -120,7 +128,7 @@ fn sighup_rereads_the_file_without_dropping_connections() {
     let db = dir.path().join("sendguard.db");
     let file = dir.path().join("sendguard.toml");
     std::fs::write(&file, config(&db, "first-token", 25)).unwrap();
-    let (server, addr, log) = serve(&file);
+    let (server, addr, log) = serve(&["--config".as_ref(), file.as_os_str()]);
     assert!(db.exists(), "the database named in the file");
 
     let mut conn = TcpStream::connect(addr).unwrap();
@@ -189,4 +197,46 @@ fn config_check_prints_the_effective_configuration_with_secrets_masked() {
     let error = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(2), "{error}");
     assert!(error.contains(":3: probing.helo_name:"), "{error}");
+}
+
+#[test]
+fn json_logs_carry_the_fields_of_a_refused_sign_in_and_never_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sendguard.db");
+    let args: [&OsStr; 8] = [
+        "--log-format".as_ref(),
+        "json".as_ref(),
+        "--listen".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--dns-resolver".as_ref(),
+        "127.0.0.1:9".as_ref(),
+        "--database".as_ref(),
+        db.as_os_str(),
+    ];
+    let (server, addr, log) = serve(&args);
+    let body = r#"{"login":"Nobody","password":"hunter2-not-logged"}"#;
+    let request = format!(
+        "POST {} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\n\r\n{body}",
+        paths::SESSION,
+        body.len()
+    );
+    let mut conn = TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    assert_eq!(exchange(&mut conn, &request), 401);
+    let line = wait_for(&log, "sign-in failed");
+    assert_eq!(line["event"], "sign_in_refused");
+    assert_eq!(line["user"], "nobody");
+    assert_eq!(line["reason"], "unknown_user");
+    assert!(
+        line["level"].is_string() && line["timestamp"].is_string(),
+        "{line}"
+    );
+    drop(server);
+    let rest: Vec<String> = log.try_iter().collect();
+    assert!(
+        !line.to_string().contains("hunter2") && !rest.iter().any(|l| l.contains("hunter2")),
+        "a password in the log"
+    );
 }
