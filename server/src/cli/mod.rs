@@ -5,8 +5,10 @@ pub mod config;
 pub mod delivery;
 pub mod https;
 pub mod postfix;
+pub mod progress;
 pub mod run;
 mod send;
+pub mod table;
 pub mod user;
 
 use std::net::{IpAddr, SocketAddr};
