@@ -40,6 +40,9 @@ fn serve(args: &[&OsStr]) -> (Serve, SocketAddr, Receiver<String>) {
         .args(args)
         .env_remove("SENDGUARD_ADMIN_TOKEN")
         .env_remove("SENDGUARD_LISTEN")
+        // An empty file, not /etc/sendguard/sendguard.toml where a package is installed
+        // (`--config` still wins over it).
+        .env("SENDGUARD_CONFIG", "/dev/null")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
