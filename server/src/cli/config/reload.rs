@@ -20,6 +20,10 @@ pub fn spawn(state: AppState, alerts: Alerts) -> JoinHandle<()> {
             return;
         };
         while hangups.recv().await.is_some() {
+            if super::applied().is_none() {
+                tracing::info!("SIGHUP: no configuration file in use, nothing to re-read");
+                continue;
+            }
             match reread() {
                 Ok(changes) => apply(&changes, &state, &alerts),
                 Err(e) => tracing::error!(
