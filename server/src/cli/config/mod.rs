@@ -98,6 +98,11 @@ static FLAGS: OnceLock<Vec<String>> = OnceLock::new();
 
 /// Records which options the command line `matches` gave as flags.
 pub fn note_command_line(matches: &clap::ArgMatches) {
+    let _ = FLAGS.set(flags_given(matches));
+}
+
+/// The variables of the options that `matches` has from the command line itself.
+fn flags_given(matches: &clap::ArgMatches) -> Vec<String> {
     let mut given = Vec::new();
     let mut command = crate::cli::Cli::command();
     command.build();
@@ -123,7 +128,7 @@ pub fn note_command_line(matches: &clap::ArgMatches) {
         command = next;
         matches = sub;
     }
-    let _ = FLAGS.set(given);
+    given
 }
 
 fn given_as_flag(env: &str) -> bool {

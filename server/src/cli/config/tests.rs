@@ -196,3 +196,30 @@ fn the_config_flag_wins_over_the_variable() {
         Some(PathBuf::from("/y.toml"))
     );
 }
+
+#[test]
+fn options_given_as_flags_are_told_apart_from_the_environment() {
+    let matches = crate::cli::Cli::command().get_matches_from([
+        "sendguard",
+        "--log-format",
+        "json",
+        "serve",
+        "--admin-token",
+        "t",
+        "--smtp-port=2525",
+    ]);
+    let given = flags_given(&matches);
+    for env in [
+        "SENDGUARD_ADMIN_TOKEN",
+        "SENDGUARD_SMTP_PORT",
+        "SENDGUARD_LOG_FORMAT",
+    ] {
+        assert!(given.iter().any(|g| g == env), "{env} in {given:?}");
+    }
+    assert!(
+        !given
+            .iter()
+            .any(|g| g == "SENDGUARD_ALERT_WEBHOOK" || g == "SENDGUARD_LISTEN"),
+        "{given:?}"
+    );
+}
