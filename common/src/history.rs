@@ -74,6 +74,9 @@ pub enum BlockCause {
     NoMailServer,
     /// Sendguard cannot consult its history of the domain's servers right now.
     HistoryUnavailable,
+    /// Sendguard's resolver self-test fails: DNSSEC validation cannot be shown to work, so no
+    /// DNS answer is relied on and delivery waits (RFC 4035 §5; not a fact about the domain).
+    ResolverNotValidating,
 }
 
 /// The state of a hold.

@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 pub mod paths {
     /// `GET`: liveness and version of the server.
     pub const HEALTH: &str = "/api/health";
+    /// `GET`: whether the server can do its work now (503 when not), naming what fails.
+    pub const READY: &str = "/api/ready";
     /// `POST`: the security verdict of each of a list of recipient addresses.
     pub const RECIPIENT_SECURITY: &str = "/api/recipients/security";
     /// `GET` (server-sent events): verdicts of pending domains as their probes finish.
@@ -149,6 +151,7 @@ wire_names!(BlockCause {
     NoSuchDomain => "no_such_domain",
     NoMailServer => "no_mail_server",
     HistoryUnavailable => "history_unavailable",
+    ResolverNotValidating => "resolver_not_validating",
 });
 
 /// Answer of [`paths::HEALTH`].
@@ -164,6 +167,32 @@ pub struct Health {
     /// Domains of the simulated internet, for the demo's help text; empty otherwise.
     #[serde(default)]
     pub demo_domains: Vec<DemoDomain>,
+}
+
+/// Answer of [`paths::READY`] (status 200 when `ready`, else 503).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Readiness {
+    /// Whether every check passes.
+    pub ready: bool,
+    /// The names of the checks that fail (keys of `checks`), empty when ready.
+    pub failing: Vec<String>,
+    /// Every check by name: `database`, `resolver`, `delivery`, `stopping`, and one per
+    /// configured Postfix service (`postfix_tls_policy`, `postfix_policy_service`).
+    pub checks: std::collections::BTreeMap<String, ReadinessCheck>,
+}
+
+/// One check of [`Readiness`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadinessCheck {
+    /// Whether it passes.
+    pub ok: bool,
+    /// A short code saying why it fails (e.g. `broken_accepted`, `not_running`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The whole reason, with names, addresses and errors: for administrators only (a session
+    /// with the admin role or the admin token), absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// One domain of the simulated internet, with a short description of how it behaves.

@@ -30,6 +30,7 @@ pub fn cause_key(cause: BlockCause) -> Key {
         BlockCause::NoSuchDomain => Key::CauseNoSuchDomain,
         BlockCause::NoMailServer => Key::CauseNoMailServer,
         BlockCause::HistoryUnavailable => Key::CauseHistoryUnavailable,
+        BlockCause::ResolverNotValidating => Key::CauseResolverNotValidating,
     }
 }
 
@@ -41,7 +42,10 @@ pub fn blocked_outcome(cause: Option<BlockCause>) -> Key {
     match cause {
         Some(BlockCause::OnHold) => Key::OutcomeHeld,
         Some(
-            BlockCause::DnssecBogus | BlockCause::TlsaLookupFailed | BlockCause::HistoryUnavailable,
+            BlockCause::DnssecBogus
+            | BlockCause::TlsaLookupFailed
+            | BlockCause::HistoryUnavailable
+            | BlockCause::ResolverNotValidating,
         ) => Key::OutcomeDeferred,
         Some(
             BlockCause::DaneMismatch
@@ -353,6 +357,15 @@ mod weakest_tests {
             Key::OutcomeRefused
         );
         assert_eq!(blocked_outcome(None), Key::OutcomeRefused);
+        // Sendguard's own resolver cannot validate: nothing about the domain, the mail waits.
+        assert_eq!(
+            blocked_outcome(Some(BlockCause::ResolverNotValidating)),
+            Key::OutcomeDeferred
+        );
+        assert_eq!(
+            cause_key(BlockCause::ResolverNotValidating),
+            Key::CauseResolverNotValidating
+        );
     }
 
     #[test]

@@ -146,6 +146,10 @@ catalog! {
         "Sendguard kann gerade nicht nachsehen, was es über diese Mailserver weiß: der Versand wird zurückgestellt.",
         "Sendguard cannot consult what it knows of these mail servers right now: delivery is deferred."
     ),
+    CauseResolverNotValidating => (
+        "Sendguard kann DNSSEC gerade nicht prüfen, weil sein Resolver nicht validiert: nichts wird beurteilt, der Versand wird zurückgestellt.",
+        "Sendguard cannot check DNSSEC right now because its resolver does not validate: nothing is judged, delivery is deferred."
+    ),
     TechnicalDetail => ("Technische Angabe", "Technical detail"),
     LookupFailed => ("Abfrage fehlgeschlagen", "Lookup failed"),
     MailServers => ("Mailserver", "Mail servers"),
@@ -215,6 +219,7 @@ catalog! {
     SendOpenSent => ("Gesendet ansehen", "Open Sent"),
     SendFailed => ("Nicht gesendet: {0}", "Not sent: {0}"),
     SentTitle => ("Gesendet", "Sent"),
+    ComposeTitle => ("Neue E-Mail", "New message"),
     SentIntro => (
         "Ihre Nachrichten, die neuesten zuerst, mit dem Stand jedes Empfängers. Die Seite aktualisiert sich selbst.",
         "Your messages, newest first, with where each recipient stands. The page updates itself."

@@ -11,8 +11,11 @@
 //! - `store`: persistence (SQLite), the outgoing queue among it (`store/queue.rs`);
 //! - `delivery`: submission of messages into the queue (no delivery worker yet);
 //! - `verdicts`: the verdict service that ties probe, policy and store together, and alerts;
+//! - `tlsrpt`: SMTP TLS Reporting (RFC 8460): sessions counted per domain and day, the daily
+//!   report sent by mail through the queue or by HTTPS;
 //! - `user`: the account, its sender addresses and the draft's bounds;
-//! - `http`: the thin HTTP handlers.
+//! - `http`: the thin HTTP handlers;
+//! - `metrics`: the counters behind `GET /metrics` that the code counts as it works.
 //!
 //! The simulated internet that tests, benchmarks and `sendguard demo` run against is its own
 //! crate, `sendguard-sim`; the server uses it only with the `demo` feature (on by default).
@@ -25,11 +28,13 @@ pub mod dane;
 pub mod delivery;
 pub mod dns;
 pub mod http;
+pub mod metrics;
 pub mod policy;
 pub mod postfix;
 pub mod probe;
 pub mod smtp;
 pub mod store;
 pub mod tls;
+pub mod tlsrpt;
 pub mod user;
 pub mod verdicts;

@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use sendguard_common::{DomainVerdict, SecurityClass};
-use sendguard_sim::world::SimWorld;
+use sendguard_sim::world::{SELF_TEST_BOGUS, SELF_TEST_SECURE, SimWorld};
 
 mod common;
 
@@ -27,6 +27,8 @@ async fn probe_prints_json_verdicts_and_a_table() {
         cmd.arg("probe").args(&args);
         cmd.env("SENDGUARD_DNS_RESOLVER", &resolver)
             .env("SENDGUARD_TRUST_ANCHOR", &anchor)
+            .env("SENDGUARD_RESOLVER_CHECK_SECURE", SELF_TEST_SECURE)
+            .env("SENDGUARD_RESOLVER_CHECK_BOGUS", SELF_TEST_BOGUS)
             .env("SENDGUARD_SMTP_PORT", &port)
             .env("SENDGUARD_DATABASE", &database)
             .env_remove("SENDGUARD_ALLOW_PRIVATE_TARGETS");
@@ -113,6 +115,30 @@ async fn probe_prints_json_verdicts_and_a_table() {
     assert!(table.contains("tls.test  SSL ok"), "{table}");
     assert!(table.contains("mx.tls.test"), "{table}");
 
+    // A resolver self-test that fails (the "broken" name is a signed one): nothing probed.
+    let out = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || {
+            run(
+                vec![
+                    "--resolver-check-bogus".into(),
+                    "mx.tls.test".into(),
+                    "tls.test".into(),
+                ],
+                true,
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nothing probed") && err.contains("mx.tls.test"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+
     // On a terminal (script(1) gives it one), progress is shown on standard error.
     let line = run_line(&config, &dir);
     let tty = tokio::task::spawn_blocking(move || on_a_terminal(&line))
@@ -131,6 +157,8 @@ async fn probe_prints_json_verdicts_and_a_table() {
 fn run_line(config: &sendguard::probe::ProbeConfig, dir: &tempfile::TempDir) -> String {
     format!(
         "SENDGUARD_DNS_RESOLVER={} SENDGUARD_TRUST_ANCHOR={} SENDGUARD_SMTP_PORT={} \
+         SENDGUARD_RESOLVER_CHECK_SECURE={SELF_TEST_SECURE} \
+         SENDGUARD_RESOLVER_CHECK_BOGUS={SELF_TEST_BOGUS} \
          SENDGUARD_DATABASE={} {} probe --allow-private-targets tls.test plain.test",
         config.dns.resolver.unwrap(),
         config.dns.trust_anchor.as_ref().unwrap().display(),

@@ -41,6 +41,8 @@ fn serve(world: &SimWorld, db: &std::path::Path) -> Serve {
         .args(["--smtp-port", &e.smtp_port.to_string()])
         .arg("--allow-private-targets")
         .args(["--delivery-poll", "1s"])
+        .env("SENDGUARD_RESOLVER_CHECK_SECURE", &e.self_test_secure)
+        .env("SENDGUARD_RESOLVER_CHECK_BOGUS", &e.self_test_bogus)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -17,7 +17,6 @@ use sendguard_common::{
     Account, ApiErrorBody, HoldStatus, HoldView, ObservationSource, ObservationView, SecureMode,
     SecureSendingSettings, paths,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 
 mod common;
@@ -264,37 +263,7 @@ async fn metrics_count_raised_holds() {
 async fn a_new_hold_is_posted_to_the_webhook() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let receiver = tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let mut data = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = socket.read(&mut buf).await.unwrap();
-            if n == 0 {
-                break;
-            }
-            data.extend_from_slice(&buf[..n]);
-            let text = String::from_utf8_lossy(&data);
-            if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                let len: usize = head
-                    .lines()
-                    .find_map(|l| {
-                        let (k, v) = l.split_once(':')?;
-                        k.eq_ignore_ascii_case("content-length")
-                            .then(|| v.trim().parse().ok())?
-                    })
-                    .unwrap_or(0);
-                if body.len() >= len {
-                    socket
-                        .write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
-                        .await
-                        .unwrap();
-                    return (head.to_string(), body.to_string());
-                }
-            }
-        }
-        panic!("the webhook request ended early");
-    });
+    let receiver = common::webhook_receiver(listener);
     let s = setup(Some(TOKEN), Some(&url)).await;
     let hold = downgrade(&s.store).await;
     s.alerts.raise(&hold);

@@ -1,6 +1,8 @@
 //! What one client may cost, through the router in-process: new probes per minute per client
-//! (a 429 with a JSON message and `Retry-After`), event streams per client and in total (429 and
-//! 503, freed when a stream goes away), and one stream carrying every known verdict it names.
+//! (a 429 with a JSON message and `Retry-After`), requests per minute per client and per session
+//! on every route but the health check, event streams per client and in total (429 and 503,
+//! freed when a stream goes away) with a heartbeat while idle, and one stream carrying every
+//! known verdict it names.
 //! Clients are told apart by the peer address axum records (`ConnectInfo`).
 
 use std::collections::HashSet;
@@ -12,6 +14,7 @@ use axum::extract::{ConnectInfo, FromRef};
 use axum::http::{Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use sendguard::http::Limits;
+use sendguard::http::rate::RequestRates;
 use sendguard::store::Store;
 use sendguard_common::{ApiErrorBody, ObservationSource};
 use tower::ServiceExt;
@@ -163,4 +166,118 @@ async fn one_stream_carries_every_known_verdict_it_names() {
             .into_keys()
             .collect();
     assert_eq!(seen, domains.iter().map(|d| d.to_string()).collect());
+}
+
+fn get(peer: &str, path: &str) -> Request<Body> {
+    from(peer, Request::get(path).body(Body::empty()).unwrap())
+}
+
+#[tokio::test]
+async fn requests_per_session_are_limited_with_a_429() {
+    let (state, _dir) = common::offline_state().await;
+    let router = common::signed_in_app(state.with_rates(RequestRates::new(100, 3))).await;
+    for _ in 0..3 {
+        let ok = router
+            .clone()
+            .oneshot(get("192.0.2.1", "/api/settings"))
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), StatusCode::OK);
+    }
+    let refused = router
+        .clone()
+        .oneshot(get("192.0.2.2", "/api/draft"))
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the session's budget, from whichever address"
+    );
+    let wait: u64 = refused.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After: {wait}");
+    let message = error_of(refused).await;
+    assert!(
+        message.contains("at most 3 per minute") && message.contains("session"),
+        "{message}"
+    );
+    let health = router
+        .oneshot(get("192.0.2.1", "/api/health"))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK, "the health check is free");
+}
+
+#[tokio::test]
+async fn requests_per_client_are_limited_before_any_handler() {
+    let (state, _dir) = common::offline_state().await;
+    let router = sendguard::http::app(state.with_rates(RequestRates::new(4, 100)));
+    for _ in 0..4 {
+        let answer = router
+            .clone()
+            .oneshot(get("192.0.2.1", "/api/session"))
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    }
+    let refused = router
+        .clone()
+        .oneshot(get("192.0.2.1", "/api/session"))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let message = error_of(refused).await;
+    assert!(message.contains("from this address"), "{message}");
+    let page = router.clone().oneshot(get("192.0.2.1", "/")).await.unwrap();
+    assert_ne!(
+        page.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the page's own files are not counted"
+    );
+    let other = router
+        .oneshot(get("198.51.100.7", "/api/session"))
+        .await
+        .unwrap();
+    assert_eq!(
+        other.status(),
+        StatusCode::UNAUTHORIZED,
+        "another client has its own budget"
+    );
+}
+
+#[tokio::test]
+async fn an_idle_event_stream_sends_heartbeats() {
+    let (state, _dir) = common::offline_state().await;
+    let limits = Limits::default().with_heartbeat(Duration::from_millis(50));
+    let router = common::signed_in_app(state.with_limits(limits)).await;
+    // The router (and with it the verdict service the stream listens to) stays alive.
+    let response = router
+        .clone()
+        .oneshot(stream("192.0.2.1", "wait.test"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let mut seen = String::new();
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.unwrap().into_data() {
+                seen.push_str(&String::from_utf8_lossy(&data));
+            }
+            if seen.matches(": heartbeat\n").count() >= 2 {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(
+        found,
+        Ok(true),
+        "two heartbeats on an idle stream: {seen:?}"
+    );
 }

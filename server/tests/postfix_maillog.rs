@@ -205,6 +205,8 @@ async fn the_log_on_standard_input_is_read_as_it_comes() {
         .arg(&e.trust_anchor)
         .args(["--smtp-port", &e.smtp_port.to_string()])
         .env("SENDGUARD_DATABASE", &db)
+        .env("SENDGUARD_RESOLVER_CHECK_SECURE", &e.self_test_secure)
+        .env("SENDGUARD_RESOLVER_CHECK_BOGUS", &e.self_test_bogus)
         .stdin(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

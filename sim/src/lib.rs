@@ -10,6 +10,7 @@
 //!   [`smtp::PeerBehaviour::Receiving`] refuses recipients or fails the first transactions;
 //! - [`pki`]: a private CA, certificates it issues and self-signed ones (rcgen);
 //! - [`tlsa`]: the association data of the TLSA records the world publishes (RFC 6698);
+//! - [`tlsrpt`]: a TLS report receiver (HTTPS) and the `_smtp._tls` records that name it;
 //! - [`world`]: the scenarios, one domain each, started together; [`world::SimWorld::endpoints`]
 //!   says where a prober finds them.
 //!
@@ -22,4 +23,5 @@ pub mod dns;
 pub mod pki;
 pub mod smtp;
 pub mod tlsa;
+pub mod tlsrpt;
 pub mod world;

@@ -6,7 +6,8 @@
 //! requires. The trust anchor of the simulated root is written to the world's folder.
 //! `sendguard demo`, the tests and the benchmarks all use this; [`SimWorld::endpoints`] tells
 //! them, as plain data, where to find the world. [`hostile_scenarios`] are peers that misbehave
-//! on purpose, for the tests only.
+//! on purpose, for the tests only. Every world also publishes the two names of the resolver
+//! self-test: [`SELF_TEST_SECURE`] in a signed zone and [`SELF_TEST_BOGUS`] in a bogus one.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -19,6 +20,7 @@ use crate::dns::{DnsSim, Signing, ZoneSpec};
 use crate::pki::{Identity, SimCa, self_signed};
 use crate::smtp::{PeerBehaviour, SmtpPeer};
 use crate::tlsa;
+use crate::tlsrpt::{self, ReportReceiver};
 
 /// Why the simulated internet could not start.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,9 @@ pub enum SimError {
     /// An SMTP peer could not listen.
     #[error("SMTP peer {0}: {1}")]
     Peer(String, std::io::Error),
+    /// The TLS report receiver could not listen.
+    #[error("TLS report receiver: {0}")]
+    Reports(std::io::Error),
 }
 
 /// How a simulated MX host behaves.
@@ -266,6 +271,30 @@ pub struct SimEndpoints {
     pub dns_timeout: Duration,
     /// A greeting timeout that the slow scenarios (`slow.test`) stay well within.
     pub greeting_timeout: Duration,
+    /// A correctly signed name ([`SELF_TEST_SECURE`]): a validating resolver finds it secure.
+    pub self_test_secure: String,
+    /// A deliberately broken name ([`SELF_TEST_BOGUS`]): a validating resolver finds it bogus.
+    pub self_test_bogus: String,
+}
+
+/// A name every world publishes in a correctly signed zone, for the resolver self-test (an
+/// address record at the apex of its own zone, outside the scenarios).
+pub const SELF_TEST_SECURE: &str = "dnssec-ok.test";
+/// A name every world publishes in a zone whose parent's DS names another key, so its answers
+/// are bogus (RFC 4035 §5.5): what the resolver self-test expects to be refused.
+pub const SELF_TEST_BOGUS: &str = "dnssec-failed.test";
+
+/// The two zones of the resolver self-test, added to every world.
+fn self_test_zones() -> [ZoneSpec; 2] {
+    let zone = |origin: &str, signing| ZoneSpec {
+        origin: origin.to_string(),
+        records: "@ 300 IN A 192.0.2.53\n".to_string(),
+        signing,
+    };
+    [
+        zone(SELF_TEST_SECURE, Signing::Signed),
+        zone(SELF_TEST_BOGUS, Signing::Bogus),
+    ]
 }
 
 /// The running simulated internet.
@@ -274,12 +303,15 @@ pub struct SimWorld {
     peers: BTreeMap<String, SmtpPeer>,
     smtp_port: u16,
     domains: Vec<DemoDomain>,
+    reports: ReportReceiver,
 }
 
 /// First address of the MX hosts; each further host takes the next one.
 const FIRST_HOST: Ipv4Addr = Ipv4Addr::new(127, 0, 2, 1);
 /// The simulated DNS server's address.
 const DNS_ADDR: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 53, 1));
+/// The TLS report receiver's address ([`tlsrpt::HOST`]).
+const REPORTS_ADDR: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 54, 1));
 
 impl SimWorld {
     /// Starts every scenario of [`scenarios`]; the trust anchor is written into `dir`.
@@ -290,6 +322,9 @@ impl SimWorld {
     /// Starts the given scenarios.
     pub async fn start_with(list: Vec<Scenario>, dir: &Path) -> Result<SimWorld, SimError> {
         let ca = SimCa::new("Sendguard Sim CA").map_err(|e| SimError::Pki(e.to_string()))?;
+        let reports = ReportReceiver::start(REPORTS_ADDR)
+            .await
+            .map_err(SimError::Reports)?;
         let mut next = u32::from(FIRST_HOST);
         let mut planned: Vec<(String, IpAddr, PeerBehaviour)> = Vec::new();
         let mut zones = Vec::new();
@@ -298,6 +333,7 @@ impl SimWorld {
             if s.null_mx {
                 records.push_str("@ 300 IN MX 0 .\n");
             }
+            records.push_str(&tlsrpt::txt_records(s.domain, &reports.uri()));
             for (label, pref, kind) in &s.hosts {
                 if let HostKind::MxElsewhere(target) = kind {
                     records.push_str(&format!("@ 300 IN MX {pref} {target}.\n"));
@@ -321,6 +357,12 @@ impl SimWorld {
                 signing: s.signing,
             });
         }
+        zones.extend(self_test_zones());
+        zones.push(ZoneSpec {
+            origin: tlsrpt::ZONE.to_string(),
+            records: format!("reports 300 IN A {REPORTS_ADDR}\n"),
+            signing: Signing::Signed,
+        });
         let dns = DnsSim::start(DNS_ADDR, zones, dir)
             .await
             .map_err(|e| SimError::Dns(e.to_string()))?;
@@ -337,6 +379,7 @@ impl SimWorld {
             peers,
             smtp_port,
             domains,
+            reports,
         })
     }
 
@@ -349,6 +392,8 @@ impl SimWorld {
             smtp_port: self.smtp_port,
             dns_timeout: Duration::from_secs(5),
             greeting_timeout: Duration::from_secs(10),
+            self_test_secure: SELF_TEST_SECURE.to_string(),
+            self_test_bogus: SELF_TEST_BOGUS.to_string(),
         }
     }
 
@@ -372,11 +417,17 @@ impl SimWorld {
         self.smtp_port
     }
 
+    /// The TLS report receiver (HTTPS) that some domains' `_smtp._tls` records name.
+    pub fn reports(&self) -> &ReportReceiver {
+        &self.reports
+    }
+
     /// Stops the DNS server and every peer.
     pub async fn shutdown(self) {
         for (_, peer) in self.peers {
             peer.shutdown().await;
         }
+        self.reports.shutdown();
         self.dns.shutdown().await;
     }
 }

@@ -3,7 +3,8 @@
 // was opened; a wrong password is said in words; after a sign-in the page asked for is shown
 // with maxima's name in the top bar; the CSRF token stays out of web storage; Abmelden / Sign
 // out ends the session at the server (the API answers 401) and shows the sign-in page; a
-// session that ends elsewhere sends the page back to sign-in at its next request; too many
+// session that ends elsewhere sends the page back to sign-in at its next request; a sign-out the
+// server cannot be told of (unreachable) is said in words and the user stays signed in; too many
 // failed attempts are refused with "try again later".
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -114,6 +115,27 @@ describe('sign-in', () => {
     assert.equal(new URL(page.url()).pathname, '/settings');
     await signIn(page, WORDS['de-DE'], demo.logins.user.login, demo.logins.user.password);
     await page.getByRole('heading', { name: 'Verschlüsselter Versand' }).waitFor({ timeout: 10_000 });
+    await page.context().close();
+  });
+
+  test('a sign-out that cannot reach the server is said in words; the session goes on', async () => {
+    const page = await demo.newPage();
+    await page.goto(demo.url);
+    await page.locator('#to').waitFor({ timeout: 15_000 });
+    // The server is unreachable for the sign-out only: the request fails in the network.
+    await page.route('**/api/session', (route) => (route.request().method() === 'DELETE'
+      ? route.abort('connectionrefused') : route.continue()));
+    await page.getByRole('button', { name: 'Abmelden', exact: true }).click();
+    const error = page.getByTestId('sign-out-error');
+    await error.waitFor({ timeout: 10_000 });
+    assert.match(await error.innerText(), /^Abmelden fehlgeschlagen: \S/);
+    assert.equal(await page.getByTestId('user-name').innerText(), MAXIMA.name, 'still signed in');
+    assert.equal(await sessionStatus(page), 200, 'the session is still valid at the server');
+    // Once the server is reachable again, signing out works.
+    await page.unroute('**/api/session');
+    await page.getByRole('button', { name: 'Abmelden', exact: true }).click();
+    await page.getByRole('heading', { name: WORDS['de-DE'].title }).waitFor({ timeout: 10_000 });
+    assert.equal(await sessionStatus(page), 401);
     await page.context().close();
   });
 

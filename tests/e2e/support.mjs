@@ -8,7 +8,8 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before } from 'node:test';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -311,4 +312,22 @@ export class ComposePage {
   async screenshot(name) {
     await this.page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
   }
+}
+
+/** axe-core's engine, from npm (package-lock.json pins it). */
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * Runs axe-core on what `page` shows now and resolves with its violations, each as
+ * `id (impact): selector: what fails`, one line per element. The engine is evaluated through
+ * the DevTools protocol, so the page's Content-Security-Policy stays as it is.
+ */
+export async function axeViolations(page) {
+  await page.evaluate(axeSource);
+  return page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.flatMap((v) => v.nodes.map(
+      (n) => `${v.id} (${v.impact}): ${n.target.join(' ')}: ${n.failureSummary.replace(/\s+/g, ' ')}`,
+    ));
+  });
 }

@@ -107,9 +107,8 @@ pub fn Chip(
         }
     };
     view! {
-        <span
+        <li
             class=class
-            role="listitem"
             data-testid="chip"
             data-address=label.clone()
             data-short=move || (class.get() == "chip chip-short").to_string()
@@ -124,6 +123,6 @@ pub fn Chip(
             >
                 "×"
             </button>
-        </span>
+        </li>
     }
 }

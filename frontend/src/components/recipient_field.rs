@@ -63,17 +63,21 @@ pub fn RecipientField(
     view! {
         <div class="field recipients" data-testid=format!("field-{id}")>
             <label for=id>{move || lang.get().text(label)}</label>
-            <div class="chips" role="list">
-                <For
-                    each=move || recipients.get().items().to_vec()
-                    key=|r| r.id
-                    let:recipient
-                >
-                    <Chip
-                        recipient=recipient
-                        on_remove=move |id| recipients.update(|list| list.remove(id))
-                    />
-                </For>
+            <div class="chips">
+                // A native list of the chips only: the input beside it is not one of its items
+                // (WAI-ARIA: a list owns list items only), and an empty list is valid.
+                <ul class="chip-list">
+                    <For
+                        each=move || recipients.get().items().to_vec()
+                        key=|r| r.id
+                        let:recipient
+                    >
+                        <Chip
+                            recipient=recipient
+                            on_remove=move |id| recipients.update(|list| list.remove(id))
+                        />
+                    </For>
+                </ul>
                 <input
                     id=id
                     type="text"

@@ -217,6 +217,7 @@ pub fn ComposePage() -> impl IntoView {
         })
     };
     view! {
+        <h1 class="visually-hidden">{t(Key::ComposeTitle)}</h1>
         <DemoHint on_pick=pick/>
         <form class="compose" on:submit=on_send>
             <div class="actions" role="toolbar">

@@ -157,6 +157,8 @@ impl Serve {
             .arg(&e.trust_anchor)
             .args(["--smtp-port", &e.smtp_port.to_string()])
             .arg("--allow-private-targets")
+            .env("SENDGUARD_RESOLVER_CHECK_SECURE", &e.self_test_secure)
+            .env("SENDGUARD_RESOLVER_CHECK_BOGUS", &e.self_test_bogus)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)

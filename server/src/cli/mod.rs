@@ -3,12 +3,14 @@
 
 pub mod config;
 pub mod delivery;
+pub mod health;
 pub mod https;
 pub mod postfix;
 pub mod progress;
 pub mod run;
 mod send;
 pub mod table;
+pub mod tlsrpt;
 pub mod user;
 
 use std::net::{IpAddr, SocketAddr};
@@ -74,6 +76,9 @@ pub enum Command {
     /// Users who may sign in: add, passwd, list, remove, and their addresses (alias add|remove).
     #[command(subcommand)]
     User(user::UserCommand),
+    /// SMTP TLS reports (RFC 8460): send-now.
+    #[command(subcommand)]
+    Tlsrpt(tlsrpt::TlsRptCommand),
     /// The configuration file: `check` prints the effective configuration.
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -120,6 +125,10 @@ pub struct SendArgs {
     /// Where Sendguard remembers (and queues).
     #[command(flatten)]
     pub store: StoreOptions,
+    /// The resolver self-test, run once before delivering (with `--wait`; deliveries are
+    /// deferred while it fails).
+    #[command(flatten)]
+    pub health: health::ResolverCheckOptions,
 }
 
 /// `sendguard holds ...`.
@@ -254,6 +263,22 @@ pub struct ServerOptions {
         value_name = "DAYS"
     )]
     pub keep_observations: u32,
+    /// Requests one client address may make to the API per minute (0: no limit).
+    #[arg(
+        long,
+        env = "SENDGUARD_RATE_PER_CLIENT",
+        default_value_t = crate::http::rate::PER_CLIENT,
+        value_name = "N"
+    )]
+    pub rate_per_client: u32,
+    /// Requests one session may make to the API per minute (0: no limit).
+    #[arg(
+        long,
+        env = "SENDGUARD_RATE_PER_SESSION",
+        default_value_t = crate::http::rate::PER_SESSION,
+        value_name = "N"
+    )]
+    pub rate_per_session: u32,
     /// Delivery: retries and the worker.
     #[command(flatten)]
     pub delivery: delivery::DeliveryOptions,
@@ -263,6 +288,15 @@ pub struct ServerOptions {
     /// HTTPS.
     #[command(flatten)]
     pub https: https::HttpsOptions,
+    /// The resolver self-test.
+    #[command(flatten)]
+    pub health: health::ResolverCheckOptions,
+    /// Stopping.
+    #[command(flatten)]
+    pub stop: health::StopOptions,
+    /// SMTP TLS reporting.
+    #[command(flatten)]
+    pub tlsrpt: tlsrpt::TlsRptOptions,
 }
 
 impl ServerOptions {
@@ -338,6 +372,9 @@ pub struct ProbeArgs {
     /// `http://` URL that receives a JSON POST for every new hold.
     #[arg(long, env = "SENDGUARD_ALERT_WEBHOOK", value_name = "URL")]
     pub alert_webhook: Option<String>,
+    /// The resolver self-test, run once before probing (exit 3 when it fails).
+    #[command(flatten)]
+    pub health: health::ResolverCheckOptions,
 }
 
 /// Options shared by every subcommand that probes.

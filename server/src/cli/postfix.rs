@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::cli::{ProbeOptions, ReprobeOptions, StoreOptions};
+use crate::dns::selftest::SelfTestNames;
 use crate::postfix::follow::{self, LogSource};
 use crate::postfix::inbound_seen::Recorder;
 use crate::postfix::{inbound, tls_policy};
@@ -39,15 +40,23 @@ pub struct PostfixOptions {
 impl PostfixOptions {
     /// Starts the services that were asked for, in the background; `account` is the user
     /// whose secure aliases the inbound service guards.
-    pub async fn spawn(&self, verdicts: &Verdicts, account: &AccountConfig) -> anyhow::Result<()> {
+    /// The services listening are returned by name with their address, for `/api/ready`.
+    pub async fn spawn(
+        &self,
+        verdicts: &Verdicts,
+        account: &AccountConfig,
+    ) -> anyhow::Result<Vec<(&'static str, SocketAddr)>> {
+        let mut listening = Vec::new();
         if let Some(addr) = self.tls_policy {
             let listener = tokio::net::TcpListener::bind(addr).await?;
             tracing::info!("TLS policy table (socketmap) on {}", listener.local_addr()?);
+            listening.push(("postfix_tls_policy", listener.local_addr()?));
             tokio::spawn(tls_policy::serve(listener, verdicts.clone()));
         }
         if let Some(addr) = self.policy_service {
             let listener = tokio::net::TcpListener::bind(addr).await?;
             tracing::info!("inbound policy service on {}", listener.local_addr()?);
+            listening.push(("postfix_policy_service", listener.local_addr()?));
             let guard = inbound::Guard {
                 account: account.clone(),
                 store: verdicts.store().clone(),
@@ -60,7 +69,7 @@ impl PostfixOptions {
             tracing::info!(?source, "following Postfix's log");
             tokio::spawn(follow::run(source, verdicts.clone()));
         }
-        Ok(())
+        Ok(listening)
     }
 }
 
@@ -88,6 +97,9 @@ pub struct PostfixArgs {
         value_delimiter = '\n'
     )]
     pub accounts: Vec<String>,
+    /// The resolver self-test (the table answers TEMP while it fails).
+    #[command(flatten)]
+    pub health: crate::cli::health::ResolverCheckOptions,
 }
 
 /// Runs `sendguard postfix` until interrupted.
@@ -101,14 +113,15 @@ pub async fn postfix(args: PostfixArgs) -> anyhow::Result<ExitCode> {
     let account = AccountConfig::from_values(&args.accounts)?;
     let mut config = args.probe.probe_config();
     args.reprobe.apply(&mut config);
+    let alerts = Alerts::new(None)?;
+    let check = args
+        .health
+        .start(&config.dns, SelfTestNames::default(), &alerts)
+        .await?;
     let prober = Prober::new(config)?;
     let store = Store::open(&args.store.path()).await?;
-    let verdicts = Verdicts::new(
-        prober,
-        store.clone(),
-        Alerts::new(None)?,
-        Duration::from_secs(3600),
-    );
+    let verdicts = Verdicts::new(prober, store.clone(), alerts, Duration::from_secs(3600))
+        .with_resolver_check(check);
     args.services.spawn(&verdicts, &account).await?;
     tokio::signal::ctrl_c().await?;
     store.close().await;

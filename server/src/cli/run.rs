@@ -21,8 +21,11 @@ use crate::cli::{
     Command, HoldsCommand, HoldsHostArgs, HoldsListArgs, ProbeArgs, ServeArgs, ServerOptions,
 };
 use crate::delivery::worker::{self, Wake, Worker};
-#[cfg(feature = "demo")]
 use crate::dns::DnsConfig;
+use crate::dns::selftest::SelfTestNames;
+use crate::http::rate::RequestRates;
+use crate::http::ready::ReadyParts;
+use crate::http::shutdown::Stopping;
 use crate::http::{self, AppState};
 #[cfg(feature = "demo")]
 use crate::probe::ProbeConfig;
@@ -46,12 +49,10 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Send(args) => crate::cli::send::send(args).await,
         Command::Postfix(args) => crate::cli::postfix::postfix(args).await,
         Command::User(command) => crate::cli::user::user(command).await,
+        Command::Tlsrpt(command) => crate::cli::tlsrpt::tlsrpt(command).await,
         Command::Config(crate::cli::config::ConfigCommand::Check) => crate::cli::config::check(),
     }
 }
-
-/// How long a stopping server waits for the delivery sessions in flight.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// The certificate to serve with ([`crate::cli::https::HttpsOptions`]); a self-signed one is
 /// kept beside the database.
@@ -70,35 +71,85 @@ async fn open_store(path: &std::path::Path) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// The application state of a serving subcommand, and its delivery worker, started.
+/// The application state of a serving subcommand, and its delivery worker, started; the
+/// resolver self-test through `dns` (with `names` unless the options name others) run once
+/// before anything is judged.
 async fn server_state(
     prober: Prober,
+    (dns, names): (&DnsConfig, SelfTestNames),
     store: Store,
     options: &ServerOptions,
     admin_token: Option<String>,
 ) -> anyhow::Result<(AppState, Worker)> {
     let alerts = Alerts::new(options.alert_webhook.as_deref())?;
+    let check = options.health.start(dns, names, &alerts).await?;
     let account = AccountConfig::from_values(&options.accounts)?;
     let max_age = Duration::from_secs(options.verdict_max_age);
-    let verdicts = Verdicts::new(prober, store.clone(), alerts, max_age);
+    let verdicts = Verdicts::new(prober, store.clone(), alerts, max_age).with_resolver_check(check);
     let wake = Wake::default();
-    let worker = worker::spawn(
-        store,
-        options.delivery.deliverer(&verdicts)?,
-        options.delivery.worker(),
-        wake.clone(),
-    );
-    options.postfix.spawn(&verdicts, &account).await?;
+    let mut deliverer = options.delivery.deliverer(&verdicts)?;
+    // Reports are counted and sent for our own deliveries; in relay mode the relay, not we,
+    // talks to the recipients' servers (crate::tlsrpt).
+    if options.delivery.relay.is_some() && options.tlsrpt.enabled {
+        tracing::warn!("--tlsrpt has no effect in relay mode: the relay reports, not Sendguard");
+    }
+    if options.delivery.relay.is_none()
+        && let Some(_reporter) =
+            options
+                .tlsrpt
+                .spawn(&store, verdicts.prober(), Some(wake.clone()))?
+    {
+        deliverer = deliverer.with_tls_reporting();
+    }
+    let worker = worker::spawn(store, deliverer, options.delivery.worker(), wake.clone());
+    let services = options.postfix.spawn(&verdicts, &account).await?;
     let state = AppState::new(verdicts)
         .with_admin_token(admin_token)
         .with_public_hosts(options.public_hosts.clone())
-        .with_wake(wake);
+        .with_rates(RequestRates::new(
+            options.rate_per_client,
+            options.rate_per_session,
+        ))
+        .with_wake(wake)
+        .with_ready_parts(ReadyParts {
+            worker: Some(worker.running()),
+            services,
+        });
     Ok((state, worker))
+}
+
+/// Serves until SIGTERM or Ctrl-C ([`http::shutdown`]): then the HTTP server stops accepting
+/// connections and ends its event streams while, at the same time, the delivery worker claims
+/// nothing more and waits up to `grace` for the sessions in flight.
+async fn serve_until_stopped(
+    listen: std::net::SocketAddr,
+    state: AppState,
+    https: Option<http::https::TlsFiles>,
+    worker: Worker,
+    grace: Duration,
+) -> anyhow::Result<()> {
+    let stopping = Stopping::default();
+    let state = state.with_stopping(stopping.clone());
+    let (served, ()) = tokio::join!(
+        async {
+            let served = http::serve(listen, state, https).await;
+            // Also when serving failed (e.g. the address is taken): the worker stops too.
+            stopping.trigger();
+            served
+        },
+        async {
+            stopping.clone().wait().await;
+            worker.stop(grace).await;
+            tracing::info!("delivery worker stopped");
+        },
+    );
+    served
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = args.probe.probe_config();
     args.reprobe.apply(&mut config);
+    let dns = config.dns.clone();
     let prober = Prober::new(config)?;
     let store = open_store(&args.store.path()).await?;
     let token = args.server.admin_token.clone().filter(|t| !t.is_empty());
@@ -110,15 +161,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "No users yet: add one with `sendguard user add LOGIN --address ADDRESS` (same database)"
         );
     }
-    let (state, worker) = server_state(prober, store.clone(), &args.server, token).await?;
+    let names = (&dns, SelfTestNames::default());
+    let (state, worker) = server_state(prober, names, store.clone(), &args.server, token).await?;
     let alerts = <Verdicts as axum::extract::FromRef<AppState>>::from_ref(&state)
         .alerts()
         .clone();
     let reloader = crate::cli::config::reload::spawn(state.clone(), alerts);
     let pruning = store::spawn_pruning(store.clone(), args.server.keep_observations());
     let https = https_files(&args.server, args.listen, &args.store.path())?;
-    let result = http::serve(args.listen, state, https).await;
-    worker.stop(SHUTDOWN_GRACE).await;
+    let grace = args.server.stop.shutdown_grace();
+    let result = serve_until_stopped(args.listen, state, https, worker, grace).await;
     reloader.abort();
     pruning.abort();
     store.close().await;
@@ -147,8 +199,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .prefix("sendguard-demo-")
         .tempdir()?;
     let world = SimWorld::start(dir.path()).await?;
-    let mut config = sim_probe_config(&world.endpoints());
+    let endpoints = world.endpoints();
+    let mut config = sim_probe_config(&endpoints);
     args.reprobe.apply(&mut config);
+    let dns = config.dns.clone();
     let prober = Prober::new(config)?;
     let db = args
         .database
@@ -178,12 +232,20 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         };
         println!("{who}: {login}, password: {secret}");
     }
-    let (state, worker) = server_state(prober, store.clone(), &args.server, Some(token)).await?;
+    let names = SelfTestNames {
+        secure: endpoints.self_test_secure.clone(),
+        bogus: endpoints.self_test_bogus.clone(),
+    };
+    let mut options = args.server.clone();
+    // TLS reports to the simulated receiver (`--tlsrpt`): its certificate is from its own CA.
+    options.tlsrpt.extra_roots.push(world.reports().ca_der());
+    let (state, worker) =
+        server_state(prober, (&dns, names), store.clone(), &options, Some(token)).await?;
     let state = state.with_demo_domains(world.domains().to_vec());
     let pruning = store::spawn_pruning(store.clone(), args.server.keep_observations());
     let https = https_files(&args.server, args.listen, &db)?;
-    let result = http::serve(args.listen, state, https).await;
-    worker.stop(SHUTDOWN_GRACE).await;
+    let grace = args.server.stop.shutdown_grace();
+    let result = serve_until_stopped(args.listen, state, https, worker, grace).await;
     pruning.abort();
     store.close().await;
     world.shutdown().await;
@@ -213,9 +275,16 @@ async fn probe(args: ProbeArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::from(2));
     }
-    let prober = Prober::new(args.probe.probe_config())?;
-    let store = open_store(&args.store.path()).await?;
+    let config = args.probe.probe_config();
     let alerts = Alerts::new(args.alert_webhook.as_deref())?;
+    let check = args.health.check_once(&config.dns, &alerts).await?;
+    if let Some(why) = check.state().failure() {
+        eprintln!("sendguard probe: nothing probed: {why}");
+        alerts.wait_idle().await;
+        return Ok(ExitCode::from(3));
+    }
+    let prober = Prober::new(config)?;
+    let store = open_store(&args.store.path()).await?;
     let verdicts = Verdicts::new(prober, store.clone(), alerts, Duration::ZERO);
     let progress = Progress::on_stderr(args.targets.len());
     let results = futures::future::join_all(args.targets.iter().map(|t| async {

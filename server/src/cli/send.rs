@@ -63,8 +63,12 @@ pub async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
     if args.wait
         && let Ok(queued) = &result
     {
-        let prober = Prober::new(args.probe.probe_config())?;
-        let verdicts = Verdicts::new(prober, store.clone(), Alerts::new(None)?, Duration::ZERO);
+        let config = args.probe.probe_config();
+        let alerts = Alerts::new(None)?;
+        let check = args.health.check_once(&config.dns, &alerts).await?;
+        let prober = Prober::new(config)?;
+        let verdicts =
+            Verdicts::new(prober, store.clone(), alerts, Duration::ZERO).with_resolver_check(check);
         let deliverer = args.delivery.deliverer(&verdicts)?;
         let config = args.delivery.worker();
         worker::deliver_message_now(&store, &deliverer, queued.id, &config).await?;

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use sendguard_common::{ObservationSource, SecureMode, TransportRequirement, secure};
 
+use crate::metrics;
 use crate::policy::{self, DomainPlan, Enforcement, HostPlan};
 use crate::probe::facts::DomainFacts;
 use crate::probe::{ProbeError, now_unix};
@@ -37,6 +38,8 @@ pub struct Deliverer {
     pub(super) stopping: Arc<AtomicBool>,
     /// Relay mode: every message goes to the operator's relay ([`super::relay`]).
     pub(super) relay: Option<Arc<Relay>>,
+    /// Sessions are counted for TLS reports ([`super::reported`]).
+    pub(super) tls_reporting: bool,
 }
 
 /// The judgement a delivery plans with, and the facts it was made of.
@@ -55,6 +58,7 @@ impl Deliverer {
             schedule: Arc::new(schedule),
             stopping: Arc::new(AtomicBool::new(false)),
             relay: None,
+            tls_reporting: false,
         }
     }
 
@@ -182,7 +186,12 @@ impl Deliverer {
         batch: &[Pending<'_>],
         secure: Option<TransportRequirement>,
     ) {
-        let outcomes: Vec<Vec<Attempt>> = match known.recorded.plan(secure) {
+        let plan = known.recorded.plan(secure);
+        if let DomainPlan::Defer(_) = plan {
+            let judged = (&*known.facts, &known.recorded.remembered.judgement);
+            self.report_blocked(batch, judged).await;
+        }
+        let outcomes: Vec<Vec<Attempt>> = match plan {
             DomainPlan::Hold(reason) => batch
                 .iter()
                 .map(|p| {
@@ -257,6 +266,8 @@ impl Deliverer {
         for host in hosts {
             if host.enforcement == Enforcement::Defer {
                 why.push(format!("{}: its TLSA records are not known", host.host));
+                let judged = (&*known.facts, &known.recorded.remembered.judgement);
+                self.report_session(batch, judged, host, None, None).await;
                 continue;
             }
             if host.addresses.is_empty() {
@@ -314,7 +325,11 @@ impl Deliverer {
                 *known = Known {
                     facts: observed.clone(),
                     recorded,
-                }
+                };
+                let judged = (&*known.facts, &known.recorded.remembered.judgement);
+                let local = delivery.session.local_ip;
+                self.report_session(batch, judged, host, Some(ip), local)
+                    .await;
             }
             // Without the record a downgrade may go unnoticed: nothing more is sent now.
             Err(e) => {
@@ -467,6 +482,14 @@ impl Deliverer {
     }
 
     pub(super) async fn finish(&self, r: &QueuedRecipient, attempt: Attempt) {
+        metrics::count_delivery(match &attempt {
+            Attempt::Sent { via, .. } => {
+                metrics::Delivery::sent(via.relayed, via.tls_version.is_some(), via.dane)
+            }
+            Attempt::Deferred { .. } => metrics::Delivery::Deferred,
+            Attempt::Held { .. } => metrics::Delivery::Held,
+            Attempt::Failed { .. } => metrics::Delivery::Failed,
+        });
         match &attempt {
             Attempt::Sent { via, .. } => tracing::info!(
                 event = "delivery_sent", recipient = %r.address, domain = %r.domain,

@@ -1,12 +1,14 @@
 //! Sending: submission into the durable queue ([`submit`]), the delivery worker ([`worker`])
 //! that takes due recipients from [`crate::store::queue`] to their MX hosts ([`attempt`], with
 //! the enforcement of the one policy judgement) or, in relay mode, to the operator's Postfix
-//! ([`relay`]), the retry schedule ([`retry`]), and the views of queued messages the API and
+//! ([`relay`]), the retry schedule ([`retry`]), the count of each session for TLS reports
+//! (`reported.rs`, RFC 8460), and the views of queued messages the API and
 //! the command line show.
 
 pub mod attempt;
 mod judged;
 pub mod relay;
+mod reported;
 pub mod retry;
 pub mod submit;
 pub mod worker;

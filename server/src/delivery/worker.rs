@@ -59,9 +59,27 @@ pub struct Worker {
     handle: tokio::task::JoinHandle<()>,
     stop: watch::Sender<bool>,
     deliverer: Deliverer,
+    running: Running,
+}
+
+/// Tells whether a worker's loop still runs (not stopped, not ended by a panic), for
+/// `/api/ready`. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Running(watch::Receiver<()>);
+
+impl Running {
+    /// Whether the loop still runs: its end drops the sender.
+    pub fn is_running(&self) -> bool {
+        self.0.has_changed().is_ok()
+    }
 }
 
 impl Worker {
+    /// Whether its loop still runs.
+    pub fn running(&self) -> Running {
+        self.running.clone()
+    }
+
     /// Stops it: no new claim and no new session from now on; the sessions in flight end
     /// (their transactions recorded), waited for at most `limit`. Recipients claimed but not yet
     /// tried stay `sending` and are queued again at the next start.
@@ -77,8 +95,11 @@ impl Worker {
 /// Starts the worker; it runs until [`Worker::stop`].
 pub fn spawn(store: Store, deliverer: Deliverer, config: WorkerConfig, wake: Wake) -> Worker {
     let (stop, mut stopping) = watch::channel(false);
+    let (alive, running) = watch::channel(());
     let worker = deliverer.clone();
     let handle = tokio::spawn(async move {
+        // Dropped when the loop ends, however it ends.
+        let _alive = alive;
         match store.requeue_interrupted(now_unix()).await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(n, "recipients interrupted mid-attempt queued again"),
@@ -107,6 +128,7 @@ pub fn spawn(store: Store, deliverer: Deliverer, config: WorkerConfig, wake: Wak
         handle,
         stop,
         deliverer,
+        running: Running(running),
     }
 }
 

@@ -7,6 +7,7 @@
 //! - [`Dns::addresses`] finds an MX host's A and AAAA records and the CNAME target it ends at.
 //! - [`Dns::tlsa`] finds the TLSA records of an SMTP server at `_25._tcp.<host>`
 //!   (RFC 7672 §2.2.1).
+//! - [`Dns::txt`] finds the TXT records at a name (`txt.rs`), e.g. `_smtp._tls.<domain>`.
 //!
 //! Every answer carries its DNSSEC status (RFC 4035 §4.3): Secure only if every record of the
 //! answer (or every record of the denial of existence) validated. A bogus answer is an error,
@@ -23,12 +24,17 @@
 //! Caching: hickory's response cache is kept, with TTLs respected but capped at
 //! [`MAX_POSITIVE_TTL`] and [`MAX_NEGATIVE_TTL`]; [`Dns::clear_cache`] forgets everything
 //! (including validated keys), for an operator's explicit re-check or a test whose zones change.
+//!
+//! [`selftest`] shows, at start and every few minutes, that validation works through the
+//! configured resolver and trust anchor at all (a signed name secure, a broken one bogus).
 
 mod anchor;
 mod answer;
 mod chain;
 mod name;
 mod recheck;
+pub mod selftest;
+mod txt;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -45,6 +51,7 @@ use sendguard_common::DnssecStatus;
 use crate::dane::tlsa::{TlsaRecord, smtp_tlsa_name};
 use answer::{Outcome, check_cname_chain, classify, is_servfail, weakest};
 pub use name::to_a_label;
+pub use txt::TxtAnswer;
 
 pub(crate) use hickory_resolver::proto::rr::Name;
 

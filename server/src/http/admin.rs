@@ -13,13 +13,16 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::response::IntoResponse;
 use sendguard_common::address::HostName;
-use sendguard_common::{HoldView, ObservationView, Role, paths};
+use std::fmt::Write as _;
+
+use sendguard_common::{HoldView, ObservationView, RecipientState, Role, paths};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::auth::SignedIn;
 use super::{ApiError, AppState};
+use crate::store::queue::QueueDepth;
 
 /// Observations returned when the query does not say.
 pub const DEFAULT_OBSERVATIONS: u32 = 100;
@@ -132,7 +135,9 @@ pub async fn observations(
     ))
 }
 
-/// `GET /metrics`: counters of holds and alerts, open holds, event streams.
+/// `GET /metrics`: counters of holds and alerts, open holds, event streams, the resolver
+/// self-test, the queue, and what [`crate::metrics`] counted (probe steps, verdicts,
+/// deliveries, Postfix's table). A series the store could not give is left out (and logged).
 pub async fn metrics(_admin: Admin, State(state): State<AppState>) -> impl IntoResponse {
     let v = state.verdicts();
     let open = match v.store().open_hold_count().await {
@@ -144,10 +149,55 @@ pub async fn metrics(_admin: Admin, State(state): State<AppState>) -> impl IntoR
     };
     let mut body = v.alerts().render_metrics(open);
     body.push_str(&state.limits().render_metrics());
+    body.push_str(&state.inner.rates.render_metrics());
+    if let Some(check) = v.resolver_check() {
+        body.push_str(&check.render_metrics());
+    }
+    match v.store().queue_depth().await {
+        Ok(depth) => body.push_str(&queue_metrics(&depth, crate::probe::now_unix())),
+        Err(e) => tracing::warn!(error = %e, "cannot read the queue for /metrics"),
+    }
+    body.push_str(&crate::metrics::render());
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         body,
     )
+}
+
+/// The queue's depth and age by state, every state named (0 when empty).
+fn queue_metrics(depth: &[QueueDepth], now: i64) -> String {
+    let mut out = String::from(
+        "# HELP sendguard_queue_recipients Recipients not yet sent or failed, by state.\n\
+         # TYPE sendguard_queue_recipients gauge\n",
+    );
+    let states = [
+        RecipientState::Queued,
+        RecipientState::Sending,
+        RecipientState::Deferred,
+        RecipientState::Held,
+    ];
+    let of = |s: RecipientState| depth.iter().find(|d| d.state == s);
+    for s in states {
+        let n = of(s).map_or(0, |d| d.recipients);
+        let _ = writeln!(
+            out,
+            "sendguard_queue_recipients{{state=\"{}\"}} {n}",
+            s.as_str()
+        );
+    }
+    out.push_str(
+        "# HELP sendguard_queue_oldest_age_seconds Age of the oldest message with a recipient in this state.\n\
+         # TYPE sendguard_queue_oldest_age_seconds gauge\n",
+    );
+    for s in states {
+        let age = of(s).map_or(0, |d| (now - d.oldest).max(0));
+        let _ = writeln!(
+            out,
+            "sendguard_queue_oldest_age_seconds{{state=\"{}\"}} {age}",
+            s.as_str()
+        );
+    }
+    out
 }
 
 /// A host name from the path, as the store keys it: lower case, no trailing dot, the label

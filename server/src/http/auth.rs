@@ -147,7 +147,7 @@ fn cookie(token: &str, max_age: Duration, secure: bool) -> HeaderValue {
 }
 
 /// The session token in the request's cookies.
-fn token_of(headers: &HeaderMap) -> Option<String> {
+pub(super) fn token_of(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()

@@ -25,6 +25,9 @@ pub const PROBES_PER_MINUTE: u32 = 120;
 pub const STREAMS_PER_CLIENT: usize = 6;
 /// Event streams open at once over all clients.
 pub const STREAMS_TOTAL: usize = 512;
+/// An idle event stream sends a comment line this often, so that proxies keep it open and a
+/// client that went away is noticed at the next write (WHATWG HTML §9.2.7 suggests about 15 s).
+pub const HEARTBEAT: Duration = Duration::from_secs(15);
 /// At most this many clients are tracked; the least recently seen are forgotten first.
 const CLIENTS: usize = 10_000;
 const MINUTE: Duration = Duration::from_secs(60);
@@ -72,6 +75,7 @@ pub struct Limits {
     probes_per_minute: u32,
     streams_per_client: usize,
     streams_total: usize,
+    heartbeat: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -98,7 +102,19 @@ impl Limits {
             probes_per_minute,
             streams_per_client,
             streams_total,
+            heartbeat: HEARTBEAT,
         }
+    }
+
+    /// The same limits with event-stream heartbeats every `every` instead of [`HEARTBEAT`].
+    pub fn with_heartbeat(mut self, every: Duration) -> Self {
+        self.heartbeat = every;
+        self
+    }
+
+    /// How often an idle event stream sends its heartbeat.
+    pub fn heartbeat(&self) -> Duration {
+        self.heartbeat
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -16,7 +16,10 @@ pub mod https;
 pub mod limits;
 pub mod messages;
 pub mod origin;
+pub mod rate;
+pub mod ready;
 pub mod recipients;
+pub mod shutdown;
 
 use crate::delivery::worker::Wake;
 use std::net::SocketAddr;
@@ -65,16 +68,31 @@ struct Inner {
     /// Replaced in place when the configuration is re-read (SIGHUP): shared by every clone.
     admin_token: Arc<std::sync::RwLock<Option<Arc<str>>>>,
     limits: Limits,
+    rates: rate::RequestRates,
     wake: Wake,
     auth: auth::AuthConfig,
     sign_in_limits: auth::SignInLimits,
     public_hosts: Vec<String>,
     host_policy: origin::HostPolicy,
+    ready: ready::ReadyParts,
+    stopping: shutdown::Stopping,
+}
+
+impl FromRef<AppState> for shutdown::Stopping {
+    fn from_ref(state: &AppState) -> shutdown::Stopping {
+        state.inner.stopping.clone()
+    }
 }
 
 impl FromRef<AppState> for Limits {
     fn from_ref(state: &AppState) -> Limits {
         state.inner.limits.clone()
+    }
+}
+
+impl FromRef<AppState> for rate::RequestRates {
+    fn from_ref(state: &AppState) -> rate::RequestRates {
+        state.inner.rates.clone()
     }
 }
 
@@ -105,11 +123,14 @@ impl AppState {
                 verdicts,
                 admin_token: Arc::default(),
                 limits: Limits::default(),
+                rates: rate::RequestRates::default(),
                 wake: Wake::default(),
                 auth: auth::AuthConfig::default(),
                 sign_in_limits: auth::SignInLimits::default(),
                 public_hosts: Vec::new(),
                 host_policy: origin::HostPolicy::any(),
+                ready: ready::ReadyParts::default(),
+                stopping: shutdown::Stopping::default(),
             }),
         }
     }
@@ -159,6 +180,12 @@ impl AppState {
         self.with(|i| i.limits = limits)
     }
 
+    /// Requests per minute per client and per session ([`rate`]; by default
+    /// [`rate::RequestRates::default`]).
+    pub fn with_rates(self, rates: rate::RequestRates) -> Self {
+        self.with(|i| i.rates = rates)
+    }
+
     /// How sessions last and whether their cookie is `Secure`.
     pub fn with_auth(self, auth: auth::AuthConfig) -> Self {
         self.with(|i| i.auth = auth)
@@ -173,6 +200,24 @@ impl AppState {
     /// Answers only for the names `policy` allows ([`origin`]).
     pub fn with_host_policy(self, policy: origin::HostPolicy) -> Self {
         self.with(|i| i.host_policy = policy)
+    }
+
+    /// What `/api/ready` checks besides the store and the resolver ([`ready`]).
+    pub fn with_ready_parts(self, parts: ready::ReadyParts) -> Self {
+        self.with(|i| i.ready = parts)
+    }
+
+    /// Stops with this flag ([`shutdown`]): [`serve`] sets it on SIGTERM or Ctrl-C.
+    pub fn with_stopping(self, stopping: shutdown::Stopping) -> Self {
+        self.with(|i| i.stopping = stopping)
+    }
+
+    fn ready_parts(&self) -> &ready::ReadyParts {
+        &self.inner.ready
+    }
+
+    fn stopping(&self) -> &shutdown::Stopping {
+        &self.inner.stopping
     }
 
     fn auth(&self) -> &auth::AuthConfig {
@@ -222,6 +267,7 @@ pub fn app(state: AppState) -> Router {
         .layer(timeout());
     Router::new()
         .route(paths::HEALTH, get(health))
+        .route(paths::READY, get(ready::ready))
         .route(paths::RECIPIENT_SECURITY, post(recipients::security))
         .route(paths::ACCOUNT, get(account::account))
         .route(
@@ -249,6 +295,7 @@ pub fn app(state: AppState) -> Router {
         .merge(drafts)
         .merge(messages)
         .layer(middleware::from_fn_with_state(state.clone(), origin::check))
+        .layer(middleware::from_fn_with_state(state.clone(), rate::check))
         .layer(middleware::map_response(headers::add))
         .with_state(state)
         .layer(CompressionLayer::new())
@@ -276,7 +323,8 @@ async fn json_for_oversized(response: Response) -> Response {
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Binds `listen`, serves [`app`] (over TLS with `https`: [`https::serve`]) and shuts down
-/// gracefully on Ctrl-C or SIGTERM.
+/// gracefully when the state's stop flag is set, which Ctrl-C or SIGTERM does ([`shutdown`]):
+/// no new connection, open event streams end, requests under way are answered.
 pub async fn serve(
     listen: SocketAddr,
     state: AppState,
@@ -296,6 +344,8 @@ pub async fn serve(
         };
         state = state.with_auth(auth);
     }
+    let stopping = state.stopping().clone();
+    stopping.on_signals();
     tracing::info!("Sendguard is serving on {scheme}://{local}/");
     if state.admin_token().is_some() {
         println!("Admin view: {scheme}://{local}/admin");
@@ -306,7 +356,7 @@ pub async fn serve(
             // The peer's address identifies the client for the limits (`limits::Client`).
             let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
             axum::serve(listener, service)
-                .with_graceful_shutdown(shutdown_signal())
+                .with_graceful_shutdown(stopping.wait())
                 .await?;
         }
         Some(files) => {
@@ -315,7 +365,7 @@ pub async fn serve(
                 listener.into_std()?,
                 app,
                 files,
-                shutdown_signal(),
+                stopping.wait(),
                 SHUTDOWN_GRACE,
             )
             .await?;
@@ -323,30 +373,6 @@ pub async fn serve(
     }
     tracing::info!("Sendguard stopped");
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!("cannot watch for SIGTERM: {e}");
-                std::future::pending::<()>().await
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }
 
 async fn health(State(state): State<AppState>) -> Json<Health> {

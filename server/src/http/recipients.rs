@@ -22,6 +22,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::ApiError;
 use super::auth::SignedIn;
 use super::limits::{Client, Limits};
+use super::shutdown::Stopping;
 use crate::verdicts::Verdicts;
 use crate::verdicts::answer::Answer;
 
@@ -76,11 +77,14 @@ pub struct EventsQuery {
 /// Server-sent events named `verdict`, each a [`sendguard_common::DomainVerdict`] in JSON: first the requested
 /// domains already known (read at once, [`Verdicts::known_all`]), then each one as its probe
 /// finishes. A client has at most a few streams open, and the server a bounded number
-/// ([`Limits::open_stream`]).
+/// ([`Limits::open_stream`]); a stream ends after [`EVENT_STREAM_LIFETIME`], or at once when
+/// the server stops ([`Stopping`]), and sends a heartbeat comment while idle
+/// ([`Limits::heartbeat`]).
 pub async fn events(
     _session: SignedIn,
     State(verdicts): State<Verdicts>,
     State(limits): State<Limits>,
+    State(stopping): State<Stopping>,
     client: Client,
     Query(query): Query<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
@@ -113,6 +117,8 @@ pub async fn events(
     let stream = stream::iter(known)
         .chain(live)
         .take_until(tokio::time::sleep(EVENT_STREAM_LIFETIME))
+        // Ends cleanly when the server stops, so a graceful shutdown need not wait for it.
+        .take_until(stopping.wait())
         .map(move |v| {
             let _counted = &guard;
             Ok(Event::default()
@@ -120,5 +126,8 @@ pub async fn events(
                 .json_data(&v)
                 .unwrap_or_else(|_| Event::default().event("error")))
         });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    let heartbeat = KeepAlive::new()
+        .interval(limits.heartbeat())
+        .text("heartbeat");
+    Ok(Sse::new(stream).keep_alive(heartbeat))
 }

@@ -12,6 +12,7 @@
 //! | nothing known on any host | `NOTFOUND` (Postfix's own default applies) |
 //! | held, or deferred (bogus DNSSEC, failed TLSA lookup, TLSA mismatch) | `TEMP reason`: Postfix defers |
 //! | the domain accepts no mail (null MX, no such domain) | `NOTFOUND`: Postfix finds that itself |
+//! | any domain while the resolver self-test fails ([`crate::verdicts::resolver`]) | `TEMP reason` |
 //!
 //! One level applies to all of a domain's MX hosts in Postfix, so the strictest of the hosts' is
 //! answered: a host with DANE makes the domain `dane-only`, and Postfix then skips hosts without
@@ -151,6 +152,10 @@ pub async fn answer(verdicts: &Verdicts, memo: &Memo, request: &[u8]) -> Answer 
     let Ok(domain) = domain_of(key) else {
         return unknown;
     };
+    // Nothing is judged while the resolver self-test fails (`verdicts::resolver`).
+    if let Some(why) = verdicts.resolver_failure() {
+        return Answer::Temp(why);
+    }
     match memo.remembered(verdicts.store(), &domain).await {
         Ok(Some(remembered)) if secure => {
             secure_answer_for(&remembered.plan(Some(TransportRequirement::default())))
@@ -166,6 +171,22 @@ pub async fn answer(verdicts: &Verdicts, memo: &Memo, request: &[u8]) -> Answer 
             Answer::Temp("Sendguard cannot read its history right now".into())
         }
     }
+}
+
+/// Counts a lookup for `/metrics` by its map and the kind of answer.
+fn count(request: &[u8], answered: &Answer) {
+    let map = request
+        .split(|b| *b == b' ')
+        .next()
+        .and_then(|m| std::str::from_utf8(m).ok())
+        .unwrap_or("");
+    let kind = match answered {
+        Answer::Ok(_) => "ok",
+        Answer::NotFound => "notfound",
+        Answer::Temp(_) => "temp",
+        Answer::Perm(_) => "perm",
+    };
+    crate::metrics::count_policy_lookup(map, kind);
 }
 
 /// Serves the table on `listener` until the process ends.
@@ -202,7 +223,9 @@ pub async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
                     return;
                 }
             };
-        let reply = answer(verdicts, memo, &request).await.wire();
+        let answered = answer(verdicts, memo, &request).await;
+        count(&request, &answered);
+        let reply = answered.wire();
         if netstring::write(&mut write, reply.as_bytes())
             .await
             .is_err()

@@ -33,6 +33,7 @@ use sendguard_common::address::{Address, Domain};
 use tokio::sync::Semaphore;
 
 use crate::dns::{Dns, DnsConfig, MxKind};
+use crate::metrics::Step;
 use crate::probe::facts::{
     DaneOutcome, DomainFacts, EndpointFacts, EndpointOutcome, Failure, HostFacts, MxFacts,
     SessionFacts, TlsFacts, TlsFailureFacts, TlsaFacts,
@@ -230,7 +231,7 @@ impl Prober {
     }
 
     async fn probe_domain(&self, domain: &str, fresh: bool) -> DomainFacts {
-        let mx = match self.lookup(self.inner.dns.mx(domain)).await {
+        let mx = match self.lookup(Step::DnsMx, self.inner.dns.mx(domain)).await {
             Err(e) => MxFacts::Failed(e.into()),
             Ok(answer) => match answer.kind {
                 MxKind::NullMx => MxFacts::NullMx,
@@ -292,7 +293,10 @@ impl Prober {
             not_probed: None,
             endpoints: Vec::new(),
         };
-        let answer = match self.lookup(self.inner.dns.addresses(host)).await {
+        let answer = match self
+            .lookup(Step::DnsAddress, self.inner.dns.addresses(host))
+            .await
+        {
             Ok(a) => a,
             Err(e) => {
                 if e.is_bogus() {
@@ -343,7 +347,7 @@ impl Prober {
     }
 
     async fn tlsa_facts(&self, name: &str) -> TlsaFacts {
-        match self.lookup(self.inner.dns.tlsa(name)).await {
+        match self.lookup(Step::DnsTlsa, self.inner.dns.tlsa(name)).await {
             Ok(a) => match a.dnssec {
                 DnssecStatus::Secure if a.records.is_empty() => TlsaFacts::SecureNone,
                 DnssecStatus::Secure => TlsaFacts::Secure(a.records),
@@ -363,10 +367,10 @@ impl Prober {
     }
 
     /// Runs one DNS lookup within the global bound on lookups in flight.
-    async fn lookup<T>(&self, lookup: impl Future<Output = T>) -> T {
+    async fn lookup<T>(&self, step: Step, lookup: impl Future<Output = T>) -> T {
         // Closed never: the semaphore lives as long as the prober.
         let _permit = self.inner.lookups.acquire().await.ok();
-        lookup.await
+        crate::metrics::timed(step, lookup).await
     }
 
     /// One SMTP session with `ip`, shared with concurrent callers and reused within the
@@ -429,6 +433,12 @@ impl Prober {
             verifier: smtp::AcceptAnyCertificate::new(),
         };
         raw_endpoint(smtp::probe(addr, params, &self.inner.config.smtp).await)
+    }
+
+    /// The resolver the prober looks up with (for lookups of other records, e.g. TLS
+    /// reporting's `_smtp._tls` TXT record).
+    pub fn dns(&self) -> &Dns {
+        &self.inner.dns
     }
 
     /// Why `ip` may not be contacted (the address guard, [`safety`]); `None` when it may.

@@ -40,6 +40,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::metrics::{Step, timed};
 use crate::tls;
 use tokio::net::TcpStream;
 
@@ -151,6 +152,8 @@ pub struct ProbeSession {
     pub tls: Option<TlsSession>,
     /// Why TLS was not established although STARTTLS was offered.
     pub tls_failure: Option<TlsFailure>,
+    /// Our end of the connection (TLS reporting's `sending-mta-ip`, RFC 8460 §4.4).
+    pub local_ip: Option<IpAddr>,
 }
 
 /// A completed TLS handshake.
@@ -328,9 +331,9 @@ async fn open_session<'c>(
     addr: SocketAddr,
     cfg: &'c SmtpConfig,
 ) -> Result<(Session<'c, TcpStream>, ProbeSession), SmtpError> {
-    let mut smtp = Session::connect(addr, cfg).await?;
-    let greeting = smtp.greeting().await?;
-    let hello = smtp.hello().await?;
+    let mut smtp = timed(Step::Connect, Session::connect(addr, cfg)).await?;
+    let greeting = timed(Step::Greeting, smtp.greeting()).await?;
+    let hello = timed(Step::Ehlo, smtp.hello()).await?;
     let session = ProbeSession {
         greeting_code: greeting.code,
         greeting: greeting.text(),
@@ -340,6 +343,7 @@ async fn open_session<'c>(
         extensions: hello.extensions,
         tls: None,
         tls_failure: None,
+        local_ip: Some(smtp.ctx.local),
     };
     Ok((smtp, session))
 }
@@ -353,10 +357,9 @@ async fn probe_tls(
 ) -> Result<TlsSession, TlsFailure> {
     let cfg = smtp.cfg;
     let ctx = smtp.ctx.clone();
-    let tcp = smtp.starttls().await?;
-    let stream = upgrade
-        .handshake(tcp, cfg.tls_timeout, ctx.deadline)
-        .await?;
+    let tcp = timed(Step::Starttls, smtp.starttls()).await?;
+    let handshake = upgrade.handshake(tcp, cfg.tls_timeout, ctx.deadline);
+    let stream = timed(Step::Handshake, handshake).await?;
     let mut tls_session = describe_tls(stream.get_ref().1);
     let mut smtp = Session::resume(stream, cfg, ctx);
     if let Ok(reply) = smtp.ehlo(step::EHLO_TLS).await

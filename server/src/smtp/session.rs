@@ -108,6 +108,8 @@ pub(super) struct SessionContext {
     pub(super) helo: String,
     /// When the whole session must be over.
     pub(super) deadline: Deadline,
+    /// Our end of the connection.
+    pub(super) local: IpAddr,
 }
 
 /// One SMTP session (plain or TLS): the connection with its buffered, bounded reader and the
@@ -146,6 +148,7 @@ impl<'c> Session<'c, TcpStream> {
         let ctx = SessionContext {
             helo: cfg.helo_name.argument(local),
             deadline,
+            local,
         };
         Ok(Session::resume(tcp, cfg, ctx))
     }
@@ -158,6 +161,7 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Session<'c, S> {
         let ctx = SessionContext {
             helo: cfg.helo_name.argument(local),
             deadline: Deadline::after(cfg.session_timeout),
+            local,
         };
         Session::resume(stream, cfg, ctx)
     }

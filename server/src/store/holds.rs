@@ -115,6 +115,17 @@ impl Store {
         )
     }
 
+    /// Shows that the database takes a write now (for `/api/ready`): a write transaction that
+    /// rewrites the generation with its own value, committed, so readers see no change.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("UPDATE generation SET value = value WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// What is remembered of one server.
     pub async fn server_history(&self, host: &str) -> Result<Option<ServerHistory>, StoreError> {
         let mut conn = self.pool.acquire().await?;

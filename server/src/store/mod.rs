@@ -28,6 +28,7 @@ mod judgements;
 pub mod queue;
 mod retention;
 pub mod sessions;
+pub mod tlsrpt;
 pub mod users;
 mod write;
 

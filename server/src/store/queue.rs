@@ -171,7 +171,41 @@ const RECIPIENT_COLUMNS: &str = "id, message, address, domain, kind, state, atte
      next_attempt_at, last_attempt_at, reason, mx_host, ip, tls_version, cipher, dane, verified, \
      relayed";
 
+/// Recipients not yet final in one state, for `/metrics`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// `queued`, `sending`, `deferred` or `held`.
+    pub state: RecipientState,
+    /// How many recipients.
+    pub recipients: i64,
+    /// When the oldest of their messages was queued, seconds since the Unix epoch.
+    pub oldest: i64,
+}
+
 impl Store {
+    /// The recipients not yet final by state, with the age of the oldest message of each
+    /// (one read; states without recipients are left out).
+    pub async fn queue_depth(&self) -> Result<Vec<QueueDepth>, StoreError> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT r.state, COUNT(*), MIN(m.created_at) FROM message_recipients r \
+             JOIN messages m ON m.id = r.message \
+             WHERE r.state IN ('queued', 'sending', 'deferred', 'held') GROUP BY r.state",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|(state, recipients, oldest)| {
+                let state = RecipientState::parse(&state)
+                    .ok_or_else(|| StoreError::Corrupt(format!("recipient state {state:?}")))?;
+                Ok(QueueDepth {
+                    state,
+                    recipients,
+                    oldest,
+                })
+            })
+            .collect()
+    }
+
     /// Puts `message` with all its recipients in the queue (state `queued`, due at once) in one
     /// transaction; when this returns the message is on disk (see the module's durability note).
     /// Returns it as stored.

@@ -1,4 +1,5 @@
-//! Alerts for administrators when a server goes on hold, and the counters behind `GET /metrics`.
+//! Alerts for administrators when a server goes on hold or the resolver self-test starts failing
+//! ([`Alerts::resolver_changed`]), and the counters behind `GET /metrics`.
 //!
 //! A new hold is announced three ways besides the admin view: a warn-level log line, the
 //! Prometheus counter `sendguard_holds_raised_total`, and, when a webhook URL is configured, a
@@ -32,6 +33,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use sendguard_common::HoldView;
 use tokio::task::JoinHandle;
+
+use super::resolver::ResolverState;
 
 /// At most one announcement per server within this time.
 pub const ALERT_INTERVAL: Duration = Duration::from_secs(3600);
@@ -92,6 +95,7 @@ struct Inner {
     announced: std::sync::Mutex<HashMap<String, Instant>>,
     webhook_sent: AtomicU64,
     webhook_failed: AtomicU64,
+    resolver_alerts: AtomicU64,
     pending: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -188,12 +192,53 @@ impl Alerts {
             observed = ?hold.after.class,
             "server on hold: {}", hold.reason
         );
+        let body = serde_json::json!({ "event": "hold", "hold": hold });
+        self.post_in_background(body, &hold.host);
+    }
+
+    /// Announces a change of the resolver self-test ([`super::resolver`]) between validating
+    /// and failing: a log line (error when it starts failing), a counter, and the webhook's
+    /// `{"event": "resolver_failing" | "resolver_validating", "resolver": state}`. Nothing is
+    /// announced while it stays as it was (a failure is announced once, not every run).
+    pub fn resolver_changed(&self, before: &ResolverState, after: &ResolverState) {
+        let event = match (before, after) {
+            (ResolverState::Failing { .. }, ResolverState::Failing { code, reason, .. }) => {
+                tracing::debug!(code, "resolver self-test still fails: {reason}");
+                return;
+            }
+            (_, ResolverState::Failing { code, reason, .. }) => {
+                self.inner.resolver_alerts.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    event = "resolver_problem",
+                    reason = code,
+                    "resolver self-test fails: every verdict is SSL? and delivery is deferred: {reason}"
+                );
+                "resolver_failing"
+            }
+            (ResolverState::Failing { .. }, ResolverState::Validating { .. }) => {
+                tracing::warn!(
+                    event = "resolver_validating",
+                    "resolver self-test passes again: DNSSEC validation works"
+                );
+                "resolver_validating"
+            }
+            _ => {
+                tracing::debug!("resolver self-test passes");
+                return;
+            }
+        };
+        let body = serde_json::json!({ "event": event, "resolver": after });
+        self.post_in_background(body, "resolver");
+    }
+
+    /// Posts `body` to the webhook, if one is configured, in a task of its own.
+    fn post_in_background(&self, body: serde_json::Value, about: &str) {
         if self.webhook().is_none() {
             return;
         }
-        let body = serde_json::json!({ "event": "hold", "hold": hold }).to_string();
+        let body = body.to_string();
         let this = self.clone();
-        let host = hold.host.clone();
+        let about = about.to_string();
         let task = tokio::spawn(async move {
             match this.post(body).await {
                 Ok(()) => {
@@ -201,7 +246,7 @@ impl Alerts {
                 }
                 Err(e) => {
                     this.inner.webhook_failed.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(%host, error = %e, temporary = e.is_temporary(), "alert webhook failed");
+                    tracing::warn!(%about, error = %e, temporary = e.is_temporary(), "alert webhook failed");
                 }
             }
         });
@@ -309,13 +354,18 @@ impl Alerts {
             self.alerts_suppressed(),
         );
         counter(
+            "sendguard_resolver_alerts_total",
+            "Times the resolver self-test started failing (each announced once).",
+            self.inner.resolver_alerts.load(Ordering::Relaxed),
+        );
+        counter(
             "sendguard_alert_webhook_sent_total",
-            "Hold alerts delivered to the webhook.",
+            "Alerts (holds, resolver) delivered to the webhook.",
             self.inner.webhook_sent.load(Ordering::Relaxed),
         );
         counter(
             "sendguard_alert_webhook_failed_total",
-            "Hold alerts the webhook did not accept in time.",
+            "Alerts (holds, resolver) the webhook did not accept in time.",
             self.inner.webhook_failed.load(Ordering::Relaxed),
         );
         if let Some(open) = open_holds {

@@ -10,13 +10,18 @@
 //! `pending` (the badge shows "SSL?") until its probe finishes. Every probe goes through [`Store::record`], so its observations are kept,
 //! floors rise, and a downgrade raises a hold (and an alert) before any verdict is shown. The
 //! prober merges concurrent probes of a domain, so a burst of requests costs one probe.
+//!
+//! With a resolver self-test attached ([`Verdicts::with_resolver_check`]) and not passing,
+//! every verdict is "SSL?" and blocked with the self-test's reason, and no probe starts
+//! ([`resolver`] says why).
 
 pub mod alerts;
 pub mod answer;
 pub mod memory;
+pub mod resolver;
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use sendguard_common::{
@@ -117,6 +122,10 @@ pub enum VerdictError {
     /// The store failed; see [`StoreError::is_temporary`].
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Not probed: the resolver self-test fails, so no DNS answer can be relied on
+    /// ([`resolver`]). Temporary.
+    #[error("{0}")]
+    ResolverNotValidating(String),
 }
 
 /// The verdict store and background prober behind the recipient API and the CLI.
@@ -133,6 +142,7 @@ struct Inner {
     memory: memory::Memory,
     running: Mutex<HashSet<String>>,
     events: broadcast::Sender<DomainVerdict>,
+    resolver: OnceLock<resolver::ResolverCheck>,
 }
 
 impl Verdicts {
@@ -149,8 +159,27 @@ impl Verdicts {
                 memory: memory::Memory::default(),
                 running: Mutex::new(HashSet::new()),
                 events,
+                resolver: OnceLock::new(),
             }),
         }
+    }
+
+    /// Judges nothing while `check` does not pass ([`resolver`]). Attached once, before the
+    /// service is used; a second check is ignored.
+    pub fn with_resolver_check(self, check: resolver::ResolverCheck) -> Self {
+        let _ = self.inner.resolver.set(check);
+        self
+    }
+
+    /// The resolver self-test, when one is attached.
+    pub fn resolver_check(&self) -> Option<&resolver::ResolverCheck> {
+        self.inner.resolver.get()
+    }
+
+    /// Why no verdict can be formed now: the attached self-test does not pass. `None` without a
+    /// self-test, or while it passes.
+    pub fn resolver_failure(&self) -> Option<String> {
+        self.inner.resolver.get()?.state().failure()
     }
 
     /// The store.
@@ -196,6 +225,13 @@ impl Verdicts {
             Ok(d) => d,
             Err(e) => return Ok(invalid(e.to_string())),
         };
+        if let Some(why) = self.resolver_failure() {
+            return Ok(answer::Answer::Other(RecipientSecurity::Final {
+                address: address.to_string(),
+                verdict: not_judged(&domain, BlockCause::ResolverNotValidating, why),
+                rechecking: false,
+            }));
+        }
         match self.known_entry(&domain).await {
             Some(known) => {
                 let checked = known.verdict.checked_at.unwrap_or(0);
@@ -226,6 +262,13 @@ impl Verdicts {
     /// store in one transaction ([`Store::verdicts`]) and then kept in memory. A store failure
     /// is logged and answered as "not known".
     pub async fn known_all(&self, domains: &[String]) -> Vec<DomainVerdict> {
+        if let Some(why) = self.resolver_failure() {
+            let cause = BlockCause::ResolverNotValidating;
+            return domains
+                .iter()
+                .map(|d| not_judged(d, cause, why.clone()))
+                .collect();
+        }
         self.check_generation().await;
         let mut known = Vec::with_capacity(domains.len());
         let mut missing = Vec::new();
@@ -337,6 +380,9 @@ impl Verdicts {
         input: &str,
         fresh: bool,
     ) -> Result<(Arc<DomainFacts>, Recorded), VerdictError> {
+        if let Some(why) = self.resolver_failure() {
+            return Err(VerdictError::ResolverNotValidating(why));
+        }
         let facts = self.inner.prober.probe(input, fresh).await?;
         let recorded = self.publish(&facts, ObservationSource::Probe).await?;
         Ok((facts, recorded))
@@ -358,6 +404,7 @@ impl Verdicts {
         source: ObservationSource,
     ) -> Result<Recorded, StoreError> {
         let recorded = record(&self.inner.store, facts, source).await?;
+        crate::metrics::count_verdict(&recorded.verdict);
         self.inner.memory.forget_related(&recorded.verdict);
         self.remember(recorded.verdict.clone());
         for hold in &recorded.new_holds {
@@ -404,10 +451,17 @@ impl Verdicts {
                     tracing::warn!(%domain, error = %e, "probe could not start");
                     return;
                 }
+                Err(VerdictError::ResolverNotValidating(why)) => {
+                    not_judged(&domain, BlockCause::ResolverNotValidating, why)
+                }
                 Err(VerdictError::Store(e)) => {
                     // Without the memory a downgrade cannot be recognised: never reassure.
                     tracing::error!(%domain, error = %e, "cannot record the probe");
-                    unavailable(&domain)
+                    not_judged(
+                        &domain,
+                        BlockCause::HistoryUnavailable,
+                        "Sendguard cannot consult its history of this domain's mail servers right now; delivery is deferred.".into(),
+                    )
                 }
             };
             // Nobody listening is fine: the verdict is in the store for the next request.
@@ -422,14 +476,16 @@ impl Verdicts {
 #[derive(Debug)]
 pub struct OverBudget(pub answer::Answer);
 
-/// The verdict shown when the store cannot be used: unknown and blocked.
-fn unavailable(domain: &str) -> DomainVerdict {
+/// The verdict shown when nothing can be judged now (the store cannot be used, the resolver
+/// does not validate): unknown and blocked, so delivery is deferred ([`policy::plan`]), with
+/// `cause` and `reason`. Never stored, never remembered.
+fn not_judged(domain: &str, cause: BlockCause, reason: String) -> DomainVerdict {
     DomainVerdict {
         domain: domain.to_string(),
         class: SecurityClass::Unknown,
         blocked: true,
-        cause: Some(BlockCause::HistoryUnavailable),
-        reason: "Sendguard cannot consult its history of this domain's mail servers right now; delivery is deferred.".into(),
+        cause: Some(cause),
+        reason,
         dnssec: DnssecStatus::Indeterminate,
         mx: Vec::new(),
         checked_at: Some(now_unix()),

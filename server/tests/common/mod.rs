@@ -220,6 +220,15 @@ pub fn run_sendguard(
     let mut child = Command::new(env!("CARGO_BIN_EXE_sendguard"))
         .args(args)
         .env("SENDGUARD_DATABASE", database)
+        // The resolver self-test of `send --wait` against the simulated internet.
+        .env(
+            "SENDGUARD_RESOLVER_CHECK_SECURE",
+            sendguard_sim::world::SELF_TEST_SECURE,
+        )
+        .env(
+            "SENDGUARD_RESOLVER_CHECK_BOGUS",
+            sendguard_sim::world::SELF_TEST_BOGUS,
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -341,4 +350,42 @@ pub async fn signed_in_app(state: sendguard::http::AppState) -> axum::Router {
     sendguard::http::app(state).layer(tower::util::MapRequestLayer::new(
         move |request: axum::http::Request<axum::body::Body>| session.apply(request),
     ))
+}
+
+/// Answers one webhook POST on `listener` with 204 and gives its head and body.
+pub fn webhook_receiver(
+    listener: tokio::net::TcpListener,
+) -> tokio::task::JoinHandle<(String, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut data = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = socket.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            data.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&data);
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse().ok())?
+                    })
+                    .unwrap_or(0);
+                if body.len() >= len {
+                    socket
+                        .write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                        .await
+                        .unwrap();
+                    return (head.to_string(), body.to_string());
+                }
+            }
+        }
+        panic!("the webhook request ended early");
+    })
 }

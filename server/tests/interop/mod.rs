@@ -118,6 +118,17 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
+/// The resolver self-test's options for this world: a name in a signed zone and one in the
+/// bogus zone.
+pub fn self_test_args() -> [String; 4] {
+    [
+        "--resolver-check-secure".into(),
+        "mx.dane-ee.test".into(),
+        "--resolver-check-bogus".into(),
+        format!("mx.{BOGUS_ZONE}"),
+    ]
+}
+
 // ---------------------------------------------------------------------------------------------
 // The world: certificates, zones, nsd, unbound, Postfix.
 
@@ -406,6 +417,7 @@ impl World {
     pub fn sendguard_args(&self) -> Vec<String> {
         let mut args = vec!["probe".into(), "--json".into()];
         args.extend(self.world_options());
+        args.extend(self_test_args());
         args
     }
 
@@ -425,6 +437,11 @@ impl World {
         ] {
             cmd.env_remove(var);
         }
+        // The resolver self-test of `serve`, `postfix`, `probe` and `send` (other subcommands
+        // have no such option and ignore the variables).
+        let names = self_test_args();
+        cmd.env("SENDGUARD_RESOLVER_CHECK_SECURE", &names[1])
+            .env("SENDGUARD_RESOLVER_CHECK_BOGUS", &names[3]);
         cmd
     }
 

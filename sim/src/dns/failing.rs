@@ -7,6 +7,9 @@
 //!   (RFC 4035 §3.2.2), in which case the unvalidated data is passed on.
 //! - [`Failure::Unreachable`]: an outage: SERVFAIL with EDE 22 "No Reachable Authority",
 //!   with or without CD.
+//! - [`Failure::StripSignatures`]: a resolver (or a middlebox in front of it) that is not
+//!   DNSSEC-aware: it passes answers on without their RRSIG records (RFC 4035 §3.1.1 requires
+//!   them when DO is set) and without the AD bit, so nothing can be validated downstream.
 //!
 //! Only UDP: the prober asks over UDP first and these answers are small.
 
@@ -16,8 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, ResponseCode};
-use hickory_proto::rr::Name;
 use hickory_proto::rr::rdata::opt::EdnsOption;
+use hickory_proto::rr::{Name, RecordType};
 use tokio::net::UdpSocket;
 
 /// How long the relay waits for the authoritative server.
@@ -32,6 +35,8 @@ pub enum Failure {
     BogusUnlessCd,
     /// SERVFAIL with EDE 22, whatever the question.
     Unreachable,
+    /// The authoritative answer, with every RRSIG record removed and AD cleared.
+    StripSignatures,
 }
 
 /// A running relay; stops when dropped.
@@ -99,6 +104,7 @@ async fn answer(query: &[u8], upstream: SocketAddr, rules: &[(Name, Failure)]) -
     match failure {
         Some(Failure::Unreachable) => servfail(&message, 22),
         Some(Failure::BogusUnlessCd) if !cd => servfail(&message, 6),
+        Some(Failure::StripSignatures) => strip(&relay(query, upstream).await?),
         _ => relay(query, upstream).await,
     }
 }
@@ -118,6 +124,20 @@ fn servfail(query: &Message, ede: u16) -> Option<Vec<u8>> {
         .insert(EdnsOption::Unknown(EDE_OPTION, ede.to_be_bytes().to_vec()));
     reply.edns = Some(edns);
     reply.to_vec().ok()
+}
+
+/// `reply` without RRSIG records in any section and without the AD bit.
+fn strip(reply: &[u8]) -> Option<Vec<u8>> {
+    let mut message = Message::from_vec(reply).ok()?;
+    for section in [
+        &mut message.answers,
+        &mut message.authorities,
+        &mut message.additionals,
+    ] {
+        section.retain(|r| r.record_type() != RecordType::RRSIG);
+    }
+    message.metadata.authentic_data = false;
+    message.to_vec().ok()
 }
 
 async fn relay(query: &[u8], upstream: SocketAddr) -> Option<Vec<u8>> {

@@ -103,6 +103,10 @@ section! {
         tls_self_signed: bool => "SENDGUARD_TLS_SELF_SIGNED",
         /// `--behind-proxy`.
         behind_proxy: bool => "SENDGUARD_BEHIND_PROXY",
+        /// `--rate-per-client`.
+        rate_per_client: u32 => "SENDGUARD_RATE_PER_CLIENT",
+        /// `--rate-per-session`.
+        rate_per_session: u32 => "SENDGUARD_RATE_PER_SESSION",
     }
 }
 
@@ -125,6 +129,12 @@ section! {
         trust_anchor: PathBuf => "SENDGUARD_TRUST_ANCHOR",
         /// `--nat64-prefix`.
         nat64_prefixes: Vec<String> => "SENDGUARD_NAT64_PREFIXES",
+        /// `--resolver-check-secure`.
+        check_secure: String => "SENDGUARD_RESOLVER_CHECK_SECURE",
+        /// `--resolver-check-bogus`.
+        check_bogus: String => "SENDGUARD_RESOLVER_CHECK_BOGUS",
+        /// `--resolver-check-interval`.
+        check_interval_seconds: u64 => "SENDGUARD_RESOLVER_CHECK_INTERVAL",
     }
 }
 
@@ -161,6 +171,8 @@ section! {
         relay_password_file: PathBuf => "SENDGUARD_RELAY_PASSWORD_FILE",
         /// `--relay-ca`.
         relay_ca: PathBuf => "SENDGUARD_RELAY_CA",
+        /// `--shutdown-grace`.
+        shutdown_grace_seconds: u64 => "SENDGUARD_SHUTDOWN_GRACE",
     }
 }
 
@@ -173,6 +185,22 @@ section! {
         policy_service: String => "SENDGUARD_POLICY_SERVICE",
         /// `--maillog`.
         maillog: String => "SENDGUARD_MAILLOG",
+    }
+}
+
+section! {
+    /// `[tlsrpt]`: the SMTP TLS reports Sendguard sends (RFC 8460).
+    TlsRpt = "tlsrpt" {
+        /// `--tlsrpt`.
+        enabled: bool => "SENDGUARD_TLSRPT",
+        /// `--tlsrpt-org`.
+        organization: String => "SENDGUARD_TLSRPT_ORG",
+        /// `--tlsrpt-from`.
+        from: String => "SENDGUARD_TLSRPT_FROM",
+        /// `--tlsrpt-contact`.
+        contact: String => "SENDGUARD_TLSRPT_CONTACT",
+        /// `--tlsrpt-interval`.
+        interval_seconds: u64 => "SENDGUARD_TLSRPT_INTERVAL",
     }
 }
 
@@ -224,6 +252,9 @@ pub struct ConfigFile {
     /// `[postfix]`.
     #[serde(default)]
     pub postfix: Postfix,
+    /// `[tlsrpt]`.
+    #[serde(default)]
+    pub tlsrpt: TlsRpt,
     /// `[accounts]`.
     #[serde(default)]
     pub accounts: Accounts,
@@ -245,6 +276,7 @@ impl ConfigFile {
             self.probing.entries(),
             self.delivery.entries(),
             self.postfix.entries(),
+            self.tlsrpt.entries(),
             self.accounts.entries(),
             self.alerts.entries(),
             self.log.entries(),
