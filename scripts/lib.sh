@@ -105,3 +105,25 @@ build_server() {
   step "Building the sendguard server (release, frontend embedded)"
   cargo build --release --locked -p sendguard
 }
+
+# `systemd-analyze verify` of packaging/sendguard.service against the binary $1 (its ExecStart
+# must exist, so the unit is checked as a copy that points at $1). verify exits 0 on many
+# errors (an unknown value is "ignored"), so any output counts as a failure. Skipped where
+# systemd-analyze is missing.
+verify_service_unit() {
+  local bin="$1" dir out
+  if ! command -v systemd-analyze >/dev/null; then
+    echo "systemd-analyze is not installed: the service unit is not verified here"
+    return 0
+  fi
+  [ -x "$bin" ] || die "verify_service_unit: no binary at $bin"
+  dir="$(mktemp -d)"
+  sed "s#/usr/bin/sendguard#$bin#" packaging/sendguard.service >"$dir/sendguard.service"
+  if ! out="$(systemd-analyze verify "$dir/sendguard.service" 2>&1)" || [ -n "$out" ]; then
+    rm -rf "$dir"
+    printf '%s\n' "$out"
+    die "systemd-analyze verify refused packaging/sendguard.service"
+  fi
+  rm -rf "$dir"
+  echo "packaging/sendguard.service: systemd-analyze verify passed"
+}

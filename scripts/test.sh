@@ -59,6 +59,9 @@ build_frontend
 step "Building the sendguard server (dev profile, for the end-to-end tests)"
 cargo build --locked -p sendguard
 
+step "The service unit (systemd-analyze verify, where systemd is installed)"
+verify_service_unit "$ROOT/target/debug/sendguard"
+
 step "End-to-end browser tests (real server, headless Chromium)"
 SENDGUARD_BIN="$ROOT/target/debug/sendguard" node --test --test-concurrency=1 tests/e2e/ 2>&1 | tee -a "$LOG"
 

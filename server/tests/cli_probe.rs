@@ -59,6 +59,10 @@ async fn probe_prints_json_verdicts_and_a_table() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("probing:"),
+        "no progress when standard error is piped"
+    );
     let verdicts: Vec<DomainVerdict> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(verdicts.len(), 2);
     assert_eq!(verdicts[0].domain, "dane-ee.test");
@@ -135,7 +139,42 @@ async fn probe_prints_json_verdicts_and_a_table() {
     );
     assert!(out.stdout.is_empty());
 
+    // On a terminal (script(1) gives it one), progress is shown on standard error.
+    let line = run_line(&config, &dir);
+    let tty = tokio::task::spawn_blocking(move || on_a_terminal(&line))
+        .await
+        .unwrap();
+    match tty {
+        Some(screen) => assert!(screen.contains("probing: 2/2 done"), "{screen}"),
+        None => eprintln!("script(1) is not installed: progress on a terminal not checked"),
+    }
+
     world.shutdown().await;
+}
+
+/// `sendguard probe` of two domains as a shell command line, configured for the simulated
+/// internet by environment variables.
+fn run_line(config: &sendguard::probe::ProbeConfig, dir: &tempfile::TempDir) -> String {
+    format!(
+        "SENDGUARD_DNS_RESOLVER={} SENDGUARD_TRUST_ANCHOR={} SENDGUARD_SMTP_PORT={} \
+         SENDGUARD_RESOLVER_CHECK_SECURE={SELF_TEST_SECURE} \
+         SENDGUARD_RESOLVER_CHECK_BOGUS={SELF_TEST_BOGUS} \
+         SENDGUARD_DATABASE={} {} probe --allow-private-targets tls.test plain.test",
+        config.dns.resolver.unwrap(),
+        config.dns.trust_anchor.as_ref().unwrap().display(),
+        config.smtp.port,
+        dir.path().join("sendguard.db").display(),
+        env!("CARGO_BIN_EXE_sendguard"),
+    )
+}
+
+/// What `line` shows on a terminal, through script(1); `None` without script(1).
+fn on_a_terminal(line: &str) -> Option<String> {
+    let out = Command::new("script")
+        .args(["-qec", line, "/dev/null"])
+        .output()
+        .ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 #[test]

@@ -1,12 +1,15 @@
-//! The `sendguard` command line: subcommands and their options, each option also settable
-//! through an environment variable so that services can be configured without flags.
+//! The `sendguard` command line: subcommands and their options, each option of a service also
+//! settable through an environment variable and a key of the configuration file ([`config`]).
 
+pub mod config;
 pub mod delivery;
 pub mod health;
 pub mod https;
 pub mod postfix;
+pub mod progress;
 pub mod run;
 mod send;
+pub mod table;
 pub mod tlsrpt;
 pub mod user;
 
@@ -25,9 +28,32 @@ use crate::smtp::HeloName;
 #[derive(Debug, Parser)]
 #[command(name = "sendguard", version, about)]
 pub struct Cli {
+    /// The configuration file (default: /etc/sendguard/sendguard.toml when it exists); flags
+    /// and the environment override it.
+    #[arg(long, global = true, env = config::CONFIG_ENV, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// How the log (on standard error) is written: readable text, or one JSON object a line
+    /// for log systems.
+    #[arg(
+        long,
+        global = true,
+        env = "SENDGUARD_LOG_FORMAT",
+        default_value = "text",
+        value_name = "FORMAT"
+    )]
+    pub log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The log's format (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines.
+    Text,
+    /// One JSON object per line, the event's fields as keys.
+    Json,
 }
 
 /// The subcommands.
@@ -53,6 +79,9 @@ pub enum Command {
     /// SMTP TLS reports (RFC 8460): send-now.
     #[command(subcommand)]
     Tlsrpt(tlsrpt::TlsRptCommand),
+    /// The configuration file: `check` prints the effective configuration.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
 }
 
 /// Options of `sendguard send`.
@@ -208,7 +237,13 @@ pub struct ServerOptions {
     #[arg(long, env = "SENDGUARD_ALERT_WEBHOOK", value_name = "URL")]
     pub alert_webhook: Option<String>,
     /// The user: `"Name <address>"`; repeat for more addresses (default: Maxima Mustermann).
-    #[arg(long = "account", value_name = "NAME <ADDRESS>")]
+    /// The variable takes one per line.
+    #[arg(
+        long = "account",
+        env = "SENDGUARD_ACCOUNT",
+        value_name = "NAME <ADDRESS>",
+        value_delimiter = '\n'
+    )]
     pub accounts: Vec<String>,
     /// Known verdicts older than this many seconds are re-probed in the background.
     #[arg(

@@ -89,7 +89,13 @@ pub struct PostfixArgs {
     #[command(flatten)]
     pub store: StoreOptions,
     /// The user: `"Name <address>"`; repeat for more addresses (default: Maxima Mustermann).
-    #[arg(long = "account", value_name = "NAME <ADDRESS>")]
+    /// The variable takes one per line.
+    #[arg(
+        long = "account",
+        env = "SENDGUARD_ACCOUNT",
+        value_name = "NAME <ADDRESS>",
+        value_delimiter = '\n'
+    )]
     pub accounts: Vec<String>,
     /// The resolver self-test (the table answers TEMP while it fails).
     #[command(flatten)]

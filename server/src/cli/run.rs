@@ -15,6 +15,8 @@ use sendguard_sim::world::{SimEndpoints, SimWorld};
 
 #[cfg(feature = "demo")]
 use crate::cli::DemoArgs;
+use crate::cli::progress::Progress;
+use crate::cli::table::{WIDTH, cell, fit, wrap};
 use crate::cli::{
     Command, HoldsCommand, HoldsHostArgs, HoldsListArgs, ProbeArgs, ServeArgs, ServerOptions,
 };
@@ -48,6 +50,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Postfix(args) => crate::cli::postfix::postfix(args).await,
         Command::User(command) => crate::cli::user::user(command).await,
         Command::Tlsrpt(command) => crate::cli::tlsrpt::tlsrpt(command).await,
+        Command::Config(crate::cli::config::ConfigCommand::Check) => crate::cli::config::check(),
     }
 }
 
@@ -160,10 +163,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let names = (&dns, SelfTestNames::default());
     let (state, worker) = server_state(prober, names, store.clone(), &args.server, token).await?;
+    let alerts = <Verdicts as axum::extract::FromRef<AppState>>::from_ref(&state)
+        .alerts()
+        .clone();
+    let reloader = crate::cli::config::reload::spawn(state.clone(), alerts);
     let pruning = store::spawn_pruning(store.clone(), args.server.keep_observations());
     let https = https_files(&args.server, args.listen, &args.store.path())?;
     let grace = args.server.stop.shutdown_grace();
     let result = serve_until_stopped(args.listen, state, https, worker, grace).await;
+    reloader.abort();
     pruning.abort();
     store.close().await;
     result?;
@@ -278,11 +286,16 @@ async fn probe(args: ProbeArgs) -> anyhow::Result<ExitCode> {
     let prober = Prober::new(config)?;
     let store = open_store(&args.store.path()).await?;
     let verdicts = Verdicts::new(prober, store.clone(), alerts, Duration::ZERO);
-    let results =
-        futures::future::join_all(args.targets.iter().map(|t| verdicts.probe_now(t, true)))
-            .await
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>();
+    let progress = Progress::on_stderr(args.targets.len());
+    let results = futures::future::join_all(args.targets.iter().map(|t| async {
+        let result = verdicts.probe_now(t, true).await;
+        progress.step(t);
+        result
+    }))
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>();
+    progress.finish();
     // Let pending webhook posts finish (each bounded by its timeout).
     verdicts.alerts().wait_idle().await;
     store.close().await;
@@ -359,7 +372,7 @@ async fn holds_show(store: &Store, a: &HoldsHostArgs) -> anyhow::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-/// The readable form of `sendguard holds show`.
+/// The readable form of `sendguard holds show`, in at most 80 columns.
 fn server_text(
     host: &str,
     h: &ServerHistory,
@@ -367,34 +380,40 @@ fn server_text(
     observations: &[ObservationView],
 ) -> String {
     let mut out = String::new();
+    let _ = writeln!(out, "{}", fit(host, WIDTH));
     let _ = writeln!(
         out,
-        "{}  best {}  floor {}  first seen {}  last seen {}{}",
-        host,
+        "  best {}  floor {}\n  first seen {}  last seen {}",
         class_label(h.best),
         class_label(h.floor),
-        time_label(h.first_seen),
-        time_label(h.last_seen),
-        h.on_hold_since.map_or(String::new(), |t| format!(
-            "  ON HOLD since {}",
-            time_label(t)
-        ))
+        short_time(h.first_seen),
+        short_time(h.last_seen),
     );
+    if let Some(t) = h.on_hold_since {
+        let _ = writeln!(out, "  ON HOLD since {}", short_time(t));
+    }
     out.push_str(&holds_table(holds));
     let _ = writeln!(out, "Latest observations:");
     for o in observations {
-        let _ = writeln!(
-            out,
-            "  {}  {:<8} {:<15} {}  ({}, via {})",
-            time_label(o.at),
+        let text = format!(
+            "{}  {}  {}  {} ({}, via {})",
+            short_time(o.at),
             class_label(o.class),
             o.ip,
             o.reason,
             o.domain,
             o.source.as_str()
         );
+        push_lines(&mut out, wrap("  ", 4, &text));
     }
     out
+}
+
+fn push_lines(out: &mut String, lines: Vec<String>) {
+    for l in lines {
+        out.push_str(&l);
+        out.push('\n');
+    }
 }
 
 /// Prints the outcome of a release or keep decision.
@@ -418,55 +437,59 @@ fn decide(
     }
 }
 
-/// The readable form of holds: one line each, with the evidence.
+/// The readable form of holds in at most 80 columns: a row each (the host cut to fit), with
+/// the reason and the evidence wrapped below it.
 pub fn holds_table(holds: &[HoldView]) -> String {
     let mut out = String::new();
+    if holds.is_empty() {
+        return out;
+    }
+    let row = |host: &str, status: &str, since: &str, floor: &str, now: &str| {
+        let line = format!(
+            "{} {} {} {} {now}",
+            cell(host, 30),
+            cell(status, 8),
+            cell(since, 16),
+            cell(floor, 8)
+        );
+        line.trim_end().to_string()
+    };
+    let _ = writeln!(
+        out,
+        "{}",
+        row("HOST", "STATUS", "SINCE (UTC)", "FLOOR", "NOW")
+    );
     for h in holds {
         let status = match h.status {
             sendguard_common::HoldStatus::Held => "HELD",
             sendguard_common::HoldStatus::Kept => "KEPT",
             sendguard_common::HoldStatus::Released => "released",
         };
-        let _ = writeln!(
-            out,
-            "{}  {status}  since {}  floor {}  now {}  {}",
-            h.host,
-            time_label(h.since),
-            class_label(h.floor),
-            class_label(h.after.class),
-            h.reason
-        );
+        let since = short_time(h.since);
+        let (floor, now) = (class_label(h.floor), class_label(h.after.class));
+        let _ = writeln!(out, "{}", row(&h.host, status, &since, floor, now));
+        push_lines(&mut out, wrap("    why:    ", 12, &h.reason));
         if let Some(b) = &h.before {
-            let _ = writeln!(
-                out,
-                "    before: {}  {}  {}",
-                time_label(b.at),
-                b.ip,
-                b.reason
-            );
+            let text = format!("{}  {}  {}", short_time(b.at), b.ip, b.reason);
+            push_lines(&mut out, wrap("    before: ", 12, &text));
         }
-        let _ = writeln!(
-            out,
-            "    after:  {}  {}  {}",
-            time_label(h.after.at),
-            h.after.ip,
-            h.after.reason
-        );
+        let a = &h.after;
+        let text = format!("{}  {}  {}", short_time(a.at), a.ip, a.reason);
+        push_lines(&mut out, wrap("    after:  ", 12, &text));
         if let (Some(by), Some(at)) = (&h.decided_by, h.decided_at) {
-            let _ = writeln!(out, "    decided by {by} at {}", time_label(at));
+            let text = format!("decided by {by} at {}", short_time(at));
+            push_lines(&mut out, wrap("    ", 4, &text));
         }
     }
     out
 }
 
-/// Seconds since the epoch as RFC 3339 UTC.
-fn time_label(t: i64) -> String {
+/// Seconds since the epoch as `2026-12-06 18:00` (UTC), for tables.
+fn short_time(t: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .and_then(|d| d.format(&format).ok())
         .unwrap_or_else(|| t.to_string())
 }
 
@@ -527,5 +550,65 @@ fn dane_label(d: DaneStatus) -> &'static str {
         DaneStatus::Insecure => "insecure",
         DaneStatus::Bogus => "BOGUS",
         DaneStatus::LookupFailed => "lookup failed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sendguard_common::{DnssecStatus, HoldStatus, ObservationSource};
+
+    use super::*;
+
+    fn observation(class: SecurityClass, reason: &str) -> ObservationView {
+        ObservationView {
+            at: 1_796_000_000,
+            domain: "a-domain-with-a-rather-long-name.example.org".into(),
+            host: "mx1.a-host-name-longer-than-any-column-should-be.example.org".into(),
+            ip: "2001:db8:ffff:ffff:ffff:ffff:ffff:fffe".into(),
+            starttls: Some(false),
+            tls_version: None,
+            cipher: None,
+            cert_sha256: None,
+            dane: DaneStatus::None,
+            dnssec: DnssecStatus::Insecure,
+            class,
+            source: ObservationSource::Probe,
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn holds_fit_80_columns_whatever_their_length() {
+        let long = "the server offered STARTTLS with TLS 1.3 before, and now answers the \
+                    STARTTLS command with 454 4.7.0 TLS not available due to local problem";
+        let hold = HoldView {
+            host: observation(SecurityClass::NoSsl, "").host,
+            since: 1_796_000_000,
+            status: HoldStatus::Kept,
+            floor: SecurityClass::DaneOk,
+            before: Some(observation(SecurityClass::DaneOk, long)),
+            after: observation(SecurityClass::NoSsl, long),
+            reason: long.into(),
+            decided_by: Some("an-operator-with-a-long-name@example.org".into()),
+            decided_at: Some(1_796_000_100),
+        };
+        let text = holds_table(&[hold.clone(), hold.clone()]);
+        assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+        assert!(text.contains("KEPT") && text.contains("mx1.a-host-name-longer-than-a…"));
+        assert!(text.contains("decided by an-operator"), "{text}");
+        let history = ServerHistory {
+            first_seen: 1_796_000_000,
+            last_seen: 1_796_000_100,
+            best: SecurityClass::DaneOk,
+            floor: SecurityClass::DaneOk,
+            on_hold_since: Some(1_796_000_000),
+        };
+        let shown = server_text(
+            &hold.host,
+            &history,
+            std::slice::from_ref(&hold),
+            std::slice::from_ref(&hold.after),
+        );
+        assert!(shown.lines().all(|l| l.chars().count() <= 80), "{shown}");
     }
 }

@@ -218,21 +218,20 @@ async fn run(store: &Store, command: UserCommand) -> Result<(), Refused> {
     Ok(())
 }
 
-/// The users in at most 80 columns: login, role, addresses.
+/// The users in at most 80 columns: login (cut to fit), role, and the addresses wrapped under
+/// their column.
 fn table(all: &[crate::store::users::UserRecord]) -> String {
-    use std::fmt::Write;
+    use crate::cli::table::{cell, wrap};
     if all.is_empty() {
         return "No users.\n".to_string();
     }
-    let mut out = format!("{:<20} {:<6} {}\n", "LOGIN", "ROLE", "ADDRESSES");
+    let mut out = format!("{} {} ADDRESSES\n", cell("LOGIN", 20), cell("ROLE", 6));
     for u in all {
-        let _ = writeln!(
-            out,
-            "{:<20} {:<6} {}",
-            u.id,
-            u.role.as_str(),
-            u.addresses.join(", ")
-        );
+        let first = format!("{} {} ", cell(&u.id, 20), cell(u.role.as_str(), 6));
+        for line in wrap(&first, 28, &u.addresses.join(", ")) {
+            out.push_str(&line);
+            out.push('\n');
+        }
     }
     out
 }
@@ -296,4 +295,30 @@ pub async fn demo_users(store: &Store) -> anyhow::Result<Vec<(String, String)>> 
         logins.push((login.to_string(), secret));
     }
     Ok(logins)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::users::UserRecord;
+
+    #[test]
+    fn the_user_table_fits_80_columns_with_long_logins_and_many_addresses() {
+        let user = UserRecord {
+            id: "a.login.much.longer.than.its.column".into(),
+            display_name: "X".into(),
+            role: Role::Admin,
+            addresses: (0..6)
+                .map(|i| format!("someone-{i}@a-long-domain-name.example.org"))
+                .collect(),
+            created_at: 0,
+            password_changed_at: 0,
+        };
+        let text = table(&[user]);
+        assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+        assert!(text.contains("a.login.much.longer…"), "{text}");
+        for i in 0..6 {
+            assert!(text.contains(&format!("someone-{i}@")), "{text}");
+        }
+    }
 }

@@ -492,14 +492,22 @@ impl Deliverer {
         });
         match &attempt {
             Attempt::Sent { via, .. } => tracing::info!(
-                recipient = %r.address, host = %via.mx_host, tls = ?via.tls_version.map(|v| v.name()),
+                event = "delivery_sent", recipient = %r.address, domain = %r.domain,
+                host = %via.mx_host, tls = ?via.tls_version.map(|v| v.name()),
                 "sent"
             ),
-            Attempt::Deferred { reason, .. } => {
-                tracing::info!(recipient = %r.address, %reason, "deferred")
-            }
-            Attempt::Held { reason } => tracing::warn!(recipient = %r.address, %reason, "held"),
-            Attempt::Failed { reason } => tracing::warn!(recipient = %r.address, %reason, "failed"),
+            Attempt::Deferred { reason, .. } => tracing::info!(
+                event = "delivery_deferred", recipient = %r.address, domain = %r.domain,
+                reason = "temporary_failure", detail = %reason, "deferred"
+            ),
+            Attempt::Held { reason } => tracing::warn!(
+                event = "delivery_held", recipient = %r.address, domain = %r.domain,
+                reason = "held", detail = %reason, "held"
+            ),
+            Attempt::Failed { reason } => tracing::warn!(
+                event = "delivery_failed", recipient = %r.address, domain = %r.domain,
+                reason = "failed", detail = %reason, "failed"
+            ),
         }
         if let Err(e) = self
             .store()

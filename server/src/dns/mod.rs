@@ -193,6 +193,15 @@ impl DnsError {
     pub fn is_bogus(&self) -> bool {
         matches!(self, DnsError::Bogus(_))
     }
+
+    /// A reason code for logs: `dns_temporary`, `dnssec_bogus` or `dns_permanent`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DnsError::Temporary(_) => "dns_temporary",
+            DnsError::Bogus(_) => "dnssec_bogus",
+            DnsError::Permanent(_) => "dns_permanent",
+        }
+    }
 }
 
 impl Dns {
@@ -451,13 +460,23 @@ impl Dns {
         what: &str,
         fut: impl std::future::Future<Output = Result<T, DnsError>>,
     ) -> Result<T, DnsError> {
-        match tokio::time::timeout(self.inner.timeout, fut).await {
+        let result = match tokio::time::timeout(self.inner.timeout, fut).await {
             Ok(result) => result,
             Err(_) => Err(DnsError::Temporary(format!(
                 "{what}: no answer within {:?}",
                 self.inner.timeout
             ))),
+        };
+        if let Err(e) = &result {
+            tracing::warn!(
+                event = "resolver_problem",
+                reason = e.code(),
+                lookup = what,
+                detail = %e,
+                "DNS lookup failed"
+            );
         }
+        result
     }
 
     fn resolver(&self) -> TokioResolver {

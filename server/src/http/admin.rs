@@ -46,7 +46,7 @@ impl FromRequestParts<AppState> for Admin {
             })
         });
         if let Some(token) = given {
-            return match state.admin_token() {
+            return match state.admin_token().as_deref() {
                 Some(expected) if tokens_match(token.trim(), expected) => Ok(Admin {
                     actor: "admin (API token)".into(),
                 }),

@@ -179,7 +179,13 @@ pub async fn sign_in(
     let login = login.trim().to_ascii_lowercase();
     let limits = state.sign_in_limits();
     if let Some(retry_after) = limits.refused(&login, client) {
-        tracing::warn!(%login, ?client, "sign-in refused: too many failures");
+        tracing::warn!(
+            event = "sign_in_refused",
+            user = %login,
+            ?client,
+            reason = "too_many_failures",
+            "sign-in refused: too many failures"
+        );
         return Err(ApiError::TooManyRequests {
             message: "too many failed sign-ins: try again later".into(),
             retry_after,
@@ -192,7 +198,13 @@ pub async fn sign_in(
                 .await
                 .map_err(|e| ApiError::Internal(e.into()))?;
             limits.failed(&login, client);
-            tracing::info!(%login, ?client, "sign-in failed");
+            tracing::info!(
+                event = "sign_in_refused",
+                user = %login,
+                ?client,
+                reason = "unknown_user",
+                "sign-in failed"
+            );
             return Err(ApiError::SignInFailed);
         }
     };
@@ -202,7 +214,13 @@ pub async fn sign_in(
         .map_err(|e| ApiError::Internal(e.into()))?;
     if !ok {
         limits.failed(&login, client);
-        tracing::info!(%login, ?client, "sign-in failed");
+        tracing::info!(
+            event = "sign_in_refused",
+            user = %login,
+            ?client,
+            reason = "wrong_password",
+            "sign-in failed"
+        );
         return Err(ApiError::SignInFailed);
     }
     limits.succeeded(&login);

@@ -65,7 +65,8 @@ pub struct AppState {
 struct Inner {
     demo_domains: Option<Vec<DemoDomain>>,
     verdicts: Verdicts,
-    admin_token: Option<Arc<str>>,
+    /// Replaced in place when the configuration is re-read (SIGHUP): shared by every clone.
+    admin_token: Arc<std::sync::RwLock<Option<Arc<str>>>>,
     limits: Limits,
     rates: rate::RequestRates,
     wake: Wake,
@@ -120,7 +121,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 demo_domains: None,
                 verdicts,
-                admin_token: None,
+                admin_token: Arc::default(),
                 limits: Limits::default(),
                 rates: rate::RequestRates::default(),
                 wake: Wake::default(),
@@ -149,7 +150,19 @@ impl AppState {
 
     /// Enables the admin API with this token (`None` or empty: disabled).
     pub fn with_admin_token(self, token: Option<String>) -> Self {
-        self.with(|i| i.admin_token = token.filter(|t| !t.is_empty()).map(Arc::from))
+        let token = token.filter(|t| !t.is_empty()).map(Arc::from);
+        self.with(|i| i.admin_token = Arc::new(std::sync::RwLock::new(token)))
+    }
+
+    /// Replaces the admin token of this state and all its clones (`None` or empty: admin
+    /// tokens disabled); requests under way keep the token they checked.
+    pub fn set_admin_token(&self, token: Option<String>) {
+        let token = token.filter(|t| !t.is_empty()).map(Arc::from);
+        *self
+            .inner
+            .admin_token
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = token;
     }
 
     /// Wakes this delivery worker when a message was queued.
@@ -219,8 +232,12 @@ impl AppState {
         &self.inner.limits
     }
 
-    fn admin_token(&self) -> Option<&str> {
-        self.inner.admin_token.as_deref()
+    fn admin_token(&self) -> Option<Arc<str>> {
+        self.inner
+            .admin_token
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     fn verdicts(&self) -> &Verdicts {

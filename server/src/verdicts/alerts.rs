@@ -88,7 +88,8 @@ pub struct Alerts {
 
 #[derive(Default)]
 struct Inner {
-    webhook: Option<Webhook>,
+    /// Replaced in place when the configuration is re-read (SIGHUP).
+    webhook: std::sync::RwLock<Option<Arc<Webhook>>>,
     holds_raised: AtomicU64,
     alerts_suppressed: AtomicU64,
     announced: std::sync::Mutex<HashMap<String, Instant>>,
@@ -106,7 +107,39 @@ struct Webhook {
 impl Alerts {
     /// Alerts that post to `webhook` when one is given.
     pub fn new(webhook: Option<&str>) -> Result<Alerts, AlertError> {
-        let webhook = match webhook.map(str::trim).filter(|u| !u.is_empty()) {
+        let webhook = Webhook::parse(webhook)?;
+        Ok(Alerts {
+            inner: Arc::new(Inner {
+                webhook: std::sync::RwLock::new(webhook),
+                ..Inner::default()
+            }),
+        })
+    }
+
+    /// Posts to `webhook` from now on (none: no more posts); an unusable URL changes nothing.
+    pub fn set_webhook(&self, webhook: Option<&str>) -> Result<(), AlertError> {
+        let webhook = Webhook::parse(webhook)?;
+        *self
+            .inner
+            .webhook
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = webhook;
+        Ok(())
+    }
+
+    fn webhook(&self) -> Option<Arc<Webhook>> {
+        self.inner
+            .webhook
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+impl Webhook {
+    /// The webhook at `url` (none when absent or empty).
+    fn parse(url: Option<&str>) -> Result<Option<Arc<Webhook>>, AlertError> {
+        Ok(match url.map(str::trim).filter(|u| !u.is_empty()) {
             None => None,
             Some(url) => {
                 let bad = |why: &str| AlertError::WebhookUrl {
@@ -125,17 +158,13 @@ impl Alerts {
                 let mut connector = HttpConnector::new();
                 connector.set_connect_timeout(Some(WEBHOOK_TIMEOUT));
                 let client = Client::builder(TokioExecutor::new()).build(connector);
-                Some(Webhook { uri, client })
+                Some(Arc::new(Webhook { uri, client }))
             }
-        };
-        Ok(Alerts {
-            inner: Arc::new(Inner {
-                webhook,
-                ..Inner::default()
-            }),
         })
     }
+}
 
+impl Alerts {
     /// Announces a new hold: log line, counter, and the webhook in the background (a task that
     /// ends within [`WEBHOOK_TIMEOUT`]; short-lived processes wait with [`Alerts::wait_idle`]).
     /// A hold of a server announced within [`ALERT_INTERVAL`] is only counted.
@@ -144,13 +173,21 @@ impl Alerts {
         if !self.may_announce(&hold.host, Instant::now()) {
             self.inner.alerts_suppressed.fetch_add(1, Ordering::Relaxed);
             tracing::info!(
+                event = "hold",
+                domain = %hold.after.domain,
                 host = %hold.host,
+                reason = "downgrade",
+                announced = false,
                 "server on hold again within the alert interval, not announced: {}", hold.reason
             );
             return;
         }
         tracing::warn!(
+            event = "hold",
+            domain = %hold.after.domain,
             host = %hold.host,
+            ip = %hold.after.ip,
+            reason = "downgrade",
             floor = ?hold.floor,
             observed = ?hold.after.class,
             "server on hold: {}", hold.reason
@@ -172,13 +209,17 @@ impl Alerts {
             (_, ResolverState::Failing { code, reason, .. }) => {
                 self.inner.resolver_alerts.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(
-                    code,
+                    event = "resolver_problem",
+                    reason = code,
                     "resolver self-test fails: every verdict is SSL? and delivery is deferred: {reason}"
                 );
                 "resolver_failing"
             }
             (ResolverState::Failing { .. }, ResolverState::Validating { .. }) => {
-                tracing::warn!("resolver self-test passes again: DNSSEC validation works");
+                tracing::warn!(
+                    event = "resolver_validating",
+                    "resolver self-test passes again: DNSSEC validation works"
+                );
                 "resolver_validating"
             }
             _ => {
@@ -192,7 +233,7 @@ impl Alerts {
 
     /// Posts `body` to the webhook, if one is configured, in a task of its own.
     fn post_in_background(&self, body: serde_json::Value, about: &str) {
-        if self.inner.webhook.is_none() {
+        if self.webhook().is_none() {
             return;
         }
         let body = body.to_string();
@@ -265,7 +306,7 @@ impl Alerts {
     }
 
     async fn post(&self, body: String) -> Result<(), WebhookError> {
-        let Some(hook) = &self.inner.webhook else {
+        let Some(hook) = self.webhook() else {
             return Ok(());
         };
         let request = hyper::Request::post(hook.uri.clone())

@@ -101,7 +101,14 @@ pub async fn release(store: &Store, host: &str, actor: &str) -> Result<Vec<HoldV
     // Held messages go out again at the newly accepted level; those still blocked by another
     // hold are held again by their next attempt.
     let requeued = store.requeue_held(now_unix()).await?;
-    tracing::info!(%host, requeued, "released; held recipients queued again");
+    tracing::info!(
+        event = "release",
+        %host,
+        user = %actor,
+        reason = "released",
+        requeued,
+        "released; held recipients queued again"
+    );
     store.holds_by_id(&ids).await
 }
 use crate::verdicts::alerts::Alerts;
@@ -347,6 +354,9 @@ impl Verdicts {
     /// Keeps delivery to `host` stopped ([`Store::keep`]) and forgets the verdicts in memory.
     pub async fn keep(&self, host: &str, actor: &str) -> Result<Vec<HoldView>, StoreError> {
         let kept = self.inner.store.keep(host, actor).await;
+        if kept.is_ok() {
+            tracing::info!(event = "keep", %host, user = %actor, reason = "kept", "kept on hold");
+        }
         self.inner.memory.clear();
         kept
     }
