@@ -74,6 +74,12 @@ pub enum BlockCause {
     NoMailServer,
     /// Sendguard cannot consult its history of the domain's servers right now.
     HistoryUnavailable,
+    /// The domain's MTA-STS policy (enforce) names none of its MX hosts: no delivery
+    /// (RFC 8461 §5).
+    MtaStsNoMatchingMx,
+    /// An MX host the MTA-STS policy (enforce) names lacks a certificate valid for its name or
+    /// TLS 1.2+ (RFC 8461 §4.2, §5).
+    MtaStsFailed,
 }
 
 /// The state of a hold.

@@ -149,6 +149,8 @@ wire_names!(BlockCause {
     NoSuchDomain => "no_such_domain",
     NoMailServer => "no_mail_server",
     HistoryUnavailable => "history_unavailable",
+    MtaStsNoMatchingMx => "mta_sts_no_matching_mx",
+    MtaStsFailed => "mta_sts_failed",
 });
 
 /// Answer of [`paths::HEALTH`].
@@ -224,6 +226,7 @@ mod tests {
             checked_at: None,
             on_hold: false,
             history: None,
+            mta_sts_match: None,
         };
         assert_eq!(
             mx.encryption_line().as_deref(),

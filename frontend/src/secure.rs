@@ -127,6 +127,7 @@ mod tests {
             checked_at: Some(0),
             on_hold: false,
             history: None,
+            mta_sts_match: None,
         }
     }
 
@@ -140,6 +141,7 @@ mod tests {
             dnssec: DnssecStatus::Secure,
             mx,
             checked_at: Some(0),
+            mta_sts: None,
         }
     }
 

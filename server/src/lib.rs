@@ -25,6 +25,7 @@ pub mod dane;
 pub mod delivery;
 pub mod dns;
 pub mod http;
+pub mod mta_sts;
 pub mod policy;
 pub mod postfix;
 pub mod probe;

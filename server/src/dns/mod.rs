@@ -349,6 +349,32 @@ impl Dns {
         .await
     }
 
+    /// The TXT records at `name` (an A-label name), each record's strings joined (RFC 7208
+    /// §3.3 style, as RFC 8461 §3.1 reads them), non-UTF-8 bytes replaced; empty when there
+    /// are none or the name does not exist. The DNSSEC status is not needed by the callers
+    /// (MTA-STS trusts the HTTPS policy, not DNS) and is not returned.
+    pub async fn txt(&self, name: &str) -> Result<Vec<String>, DnsError> {
+        let fqdn = name::fqdn(name)?;
+        let what = format!("TXT lookup for {name}");
+        self.bounded(&what, async {
+            let outcome = self.query(&fqdn, RecordType::TXT, &what).await?;
+            Ok(outcome
+                .records()
+                .iter()
+                .filter_map(|record| match &record.data {
+                    RData::TXT(txt) => Some(
+                        txt.txt_data
+                            .iter()
+                            .map(|part| String::from_utf8_lossy(part).into_owned())
+                            .collect::<String>(),
+                    ),
+                    _ => None,
+                })
+                .collect())
+        })
+        .await
+    }
+
     /// A and AAAA in parallel, without the overall timeout (callers apply it).
     async fn address_lookup(&self, name: &Name, host: &str) -> Result<AddressAnswer, DnsError> {
         let what_a = format!("A lookup for {host}");

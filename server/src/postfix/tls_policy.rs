@@ -8,7 +8,7 @@
 //! |---|---|
 //! | a host with secure usable TLSA (or a DANE floor) | `OK dane-only` (RFC 7672) |
 //! | a host with a TLS floor (its own or the domain's) | `OK encrypt` |
-//! | a host to be verified by the WebPKI (MTA-STS, RFC 8461) | `OK secure match=host1:host2` |
+//! | a host to be verified by the WebPKI (MTA-STS enforce, RFC 8461) | `OK secure match=host1:host2 servername=hostname`: the MX hosts the policy names |
 //! | nothing known on any host | `NOTFOUND` (Postfix's own default applies) |
 //! | held, or deferred (bogus DNSSEC, failed TLSA lookup, TLSA mismatch) | `TEMP reason`: Postfix defers |
 //! | the domain accepts no mail (null MX, no such domain) | `NOTFOUND`: Postfix finds that itself |
@@ -104,8 +104,17 @@ pub fn answer_for(plan: &DomainPlan) -> Answer {
             } else if has(Enforcement::DaneOnly) {
                 Answer::Ok("dane-only".into())
             } else if has(Enforcement::Verify) {
-                let names: Vec<&str> = hosts.iter().map(|h| h.host.as_str()).collect();
-                Answer::Ok(format!("secure match={}", names.join(":")))
+                // The hosts the MTA-STS policy names (the plan left out the others): the
+                // certificate must be valid for one of them, and SNI is the MX host's name.
+                let names: Vec<&str> = hosts
+                    .iter()
+                    .filter(|h| h.enforcement == Enforcement::Verify)
+                    .map(|h| h.host.as_str())
+                    .collect();
+                Answer::Ok(format!(
+                    "secure match={} servername=hostname",
+                    names.join(":")
+                ))
             } else if has(Enforcement::Encrypt) {
                 Answer::Ok("encrypt".into())
             } else {

@@ -33,12 +33,14 @@ use sendguard_common::address::{Address, Domain};
 use tokio::sync::Semaphore;
 
 use crate::dns::{Dns, DnsConfig, MxKind};
+use crate::mta_sts::{Fetcher, MemoryCache, PolicyCache, StsFacts};
 use crate::probe::facts::{
     DaneOutcome, DomainFacts, EndpointFacts, EndpointOutcome, Failure, HostFacts, MxFacts,
     SessionFacts, TlsFacts, TlsFailureFacts, TlsaFacts,
 };
 use crate::probe::recent::{Admission, Recent};
 use crate::smtp::{self, SmtpConfig, TlsFailure, TlsParams};
+use crate::tls::certinfo::WebPki;
 
 /// At most this many MX hosts of a domain are probed, the most preferred first.
 pub const MAX_MX_HOSTS: usize = 10;
@@ -73,6 +75,11 @@ pub struct ProbeConfig {
     pub max_concurrent_domains: usize,
     /// At most this many DNS lookups are made at once; further lookups wait.
     pub max_concurrent_lookups: usize,
+    /// Certificates trusted besides the WebPKI roots (`--extra-roots`: a private PKI, or the
+    /// simulated internet's CA), for the MX certificates' WebPKI verdict and policy fetches.
+    pub extra_roots: Vec<CertificateDer<'static>>,
+    /// How MTA-STS policies are fetched (the port is 443 but in tests).
+    pub mta_sts: crate::mta_sts::FetchConfig,
 }
 
 impl ProbeConfig {
@@ -89,6 +96,8 @@ impl ProbeConfig {
             max_sessions_per_address: 4,
             max_concurrent_domains: 32,
             max_concurrent_lookups: 64,
+            extra_roots: Vec::new(),
+            mta_sts: crate::mta_sts::FetchConfig::default(),
         }
     }
 }
@@ -99,8 +108,9 @@ pub enum ProbeError {
     /// The input is not a usable domain or address.
     #[error("not a valid domain: {0}")]
     InvalidDomain(String),
-    /// The DNS resolver could not be set up (bad resolver address or trust anchor file).
-    #[error("DNS setup failed: {0}")]
+    /// The DNS resolver could not be set up (bad resolver address or trust anchor file), or
+    /// the extra roots are not usable.
+    #[error("setup failed: {0}")]
     Setup(String),
 }
 
@@ -137,6 +147,10 @@ pub struct Prober {
 struct Inner {
     dns: Dns,
     config: ProbeConfig,
+    web: WebPki,
+    sts: Fetcher,
+    sts_cache: std::sync::OnceLock<Arc<dyn PolicyCache>>,
+    sts_memory: MemoryCache,
     guard: safety::AddressGuard,
     sessions: Semaphore,
     domains: Semaphore,
@@ -170,13 +184,24 @@ impl Prober {
     /// A prober with its own resolver.
     pub fn new(config: ProbeConfig) -> Result<Self, ProbeError> {
         let dns = Dns::new(&config.dns).map_err(|e| ProbeError::Setup(e.to_string()))?;
+        let web = WebPki::new(&config.extra_roots).map_err(ProbeError::Setup)?;
+        let guard = safety::AddressGuard {
+            allow_loopback: config.allow_private_targets,
+            nat64: config.nat64_prefixes.clone(),
+        };
         Ok(Self {
             inner: Arc::new(Inner {
-                dns,
-                guard: safety::AddressGuard {
-                    allow_loopback: config.allow_private_targets,
-                    nat64: config.nat64_prefixes.clone(),
+                sts: Fetcher {
+                    dns: dns.clone(),
+                    guard: guard.clone(),
+                    roots: web.roots(),
+                    config: config.mta_sts.clone(),
                 },
+                sts_cache: std::sync::OnceLock::new(),
+                sts_memory: MemoryCache::default(),
+                web,
+                dns,
+                guard,
                 sessions: Semaphore::new(config.max_concurrent_sessions.max(1)),
                 domains: Semaphore::new(config.max_concurrent_domains.max(1)),
                 lookups: Semaphore::new(config.max_concurrent_lookups.max(1)),
@@ -190,6 +215,27 @@ impl Prober {
                 endpoints_in_flight: Mutex::new(HashMap::new()),
             }),
         })
+    }
+
+    /// Keeps MTA-STS policies in `cache` (the store) from now on, instead of in memory; the
+    /// first call counts.
+    pub fn use_policy_cache(&self, cache: Arc<dyn PolicyCache>) {
+        let _ = self.inner.sts_cache.set(cache);
+    }
+
+    /// The roots certificates are judged by (WebPKI plus the extra roots).
+    pub fn webpki(&self) -> &WebPki {
+        &self.inner.web
+    }
+
+    /// The MTA-STS facts of `domain` (A-label form): TXT record, cache, fetch.
+    async fn mta_sts(&self, domain: &str) -> StsFacts {
+        let cache: &dyn PolicyCache = match self.inner.sts_cache.get() {
+            Some(c) => c.as_ref(),
+            None => &self.inner.sts_memory,
+        };
+        let _permit = self.inner.lookups.acquire().await.ok();
+        crate::mta_sts::lookup::discover(&self.inner.sts, cache, domain, now_unix()).await
     }
 
     /// Forgets every cached DNS answer and recent SMTP session, so the next probe looks afresh
@@ -230,7 +276,17 @@ impl Prober {
     }
 
     async fn probe_domain(&self, domain: &str, fresh: bool) -> DomainFacts {
-        let mx = match self.lookup(self.inner.dns.mx(domain)).await {
+        let (mx, mta_sts) = futures::join!(self.mx_facts(domain, fresh), self.mta_sts(domain));
+        DomainFacts {
+            domain: domain.to_string(),
+            checked_at: now_unix(),
+            mx,
+            mta_sts,
+        }
+    }
+
+    async fn mx_facts(&self, domain: &str, fresh: bool) -> MxFacts {
+        match self.lookup(self.inner.dns.mx(domain)).await {
             Err(e) => MxFacts::Failed(e.into()),
             Ok(answer) => match answer.kind {
                 MxKind::NullMx => MxFacts::NullMx,
@@ -268,11 +324,6 @@ impl Prober {
                     }
                 }
             },
-        };
-        DomainFacts {
-            domain: domain.to_string(),
-            checked_at: now_unix(),
-            mx,
         }
     }
 
@@ -332,7 +383,7 @@ impl Prober {
                 Some(why) => EndpointOutcome::Forbidden(format!("{why} is not probed")),
                 None => {
                     let raw = self.endpoint(base, *ip, fresh).await;
-                    judge_endpoint(raw, tlsa, names, host)
+                    judge_endpoint(&self.inner.web, raw, tlsa, names, host)
                 }
             };
             EndpointFacts { ip: *ip, outcome }
@@ -454,12 +505,13 @@ impl Prober {
 /// for the domain whose MX `host` it is: the DANE match against `tlsa` with the reference
 /// identifiers `names` (the TLSA base domain, then the domain), the certificate described.
 pub fn endpoint_outcome(
+    web: &WebPki,
     session: Result<smtp::ProbeSession, smtp::SmtpError>,
     tlsa: &TlsaFacts,
     names: &[&str],
     host: &str,
 ) -> EndpointOutcome {
-    judge_endpoint(raw_endpoint(session), tlsa, names, host)
+    judge_endpoint(web, raw_endpoint(session), tlsa, names, host)
 }
 
 /// What a session showed, independent of the domain that led to it.
@@ -493,6 +545,7 @@ fn raw_endpoint(session: Result<smtp::ProbeSession, smtp::SmtpError>) -> RawEndp
 /// Turns a raw session into the facts of one endpoint for one domain: the DANE match depends
 /// on the domain (the next-hop name), the session itself does not.
 fn judge_endpoint(
+    web: &WebPki,
     raw: RawEndpoint,
     tlsa: &TlsaFacts,
     names: &[&str],
@@ -525,7 +578,7 @@ fn judge_endpoint(
                     _ => DaneOutcome::NotApplicable,
                 };
                 TlsFacts {
-                    certificate: crate::tls::certinfo::certificate_info(&t.chain, host, now),
+                    certificate: crate::tls::certinfo::certificate_info(web, &t.chain, host, now),
                     version: t.version,
                     cipher_openssl: t.cipher_openssl,
                     cipher_iana: t.cipher_iana,

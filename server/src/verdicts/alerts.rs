@@ -91,6 +91,7 @@ struct Inner {
     announced: std::sync::Mutex<HashMap<String, Instant>>,
     webhook_sent: AtomicU64,
     webhook_failed: AtomicU64,
+    sts_downgrades: AtomicU64,
     pending: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -151,12 +152,40 @@ impl Alerts {
             observed = ?hold.after.class,
             "server on hold: {}", hold.reason
         );
+        let body = serde_json::json!({ "event": "hold", "hold": hold }).to_string();
+        self.post_in_background(body, hold.host.clone());
+    }
+
+    /// Announces a possible MTA-STS downgrade (RFC 8461 §10.2): `domain`'s `_mta-sts` record
+    /// vanished while its policy `id` is cached until `until`, so the cached policy still
+    /// applies. Logged, counted (`sendguard_mta_sts_downgrades_total`) and posted to the
+    /// webhook as `{"event": "mta_sts_downgrade", ...}`, at most once per domain within
+    /// [`ALERT_INTERVAL`] (every probe of the domain sees it again until the policy expires).
+    pub fn mta_sts_downgrade(&self, domain: &str, id: &str, until: i64) {
+        self.inner.sts_downgrades.fetch_add(1, Ordering::Relaxed);
+        if !self.may_announce(&format!("mta-sts:{domain}"), Instant::now()) {
+            return;
+        }
+        tracing::warn!(
+            %domain, id, until,
+            "possible MTA-STS downgrade: the _mta-sts record vanished while its policy is cached; the cached policy applies"
+        );
+        let body = serde_json::json!({
+            "event": "mta_sts_downgrade",
+            "domain": domain,
+            "policy_id": id,
+            "cached_until": until,
+        })
+        .to_string();
+        self.post_in_background(body, domain.to_string());
+    }
+
+    /// Posts `body` to the webhook, if there is one, in a task of its own.
+    fn post_in_background(&self, body: String, host: String) {
         if self.inner.webhook.is_none() {
             return;
         }
-        let body = serde_json::json!({ "event": "hold", "hold": hold }).to_string();
         let this = self.clone();
-        let host = hold.host.clone();
         let task = tokio::spawn(async move {
             match this.post(body).await {
                 Ok(()) => {
@@ -280,6 +309,11 @@ impl Alerts {
             "sendguard_alert_webhook_failed_total",
             "Hold alerts the webhook did not accept in time.",
             self.inner.webhook_failed.load(Ordering::Relaxed),
+        );
+        counter(
+            "sendguard_mta_sts_downgrades_total",
+            "Probes that found a domain's _mta-sts record gone while its policy was cached.",
+            self.inner.sts_downgrades.load(Ordering::Relaxed),
         );
         if let Some(open) = open_holds {
             let _ = writeln!(

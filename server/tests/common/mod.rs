@@ -60,6 +60,7 @@ pub fn insecure_domain(domain: &str, at: i64, hosts: Vec<HostFacts>) -> DomainFa
             implicit: false,
             hosts,
         },
+        mta_sts: sendguard::mta_sts::StsFacts::NotChecked,
     }
 }
 
