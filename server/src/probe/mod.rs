@@ -75,9 +75,10 @@ pub struct ProbeConfig {
     pub max_concurrent_domains: usize,
     /// At most this many DNS lookups are made at once; further lookups wait.
     pub max_concurrent_lookups: usize,
-    /// Certificates trusted besides the WebPKI roots (`--extra-roots`: a private PKI, or the
-    /// simulated internet's CA), for the MX certificates' WebPKI verdict and policy fetches.
-    pub extra_roots: Vec<CertificateDer<'static>>,
+    /// A PEM file of certificates trusted besides the WebPKI roots (`--extra-roots`: a
+    /// private PKI, or the simulated internet's CA), for the MX certificates' WebPKI verdict
+    /// and MTA-STS policy fetches.
+    pub extra_roots: Option<std::path::PathBuf>,
     /// How MTA-STS policies are fetched (the port is 443 but in tests).
     pub mta_sts: crate::mta_sts::FetchConfig,
 }
@@ -96,7 +97,7 @@ impl ProbeConfig {
             max_sessions_per_address: 4,
             max_concurrent_domains: 32,
             max_concurrent_lookups: 64,
-            extra_roots: Vec::new(),
+            extra_roots: None,
             mta_sts: crate::mta_sts::FetchConfig::default(),
         }
     }
@@ -184,7 +185,11 @@ impl Prober {
     /// A prober with its own resolver.
     pub fn new(config: ProbeConfig) -> Result<Self, ProbeError> {
         let dns = Dns::new(&config.dns).map_err(|e| ProbeError::Setup(e.to_string()))?;
-        let web = WebPki::new(&config.extra_roots).map_err(ProbeError::Setup)?;
+        let extra = match &config.extra_roots {
+            Some(path) => crate::tls::certinfo::read_pem_roots(path).map_err(ProbeError::Setup)?,
+            None => Vec::new(),
+        };
+        let web = WebPki::new(&extra).map_err(ProbeError::Setup)?;
         let guard = safety::AddressGuard {
             allow_loopback: config.allow_private_targets,
             nat64: config.nat64_prefixes.clone(),
