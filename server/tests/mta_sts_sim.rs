@@ -350,3 +350,26 @@ async fn a_cached_policy_applies_after_a_restart_when_the_fetch_fails() {
     assert_eq!(v.cause, Some(BlockCause::MtaStsNoMatchingMx), "{v:?}");
     assert!(problem(&v).contains("503"), "{v:?}");
 }
+
+#[tokio::test]
+async fn the_policy_fetch_goes_through_the_address_guard() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = common::sim_env(sts_scenarios(), dir.path()).await;
+    // The same world, but loopback targets not allowed: neither the MX host nor the policy
+    // host (both on 127.0.0.0/8) is contacted.
+    let mut config = common::sim_probe_config(&sim.world);
+    config.allow_private_targets = false;
+    let log = sendguard::probe::safety::ConnectLog::new();
+    config.connect_log = Some(log.clone());
+    let prober = sendguard::probe::Prober::new(config).unwrap();
+    let fetches = sim.world.policies().fetches("sts-enforce.test");
+    let facts = prober.probe("sts-enforce.test", true).await.unwrap();
+    match &facts.mta_sts {
+        sendguard::mta_sts::StsFacts::NoPolicy { problem: Some(p) } => {
+            assert!(p.contains("is not contacted"), "{p}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(sim.world.policies().fetches("sts-enforce.test"), fetches);
+    assert!(log.attempts().is_empty(), "{:?}", log.attempts());
+}
