@@ -5,6 +5,8 @@
 //! when those are DNSSEC-secure, its TLSA records (RFC 7672 §2.2, expanded CNAME first), then for
 //! every address concurrently an SMTP session up to STARTTLS and the TLS handshake (RFC 3207),
 //! whose certificate chain is matched against the TLSA records (RFC 7671) and described.
+//! Beside the MX lookup, the domain's MTA-STS policy is looked up, taken from the cache or
+//! fetched ([`crate::mta_sts`], RFC 8461); the fetch passes the same address guard.
 //!
 //! Remote servers are protected from what users type: global bounds on simultaneous SMTP
 //! sessions, domain probes and DNS lookups, at most [`MAX_MX_HOSTS`] MX hosts per domain and
