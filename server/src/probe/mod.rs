@@ -241,7 +241,8 @@ impl Prober {
             Some(c) => c.as_ref(),
             None => &self.inner.sts_memory,
         };
-        let _permit = self.inner.lookups.acquire().await.ok();
+        // Bounded by the domain probes in flight (one discovery each), not by the DNS lookup
+        // permits: a slow policy host must not hold one of those for its whole fetch.
         crate::mta_sts::lookup::discover(&self.inner.sts, cache, domain, now_unix()).await
     }
 
