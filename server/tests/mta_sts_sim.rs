@@ -373,3 +373,28 @@ async fn the_policy_fetch_goes_through_the_address_guard() {
     assert_eq!(sim.world.policies().fetches("sts-enforce.test"), fetches);
     assert!(log.attempts().is_empty(), "{:?}", log.attempts());
 }
+
+#[tokio::test]
+async fn a_hold_on_a_host_the_policy_does_not_name_blocks_nothing() {
+    let mut s = scenario(
+        "sts-held.test",
+        "h1",
+        PolicyResponse::Policy(policy_text("enforce", &["mx.sts-held.test"])),
+    );
+    s.hosts
+        .push(("backup", 20, HostKind::DropsStartTls { sessions: 1 }));
+    let env = env_of(vec![s]).await;
+    let first = env.probe("sts-held.test").await;
+    assert!(!first.blocked, "{first:?}");
+    // The unnamed backup drops STARTTLS: it goes on hold, but delivery never uses it.
+    let v = env.probe("sts-held.test").await;
+    let backup =
+        v.mx.iter()
+            .find(|m| m.host == "backup.sts-held.test")
+            .unwrap();
+    assert!(backup.on_hold, "{v:?}");
+    assert!(!v.blocked, "{v:?}");
+    let sent = env.send("user@sts-held.test").await;
+    assert_eq!(sent.state, RecipientState::Sent, "{sent:?}");
+    assert_eq!(env.received("backup.sts-held.test"), 0);
+}

@@ -14,6 +14,8 @@
 //!   its name under the WebPKI (§4.2, §4.3): no delivery to it (§5), and, as for a DANE
 //!   mismatch on any MX host, the domain is blocked ([`BlockCause::MtaStsFailed`]).
 //! - Testing mode: reported (which hosts match), never enforced (§5). Mode none: nothing.
+//! - A hold on a host the enforce policy does not name is shown but blocks nothing
+//!   (`view.rs`): the host is never used.
 //! - Such a policy never changes a server's own level (its floor and holds): it is the
 //!   recipient domain's demand, not the server's behaviour.
 

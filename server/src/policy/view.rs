@@ -34,8 +34,17 @@ pub fn verdict(j: &DomainJudgement, history: &BTreeMap<String, HostRecord>) -> D
             continue;
         };
         mx.history = Some(record.server_history(&j.domain));
+        // A host an MTA-STS policy in enforce mode does not name is never used (RFC 8461 §5):
+        // its hold is shown, but blocks nothing.
+        let unused = j
+            .hosts
+            .iter()
+            .any(|h| h.host == mx.host && j.sts_excluded(h));
         if let Some(hold) = record.holds_for(&j.domain).next() {
             mx.on_hold = true;
+            if unused {
+                continue;
+            }
             held.get_or_insert_with(|| {
                 format!(
                     "Delivery to {} is on hold since it fell below its known level: {}. An administrator must review it.",
