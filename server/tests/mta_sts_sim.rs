@@ -398,3 +398,39 @@ async fn a_hold_on_a_host_the_policy_does_not_name_blocks_nothing() {
     assert_eq!(sent.state, RecipientState::Sent, "{sent:?}");
     assert_eq!(env.received("backup.sts-held.test"), 0);
 }
+
+#[tokio::test]
+async fn the_policy_table_has_an_expired_policy_refreshed() {
+    let env = env_of(sts_scenarios()).await;
+    let domain = "sts-enforce.test";
+    // What is remembered: a judgement made with a policy that has run out, and that policy in
+    // the cache.
+    let facts = env.sim.prober.probe(domain, true).await.unwrap();
+    let mut old = (*facts).clone();
+    let sendguard::mta_sts::StsFacts::Applies { cached, .. } = &mut old.mta_sts else {
+        panic!("{:?}", old.mta_sts)
+    };
+    cached.fetched_at = 1;
+    cached.expires_at = 2;
+    let expired = cached.clone();
+    env.sim
+        .store
+        .put_mta_sts_policy(domain, &expired)
+        .await
+        .unwrap();
+    sendguard::verdicts::record(
+        &env.sim.store,
+        &old,
+        sendguard_common::ObservationSource::Probe,
+    )
+    .await
+    .unwrap();
+    let fetched = env.sim.world.policies().fetches(domain);
+    // Answered as judged (the stricter way), and fetched again in the background.
+    assert!(env.table(domain).await.starts_with("OK secure match="));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while env.sim.world.policies().fetches(domain) == fetched {
+        assert!(tokio::time::Instant::now() < deadline, "no refresh");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -160,7 +160,19 @@ pub async fn answer(verdicts: &Verdicts, memo: &Memo, request: &[u8]) -> Answer 
     let Ok(domain) = domain_of(key) else {
         return unknown;
     };
-    match memo.remembered(verdicts.store(), &domain).await {
+    let remembered = memo.remembered(verdicts.store(), &domain).await;
+    if let Ok(Some(r)) = &remembered
+        && r.judgement
+            .mta_sts
+            .policy
+            .as_ref()
+            .is_some_and(|p| p.expires_at <= crate::probe::now_unix())
+    {
+        // The MTA-STS policy judged with has run out (RFC 8461 §5.1): answered as judged for
+        // now (the stricter way), and probed again so that the next lookup has it refreshed.
+        verdicts.probe_in_background(&domain);
+    }
+    match remembered {
         Ok(Some(remembered)) if secure => {
             secure_answer_for(&remembered.plan(Some(TransportRequirement::default())))
         }
