@@ -77,6 +77,12 @@ pub enum BlockCause {
     /// Sendguard's resolver self-test fails: DNSSEC validation cannot be shown to work, so no
     /// DNS answer is relied on and delivery waits (RFC 4035 §5; not a fact about the domain).
     ResolverNotValidating,
+    /// The domain's MTA-STS policy (enforce) names none of its MX hosts: no delivery
+    /// (RFC 8461 §5).
+    MtaStsNoMatchingMx,
+    /// An MX host the MTA-STS policy (enforce) names lacks a certificate valid for its name or
+    /// TLS 1.2+ (RFC 8461 §4.2, §5).
+    MtaStsFailed,
 }
 
 /// The state of a hold.

@@ -152,6 +152,8 @@ wire_names!(BlockCause {
     NoMailServer => "no_mail_server",
     HistoryUnavailable => "history_unavailable",
     ResolverNotValidating => "resolver_not_validating",
+    MtaStsNoMatchingMx => "mta_sts_no_matching_mx",
+    MtaStsFailed => "mta_sts_failed",
 });
 
 /// Answer of [`paths::HEALTH`].
@@ -253,6 +255,7 @@ mod tests {
             checked_at: None,
             on_hold: false,
             history: None,
+            mta_sts_match: None,
         };
         assert_eq!(
             mx.encryption_line().as_deref(),

@@ -6,17 +6,19 @@
 //!
 //! * any TLS: every MX host is "SSL ok" or "DANE ok" and the domain is not blocked;
 //! * authenticated TLS: additionally the domain is "DANE ok" (RFC 7672), or the MX answer is
-//!   DNSSEC-secure and every MX host presented a certificate valid under the WebPKI for its name
-//!   (with an unsigned MX answer an attacker chooses the MX name, so a certificate valid for that
-//!   name authenticates nothing without MTA-STS);
+//!   DNSSEC-secure or an MTA-STS policy in enforce mode names the MX hosts (RFC 8461: the HTTPS
+//!   policy authenticates the names), and every MX host presented a certificate valid under the
+//!   WebPKI for its name (with an unsigned MX answer and no policy an attacker chooses the MX
+//!   name, so a certificate valid for that name authenticates nothing);
+//! * hosts an MTA-STS policy in enforce mode does not name are never used, so they do not count;
 //! * TLS version and certificate are each MX host's weakest answering address's (the server
 //!   reports them so);
 //! * TLS 1.3: additionally every MX host negotiated `TLSv1.3`;
 //! * unknown or pending: not met (we cannot promise what we have not seen).
 
 use crate::{
-    DnssecStatus, DomainVerdict, MinAuthentication, MinTlsVersion, SecureMode,
-    SecureSendingSettings, SecurityClass, TransportRequirement,
+    DnssecStatus, DomainVerdict, MinAuthentication, MinTlsVersion, MxReport, SecureMode,
+    SecureSendingSettings, SecurityClass, StsMode, TransportRequirement,
 };
 
 /// Why a recipient does not meet the secure sender's requirement.
@@ -67,20 +69,28 @@ pub fn check(
     if v.blocked {
         return Err(Shortfall::Blocked);
     }
-    if v.mx.is_empty() || v.class == SecurityClass::Unknown {
+    let enforce = v
+        .mta_sts
+        .as_ref()
+        .is_some_and(|s| s.mode == Some(StsMode::Enforce));
+    let used: Vec<&MxReport> =
+        v.mx.iter()
+            .filter(|m| !(enforce && m.mta_sts_match == Some(false)))
+            .collect();
+    if used.is_empty() || v.class == SecurityClass::Unknown {
         return Err(Shortfall::Unknown);
     }
-    if v.class == SecurityClass::NoSsl || v.mx.iter().any(|m| m.class == SecurityClass::NoSsl) {
+    if v.class == SecurityClass::NoSsl || used.iter().any(|m| m.class == SecurityClass::NoSsl) {
         return Err(Shortfall::NoTls);
     }
-    if v.mx.iter().any(|m| m.class < SecurityClass::SslOk) {
+    if used.iter().any(|m| m.class < SecurityClass::SslOk) {
         return Err(Shortfall::Unknown);
     }
     if required.authentication == MinAuthentication::Authenticated {
         let dane = v.class == SecurityClass::DaneOk;
         let signed_mx = v.dnssec == DnssecStatus::Secure;
-        let webpki = signed_mx
-            && v.mx.iter().all(|m| {
+        let webpki = (signed_mx || enforce)
+            && used.iter().all(|m| {
                 m.certificate
                     .as_ref()
                     .is_some_and(|certificate| certificate.webpki_valid)
@@ -90,8 +100,7 @@ pub fn check(
         }
     }
     if required.tls_version == MinTlsVersion::Tls13
-        && !v
-            .mx
+        && !used
             .iter()
             .all(|m| m.tls_version.as_deref() == Some("TLSv1.3"))
     {

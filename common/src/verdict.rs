@@ -148,6 +148,10 @@ pub struct MxReport {
     /// What is remembered of this host, when anything is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<ServerHistory>,
+    /// Whether the domain's MTA-STS policy names this host (`None` without a policy in
+    /// enforce or testing mode); in enforce mode a host it does not name is never used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mta_sts_match: Option<bool>,
 }
 
 impl MxReport {
@@ -188,6 +192,40 @@ pub struct DomainVerdict {
     /// When the verdict was formed, seconds since the Unix epoch.
     #[serde(default)]
     pub checked_at: Option<i64>,
+    /// The domain's MTA-STS policy (RFC 8461), when it has one or finding it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mta_sts: Option<MtaStsView>,
+}
+
+/// An MTA-STS policy's mode (RFC 8461 §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StsMode {
+    /// Delivery only to the MX hosts it names, over TLS with a WebPKI-valid certificate.
+    Enforce,
+    /// Reported, not enforced.
+    Testing,
+    /// No active policy.
+    None,
+}
+
+/// What is known of a domain's MTA-STS policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MtaStsView {
+    /// The policy's mode; `None` when no policy applies (then `problem` says why).
+    pub mode: Option<StsMode>,
+    /// Its MX patterns, e.g. `*.example.net`.
+    #[serde(default)]
+    pub mx: Vec<String>,
+    /// Until when it is cached, seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_until: Option<i64>,
+    /// What failed finding it (the cached policy then applies, if there is one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// The `_mta-sts` record vanished while the policy was cached: a possible downgrade.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub downgrade: bool,
 }
 
 fn indeterminate() -> DnssecStatus {

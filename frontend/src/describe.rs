@@ -3,7 +3,8 @@
 //! that the wording is unit-tested natively; the components only lay the lines out.
 
 use sendguard_common::{
-    BlockCause, DaneStatus, DomainVerdict, MxReport, SecurityClass, UnsignedDns,
+    BlockCause, DaneStatus, DomainVerdict, MtaStsView, MxReport, SecurityClass, StsMode,
+    UnsignedDns,
 };
 
 use crate::i18n::{Key, Lang};
@@ -31,6 +32,8 @@ pub fn cause_key(cause: BlockCause) -> Key {
         BlockCause::NoMailServer => Key::CauseNoMailServer,
         BlockCause::HistoryUnavailable => Key::CauseHistoryUnavailable,
         BlockCause::ResolverNotValidating => Key::CauseResolverNotValidating,
+        BlockCause::MtaStsNoMatchingMx => Key::CauseMtaStsNoMatchingMx,
+        BlockCause::MtaStsFailed => Key::CauseMtaStsFailed,
     }
 }
 
@@ -45,7 +48,9 @@ pub fn blocked_outcome(cause: Option<BlockCause>) -> Key {
             BlockCause::DnssecBogus
             | BlockCause::TlsaLookupFailed
             | BlockCause::HistoryUnavailable
-            | BlockCause::ResolverNotValidating,
+            | BlockCause::ResolverNotValidating
+            | BlockCause::MtaStsNoMatchingMx
+            | BlockCause::MtaStsFailed,
         ) => Key::OutcomeDeferred,
         Some(
             BlockCause::DaneMismatch
@@ -145,6 +150,29 @@ pub fn local_time(lang: Lang, seconds: i64) -> String {
     String::from(date.to_locale_string(lang.code(), &wasm_bindgen::JsValue::UNDEFINED))
 }
 
+/// The tooltip's MTA-STS line (RFC 8461) for a domain: the mode ("enforce", "testing" or
+/// "none", the policy's own words in both languages), its MX patterns and until when it is
+/// cached (`until`: that moment already in words), with what went wrong finding it; or that
+/// there is no policy and why.
+pub fn sts_line(lang: Lang, sts: &MtaStsView, until: &str) -> String {
+    let Some(mode) = sts.mode else {
+        let why = sts.problem.as_deref().unwrap_or("");
+        return lang.format(Key::StsNoPolicy, &[why]);
+    };
+    let mode = match mode {
+        StsMode::Enforce => "enforce",
+        StsMode::Testing => "testing",
+        StsMode::None => "none",
+    };
+    let mut line = lang.format(Key::StsLine, &[mode, &sts.mx.join(", "), until]);
+    if sts.downgrade {
+        line = format!("{line} · {}", lang.text(Key::StsDowngrade));
+    } else if let Some(problem) = &sts.problem {
+        line = format!("{line} · {} ({problem})", lang.text(Key::StsProblem));
+    }
+    line
+}
+
 /// The tooltip's lines for one MX host: each a label and a value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MxLines {
@@ -154,8 +182,9 @@ pub struct MxLines {
     pub lines: Vec<(&'static str, String)>,
 }
 
-/// Describes one MX host at time `now` (seconds since the Unix epoch).
-pub fn mx_lines(lang: Lang, mx: &MxReport, now: i64) -> MxLines {
+/// Describes one MX host at time `now` (seconds since the Unix epoch); `sts` is the domain's
+/// MTA-STS mode, for a host its policy does not name.
+pub fn mx_lines(lang: Lang, mx: &MxReport, now: i64, sts: Option<StsMode>) -> MxLines {
     let tls = tls_text(lang, mx);
     let certificate = lang.text(match &mx.certificate {
         Some(c) if c.webpki_valid => Key::CertValid,
@@ -171,18 +200,26 @@ pub fn mx_lines(lang: Lang, mx: &MxReport, now: i64) -> MxLines {
     } else {
         Key::HoldNo
     });
+    let mut lines = vec![
+        (lang.text(Key::TipTls), tls),
+        (lang.text(Key::TipCertificate), certificate.to_string()),
+        (
+            lang.text(Key::TipDane),
+            dane_text(lang, mx.dane, mx.unsigned).to_string(),
+        ),
+        (lang.text(Key::TipChecked), checked),
+        (lang.text(Key::TipOnHold), hold.to_string()),
+    ];
+    if mx.mta_sts_match == Some(false) {
+        let key = match sts {
+            Some(StsMode::Testing) => Key::StsNotNamedTesting,
+            _ => Key::StsNotNamed,
+        };
+        lines.push(("MTA-STS", lang.text(key).to_string()));
+    }
     MxLines {
         host: mx.host.clone(),
-        lines: vec![
-            (lang.text(Key::TipTls), tls),
-            (lang.text(Key::TipCertificate), certificate.to_string()),
-            (
-                lang.text(Key::TipDane),
-                dane_text(lang, mx.dane, mx.unsigned).to_string(),
-            ),
-            (lang.text(Key::TipChecked), checked),
-            (lang.text(Key::TipOnHold), hold.to_string()),
-        ],
+        lines,
     }
 }
 
@@ -191,7 +228,7 @@ mod tests {
     use super::*;
     use sendguard_common::CertificateInfo;
 
-    fn report() -> MxReport {
+    pub(super) fn report() -> MxReport {
         MxReport {
             host: "mx.yahoo.example".into(),
             preference: 10,
@@ -213,6 +250,7 @@ mod tests {
             checked_at: Some(1_000),
             on_hold: false,
             history: None,
+            mta_sts_match: None,
         }
     }
 
@@ -237,7 +275,7 @@ mod tests {
 
     #[test]
     fn a_server_is_described_line_by_line() {
-        let d = mx_lines(Lang::De, &report(), 1_120);
+        let d = mx_lines(Lang::De, &report(), 1_120, None);
         assert_eq!(d.host, "mx.yahoo.example");
         assert_eq!(
             d.lines,
@@ -262,7 +300,7 @@ mod tests {
         m.certificate = None;
         m.on_hold = true;
         m.checked_at = None;
-        let d = mx_lines(Lang::En, &m, 0);
+        let d = mx_lines(Lang::En, &m, 0, None);
         assert_eq!(d.lines[0].1, "no STARTTLS (unencrypted)");
         assert_eq!(d.lines[1].1, "none");
         assert_eq!(d.lines[3].1, "never");
@@ -270,7 +308,7 @@ mod tests {
         m.starttls = None;
         m.error = Some("timeout".into());
         assert_eq!(
-            mx_lines(Lang::De, &m, 0).lines[0].1,
+            mx_lines(Lang::De, &m, 0, None).lines[0].1,
             "nicht erreicht (timeout)"
         );
     }
@@ -298,6 +336,7 @@ mod weakest_tests {
             checked_at: None,
             on_hold: false,
             history: None,
+            mta_sts_match: None,
         }
     }
 
@@ -311,6 +350,7 @@ mod weakest_tests {
             dnssec: sendguard_common::DnssecStatus::Secure,
             mx,
             checked_at: None,
+            mta_sts: None,
         }
     }
 
@@ -379,5 +419,50 @@ mod weakest_tests {
             "not usable (the mail server's addresses are not DNSSEC-signed)"
         );
         assert_eq!(dane_text(Lang::De, DaneStatus::Verified, None), "bestätigt");
+    }
+
+    #[test]
+    fn the_mta_sts_line_names_mode_patterns_and_cache_in_both_languages() {
+        let mut sts = MtaStsView {
+            mode: Some(StsMode::Enforce),
+            mx: vec!["mx1.example.net".into(), "*.example.org".into()],
+            cached_until: Some(0),
+            problem: None,
+            downgrade: false,
+        };
+        assert_eq!(
+            sts_line(Lang::En, &sts, "1/2/2027"),
+            "MTA-STS: enforce · MX: mx1.example.net, *.example.org · cached until 1/2/2027"
+        );
+        assert_eq!(
+            sts_line(Lang::De, &sts, "2.1.2027"),
+            "MTA-STS: enforce · MX: mx1.example.net, *.example.org · gespeichert bis 2.1.2027"
+        );
+        sts.downgrade = true;
+        assert!(sts_line(Lang::En, &sts, "x").ends_with("(possible downgrade)"));
+        let none = MtaStsView {
+            mode: None,
+            mx: vec![],
+            cached_until: None,
+            problem: Some("HTTP 404".into()),
+            downgrade: false,
+        };
+        assert_eq!(
+            sts_line(Lang::De, &none, ""),
+            "MTA-STS: keine Richtlinie (HTTP 404)"
+        );
+        let mut m = super::tests::report();
+        m.mta_sts_match = Some(false);
+        let d = mx_lines(Lang::En, &m, 0, Some(StsMode::Enforce));
+        assert_eq!(
+            d.lines.last().unwrap(),
+            &("MTA-STS", "not in the policy: not used".to_string())
+        );
+        assert!(
+            mx_lines(Lang::De, &super::tests::report(), 0, Some(StsMode::Enforce))
+                .lines
+                .iter()
+                .all(|(l, _)| *l != "MTA-STS")
+        );
     }
 }

@@ -150,6 +150,23 @@ catalog! {
         "Sendguard kann DNSSEC gerade nicht prüfen, weil sein Resolver nicht validiert: nichts wird beurteilt, der Versand wird zurückgestellt.",
         "Sendguard cannot check DNSSEC right now because its resolver does not validate: nothing is judged, delivery is deferred."
     ),
+    CauseMtaStsNoMatchingMx => (
+        "Die MTA-STS-Richtlinie der Domain nennt keinen ihrer Mailserver: der Versand wird zurückgestellt.",
+        "The domain's MTA-STS policy names none of its mail servers: delivery is deferred."
+    ),
+    CauseMtaStsFailed => (
+        "Ein Mailserver erfüllt die MTA-STS-Richtlinie der Domain nicht (gültiges Zertifikat, TLS 1.2 oder neuer): der Versand wird zurückgestellt.",
+        "A mail server does not meet the domain's MTA-STS policy (a valid certificate, TLS 1.2 or newer): delivery is deferred."
+    ),
+    StsLine => ("MTA-STS: {0} · MX: {1} · gespeichert bis {2}", "MTA-STS: {0} · MX: {1} · cached until {2}"),
+    StsNoPolicy => ("MTA-STS: keine Richtlinie ({0})", "MTA-STS: no policy ({0})"),
+    StsProblem => ("Abruf fehlgeschlagen, die gespeicherte Richtlinie gilt", "fetch failed, the cached policy applies"),
+    StsDowngrade => (
+        "der _mta-sts-Eintrag ist verschwunden, die gespeicherte Richtlinie gilt weiter (möglicher Downgrade)",
+        "the _mta-sts record vanished, the cached policy still applies (possible downgrade)"
+    ),
+    StsNotNamed => ("nicht in der Richtlinie: wird nicht verwendet", "not in the policy: not used"),
+    StsNotNamedTesting => ("nicht in der Richtlinie (testing: wird trotzdem verwendet)", "not in the policy (testing: used anyway)"),
     TechnicalDetail => ("Technische Angabe", "Technical detail"),
     LookupFailed => ("Abfrage fehlgeschlagen", "Lookup failed"),
     MailServers => ("Mailserver", "Mail servers"),

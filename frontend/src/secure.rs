@@ -127,6 +127,7 @@ mod tests {
             checked_at: Some(0),
             on_hold: false,
             history: None,
+            mta_sts_match: None,
         }
     }
 
@@ -140,6 +141,7 @@ mod tests {
             dnssec: DnssecStatus::Secure,
             mx,
             checked_at: Some(0),
+            mta_sts: None,
         }
     }
 
@@ -304,5 +306,29 @@ mod tests {
                 ("c@new.example".into(), Shortfall::Unknown),
             ])
         );
+    }
+
+    #[test]
+    fn an_enforce_policy_authenticates_the_mx_names_and_rules_out_unnamed_hosts() {
+        let named = mx(SecurityClass::SslOk, Some("TLSv1.3"), Some(true));
+        let mut backup = mx(SecurityClass::NoSsl, None, None);
+        backup.mta_sts_match = Some(false);
+        let mut v = verdict(SecurityClass::SslOk, false, vec![named, backup]);
+        v.dnssec = DnssecStatus::Insecure;
+        // Without a policy: the unsigned MX answer authenticates nothing, the backup has no TLS.
+        assert_eq!(check(Some(&v), ANY12), Err(Shortfall::NoTls));
+        v.mta_sts = Some(sendguard_common::MtaStsView {
+            mode: Some(sendguard_common::StsMode::Enforce),
+            mx: vec!["mx.example".into()],
+            cached_until: Some(1),
+            problem: None,
+            downgrade: false,
+        });
+        assert_eq!(check(Some(&v), AUTH12), Ok(()));
+        // Testing mode rules nothing out and authenticates nothing.
+        if let Some(sts) = &mut v.mta_sts {
+            sts.mode = Some(sendguard_common::StsMode::Testing);
+        }
+        assert_eq!(check(Some(&v), ANY12), Err(Shortfall::NoTls));
     }
 }

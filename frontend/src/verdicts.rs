@@ -371,6 +371,7 @@ mod tests {
             dnssec: DnssecStatus::Insecure,
             mx: vec![],
             checked_at: Some(1),
+            mta_sts: None,
         }
     }
 

@@ -122,8 +122,10 @@ fn verdict(blocked: bool) -> DomainVerdict {
             checked_at: Some((js_sys::Date::now() / 1000.0) as i64 - 120),
             on_hold: blocked,
             history: None,
+            mta_sts_match: None,
         }],
         checked_at: None,
+        mta_sts: None,
     }
 }
 

@@ -44,6 +44,7 @@ fn generated(n: usize) -> Vec<Scenario> {
                 signing: Signing::Signed,
                 hosts: vec![("mx", 10, kind)],
                 null_mx: false,
+                mta_sts: None,
             }
         })
         .collect()

@@ -29,6 +29,7 @@ pub mod delivery;
 pub mod dns;
 pub mod http;
 pub mod metrics;
+pub mod mta_sts;
 pub mod policy;
 pub mod postfix;
 pub mod probe;

@@ -271,3 +271,44 @@ async fn holds_are_listed_shown_and_decided_from_the_command_line() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no database"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_shows_the_mta_sts_policy_with_extra_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = SimWorld::start(dir.path()).await.unwrap();
+    let endpoints = world.endpoints();
+    let mut cmd = sendguard();
+    cmd.arg("probe")
+        .args([
+            "--allow-private-targets",
+            "sts-enforce.test",
+            "sts-backup.test",
+        ])
+        .arg("--extra-roots")
+        .arg(&endpoints.extra_roots)
+        .env("SENDGUARD_DNS_RESOLVER", endpoints.resolver.to_string())
+        .env("SENDGUARD_TRUST_ANCHOR", &endpoints.trust_anchor)
+        .env("SENDGUARD_SMTP_PORT", endpoints.smtp_port.to_string())
+        .env("SENDGUARD_MTA_STS_PORT", endpoints.https_port.to_string())
+        .env("SENDGUARD_DATABASE", dir.path().join("sendguard.db"));
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        table.contains("MTA-STS: enforce, MX mx.sts-enforce.test, cached until 20"),
+        "{table}"
+    );
+    assert!(table.contains("certificate WebPKI-valid"), "{table}");
+    assert!(
+        table.contains("mx2.sts-backup.test")
+            && table.contains("not in the MTA-STS policy: not used"),
+        "{table}"
+    );
+    world.shutdown().await;
+}

@@ -31,6 +31,7 @@ fn scenario(domain: &'static str, kind: HostKind) -> Scenario {
         signing: Signing::Signed,
         hosts: vec![("mx", 10, kind)],
         null_mx: false,
+        mta_sts: None,
     }
 }
 

@@ -42,6 +42,7 @@ fn shared() -> &'static Shared {
                     signing: Signing::Signed,
                     hosts: vec![("mx", 10, kind)],
                     null_mx: false,
+                    mta_sts: None,
                 };
                 list.push(one("no-esmtp.test", HostKind::NoEsmtp));
                 list.push(one(

@@ -26,6 +26,7 @@ async fn probes_are_merged_and_spaced() {
             signing: Signing::Signed,
             hosts: vec![("mx", 10, HostKind::Slow(Duration::from_millis(300)))],
             null_mx: false,
+            mta_sts: None,
         }],
         dir.path(),
     )
@@ -81,6 +82,7 @@ async fn world_of(
             signing,
             hosts: vec![("mx", 10, kind)],
             null_mx: false,
+            mta_sts: None,
         })
         .collect();
     SimWorld::start_with(scenarios, dir).await.unwrap()

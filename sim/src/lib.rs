@@ -8,6 +8,7 @@
 //!   version and cipher suite, the EHLO name and a log of which commands came in plain text
 //!   ([`smtp::SmtpPeer::received`], [`smtp::SmtpPeer::sessions`], [`smtp::SmtpPeer::counts`]);
 //!   [`smtp::PeerBehaviour::Receiving`] refuses recipients or fails the first transactions;
+//! - [`https`]: the MTA-STS policy hosts (RFC 8461 §3.3), HTTPS with a sim CA certificate;
 //! - [`pki`]: a private CA, certificates it issues and self-signed ones (rcgen);
 //! - [`tlsa`]: the association data of the TLSA records the world publishes (RFC 6698);
 //! - [`tlsrpt`]: a TLS report receiver (HTTPS) and the `_smtp._tls` records that name it;
@@ -20,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod dns;
+pub mod https;
 pub mod pki;
 pub mod smtp;
 pub mod tlsa;

@@ -9,7 +9,7 @@
 //! on purpose, for the tests only. Every world also publishes the two names of the resolver
 //! self-test: [`SELF_TEST_SECURE`] in a signed zone and [`SELF_TEST_BOGUS`] in a bogus one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,6 +17,7 @@ use std::time::Duration;
 use sendguard_common::DemoDomain;
 
 use crate::dns::{DnsSim, Signing, ZoneSpec};
+use crate::https::{PolicyResponse, PolicyServer, policy_text};
 use crate::pki::{Identity, SimCa, self_signed};
 use crate::smtp::{PeerBehaviour, SmtpPeer};
 use crate::tlsa;
@@ -94,6 +95,21 @@ pub enum HostKind {
     /// No server of its own: the MX record names this host of another scenario (e.g.
     /// `mx.dane-ee.test`), as a hosted domain names its provider's server.
     MxElsewhere(&'static str),
+    /// STARTTLS with a certificate for the host from the sim CA, no TLSA record: valid under
+    /// the WebPKI for a prober that trusts the sim CA ([`SimEndpoints::extra_roots`]), as an
+    /// MTA-STS policy in enforce mode requires.
+    WebPki,
+}
+
+/// A domain's MTA-STS setup (RFC 8461): its `_mta-sts` TXT record's id and what its policy
+/// host answers.
+#[derive(Clone, Debug)]
+pub struct StsSetup {
+    /// The `id` of the `_mta-sts` record; `None` publishes no record (the policy host still
+    /// answers, as after a record was removed).
+    pub id: Option<&'static str>,
+    /// What `https://mta-sts.<domain>/.well-known/mta-sts.txt` answers.
+    pub response: PolicyResponse,
 }
 
 /// One domain of the simulated internet.
@@ -109,6 +125,8 @@ pub struct Scenario {
     pub hosts: Vec<(&'static str, u16, HostKind)>,
     /// A null MX instead of hosts.
     pub null_mx: bool,
+    /// Its MTA-STS record and policy host, if it has them.
+    pub mta_sts: Option<StsSetup>,
 }
 
 /// The scenarios `sendguard demo` and the tests use.
@@ -120,6 +138,7 @@ pub fn scenarios() -> Vec<Scenario> {
         signing,
         hosts: vec![("mx", 10, kind)],
         null_mx: false,
+        mta_sts: None,
     };
     vec![
         one(
@@ -192,6 +211,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 ("mx3", 30, Plain),
             ],
             null_mx: false,
+            mta_sts: None,
         },
         Scenario {
             domain: "dane-pair.test",
@@ -199,6 +219,7 @@ pub fn scenarios() -> Vec<Scenario> {
             signing: Signing::Signed,
             hosts: vec![("mx1", 10, DaneEe), ("mx2", 20, DaneTa)],
             null_mx: false,
+            mta_sts: None,
         },
         one(
             "unsigned-mx.test",
@@ -212,7 +233,63 @@ pub fn scenarios() -> Vec<Scenario> {
             signing: Signing::Signed,
             hosts: vec![],
             null_mx: true,
+            mta_sts: None,
         },
+    ]
+}
+
+/// Domains with an MTA-STS policy (RFC 8461), their MX hosts' certificates from the sim CA:
+/// in `sendguard demo` and the MTA-STS tests.
+pub fn sts_scenarios() -> Vec<Scenario> {
+    use HostKind::*;
+    let sts = |domain, description, hosts, id, response| Scenario {
+        domain,
+        description,
+        signing: Signing::Signed,
+        hosts,
+        null_mx: false,
+        mta_sts: Some(StsSetup {
+            id: Some(id),
+            response,
+        }),
+    };
+    let policy = |mode, mx: &[&str]| PolicyResponse::Policy(policy_text(mode, mx));
+    vec![
+        sts(
+            "sts-enforce.test",
+            "MTA-STS enforce, its MX named and WebPKI-valid: SSL ok, verified delivery",
+            vec![("mx", 10, WebPki)],
+            "e1",
+            policy("enforce", &["mx.sts-enforce.test"]),
+        ),
+        sts(
+            "sts-backup.test",
+            "MTA-STS enforce naming mx1 only: the backup MX without TLS is never used",
+            vec![("mx1", 10, WebPki), ("mx2", 20, Plain)],
+            "b1",
+            policy("enforce", &["mx1.sts-backup.test"]),
+        ),
+        sts(
+            "sts-nomatch.test",
+            "MTA-STS enforce naming none of its MX hosts: blocked, no delivery",
+            vec![("mx", 10, WebPki)],
+            "n1",
+            policy("enforce", &["*.elsewhere.test"]),
+        ),
+        sts(
+            "sts-testing.test",
+            "MTA-STS testing, its MX not named and self-signed: reported, not enforced",
+            vec![("mx", 10, SelfSigned)],
+            "t1",
+            policy("testing", &["mx.other.test"]),
+        ),
+        sts(
+            "sts-malformed.test",
+            "an MTA-STS record whose policy does not parse: no policy",
+            vec![("mx", 10, WebPki)],
+            "m1",
+            PolicyResponse::Policy("version: STSv1\r\nmode: enforce\r\n".into()),
+        ),
     ]
 }
 
@@ -226,6 +303,7 @@ pub fn hostile_scenarios() -> Vec<Scenario> {
         signing: Signing::Signed,
         hosts: vec![("mx", 10, kind)],
         null_mx: false,
+        mta_sts: None,
     };
     vec![
         one("stall.test", "accepts and never greets", Stall),
@@ -275,6 +353,11 @@ pub struct SimEndpoints {
     pub self_test_secure: String,
     /// A deliberately broken name ([`SELF_TEST_BOGUS`]): a validating resolver finds it bogus.
     pub self_test_bogus: String,
+    /// The port the MTA-STS policy hosts answer HTTPS on (instead of 443).
+    pub https_port: u16,
+    /// The sim CA's certificate (PEM): the extra root under which the policy hosts and the
+    /// [`HostKind::WebPki`] MX hosts are WebPKI-valid (`--extra-roots`).
+    pub extra_roots: PathBuf,
 }
 
 /// A name every world publishes in a correctly signed zone, for the resolver self-test (an
@@ -304,6 +387,10 @@ pub struct SimWorld {
     smtp_port: u16,
     domains: Vec<DemoDomain>,
     reports: ReportReceiver,
+    policies: PolicyServer,
+    extra_roots: PathBuf,
+    /// Per domain with an MTA-STS setup: its zone without the `_mta-sts` record.
+    sts_zones: BTreeMap<String, (String, Signing)>,
 }
 
 /// First address of the MX hosts; each further host takes the next one.
@@ -312,11 +399,37 @@ const FIRST_HOST: Ipv4Addr = Ipv4Addr::new(127, 0, 2, 1);
 const DNS_ADDR: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 53, 1));
 /// The TLS report receiver's address ([`tlsrpt::HOST`]).
 const REPORTS_ADDR: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 54, 1));
+/// The address of every `mta-sts.<domain>` (one HTTPS server answers for all).
+const POLICY_HOST: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 4, 43));
+/// The file name of the sim CA's certificate in the world's folder.
+pub const CA_FILE: &str = "sim-ca.pem";
+
+/// The `_mta-sts` TXT record line for `id`, or nothing.
+fn sts_txt(id: Option<&str>) -> String {
+    id.map(|id| format!("_mta-sts 300 IN TXT \"v=STSv1; id={id}\"\n"))
+        .unwrap_or_default()
+}
+
+/// A certificate in PEM form (RFC 7468).
+fn pem(der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
 
 impl SimWorld {
-    /// Starts every scenario of [`scenarios`]; the trust anchor is written into `dir`.
+    /// Starts every scenario of [`scenarios`] and [`sts_scenarios`]; the trust anchor and the
+    /// sim CA's certificate are written into `dir`.
     pub async fn start(dir: &Path) -> Result<SimWorld, SimError> {
-        Self::start_with(scenarios(), dir).await
+        let mut list = scenarios();
+        list.extend(sts_scenarios());
+        Self::start_with(list, dir).await
     }
 
     /// Starts the given scenarios.
@@ -325,9 +438,14 @@ impl SimWorld {
         let reports = ReportReceiver::start(REPORTS_ADDR)
             .await
             .map_err(SimError::Reports)?;
+        let extra_roots = dir.join(CA_FILE);
+        std::fs::write(&extra_roots, pem(ca.cert_der().as_ref()))
+            .map_err(|e| SimError::Pki(format!("writing {}: {e}", extra_roots.display())))?;
         let mut next = u32::from(FIRST_HOST);
         let mut planned: Vec<(String, IpAddr, PeerBehaviour)> = Vec::new();
         let mut zones = Vec::new();
+        let mut base = BTreeMap::new();
+        let mut responses = HashMap::new();
         for s in &list {
             let mut records = String::new();
             if s.null_mx {
@@ -351,9 +469,16 @@ impl SimWorld {
                 }
                 planned.push((host, ip, behaviour));
             }
+            let mut zone = records.clone();
+            if let Some(sts) = &s.mta_sts {
+                records.push_str(&format!("mta-sts 300 IN A {POLICY_HOST}\n"));
+                zone = records.clone() + &sts_txt(sts.id);
+                responses.insert(s.domain.to_string(), sts.response.clone());
+                base.insert(s.domain.to_string(), (records, s.signing));
+            }
             zones.push(ZoneSpec {
                 origin: s.domain.to_string(),
-                records,
+                records: zone,
                 signing: s.signing,
             });
         }
@@ -367,6 +492,19 @@ impl SimWorld {
             .await
             .map_err(|e| SimError::Dns(e.to_string()))?;
         let (peers, smtp_port) = spawn_peers(planned).await?;
+        let names: Vec<String> = responses.keys().map(|d| format!("mta-sts.{d}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let names = if names.is_empty() {
+            vec!["mta-sts.invalid"]
+        } else {
+            names
+        };
+        let identity = ca
+            .issue(&names, false)
+            .map_err(|e| SimError::Pki(e.to_string()))?;
+        let policies = PolicyServer::spawn(SocketAddr::new(POLICY_HOST, 0), &identity, responses)
+            .await
+            .map_err(|e| SimError::Peer("the MTA-STS policy server".into(), e))?;
         let domains = list
             .iter()
             .map(|s| DemoDomain {
@@ -380,7 +518,31 @@ impl SimWorld {
             smtp_port,
             domains,
             reports,
+            policies,
+            extra_roots,
+            sts_zones: base,
         })
+    }
+
+    /// Publishes `_mta-sts.<domain>` with this `id`, or removes it (`None`), for a domain of
+    /// the world that has an MTA-STS setup. Resolvers may still hold the old answer.
+    pub async fn set_sts_record(&self, domain: &str, id: Option<&str>) -> Result<(), SimError> {
+        let Some((records, signing)) = self.sts_zones.get(domain) else {
+            return Err(SimError::Scenario(format!("{domain} has no MTA-STS setup")));
+        };
+        self.dns
+            .replace_zone(ZoneSpec {
+                origin: domain.to_string(),
+                records: records.clone() + &sts_txt(id),
+                signing: *signing,
+            })
+            .await
+            .map_err(|e| SimError::Dns(e.to_string()))
+    }
+
+    /// The MTA-STS policy server, e.g. to change what a domain's policy host answers.
+    pub fn policies(&self) -> &PolicyServer {
+        &self.policies
     }
 
     /// Where a prober finds this world: its resolver and trust anchor, its SMTP port, and
@@ -394,6 +556,8 @@ impl SimWorld {
             greeting_timeout: Duration::from_secs(10),
             self_test_secure: SELF_TEST_SECURE.to_string(),
             self_test_bogus: SELF_TEST_BOGUS.to_string(),
+            https_port: self.policies.addr().port(),
+            extra_roots: self.extra_roots.clone(),
         }
     }
 
@@ -428,6 +592,7 @@ impl SimWorld {
             peer.shutdown().await;
         }
         self.reports.shutdown();
+        self.policies.shutdown().await;
         self.dns.shutdown().await;
     }
 }
@@ -461,6 +626,7 @@ fn host_setup(
             (tls(id), Some(record))
         }
         HostKind::SelfSigned => (tls(own()?), None),
+        HostKind::WebPki => (tls(ca.issue(&[host], false).map_err(|e| pki(&e))?), None),
         HostKind::WrongTlsa => {
             let other = own()?;
             let record = tlsa(3, 1, other.chain[0].as_ref())?;

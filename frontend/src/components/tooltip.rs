@@ -1,7 +1,8 @@
 //! The explanation behind a badge, shown on hover and on keyboard focus: the sentence for the
 //! class, the encryption line of the weakest mail server in the seed's form ("Verschlüsselung:
 //! TLSv1.2, ECDHE-RSA-AES128-GCM-SHA256 (128/128 bits)"), and per mail server its TLS,
-//! certificate, DANE result, last check and hold state (worded by [`crate::describe`]). For a
+//! certificate, DANE result, last check and hold state (worded by [`crate::describe`]); the
+//! domain's MTA-STS policy (mode, MX patterns, cached until) when it has one. For a
 //! blocked recipient it leads with what will happen to the message and why, instead of the
 //! class's sentence (which would promise a delivery that does not happen).
 
@@ -9,7 +10,8 @@ use leptos::prelude::*;
 use sendguard_common::{DomainVerdict, SecurityClass};
 
 use crate::describe::{
-    blocked_outcome, cause_key, class_explanation, encryption_summary, mx_lines,
+    blocked_outcome, cause_key, class_explanation, encryption_summary, local_time, mx_lines,
+    sts_line,
 };
 use crate::i18n::{Key, use_lang};
 
@@ -69,11 +71,19 @@ pub fn Tooltip(
             }
         });
         let now = now_seconds();
+        let sts = v.as_ref().and_then(|v| v.mta_sts.as_ref()).map(|s| {
+            let until = s.cached_until.map(|t| local_time(l, t)).unwrap_or_default();
+            view! { <p class="tip-sts" data-testid="tip-sts">{sts_line(l, s, &until)}</p> }
+        });
+        let mode = v
+            .as_ref()
+            .and_then(|v| v.mta_sts.as_ref())
+            .and_then(|s| s.mode);
         let servers = v.as_ref().filter(|v| !v.mx.is_empty()).map(|v| {
             let items =
                 v.mx.iter()
                     .map(|m| {
-                        let d = mx_lines(l, m, now);
+                        let d = mx_lines(l, m, now, mode);
                         let lines = d
                             .lines
                             .into_iter()
@@ -102,6 +112,7 @@ pub fn Tooltip(
             {failed}
             {blocked}
             {encryption}
+            {sts}
             {servers}
         }
     };

@@ -40,6 +40,7 @@ pub fn generated(prefix: &str, n: usize, kinds: &[fn() -> HostKind]) -> Vec<Scen
                 signing: Signing::Signed,
                 hosts: vec![("mx", 10, kinds[i % kinds.len()]())],
                 null_mx: false,
+                mta_sts: None,
             }
         })
         .collect()

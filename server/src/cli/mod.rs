@@ -390,6 +390,18 @@ pub struct ProbeOptions {
     /// Port of the recipients' SMTP servers.
     #[arg(long, env = "SENDGUARD_SMTP_PORT", default_value_t = 25)]
     pub smtp_port: u16,
+    /// A PEM file of CA certificates trusted besides the WebPKI roots, for MX certificates and
+    /// MTA-STS policy fetches: a private PKI, or a test CA. Not needed on the internet.
+    #[arg(long, env = "SENDGUARD_EXTRA_ROOTS", value_name = "FILE")]
+    pub extra_roots: Option<PathBuf>,
+    /// Port of the MTA-STS policy hosts (HTTPS); only tests change it.
+    #[arg(
+        long,
+        env = "SENDGUARD_MTA_STS_PORT",
+        default_value_t = 443,
+        hide = true
+    )]
+    pub mta_sts_port: u16,
     /// Allow probing loopback addresses (tests, demos); every other address that is not global
     /// unicast stays refused. `SENDGUARD_ALLOW_PRIVATE_TARGETS=1` (or `true`) does the same.
     #[arg(long, env = "SENDGUARD_ALLOW_PRIVATE_TARGETS", action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new())]
@@ -442,6 +454,8 @@ impl ProbeOptions {
             timeout: Duration::from_secs(10),
         });
         config.smtp.port = self.smtp_port;
+        config.extra_roots = self.extra_roots.clone();
+        config.mta_sts.port = self.mta_sts_port;
         if let Some(name) = &self.helo_name {
             config.smtp.helo_name = name.clone();
         }

@@ -190,6 +190,8 @@ pub fn sim_probe_config(endpoints: &SimEndpoints) -> ProbeConfig {
     config.allow_private_targets = true;
     config.smtp.port = endpoints.smtp_port;
     config.smtp.greeting_timeout = endpoints.greeting_timeout;
+    config.mta_sts.port = endpoints.https_port;
+    config.extra_roots = Some(endpoints.extra_roots.clone());
     config
 }
 
@@ -505,6 +507,13 @@ pub fn table(verdicts: &[DomainVerdict]) -> String {
             if v.blocked { "  BLOCKED" } else { "" },
             v.reason
         );
+        if let Some(sts) = &v.mta_sts {
+            let _ = writeln!(out, "  {}", sts_line(sts));
+        }
+        let enforce = v
+            .mta_sts
+            .as_ref()
+            .is_some_and(|s| s.mode == Some(sendguard_common::StsMode::Enforce));
         for mx in &v.mx {
             let tls = mx.encryption_line().unwrap_or_else(|| match mx.starttls {
                 Some(false) => "no STARTTLS".into(),
@@ -518,19 +527,62 @@ pub fn table(verdicts: &[DomainVerdict]) -> String {
                     ", certificate not WebPKI-valid".into()
                 }
             });
+            let named = match mx.mta_sts_match {
+                Some(false) if enforce => ", not in the MTA-STS policy: not used",
+                Some(false) => ", not in the MTA-STS policy",
+                _ => "",
+            };
             let _ = writeln!(
                 out,
-                "  MX {:>3} {}  [{}]  {}  DANE {}{}",
+                "  MX {:>3} {}  [{}]  {}  DANE {}{}{}",
                 mx.preference,
                 mx.host,
                 mx.addresses.join(", "),
                 tls,
                 dane_label(mx.dane),
-                cert
+                cert,
+                named
             );
         }
     }
     out
+}
+
+/// The MTA-STS line of `sendguard probe`: mode, MX patterns and until when the policy is
+/// cached (RFC 3339, UTC), with what failed finding it; or no policy and why.
+fn sts_line(sts: &sendguard_common::MtaStsView) -> String {
+    use sendguard_common::StsMode;
+    let Some(mode) = sts.mode else {
+        return format!(
+            "MTA-STS: no policy ({})",
+            sts.problem.as_deref().unwrap_or("none published")
+        );
+    };
+    let mode = match mode {
+        StsMode::Enforce => "enforce",
+        StsMode::Testing => "testing",
+        StsMode::None => "none",
+    };
+    let until = sts
+        .cached_until
+        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default();
+    let mut line = format!(
+        "MTA-STS: {mode}, MX {}, cached until {until}",
+        sts.mx.join(", ")
+    );
+    if sts.downgrade {
+        line.push_str(
+            "; its _mta-sts record vanished: possible downgrade, the cached policy applies",
+        );
+    } else if let Some(problem) = &sts.problem {
+        line.push_str(&format!("; the cached policy applies ({problem})"));
+    }
+    line
 }
 
 fn class_label(c: SecurityClass) -> &'static str {

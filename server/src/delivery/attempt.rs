@@ -313,8 +313,13 @@ impl Deliverer {
             Ok(d) => d,
             Err(e) => return Tried::Next(format!("{} ({ip}): {e}", host.host)),
         };
-        let (observed, _) =
-            with_session(&known.facts, host.index, ip, Ok(delivery.session.clone()));
+        let (observed, _) = with_session(
+            prober.webpki(),
+            &known.facts,
+            host.index,
+            ip,
+            Ok(delivery.session.clone()),
+        );
         let observed = Arc::new(observed);
         match self
             .verdicts
@@ -369,8 +374,9 @@ impl Deliverer {
     ) -> Result<smtp::Delivery, smtp::SmtpError> {
         let addr = self.smtp.socket_addr(ip);
         let facts = known.facts.clone();
+        let web = self.verdicts.prober().webpki();
         let gate = |session: &smtp::ProbeSession| {
-            let (facts, _) = with_session(&facts, host.index, ip, Ok(session.clone()));
+            let (facts, _) = with_session(web, &facts, host.index, ip, Ok(session.clone()));
             let j = policy::judge(&facts);
             match judged(&j, host.index, ip) {
                 Some(e) => policy::permits(host.enforcement, e),
@@ -388,7 +394,7 @@ impl Deliverer {
         };
         let mut via: Option<SentVia> = None;
         let recorder = self.record_transactions(batch, &mut finished, |session| {
-            via.get_or_insert_with(|| via_of(&known.facts, host, ip, session))
+            via.get_or_insert_with(|| via_of(web, &known.facts, host, ip, session))
                 .clone()
         });
         let (delivery, ()) = tokio::join!(session, recorder);

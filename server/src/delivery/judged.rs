@@ -12,10 +12,12 @@ use crate::probe::facts::DomainFacts;
 use crate::probe::{self, now_unix};
 use crate::smtp;
 use crate::store::queue::SentVia;
+use crate::tls::certinfo::WebPki;
 
 /// `facts` with the endpoint `ip` of host `index` replaced by what `session` showed (added when
 /// it was not there), as of now; and the endpoint's position.
 pub(super) fn with_session(
+    web: &WebPki,
     facts: &DomainFacts,
     index: usize,
     ip: IpAddr,
@@ -25,7 +27,7 @@ pub(super) fn with_session(
         return (facts.clone(), None);
     };
     let names = [h.host.as_str(), facts.domain.as_str()];
-    let outcome = probe::endpoint_outcome(session, &h.tlsa, &names, &h.host);
+    let outcome = probe::endpoint_outcome(web, session, &h.tlsa, &names, &h.host);
     facts.with_endpoint(index, ip, outcome, now_unix())
 }
 
@@ -44,12 +46,13 @@ pub(super) fn judged(
 
 /// [`sent_via`] for `session`, judged with `facts`.
 pub(super) fn via_of(
+    web: &WebPki,
     facts: &DomainFacts,
     host: &HostPlan,
     ip: IpAddr,
     session: &smtp::ProbeSession,
 ) -> SentVia {
-    let (facts, _) = with_session(facts, host.index, ip, Ok(session.clone()));
+    let (facts, _) = with_session(web, facts, host.index, ip, Ok(session.clone()));
     sent_via(&policy::judge(&facts), host, ip, session)
 }
 

@@ -1,5 +1,5 @@
 //! TXT lookups (RFC 1035 §3.3.14), for the policy records that live in TXT: TLS reporting's
-//! `_smtp._tls.<domain>` (RFC 8460 §3). A record's character-strings are joined without
+//! `_smtp._tls.<domain>` (RFC 8460 §3) and MTA-STS's `_mta-sts.<domain>` (RFC 8461 §3.1). A record's character-strings are joined without
 //! separator, as RFC 8460 §3 (and RFC 7208 §3.3 before it) prescribes; each record is returned
 //! as raw octets, since nothing guarantees UTF-8 and the callers parse strictly.
 

@@ -33,6 +33,10 @@
 //! - Unreachable addresses, timeouts, a server that refuses the session, DNS failures, and
 //!   addresses we may not contact: no level (unknown is not evidence), not blocked.
 //!
+//! - An MTA-STS policy (RFC 8461) rules out MX hosts it does not name and blocks a domain whose
+//!   named hosts fail it, in enforce mode only and never where DANE applies: the rules are in
+//!   [`super::sts`].
+//!
 //! A host takes the weakest level among its addresses that showed one, since a delivery may use
 //! any of them; a domain takes the weakest class among its MX hosts, backup MX included.
 
@@ -40,6 +44,7 @@ use std::net::IpAddr;
 
 use sendguard_common::{BlockCause, DaneStatus, DnssecStatus, SecurityClass, UnsignedDns};
 
+use super::sts::StsState;
 use crate::probe::facts::{
     DaneOutcome, DomainFacts, EndpointFacts, EndpointOutcome, Failure, HostFacts, MxFacts,
     SessionFacts, TlsFacts, TlsFailureFacts, TlsaFacts,
@@ -336,13 +341,17 @@ pub struct DomainJudgement {
     pub mx: MxJudgement,
     /// Every MX host in order of preference (empty unless `mx` is `Hosts`).
     pub hosts: Vec<HostJudgement>,
+    /// The MTA-STS policy that applied, and what went wrong finding it ([`super::sts`]).
+    pub mta_sts: StsState,
 }
 
 impl DomainJudgement {
-    /// The badge class: the weakest among the MX hosts; unknown without any.
+    /// The badge class: the weakest among the MX hosts a delivery may use (an MTA-STS policy
+    /// in enforce mode rules out those it does not name, [`super::sts`]); unknown without any.
     pub fn class(&self) -> SecurityClass {
         self.hosts
             .iter()
+            .filter(|h| !self.sts_excluded(h))
             .map(|h| self.class_via(h))
             .min()
             .unwrap_or(SecurityClass::Unknown)
@@ -397,7 +406,8 @@ impl DomainJudgement {
                 .hosts
                 .iter()
                 .find_map(|h| h.blocking())
-                .and_then(|e| e.cause),
+                .and_then(|e| e.cause)
+                .or_else(|| self.sts_cause()),
         }
     }
 
@@ -435,6 +445,7 @@ pub fn judge(facts: &DomainFacts) -> DomainJudgement {
         checked_at: facts.checked_at,
         mx,
         hosts,
+        mta_sts: StsState::of(&facts.mta_sts),
     }
 }
 

@@ -72,6 +72,7 @@ pub(in crate::policy) fn domain(hosts: Vec<HostFacts>) -> DomainFacts {
             implicit: false,
             hosts,
         },
+        mta_sts: crate::mta_sts::StsFacts::NotChecked,
     }
 }
 
@@ -291,6 +292,7 @@ fn domain_level_failures() {
         domain: "x.test".into(),
         checked_at: 0,
         mx,
+        mta_sts: crate::mta_sts::StsFacts::NotChecked,
     };
     for (mx, cause) in [
         (MxFacts::NullMx, Some(BlockCause::NullMx)),

@@ -10,6 +10,9 @@
 //!   [`SETTLE_AFTER_RELEASE`], without ever letting a server below its floor get mail);
 //! - [`view::verdict`] makes the wire verdict the badge and the tooltip show, with holds
 //!   applied (`view.rs`); the English technical reasons are put into words in `reason.rs`;
+//! - `sts.rs` says what an MTA-STS policy means for the judgement (RFC 8461: enforce mode rules
+//!   out MX hosts it does not name, testing mode is only reported, DANE comes first), and
+//!   [`ReportPolicy`] which policy a delivery was made under (RFC 8460, for TLS reporting);
 //! - [`enforcement`] says how a delivery to a server must be protected (`enforcement.rs`), and
 //!   [`plan`] what a delivery to a domain does now, read from the verdict (`plan.rs`).
 //!
@@ -20,6 +23,7 @@ mod enforcement;
 mod judge;
 mod plan;
 pub mod reason;
+mod sts;
 mod transition;
 pub mod view;
 
@@ -29,6 +33,7 @@ pub use judge::{
     class_of, judge,
 };
 pub use plan::{DomainPlan, HostPlan, plan};
+pub use sts::{PolicyType, ReportPolicy, StsApplied, StsState};
 pub use transition::{
     HeldLevel, HoldKey, HostRecord, HostState, NewHold, OpenHold, Prior, Release,
     SETTLE_AFTER_RELEASE, Transition, downgrade_reason, release, transition,

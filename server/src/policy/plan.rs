@@ -10,8 +10,9 @@
 //!   falls short of the sender's minimum ([`sendguard_common::secure::check`], the rule the
 //!   compose page applies), and where it is sent, TLS is required at that minimum;
 //! - otherwise every MX host in preference order, each with its [`Enforcement`]: DANE-only for
-//!   secure usable TLSA records, TLS for the host's floor (or the domain's), opportunistic when
-//!   nothing is known.
+//!   secure usable TLSA records, WebPKI verification where an MTA-STS policy in enforce mode
+//!   applies (hosts it does not name left out, RFC 8461 §5), TLS for the host's floor (or the
+//!   domain's), opportunistic when nothing is known.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -89,9 +90,13 @@ pub fn plan(
     }
     let mut hosts = Vec::with_capacity(j.hosts.len());
     for (index, h) in j.hosts.iter().enumerate() {
+        // RFC 8461 §5: in enforce mode a host the policy does not name is never used.
+        if j.sts_excluded(h) {
+            continue;
+        }
         let own = history.get(&h.host).and_then(|r| r.state.floor);
         let floor = own.max(domain_floor);
-        let mut e = enforcement(h.tlsa, false, floor);
+        let mut e = enforcement(h.tlsa, j.sts_enforced(h), floor);
         if let Some(required) = secure {
             e = raised(e, h.tlsa, required);
         }

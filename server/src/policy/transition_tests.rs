@@ -56,6 +56,7 @@ fn facts(hosts: Vec<HostFacts>) -> DomainFacts {
             implicit: false,
             hosts,
         },
+        mta_sts: crate::mta_sts::StsFacts::NotChecked,
     }
 }
 

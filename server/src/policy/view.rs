@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use sendguard_common::{BlockCause, DomainVerdict, MxReport, SecurityClass};
 
-use super::judge::{DomainJudgement, EndpointJudgement, HostJudgement, MxJudgement, Outcome};
+use super::judge::{
+    DomainJudgement, EndpointJudgement, HostJudgement, MxJudgement, Outcome, TlsaDemand,
+};
 use super::reason::{class_reason, host_reason};
 use super::transition::HostRecord;
 use crate::probe::facts::Failure;
@@ -24,6 +26,7 @@ pub fn verdict(j: &DomainJudgement, history: &BTreeMap<String, HostRecord>) -> D
         dnssec: j.dnssec(),
         mx: j.hosts.iter().map(|h| mx_report(j, h)).collect(),
         checked_at: Some(j.checked_at),
+        mta_sts: j.mta_sts.view(),
     };
     let mut held: Option<String> = None;
     for mx in &mut v.mx {
@@ -31,8 +34,17 @@ pub fn verdict(j: &DomainJudgement, history: &BTreeMap<String, HostRecord>) -> D
             continue;
         };
         mx.history = Some(record.server_history(&j.domain));
+        // A host an MTA-STS policy in enforce mode does not name is never used (RFC 8461 §5):
+        // its hold is shown, but blocks nothing.
+        let unused = j
+            .hosts
+            .iter()
+            .any(|h| h.host == mx.host && j.sts_excluded(h));
         if let Some(hold) = record.holds_for(&j.domain).next() {
             mx.on_hold = true;
+            if unused {
+                continue;
+            }
             held.get_or_insert_with(|| {
                 format!(
                     "Delivery to {} is on hold since it fell below its known level: {}. An administrator must review it.",
@@ -67,7 +79,17 @@ fn domain_reason(j: &DomainJudgement) -> String {
         }
         MxJudgement::Hosts { .. } => match j.hosts.iter().find(|h| h.blocking().is_some()) {
             Some(blocked) => host_reason(blocked),
-            None => class_reason(j),
+            None => match j.sts_cause() {
+                Some(BlockCause::MtaStsNoMatchingMx) => format!(
+                    "The domain's MTA-STS policy (enforce) names none of its MX hosts ({}): no delivery (RFC 8461 §5).",
+                    sts_patterns(j)
+                ),
+                Some(_) => match j.hosts.iter().find_map(|h| j.sts_failure(h)) {
+                    Some(why) => format!("{why}; no delivery (RFC 8461 §5)."),
+                    None => class_reason(j),
+                },
+                None => class_reason(j),
+            },
         },
     }
 }
@@ -94,6 +116,19 @@ fn mx_report(j: &DomainJudgement, h: &HostJudgement) -> MxReport {
         (!sessions.is_empty()).then(|| sessions.iter().all(|e| e.starttls == Some(true)));
     let class = j.class_via(h);
     let fine = matches!(class, SecurityClass::DaneOk | SecurityClass::SslOk);
+    let error = if j.sts_excluded(h) {
+        Some(format!(
+            "{}: not used, the domain's MTA-STS policy (enforce) names only {} (RFC 8461 §4.1).",
+            h.host,
+            sts_patterns(j)
+        ))
+    } else if let Some(why) = j.sts_failure(h) {
+        Some(format!("{why}."))
+    } else if !fine || h.blocking().is_some() {
+        Some(host_reason(h))
+    } else {
+        not_probed_note(h)
+    };
     MxReport {
         host: h.host.clone(),
         preference: h.preference,
@@ -111,15 +146,28 @@ fn mx_report(j: &DomainJudgement, h: &HostJudgement) -> MxReport {
         unsigned: j.unsigned(h),
         certificate,
         class,
-        error: if !fine || h.blocking().is_some() {
-            Some(host_reason(h))
-        } else {
-            not_probed_note(h)
-        },
+        error,
         checked_at: Some(j.checked_at),
         on_hold: false,
         history: None,
+        // DANE comes first (RFC 8461 §2): a host with secure TLSA records is not the policy's.
+        mta_sts_match: if h.tlsa == TlsaDemand::Nothing {
+            j.sts_match(h)
+        } else {
+            None
+        },
     }
+}
+
+/// The MX patterns of the domain's MTA-STS policy, e.g. `mx1.example.net, *.example.org`.
+fn sts_patterns(j: &DomainJudgement) -> String {
+    let patterns: Vec<&str> = j
+        .mta_sts
+        .policy
+        .iter()
+        .flat_map(|p| p.mx.iter().map(|m| m.as_str()))
+        .collect();
+    patterns.join(", ")
 }
 
 /// The weakest of a host's sessions: among those that showed a level (unknown is not evidence,

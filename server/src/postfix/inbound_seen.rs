@@ -127,6 +127,7 @@ impl InboundSeen {
                     }],
                 }],
             },
+            mta_sts: crate::mta_sts::StsFacts::NotChecked,
         }
     }
 }

@@ -8,7 +8,7 @@
 //! |---|---|
 //! | a host with secure usable TLSA (or a DANE floor) | `OK dane-only` (RFC 7672) |
 //! | a host with a TLS floor (its own or the domain's) | `OK encrypt` |
-//! | a host to be verified by the WebPKI (MTA-STS, RFC 8461) | `OK secure match=host1:host2` |
+//! | a host to be verified by the WebPKI (MTA-STS enforce, RFC 8461) | `OK secure match=host1:host2 servername=hostname`: the MX hosts the policy names |
 //! | nothing known on any host | `NOTFOUND` (Postfix's own default applies) |
 //! | held, or deferred (bogus DNSSEC, failed TLSA lookup, TLSA mismatch) | `TEMP reason`: Postfix defers |
 //! | the domain accepts no mail (null MX, no such domain) | `NOTFOUND`: Postfix finds that itself |
@@ -105,8 +105,17 @@ pub fn answer_for(plan: &DomainPlan) -> Answer {
             } else if has(Enforcement::DaneOnly) {
                 Answer::Ok("dane-only".into())
             } else if has(Enforcement::Verify) {
-                let names: Vec<&str> = hosts.iter().map(|h| h.host.as_str()).collect();
-                Answer::Ok(format!("secure match={}", names.join(":")))
+                // The hosts the MTA-STS policy names (the plan left out the others): the
+                // certificate must be valid for one of them, and SNI is the MX host's name.
+                let names: Vec<&str> = hosts
+                    .iter()
+                    .filter(|h| h.enforcement == Enforcement::Verify)
+                    .map(|h| h.host.as_str())
+                    .collect();
+                Answer::Ok(format!(
+                    "secure match={} servername=hostname",
+                    names.join(":")
+                ))
             } else if has(Enforcement::Encrypt) {
                 Answer::Ok("encrypt".into())
             } else {
@@ -156,7 +165,19 @@ pub async fn answer(verdicts: &Verdicts, memo: &Memo, request: &[u8]) -> Answer 
     if let Some(why) = verdicts.resolver_failure() {
         return Answer::Temp(why);
     }
-    match memo.remembered(verdicts.store(), &domain).await {
+    let remembered = memo.remembered(verdicts.store(), &domain).await;
+    if let Ok(Some(r)) = &remembered
+        && r.judgement
+            .mta_sts
+            .policy
+            .as_ref()
+            .is_some_and(|p| p.expires_at <= crate::probe::now_unix())
+    {
+        // The MTA-STS policy judged with has run out (RFC 8461 §5.1): answered as judged for
+        // now (the stricter way), and probed again so that the next lookup has it refreshed.
+        verdicts.probe_in_background(&domain);
+    }
+    match remembered {
         Ok(Some(remembered)) if secure => {
             secure_answer_for(&remembered.plan(Some(TransportRequirement::default())))
         }

@@ -63,6 +63,8 @@ pub struct DomainFacts {
     pub checked_at: i64,
     /// The MX lookup's outcome.
     pub mx: MxFacts,
+    /// What MTA-STS discovery found (RFC 8461).
+    pub mta_sts: crate::mta_sts::StsFacts,
 }
 
 impl DomainFacts {

@@ -5,6 +5,8 @@
 //! when those are DNSSEC-secure, its TLSA records (RFC 7672 §2.2, expanded CNAME first), then for
 //! every address concurrently an SMTP session up to STARTTLS and the TLS handshake (RFC 3207),
 //! whose certificate chain is matched against the TLSA records (RFC 7671) and described.
+//! Beside the MX lookup, the domain's MTA-STS policy is looked up, taken from the cache or
+//! fetched ([`crate::mta_sts`], RFC 8461); the fetch passes the same address guard.
 //!
 //! Remote servers are protected from what users type: global bounds on simultaneous SMTP
 //! sessions, domain probes and DNS lookups, at most [`MAX_MX_HOSTS`] MX hosts per domain and
@@ -34,12 +36,14 @@ use tokio::sync::Semaphore;
 
 use crate::dns::{Dns, DnsConfig, MxKind};
 use crate::metrics::Step;
+use crate::mta_sts::{Fetcher, MemoryCache, PolicyCache, StsFacts};
 use crate::probe::facts::{
     DaneOutcome, DomainFacts, EndpointFacts, EndpointOutcome, Failure, HostFacts, MxFacts,
     SessionFacts, TlsFacts, TlsFailureFacts, TlsaFacts,
 };
 use crate::probe::recent::{Admission, Recent};
 use crate::smtp::{self, SmtpConfig, TlsFailure, TlsParams};
+use crate::tls::certinfo::WebPki;
 
 /// At most this many MX hosts of a domain are probed, the most preferred first.
 pub const MAX_MX_HOSTS: usize = 10;
@@ -74,6 +78,12 @@ pub struct ProbeConfig {
     pub max_concurrent_domains: usize,
     /// At most this many DNS lookups are made at once; further lookups wait.
     pub max_concurrent_lookups: usize,
+    /// A PEM file of certificates trusted besides the WebPKI roots (`--extra-roots`: a
+    /// private PKI, or the simulated internet's CA), for the MX certificates' WebPKI verdict
+    /// and MTA-STS policy fetches.
+    pub extra_roots: Option<std::path::PathBuf>,
+    /// How MTA-STS policies are fetched (the port is 443 but in tests).
+    pub mta_sts: crate::mta_sts::FetchConfig,
 }
 
 impl ProbeConfig {
@@ -90,6 +100,8 @@ impl ProbeConfig {
             max_sessions_per_address: 4,
             max_concurrent_domains: 32,
             max_concurrent_lookups: 64,
+            extra_roots: None,
+            mta_sts: crate::mta_sts::FetchConfig::default(),
         }
     }
 }
@@ -100,8 +112,9 @@ pub enum ProbeError {
     /// The input is not a usable domain or address.
     #[error("not a valid domain: {0}")]
     InvalidDomain(String),
-    /// The DNS resolver could not be set up (bad resolver address or trust anchor file).
-    #[error("DNS setup failed: {0}")]
+    /// The DNS resolver could not be set up (bad resolver address or trust anchor file), or
+    /// the extra roots are not usable.
+    #[error("setup failed: {0}")]
     Setup(String),
 }
 
@@ -138,6 +151,10 @@ pub struct Prober {
 struct Inner {
     dns: Dns,
     config: ProbeConfig,
+    web: WebPki,
+    sts: Fetcher,
+    sts_cache: std::sync::OnceLock<Arc<dyn PolicyCache>>,
+    sts_memory: MemoryCache,
     guard: safety::AddressGuard,
     sessions: Semaphore,
     domains: Semaphore,
@@ -171,13 +188,28 @@ impl Prober {
     /// A prober with its own resolver.
     pub fn new(config: ProbeConfig) -> Result<Self, ProbeError> {
         let dns = Dns::new(&config.dns).map_err(|e| ProbeError::Setup(e.to_string()))?;
+        let extra = match &config.extra_roots {
+            Some(path) => crate::tls::certinfo::read_pem_roots(path).map_err(ProbeError::Setup)?,
+            None => Vec::new(),
+        };
+        let web = WebPki::new(&extra).map_err(ProbeError::Setup)?;
+        let guard = safety::AddressGuard {
+            allow_loopback: config.allow_private_targets,
+            nat64: config.nat64_prefixes.clone(),
+        };
         Ok(Self {
             inner: Arc::new(Inner {
-                dns,
-                guard: safety::AddressGuard {
-                    allow_loopback: config.allow_private_targets,
-                    nat64: config.nat64_prefixes.clone(),
+                sts: Fetcher {
+                    dns: dns.clone(),
+                    guard: guard.clone(),
+                    roots: web.roots(),
+                    config: config.mta_sts.clone(),
                 },
+                sts_cache: std::sync::OnceLock::new(),
+                sts_memory: MemoryCache::default(),
+                web,
+                dns,
+                guard,
                 sessions: Semaphore::new(config.max_concurrent_sessions.max(1)),
                 domains: Semaphore::new(config.max_concurrent_domains.max(1)),
                 lookups: Semaphore::new(config.max_concurrent_lookups.max(1)),
@@ -191,6 +223,28 @@ impl Prober {
                 endpoints_in_flight: Mutex::new(HashMap::new()),
             }),
         })
+    }
+
+    /// Keeps MTA-STS policies in `cache` (the store) from now on, instead of in memory; the
+    /// first call counts.
+    pub fn use_policy_cache(&self, cache: Arc<dyn PolicyCache>) {
+        let _ = self.inner.sts_cache.set(cache);
+    }
+
+    /// The roots certificates are judged by (WebPKI plus the extra roots).
+    pub fn webpki(&self) -> &WebPki {
+        &self.inner.web
+    }
+
+    /// The MTA-STS facts of `domain` (A-label form): TXT record, cache, fetch.
+    async fn mta_sts(&self, domain: &str) -> StsFacts {
+        let cache: &dyn PolicyCache = match self.inner.sts_cache.get() {
+            Some(c) => c.as_ref(),
+            None => &self.inner.sts_memory,
+        };
+        // Bounded by the domain probes in flight (one discovery each), not by the DNS lookup
+        // permits: a slow policy host must not hold one of those for its whole fetch.
+        crate::mta_sts::lookup::discover(&self.inner.sts, cache, domain, now_unix()).await
     }
 
     /// Forgets every cached DNS answer and recent SMTP session, so the next probe looks afresh
@@ -231,7 +285,17 @@ impl Prober {
     }
 
     async fn probe_domain(&self, domain: &str, fresh: bool) -> DomainFacts {
-        let mx = match self.lookup(Step::DnsMx, self.inner.dns.mx(domain)).await {
+        let (mx, mta_sts) = futures::join!(self.mx_facts(domain, fresh), self.mta_sts(domain));
+        DomainFacts {
+            domain: domain.to_string(),
+            checked_at: now_unix(),
+            mx,
+            mta_sts,
+        }
+    }
+
+    async fn mx_facts(&self, domain: &str, fresh: bool) -> MxFacts {
+        match self.lookup(Step::DnsMx, self.inner.dns.mx(domain)).await {
             Err(e) => MxFacts::Failed(e.into()),
             Ok(answer) => match answer.kind {
                 MxKind::NullMx => MxFacts::NullMx,
@@ -269,11 +333,6 @@ impl Prober {
                     }
                 }
             },
-        };
-        DomainFacts {
-            domain: domain.to_string(),
-            checked_at: now_unix(),
-            mx,
         }
     }
 
@@ -336,7 +395,7 @@ impl Prober {
                 Some(why) => EndpointOutcome::Forbidden(format!("{why} is not probed")),
                 None => {
                     let raw = self.endpoint(base, *ip, fresh).await;
-                    judge_endpoint(raw, tlsa, names, host)
+                    judge_endpoint(&self.inner.web, raw, tlsa, names, host)
                 }
             };
             EndpointFacts { ip: *ip, outcome }
@@ -464,12 +523,13 @@ impl Prober {
 /// for the domain whose MX `host` it is: the DANE match against `tlsa` with the reference
 /// identifiers `names` (the TLSA base domain, then the domain), the certificate described.
 pub fn endpoint_outcome(
+    web: &WebPki,
     session: Result<smtp::ProbeSession, smtp::SmtpError>,
     tlsa: &TlsaFacts,
     names: &[&str],
     host: &str,
 ) -> EndpointOutcome {
-    judge_endpoint(raw_endpoint(session), tlsa, names, host)
+    judge_endpoint(web, raw_endpoint(session), tlsa, names, host)
 }
 
 /// What a session showed, independent of the domain that led to it.
@@ -503,6 +563,7 @@ fn raw_endpoint(session: Result<smtp::ProbeSession, smtp::SmtpError>) -> RawEndp
 /// Turns a raw session into the facts of one endpoint for one domain: the DANE match depends
 /// on the domain (the next-hop name), the session itself does not.
 fn judge_endpoint(
+    web: &WebPki,
     raw: RawEndpoint,
     tlsa: &TlsaFacts,
     names: &[&str],
@@ -535,7 +596,7 @@ fn judge_endpoint(
                     _ => DaneOutcome::NotApplicable,
                 };
                 TlsFacts {
-                    certificate: crate::tls::certinfo::certificate_info(&t.chain, host, now),
+                    certificate: crate::tls::certinfo::certificate_info(web, &t.chain, host, now),
                     version: t.version,
                     cipher_openssl: t.cipher_openssl,
                     cipher_iana: t.cipher_iana,

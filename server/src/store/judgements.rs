@@ -20,7 +20,7 @@ use crate::policy::{
 use crate::probe::facts::{DaneOutcome, Failure, TlsFacts};
 use crate::tls::TlsVersion;
 
-fn corrupt(what: impl std::fmt::Display) -> StoreError {
+pub(super) fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
@@ -87,7 +87,7 @@ pub(super) async fn insert_probe(
 ) -> Result<i64, StoreError> {
     let (kind, dnssec, implicit, failure, detail) = mx_columns(&j.mx);
     let count: usize = j.hosts.iter().map(|h| h.endpoints.len()).sum();
-    Ok(sqlx::query_scalar(
+    let id = sqlx::query_scalar(
         "INSERT INTO probes (domain, at, source, observation_count, mx_kind, mx_dnssec,
             mx_implicit, mx_failure, mx_detail)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -102,7 +102,9 @@ pub(super) async fn insert_probe(
     .bind(failure)
     .bind(detail)
     .fetch_one(&mut *conn)
-    .await?)
+    .await?;
+    super::mta_sts::write_probe_sts(conn, id, &j.mta_sts).await?;
+    Ok(id)
 }
 
 /// Writes the hosts and observations of `j` under `probe_id`; the observation ids per host.
@@ -276,6 +278,7 @@ async fn judgement_of(
         checked_at: row.try_get("at")?,
         mx,
         hosts,
+        mta_sts: super::mta_sts::read_probe_sts(row)?,
     }))
 }
 

@@ -25,6 +25,7 @@ mod drafts;
 mod holds;
 mod inbound;
 mod judgements;
+mod mta_sts;
 pub mod queue;
 mod retention;
 pub mod sessions;

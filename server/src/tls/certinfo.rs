@@ -24,17 +24,89 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use x509_parser::extensions::GeneralName;
 
-/// The WebPKI verifier, built once: the root store from `webpki-roots` and the ring provider.
-static WEBPKI_VERIFIER: LazyLock<Result<Arc<WebPkiServerVerifier>, String>> = LazyLock::new(|| {
-    let mut roots = RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    WebPkiServerVerifier::builder_with_provider(
-        Arc::new(roots),
-        Arc::new(rustls::crypto::ring::default_provider()),
-    )
-    .build()
-    .map_err(|e| format!("cannot build the WebPKI verifier: {e}"))
-});
+/// The roots a certificate is checked against: the Mozilla roots of `webpki-roots`, plus the
+/// operator's `--extra-roots` (a private PKI, or the simulated internet's CA in tests). Used for
+/// the MX certificates' WebPKI verdict (what MTA-STS enforce requires, RFC 8461 §4.2) and for
+/// fetching MTA-STS policies (§3.3). Cheap to clone.
+#[derive(Clone)]
+pub struct WebPki {
+    roots: Arc<RootCertStore>,
+    verifier: Arc<WebPkiServerVerifier>,
+}
+
+impl std::fmt::Debug for WebPki {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebPki")
+            .field("roots", &self.roots.len())
+            .finish()
+    }
+}
+
+/// The standard roots alone, built once.
+static STANDARD: LazyLock<Result<WebPki, String>> = LazyLock::new(|| WebPki::new(&[]));
+
+impl WebPki {
+    /// The `webpki-roots` roots plus `extra`.
+    pub fn new(extra: &[CertificateDer<'static>]) -> Result<WebPki, String> {
+        let mut roots = RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for cert in extra {
+            roots
+                .add(cert.clone())
+                .map_err(|e| format!("an extra root is not usable: {e}"))?;
+        }
+        let roots = Arc::new(roots);
+        let verifier = WebPkiServerVerifier::builder_with_provider(
+            roots.clone(),
+            Arc::new(rustls::crypto::ring::default_provider()),
+        )
+        .build()
+        .map_err(|e| format!("cannot build the WebPKI verifier: {e}"))?;
+        Ok(WebPki { roots, verifier })
+    }
+
+    /// The standard roots alone.
+    pub fn standard() -> Result<WebPki, String> {
+        STANDARD.clone()
+    }
+
+    /// The root store, for a TLS client that verifies by it (the MTA-STS policy fetch).
+    pub fn roots(&self) -> Arc<RootCertStore> {
+        self.roots.clone()
+    }
+
+    /// Whether `chain` (leaf first) is valid under these roots for the host name `host` at
+    /// time `now`; the error is a sentence for the administrator.
+    pub fn check(
+        &self,
+        chain: &[CertificateDer<'_>],
+        host: &str,
+        now: UnixTime,
+    ) -> Result<(), String> {
+        let Some((leaf, intermediates)) = chain.split_first() else {
+            return Err("the server sent no certificate".into());
+        };
+        let host = host.trim_end_matches('.');
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|_| format!("{host:?} is not a valid host name"))?;
+        self.verifier
+            .verify_server_cert(leaf, intermediates, &name, &[], now)
+            .map(|_| ())
+            .map_err(|e| explain(&e, host))
+    }
+}
+
+/// The certificates of a PEM file (`--extra-roots`), at least one.
+pub fn read_pem_roots(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    use rustls_pki_types::pem::PemObject;
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no certificate in it", path.display()));
+    }
+    Ok(certs)
+}
 
 /// Subject, issuer, names, validity and fingerprints of each certificate, leaf first, in the
 /// order the server sent them. A certificate that does not parse still gets an entry: its
@@ -94,20 +166,10 @@ fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| format!("{} (Unix time)", t.unix_timestamp()))
 }
 
-/// Whether `chain` (leaf first) is valid under the WebPKI roots for the MX host name `host`
-/// at time `now`; the error is a sentence for the administrator.
+/// Whether `chain` (leaf first) is valid under the standard WebPKI roots for the MX host name
+/// `host` at time `now`; the error is a sentence for the administrator.
 pub fn webpki_check(chain: &[CertificateDer<'_>], host: &str, now: UnixTime) -> Result<(), String> {
-    let verifier = WEBPKI_VERIFIER.as_ref().map_err(Clone::clone)?;
-    let Some((leaf, intermediates)) = chain.split_first() else {
-        return Err("the server sent no certificate".into());
-    };
-    let host = host.trim_end_matches('.');
-    let name = ServerName::try_from(host.to_string())
-        .map_err(|_| format!("{host:?} is not a valid host name"))?;
-    verifier
-        .verify_server_cert(leaf, intermediates, &name, &[], now)
-        .map(|_| ())
-        .map_err(|e| explain(&e, host))
+    WebPki::standard()?.check(chain, host, now)
 }
 
 /// A sentence for a WebPKI validation failure.
@@ -136,13 +198,15 @@ fn explain(error: &rustls::Error, host: &str) -> String {
     }
 }
 
-/// The chain's description and its WebPKI verdict for `host`, as stored with an observation.
+/// The chain's description and its verdict under `web` for `host`, as stored with an
+/// observation.
 pub fn certificate_info(
+    web: &WebPki,
     chain: &[CertificateDer<'_>],
     host: &str,
     now: UnixTime,
 ) -> CertificateInfo {
-    let result = webpki_check(chain, host, now);
+    let result = web.check(chain, host, now);
     CertificateInfo {
         chain: describe_chain(chain),
         webpki_valid: result.is_ok(),
@@ -288,7 +352,8 @@ mod tests {
 
     #[test]
     fn certificate_info_combines_both() {
-        let info = certificate_info(&[fixed_cert()], "mx.fixed.example", june_2027());
+        let web = WebPki::standard().unwrap();
+        let info = certificate_info(&web, &[fixed_cert()], "mx.fixed.example", june_2027());
         assert_eq!(info.chain.len(), 1);
         assert_eq!(info.chain[0].spki_sha256, FIXED_SPKI_SHA256);
         assert!(!info.webpki_valid);

@@ -96,6 +96,7 @@ struct Inner {
     webhook_sent: AtomicU64,
     webhook_failed: AtomicU64,
     resolver_alerts: AtomicU64,
+    sts_downgrades: AtomicU64,
     pending: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -229,6 +230,30 @@ impl Alerts {
         };
         let body = serde_json::json!({ "event": event, "resolver": after });
         self.post_in_background(body, "resolver");
+    }
+
+    /// Announces a possible MTA-STS downgrade (RFC 8461 §10.2): `domain`'s `_mta-sts` record
+    /// vanished while its policy `id` is cached until `until`, so the cached policy still
+    /// applies. Logged, counted (`sendguard_mta_sts_downgrades_total`) and posted to the
+    /// webhook as `{"event": "mta_sts_downgrade", ...}`, at most once per domain within
+    /// [`ALERT_INTERVAL`] (every probe of the domain sees it again until the policy expires).
+    pub fn mta_sts_downgrade(&self, domain: &str, id: &str, until: i64) {
+        self.inner.sts_downgrades.fetch_add(1, Ordering::Relaxed);
+        if !self.may_announce(&format!("mta-sts:{domain}"), Instant::now()) {
+            return;
+        }
+        tracing::warn!(
+            event = "mta_sts_downgrade",
+            %domain, id, until,
+            "possible MTA-STS downgrade: the _mta-sts record vanished while its policy is cached; the cached policy applies"
+        );
+        let body = serde_json::json!({
+            "event": "mta_sts_downgrade",
+            "domain": domain,
+            "policy_id": id,
+            "cached_until": until,
+        });
+        self.post_in_background(body, domain);
     }
 
     /// Posts `body` to the webhook, if one is configured, in a task of its own.
@@ -367,6 +392,11 @@ impl Alerts {
             "sendguard_alert_webhook_failed_total",
             "Alerts (holds, resolver) the webhook did not accept in time.",
             self.inner.webhook_failed.load(Ordering::Relaxed),
+        );
+        counter(
+            "sendguard_mta_sts_downgrades_total",
+            "Probes that found a domain's _mta-sts record gone while its policy was cached.",
+            self.inner.sts_downgrades.load(Ordering::Relaxed),
         );
         if let Some(open) = open_holds {
             let _ = writeln!(

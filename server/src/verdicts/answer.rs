@@ -94,6 +94,7 @@ mod tests {
             dnssec: DnssecStatus::Insecure,
             mx: vec![],
             checked_at: Some(7),
+            mta_sts: None,
         };
         for rechecking in [false, true] {
             let answer = Answer::Known {

@@ -181,9 +181,11 @@ mod tests {
                     checked_at: None,
                     on_hold: false,
                     history: None,
+                    mta_sts_match: None,
                 })
                 .collect(),
             checked_at: Some(1),
+            mta_sts: None,
         }
     }
 

@@ -150,6 +150,8 @@ impl Verdicts {
     /// than `max_age`; new holds are announced through `alerts`.
     pub fn new(prober: Prober, store: Store, alerts: Alerts, max_age: Duration) -> Self {
         let (events, _) = broadcast::channel(1024);
+        // MTA-STS policies are cached in the store (RFC 8461 §5.1: across restarts).
+        prober.use_policy_cache(Arc::new(store.clone()));
         Self {
             inner: Arc::new(Inner {
                 prober,
@@ -410,6 +412,12 @@ impl Verdicts {
         for hold in &recorded.new_holds {
             self.inner.alerts.raise(hold);
         }
+        let sts = &recorded.remembered.judgement.mta_sts;
+        if let (true, Some(p)) = (sts.downgrade, &sts.policy) {
+            self.inner
+                .alerts
+                .mta_sts_downgrade(&facts.domain, &p.id, p.expires_at);
+        }
         if source != ObservationSource::Probe {
             let _ = self.inner.events.send(recorded.verdict.clone());
         }
@@ -489,6 +497,7 @@ fn not_judged(domain: &str, cause: BlockCause, reason: String) -> DomainVerdict 
         dnssec: DnssecStatus::Indeterminate,
         mx: Vec::new(),
         checked_at: Some(now_unix()),
+        mta_sts: None,
     }
 }
 

@@ -60,6 +60,7 @@ pub fn insecure_domain(domain: &str, at: i64, hosts: Vec<HostFacts>) -> DomainFa
             implicit: false,
             hosts,
         },
+        mta_sts: sendguard::mta_sts::StsFacts::NotChecked,
     }
 }
 
@@ -94,6 +95,8 @@ pub fn sim_probe_config(world: &sendguard_sim::world::SimWorld) -> sendguard::pr
     config.allow_private_targets = true;
     config.smtp.port = endpoints.smtp_port;
     config.smtp.greeting_timeout = endpoints.greeting_timeout;
+    config.mta_sts.port = endpoints.https_port;
+    config.extra_roots = Some(endpoints.extra_roots.clone());
     config
 }
 
