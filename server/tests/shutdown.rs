@@ -1,7 +1,8 @@
 //! SIGTERM with the real binary: `sendguard serve` with an event stream open is ready before,
 //! then on SIGTERM ends the stream cleanly (the chunked body's last chunk arrives, the connection
 //! is not cut) and exits 0 at once, without waiting for the stream's five-minute lifetime.
-//! That deliveries in flight finish first is `delivery_crash.rs`'s SIGTERM case.
+//! That deliveries in flight finish first is `delivery_crash.rs`'s SIGTERM case. `sendguard
+//! postfix` (its own service beside Postfix) also stops on SIGTERM and exits 0.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -181,5 +182,61 @@ async fn sigterm_ends_event_streams_cleanly_and_exits_zero() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(status.success(), "serve after SIGTERM: {status:?}");
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn sendguard_postfix_exits_zero_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = SimWorld::start_with(scenarios(), dir.path()).await.unwrap();
+    let e = world.endpoints();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let child = Command::new(env!("CARGO_BIN_EXE_sendguard"))
+        .args(["postfix", "--tls-policy", &addr.to_string()])
+        .args(["--dns-resolver", &e.resolver.to_string()])
+        .arg("--trust-anchor")
+        .arg(&e.trust_anchor)
+        .arg("--database")
+        .arg(dir.path().join("sendguard.db"))
+        .env("SENDGUARD_CONFIG", "/dev/null")
+        .env("SENDGUARD_RESOLVER_CHECK_SECURE", &e.self_test_secure)
+        .env("SENDGUARD_RESOLVER_CHECK_BOGUS", &e.self_test_bogus)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sendguard postfix starts");
+    let mut server = Serve(child);
+    // Listening: the table answers a connection.
+    let started = Instant::now();
+    while TcpStream::connect(addr).await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "sendguard postfix does not listen on {addr}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let stopped_at = Instant::now();
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            stopped_at.elapsed() < Duration::from_secs(15),
+            "sendguard postfix still runs after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        status.success(),
+        "sendguard postfix after SIGTERM: {status:?}"
+    );
     world.shutdown().await;
 }

@@ -102,7 +102,7 @@ pub struct PostfixArgs {
     pub health: crate::cli::health::ResolverCheckOptions,
 }
 
-/// Runs `sendguard postfix` until interrupted.
+/// Runs `sendguard postfix` until Ctrl-C or SIGTERM, then exits 0.
 pub async fn postfix(args: PostfixArgs) -> anyhow::Result<ExitCode> {
     let s = &args.services;
     if s.tls_policy.is_none() && s.policy_service.is_none() && s.maillog.is_none() {
@@ -123,7 +123,11 @@ pub async fn postfix(args: PostfixArgs) -> anyhow::Result<ExitCode> {
     let verdicts = Verdicts::new(prober, store.clone(), alerts, Duration::from_secs(3600))
         .with_resolver_check(check);
     args.services.spawn(&verdicts, &account).await?;
-    tokio::signal::ctrl_c().await?;
+    // Ctrl-C or SIGTERM (systemd's stop) ends it; each answer is a single exchange, so nothing
+    // in flight needs waiting for.
+    let stopping = crate::http::shutdown::Stopping::default();
+    stopping.on_signals();
+    stopping.wait().await;
     store.close().await;
     Ok(ExitCode::SUCCESS)
 }
