@@ -488,9 +488,18 @@ async fn an_upload_goes_only_where_the_probe_may_connect_and_only_to_a_valid_cer
     );
     assert!(env.world.reports().received().is_empty());
     // Allowed and trusted: it arrives.
-    let client = HttpsClient::new(env.prober.clone(), &[ca]).unwrap();
+    let client = HttpsClient::new(env.prober.clone(), std::slice::from_ref(&ca)).unwrap();
     client.post(&uri, b"x".to_vec()).await.expect("uploaded");
     assert_eq!(env.world.reports().received().len(), 1);
+    // The prober's roots (`--extra-roots`) are trusted for uploads too.
+    let pem = dir.path().join("reports-ca.pem");
+    common::write_pem(ca.as_ref(), &pem);
+    let mut config = common::sim_probe_config(&env.world);
+    config.extra_roots = Some(pem);
+    let prober = sendguard::probe::Prober::new(config).unwrap();
+    let client = HttpsClient::new(prober, &[]).unwrap();
+    client.post(&uri, b"x".to_vec()).await.expect("uploaded");
+    assert_eq!(env.world.reports().received().len(), 2);
 }
 
 #[tokio::test]
