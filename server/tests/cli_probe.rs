@@ -290,6 +290,8 @@ async fn probe_shows_the_mta_sts_policy_with_extra_roots() {
         .env("SENDGUARD_TRUST_ANCHOR", &endpoints.trust_anchor)
         .env("SENDGUARD_SMTP_PORT", endpoints.smtp_port.to_string())
         .env("SENDGUARD_MTA_STS_PORT", endpoints.https_port.to_string())
+        .env("SENDGUARD_RESOLVER_CHECK_SECURE", SELF_TEST_SECURE)
+        .env("SENDGUARD_RESOLVER_CHECK_BOGUS", SELF_TEST_BOGUS)
         .env("SENDGUARD_DATABASE", dir.path().join("sendguard.db"));
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await

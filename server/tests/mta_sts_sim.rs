@@ -366,7 +366,8 @@ async fn the_policy_fetch_goes_through_the_address_guard() {
     let facts = prober.probe("sts-enforce.test", true).await.unwrap();
     match &facts.mta_sts {
         sendguard::mta_sts::StsFacts::NoPolicy { problem: Some(p) } => {
-            assert!(p.contains("is not contacted"), "{p}")
+            assert!(p.detail.contains("is not contacted"), "{p}");
+            assert_eq!(p.step, sendguard::mta_sts::StsStep::Fetch);
         }
         other => panic!("{other:?}"),
     }

@@ -20,8 +20,8 @@ use sendguard::tlsrpt::{PolicyType, REPORT_OWNER, ResultType, TlsRptConfig, day_
 use sendguard::user::account::{AccountConfig, DEFAULT_USER};
 use sendguard_common::{RecipientState, SendRequest};
 use sendguard_sim::tlsrpt::{MAILBOX, PATH};
-use sendguard_sim::world::{SimWorld, scenarios};
-use serde_json::Value;
+use sendguard_sim::world::{Scenario, SimWorld, scenarios, sts_scenarios};
+use serde_json::{Value, json};
 
 mod common;
 
@@ -37,13 +37,17 @@ struct Env {
 }
 
 async fn env() -> Env {
+    env_of(scenarios()).await
+}
+
+async fn env_of(list: Vec<Scenario>) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let common::SimEnv {
         world,
         prober,
         store,
         verdicts,
-    } = common::sim_env(scenarios(), dir.path()).await;
+    } = common::sim_env(list, dir.path()).await;
     let mut smtp = prober.smtp_config().clone();
     smtp.session_timeout = Duration::from_secs(120);
     let deliverer = Deliverer::new(verdicts, smtp, RetrySchedule::default()).with_tls_reporting();
@@ -484,9 +488,18 @@ async fn an_upload_goes_only_where_the_probe_may_connect_and_only_to_a_valid_cer
     );
     assert!(env.world.reports().received().is_empty());
     // Allowed and trusted: it arrives.
-    let client = HttpsClient::new(env.prober.clone(), &[ca]).unwrap();
+    let client = HttpsClient::new(env.prober.clone(), std::slice::from_ref(&ca)).unwrap();
     client.post(&uri, b"x".to_vec()).await.expect("uploaded");
     assert_eq!(env.world.reports().received().len(), 1);
+    // The prober's roots (`--extra-roots`) are trusted for uploads too.
+    let pem = dir.path().join("reports-ca.pem");
+    common::write_pem(ca.as_ref(), &pem);
+    let mut config = common::sim_probe_config(&env.world);
+    config.extra_roots = Some(pem);
+    let prober = sendguard::probe::Prober::new(config).unwrap();
+    let client = HttpsClient::new(prober, &[]).unwrap();
+    client.post(&uri, b"x".to_vec()).await.expect("uploaded");
+    assert_eq!(env.world.reports().received().len(), 2);
 }
 
 #[tokio::test]
@@ -515,4 +528,81 @@ async fn a_delivery_deferred_because_the_tlsa_records_cannot_be_looked_up_is_a_d
     assert_eq!(failure.result, ResultType::DnssecInvalid);
     assert_eq!(failure.reason, "tlsa-lookup-failed");
     assert_eq!(failure.mx_host, "mx.dane-ta.test");
+}
+
+#[tokio::test]
+async fn mta_sts_policies_are_reported_as_sts_with_their_lines_and_failures_to_get_one_as_such() {
+    let env = env_of(sts_scenarios()).await;
+    let states = env
+        .send(&["user@sts-enforce.test", "user@sts-malformed.test"])
+        .await;
+    assert!(
+        states.iter().all(|(_, s)| *s == RecipientState::Sent),
+        "{states:?}"
+    );
+    let today = day_of(now_unix());
+    let enforce = env
+        .store
+        .tlsrpt_day(today, "sts-enforce.test")
+        .await
+        .unwrap();
+    assert_eq!(enforce.len(), 1, "{enforce:?}");
+    assert_eq!(enforce[0].policy.kind, PolicyType::Sts);
+    assert_eq!(
+        enforce[0].policy.mx_hosts,
+        ["mx.sts-enforce.test"],
+        "the policy's mx patterns"
+    );
+    assert_eq!((enforce[0].successes, enforce[0].failures), (1, 0));
+    // sts-malformed.test's policy does not parse: a policy failure under `sts`, once; the
+    // delivery went on as for a domain without a policy (RFC 8461 §5.1).
+    let malformed = env
+        .store
+        .tlsrpt_day(today, "sts-malformed.test")
+        .await
+        .unwrap();
+    let failed = malformed
+        .iter()
+        .find(|p| p.policy.kind == PolicyType::Sts)
+        .unwrap_or_else(|| panic!("no sts entry in {malformed:?}"));
+    assert_eq!((failed.successes, failed.failures), (0, 1));
+    assert_eq!(failed.details[0].result, ResultType::StsPolicyInvalid);
+    assert_eq!(failed.details[0].mx_host, "mta-sts.sts-malformed.test");
+    let session = malformed
+        .iter()
+        .find(|p| p.policy.kind == PolicyType::NoPolicyFound)
+        .unwrap_or_else(|| panic!("no session in {malformed:?}"));
+    assert_eq!((session.successes, session.failures), (1, 0));
+
+    // The reports of the day, as the receiver got them.
+    let pass = env.reporter.run_once(now_unix() + DAY).await.unwrap();
+    assert_eq!((pass.sent, pass.failed), (2, 0), "{pass:?}");
+    let reports = env.https_reports();
+    let policy = &report_for(&reports, "sts-enforce.test")["policies"][0];
+    assert_eq!(policy["policy"]["policy-type"], "sts");
+    assert_eq!(
+        policy["policy"]["policy-string"],
+        json!([
+            "version: STSv1",
+            "mode: enforce",
+            "mx: mx.sts-enforce.test",
+            "max_age: 86400"
+        ])
+    );
+    assert_eq!(policy["policy"]["mx-host"], json!(["mx.sts-enforce.test"]));
+    assert_eq!(policy["summary"]["total-successful-session-count"], 1);
+    let malformed = report_for(&reports, "sts-malformed.test");
+    let sts = malformed["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["policy"]["policy-type"] == "sts")
+        .unwrap_or_else(|| panic!("no sts policy in {malformed:#}"));
+    assert_eq!(sts["summary"]["total-failure-session-count"], 1);
+    let failure = &sts["failure-details"][0];
+    assert_eq!(failure["result-type"], "sts-policy-invalid");
+    assert_eq!(
+        failure["receiving-mx-hostname"],
+        "mta-sts.sts-malformed.test"
+    );
 }

@@ -196,11 +196,12 @@ async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
 }
 
 /// The zone-file lines of `domain`'s `_smtp._tls` record, if it publishes one: `dane-ee.test`
-/// wants reports by HTTPS, `plain.test` by mail, `wrong-tlsa.test` both; `receiver` is the
-/// endpoint's URI ([`ReportReceiver::uri`]).
+/// and the MTA-STS domains `sts-enforce.test` and `sts-malformed.test` want reports by HTTPS,
+/// `plain.test` by mail, `wrong-tlsa.test` both; `receiver` is the endpoint's URI
+/// ([`ReportReceiver::uri`]).
 pub fn txt_records(domain: &str, receiver: &str) -> String {
     let rua = match domain {
-        "dane-ee.test" => receiver.to_string(),
+        "dane-ee.test" | "sts-enforce.test" | "sts-malformed.test" => receiver.to_string(),
         "plain.test" => format!("mailto:{MAILBOX}"),
         "wrong-tlsa.test" => format!("{receiver},mailto:{MAILBOX}"),
         _ => return String::new(),

@@ -57,8 +57,8 @@ pub struct TlsRptOptions {
         value_name = "SECONDS"
     )]
     pub interval: u64,
-    /// Roots trusted for HTTPS report uploads besides the WebPKI's (the demo adds its
-    /// simulated receiver's CA).
+    /// Roots trusted for HTTPS report uploads besides the prober's (the WebPKI's and
+    /// `--extra-roots`, [`HttpsClient::new`]); the demo adds its simulated receiver's CA.
     #[arg(skip)]
     pub extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
 }

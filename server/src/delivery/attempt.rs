@@ -187,6 +187,9 @@ impl Deliverer {
         secure: Option<TransportRequirement>,
     ) {
         let plan = known.recorded.plan(secure);
+        if matches!(plan, DomainPlan::Deliver(_) | DomainPlan::Defer(_)) {
+            self.report_sts_failure(batch, &known.facts).await;
+        }
         if let DomainPlan::Defer(_) = plan {
             let judged = (&*known.facts, &known.recorded.remembered.judgement);
             self.report_blocked(batch, judged).await;

@@ -90,6 +90,17 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// The step of discovery that failed ([`super::StsStep`]).
+    pub fn step(&self) -> super::StsStep {
+        match self {
+            FetchError::Certificate(_) => super::StsStep::Certificate,
+            FetchError::ContentType(_) | FetchError::TooLarge | FetchError::Policy(_) => {
+                super::StsStep::Policy
+            }
+            _ => super::StsStep::Fetch,
+        }
+    }
+
     /// Whether trying again later may succeed without the publisher changing anything.
     pub fn is_temporary(&self) -> bool {
         match self {

@@ -14,7 +14,7 @@
 use super::cache::{CachedPolicy, PolicyCache};
 use super::fetch::Fetcher;
 use super::parse::{Mode, sts_record};
-use super::{StsFacts, StsSource};
+use super::{StsFacts, StsProblem, StsSource, StsStep};
 
 /// The MTA-STS facts of `domain` (A-label form) at `now`.
 pub async fn discover(
@@ -44,9 +44,12 @@ pub async fn discover(
                 .collect::<Vec<String>>()
         });
     let id = match records {
-        Err(e) => return fallback(cached, format!("the _mta-sts TXT lookup failed: {e}")),
+        Err(e) => {
+            let detail = format!("the _mta-sts TXT lookup failed: {e}");
+            return fallback(cached, StsStep::Record, detail);
+        }
         Ok(records) => match sts_record(&records) {
-            Err(e) => return fallback(cached, e.to_string()),
+            Err(e) => return fallback(cached, StsStep::Record, e.to_string()),
             Ok(None) => {
                 // A cached policy of mode none withdrew itself: its record going is no downgrade.
                 return match cached {
@@ -86,13 +89,15 @@ pub async fn discover(
         }
         Err(e) => {
             tracing::info!(%domain, error = %e, "MTA-STS policy not fetched");
-            fallback(cached, e.to_string())
+            fallback(cached, e.step(), e.to_string())
         }
     }
 }
 
-/// After a failure: the valid cached policy, or no policy; the failure noted either way.
-fn fallback(cached: Option<CachedPolicy>, problem: String) -> StsFacts {
+/// After a failure at `step`: the valid cached policy, or no policy; the failure noted either
+/// way.
+fn fallback(cached: Option<CachedPolicy>, step: StsStep, detail: String) -> StsFacts {
+    let problem = StsProblem { step, detail };
     match cached {
         Some(cached) => StsFacts::Applies {
             cached,

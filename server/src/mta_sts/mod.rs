@@ -31,7 +31,7 @@ pub enum StsFacts {
     /// cached (§5.1: deliver as if the domain had no policy); the failure, if there was one.
     NoPolicy {
         /// What failed (a lookup, a fetch, a malformed record or policy), when something did.
-        problem: Option<String>,
+        problem: Option<StsProblem>,
     },
     /// A policy applies.
     Applies {
@@ -60,7 +60,39 @@ pub enum StsSource {
     /// From the cache, the TXT record's id unchanged.
     Cached,
     /// From the cache because the lookup or the fetch failed (the failure in words).
-    CachedAfterFailure(String),
+    CachedAfterFailure(StsProblem),
     /// From the cache although the `_mta-sts` record vanished: a possible downgrade.
     RecordVanished,
+}
+
+/// A failure on the way to a domain's policy: the step that failed and what happened, in
+/// words. The step is what TLS reporting names (RFC 8460 §4.3.2.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StsProblem {
+    /// The step that failed.
+    pub step: StsStep,
+    /// What happened, in words.
+    pub detail: String,
+}
+
+impl std::fmt::Display for StsProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+/// The steps of discovery that can fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StsStep {
+    /// The `_mta-sts` TXT lookup failed, or its records are malformed (§3.1): no policy was
+    /// asked for.
+    Record,
+    /// The policy could not be retrieved: no address, no connection, an HTTP error or
+    /// redirect, a timeout (§3.3).
+    Fetch,
+    /// The policy host's certificate is not valid under the WebPKI (§3.3).
+    Certificate,
+    /// An answer came back but is no valid policy: not `text/plain`, too large, or it does not
+    /// parse (§3.2).
+    Policy,
 }

@@ -115,6 +115,18 @@ impl Policy {
     pub fn matches(&self, host: &str) -> bool {
         self.mx.iter().any(|p| p.matches(host))
     }
+
+    /// The policy in the file's form (§3.2), one line per field in the order of the RFC's
+    /// example: what was parsed, not the bytes fetched (unknown fields left out, `max_age`
+    /// as clamped). TLS reports name a policy by these lines (RFC 8460 §4.4).
+    pub fn text(&self) -> String {
+        let mut text = format!("version: STSv1\nmode: {}\n", self.mode.as_str());
+        for mx in &self.mx {
+            text.push_str(&format!("mx: {}\n", mx.as_str()));
+        }
+        text.push_str(&format!("max_age: {}\n", self.max_age));
+        text
+    }
 }
 
 /// Why a policy file was refused. All permanent: the same text will be refused again.

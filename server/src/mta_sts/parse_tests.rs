@@ -17,6 +17,9 @@ fn the_rfc_example_policy_parses() {
     // LF alone, spaces after the colon, a trailing blank line.
     let lf = EXAMPLE.replace("\r\n", "\n").replace(": ", ":   ") + "\n";
     assert_eq!(parse_policy(lf.as_bytes()).unwrap(), p);
+    // Its text is the example's lines and parses to the same policy.
+    assert_eq!(p.text(), EXAMPLE.replace("\r\n", "\n"));
+    assert_eq!(parse_policy(p.text().as_bytes()).unwrap(), p);
 }
 
 #[test]

@@ -33,7 +33,7 @@ pub use judge::{
     class_of, judge,
 };
 pub use plan::{DomainPlan, HostPlan, plan};
-pub use sts::{PolicyType, ReportPolicy, StsApplied, StsState};
+pub use sts::{StsApplied, StsState};
 pub use transition::{
     HeldLevel, HoldKey, HostRecord, HostState, NewHold, OpenHold, Prior, Release,
     SETTLE_AFTER_RELEASE, Transition, downgrade_reason, release, transition,

@@ -62,7 +62,7 @@ impl StsState {
             StsFacts::NotChecked => StsState::default(),
             StsFacts::NoPolicy { problem } => StsState {
                 policy: None,
-                problem: problem.clone(),
+                problem: problem.as_ref().map(ToString::to_string),
                 downgrade: false,
             },
             StsFacts::Applies { cached, source } => StsState {
@@ -73,7 +73,7 @@ impl StsState {
                     expires_at: cached.expires_at,
                 }),
                 problem: match source {
-                    StsSource::CachedAfterFailure(why) => Some(why.clone()),
+                    StsSource::CachedAfterFailure(why) => Some(why.to_string()),
                     _ => None,
                 },
                 downgrade: *source == StsSource::RecordVanished,
@@ -105,39 +105,6 @@ impl StsState {
     }
 }
 
-/// The kind of policy a delivery to a host was made under, in TLS reporting's terms
-/// (RFC 8460 §4.4, `policy-type`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PolicyType {
-    /// DNSSEC-secure TLSA records (DANE) governed it.
-    Tlsa,
-    /// An MTA-STS policy (enforce or testing) governed it.
-    Sts,
-    /// Neither.
-    NoPolicyFound,
-}
-
-impl PolicyType {
-    /// RFC 8460's word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PolicyType::Tlsa => "tlsa",
-            PolicyType::Sts => "sts",
-            PolicyType::NoPolicyFound => "no-policy-found",
-        }
-    }
-}
-
-/// The policy a delivery to one host was made under: what TLS reporting (RFC 8460) records per
-/// attempt. Read it with [`DomainJudgement::report_policy`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ReportPolicy<'a> {
-    /// Its type.
-    pub kind: PolicyType,
-    /// The MTA-STS policy, when `kind` is [`PolicyType::Sts`].
-    pub sts: Option<&'a StsApplied>,
-}
-
 impl DomainJudgement {
     /// The policy in enforce mode, if one applies.
     fn enforce_policy(&self) -> Option<&StsApplied> {
@@ -159,8 +126,7 @@ impl DomainJudgement {
 
     /// Whether `h` matches the policy (enforce or testing), `None` without such a policy.
     pub fn sts_match(&self, h: &HostJudgement) -> Option<bool> {
-        let p = self.mta_sts.policy.as_ref()?;
-        (p.mode != Mode::None).then(|| p.matches(&h.host))
+        self.sts_reported().map(|p| p.matches(&h.host))
     }
 
     /// Why a matching host governed by the enforce policy fails it (§4.2: a certificate valid
@@ -199,27 +165,14 @@ impl DomainJudgement {
             .then_some(BlockCause::MtaStsFailed)
     }
 
-    /// The policy a delivery to `h` is made under (RFC 8460's policy types).
-    pub fn report_policy(&self, h: &HostJudgement) -> ReportPolicy<'_> {
-        let sts = self
-            .mta_sts
+    /// The policy TLS reports name for this domain (RFC 8460 §4.4 `sts`): the one in
+    /// enforce or testing mode, if one applies. Hosts with secure TLSA records are reported
+    /// under `tlsa` instead (DANE first): that precedence is [`crate::tlsrpt::policy_for`]'s.
+    pub fn sts_reported(&self) -> Option<&StsApplied> {
+        self.mta_sts
             .policy
             .as_ref()
-            .filter(|p| p.mode != Mode::None);
-        match (h.tlsa, sts) {
-            (TlsaDemand::Dane | TlsaDemand::Tls, _) => ReportPolicy {
-                kind: PolicyType::Tlsa,
-                sts: None,
-            },
-            (_, Some(p)) => ReportPolicy {
-                kind: PolicyType::Sts,
-                sts: Some(p),
-            },
-            _ => ReportPolicy {
-                kind: PolicyType::NoPolicyFound,
-                sts: None,
-            },
-        }
+            .filter(|p| p.mode != Mode::None)
     }
 }
 

@@ -75,7 +75,7 @@ fn enforce_with_matching_valid_hosts_is_ssl_ok_and_verified() {
         panic!("delivered")
     };
     assert!(hosts.iter().all(|h| h.enforcement == Enforcement::Verify));
-    assert_eq!(j.report_policy(&j.hosts[0]).kind, PolicyType::Sts);
+    assert!(j.sts_reported().is_some());
 }
 
 #[test]
@@ -149,7 +149,7 @@ fn testing_mode_is_reported_not_enforced() {
         panic!("delivered")
     };
     assert_eq!(hosts[0].enforcement, Enforcement::May);
-    assert_eq!(j.report_policy(&j.hosts[0]).kind, PolicyType::Sts);
+    assert!(j.sts_reported().is_some());
 }
 
 #[test]
@@ -166,7 +166,12 @@ fn dane_comes_first() {
     let j = judge(&f);
     assert_eq!((j.class(), j.cause()), (SecurityClass::DaneOk, None));
     assert!(!j.sts_enforced(&j.hosts[0]));
-    assert_eq!(j.report_policy(&j.hosts[0]).kind, PolicyType::Tlsa);
+    // Reported under `tlsa` all the same: TLS reporting puts DANE first.
+    let sts = j
+        .sts_reported()
+        .map(|_| crate::tlsrpt::ReportPolicy::sts(&j.domain, "mode: enforce", &[]));
+    let reported = crate::tlsrpt::policy_for(&j.domain, f.host(0).unwrap(), sts.as_ref());
+    assert_eq!(reported.kind, crate::tlsrpt::PolicyType::Tlsa);
     // A failing DANE check is never rescued by the policy.
     assert_eq!(
         enforcement(TlsaDemand::Dane, true, None),
@@ -179,7 +184,10 @@ fn no_policy_and_failures_are_shown_not_enforced() {
     let f = with(
         vec![plain_host("mx.example.test", tls_cert(false))],
         StsFacts::NoPolicy {
-            problem: Some("the policy is served as \"text/html\", not text/plain".into()),
+            problem: Some(crate::mta_sts::StsProblem {
+                step: crate::mta_sts::StsStep::Policy,
+                detail: "the policy is served as \"text/html\", not text/plain".into(),
+            }),
         },
     );
     let j = judge(&f);
@@ -188,7 +196,7 @@ fn no_policy_and_failures_are_shown_not_enforced() {
     let sts = v.mta_sts.unwrap();
     assert_eq!(sts.mode, None);
     assert!(sts.problem.unwrap().contains("text/plain"));
-    assert_eq!(j.report_policy(&j.hosts[0]).kind, PolicyType::NoPolicyFound);
+    assert_eq!(j.sts_reported(), None);
     let none = judge(&with(vec![], StsFacts::NoPolicy { problem: None }));
     assert_eq!(none.mta_sts.view(), None);
 }

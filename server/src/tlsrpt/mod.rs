@@ -35,7 +35,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-pub use result::{demanded, policy_for, result_of};
+pub use result::{demanded, policy_for, result_of, sts_policy_failure};
 
 /// The owner of the messages that carry our reports in the queue: no user's key (logins are
 /// lower-case names without a colon), so no user sees them on their Sent page.
@@ -167,10 +167,10 @@ impl ReportPolicy {
         }
     }
 
-    /// An MTA-STS policy of `domain` (RFC 8460 §4.4): `text` is the policy as fetched (its
-    /// lines become the policy strings, blank lines left out), `mx_patterns` its `mx` values.
-    /// This is what the MTA-STS code passes to [`policy_for`] for a domain with a policy in
-    /// enforce or testing mode.
+    /// An MTA-STS policy of `domain` (RFC 8460 §4.4): `text` is the policy (its lines become
+    /// the policy strings, blank lines left out), `mx_patterns` its `mx` values. The delivery
+    /// passes it to [`policy_for`] for a domain with a policy in enforce or testing mode
+    /// ([`crate::policy::DomainJudgement::sts_reported`]).
     pub fn sts(domain: &str, text: &str, mx_patterns: &[String]) -> ReportPolicy {
         ReportPolicy {
             kind: PolicyType::Sts,
@@ -219,7 +219,7 @@ impl SessionRecord {
     /// A failure of `domain`'s MTA-STS policy itself, before any session (RFC 8460 §4.3.2.2:
     /// `sts-policy-fetch-error`, `sts-policy-invalid`, `sts-webpki-invalid`): reported under an
     /// `sts` policy without strings, the policy host `mta-sts.<domain>` as the host concerned.
-    /// For the MTA-STS code to count with [`crate::store::Store::record_tls_session`].
+    /// Made by [`sts_policy_failure`] from the discovery facts.
     pub fn policy_failure(domain: &str, result: ResultType, reason: &str) -> SessionRecord {
         SessionRecord {
             policy: ReportPolicy {

@@ -20,7 +20,9 @@
 use crate::policy::{EndpointJudgement, Enforcement, Outcome, permits};
 use crate::probe::facts::{HostFacts, TlsaFacts};
 
-use super::{ReportPolicy, ResultType, SessionResult};
+use crate::mta_sts::{StsFacts, StsSource, StsStep};
+
+use super::{ReportPolicy, ResultType, SessionRecord, SessionResult};
 
 /// The policy a session with `host` of `domain` is judged under, by the precedence of the
 /// enforcement (protocol notes: DANE > MTA-STS > the rest): the host's DNSSEC-secure TLSA
@@ -55,6 +57,34 @@ pub fn policy_for(domain: &str, host: &HostFacts, sts: Option<&ReportPolicy>) ->
             None => ReportPolicy::none(domain),
         },
     }
+}
+
+/// The failure of `domain`'s MTA-STS policy itself that the discovery `facts` show, to count
+/// once per delivery (RFC 8460 §4.3.2.2): a policy that could not be fetched
+/// (`sts-policy-fetch-error`), a policy host whose certificate is not valid under the WebPKI
+/// (`sts-webpki-invalid`), an answer that is no valid policy (`sts-policy-invalid`); also
+/// when a cached policy applied in its place. A failed or malformed `_mta-sts` TXT record
+/// names no policy to fetch and is not counted.
+pub fn sts_policy_failure(domain: &str, facts: &StsFacts) -> Option<SessionRecord> {
+    let problem = match facts {
+        StsFacts::NoPolicy { problem } => problem.as_ref()?,
+        StsFacts::Applies {
+            source: StsSource::CachedAfterFailure(problem),
+            ..
+        } => problem,
+        _ => return None,
+    };
+    let result = match problem.step {
+        StsStep::Record => return None,
+        StsStep::Fetch => ResultType::StsPolicyFetchError,
+        StsStep::Certificate => ResultType::StsWebpkiInvalid,
+        StsStep::Policy => ResultType::StsPolicyInvalid,
+    };
+    Some(SessionRecord::policy_failure(
+        domain,
+        result,
+        &problem.detail,
+    ))
 }
 
 /// What a session is held to in the report under `policy`: the delivery's enforcement, raised
@@ -325,6 +355,46 @@ mod tests {
         assert_eq!(
             policy_for("example.org", &host(TlsaFacts::Insecure), None),
             ReportPolicy::none("example.org")
+        );
+    }
+
+    #[test]
+    fn policy_failures_are_named_by_the_step_that_failed_and_a_txt_failure_is_not_counted() {
+        use crate::mta_sts::{StsProblem, StsStep};
+        let no_policy = |step| StsFacts::NoPolicy {
+            problem: Some(StsProblem {
+                step,
+                detail: "what happened".into(),
+            }),
+        };
+        let cases = [
+            (StsStep::Fetch, Some(ResultType::StsPolicyFetchError)),
+            (StsStep::Certificate, Some(ResultType::StsWebpkiInvalid)),
+            (StsStep::Policy, Some(ResultType::StsPolicyInvalid)),
+            (StsStep::Record, None),
+        ];
+        for (step, expected) in cases {
+            let record = sts_policy_failure("example.org", &no_policy(step));
+            let result = record.as_ref().map(|r| match &r.result {
+                SessionResult::Failure { result, reason } => {
+                    assert_eq!(reason, "what happened");
+                    *result
+                }
+                SessionResult::Success => panic!("a failure"),
+            });
+            assert_eq!(result, expected, "{step:?}");
+            if let Some(r) = record {
+                assert_eq!(r.policy.kind, super::super::PolicyType::Sts);
+                assert_eq!(r.mx_host, "mta-sts.example.org");
+            }
+        }
+        assert_eq!(
+            sts_policy_failure("example.org", &StsFacts::NoPolicy { problem: None }),
+            None
+        );
+        assert_eq!(
+            sts_policy_failure("example.org", &StsFacts::NotChecked),
+            None
         );
     }
 }

@@ -64,14 +64,14 @@ pub struct HttpsClient {
 }
 
 impl HttpsClient {
-    /// A client that resolves and guards through `prober` and trusts the WebPKI roots and
-    /// `extra_roots`.
+    /// A client that resolves and guards through `prober` and trusts the prober's roots (the
+    /// WebPKI's and the operator's `--extra-roots`, as for MX certificates and MTA-STS policy
+    /// fetches) and `extra_roots`.
     pub fn new(
         prober: Prober,
         extra_roots: &[CertificateDer<'static>],
     ) -> Result<HttpsClient, SendError> {
-        let mut roots = RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let mut roots = RootCertStore::clone(&prober.webpki().roots());
         for root in extra_roots {
             roots
                 .add(root.clone())

@@ -145,6 +145,10 @@ section! {
         smtp_port: u16 => "SENDGUARD_SMTP_PORT",
         /// `--helo-name`.
         helo_name: String => "SENDGUARD_HELO_NAME",
+        /// `--extra-roots`.
+        extra_roots: PathBuf => "SENDGUARD_EXTRA_ROOTS",
+        /// `--mta-sts-port` (tests only).
+        mta_sts_port: u16 => "SENDGUARD_MTA_STS_PORT",
         /// `--allow-private-targets`.
         allow_private_targets: bool => "SENDGUARD_ALLOW_PRIVATE_TARGETS",
         /// `--extra-roots`.
