@@ -151,10 +151,6 @@ section! {
         mta_sts_port: u16 => "SENDGUARD_MTA_STS_PORT",
         /// `--allow-private-targets`.
         allow_private_targets: bool => "SENDGUARD_ALLOW_PRIVATE_TARGETS",
-        /// `--extra-roots`.
-        extra_roots: PathBuf => "SENDGUARD_EXTRA_ROOTS",
-        /// `--mta-sts-port` (tests only).
-        mta_sts_port: u16 => "SENDGUARD_MTA_STS_PORT",
         /// `--verdict-max-age`.
         verdict_max_age_seconds: u64 => "SENDGUARD_VERDICT_MAX_AGE",
         /// `--min-reprobe-interval`.
