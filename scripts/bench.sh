@@ -214,6 +214,7 @@ section_cargo_bench() {
 
 section_badge() {
   note "Enter to a painted badge in headless Chromium"
+  ensure_npm_packages >&2
   ensure_chromium >&2
   local known unseen
   read -r known unseen <<<"$BADGE_RUNS"
@@ -223,7 +224,8 @@ section_badge() {
   echo "(one run of $known and $unseen samples; the script's own percentiles, in ms):"
   echo
   echo '```'
-  SENDGUARD_BIN="$BIN" node tests/bench/badge_latency.mjs "$known" "$unseen" 2>&1 | grep -v '^$'
+  SENDGUARD_BIN="$BIN" node tests/bench/badge_latency.mjs "$known" "$unseen" 2>&1 | grep -v '^$' \
+    || echo "(failed)"
   echo '```'
 }
 
