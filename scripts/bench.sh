@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# One command for the benchmarks (issue 15): builds in release mode, runs each benchmark and
+# rewrites the generated part of BENCHMARKS.md (between its two `bench.sh` markers) with the
+# figures, the machine, its load before the run, the date, the commit and the exact commands.
+# Not part of CI; takes several minutes. Comparisons are measured pair by pair in one run:
+# the ratio of each pair is computed, and its median and spread over the rounds reported.
+#
+#   scripts/bench.sh [SECTION...]      SECTION: verdict badge probe queue policy delivery
+#                                      (default: all of them, in that order)
+#
+# Environment: BENCH_ROUNDS (5) rounds of the verdict API pairs, BENCH_SECONDS (5) per wrk run,
+# BENCH_CONNECTIONS ("1 64 512"), BENCH_FOLDED_RUNS (3) runs of each folded cargo bench,
+# BENCH_BADGE_RUNS ("50 10": known and never-seen runs of badge_latency.mjs); BENCH_NO_BUILD=1
+# skips the page's and the server's build (the report says so), for a quick second run.
+# The delivery section compares with a real Postfix and needs root (the bench says so otherwise).
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ALL_SECTIONS=(verdict badge probe queue policy delivery)
+ROUNDS="${BENCH_ROUNDS:-5}"
+SECONDS_PER_RUN="${BENCH_SECONDS:-5}"
+CONNECTIONS="${BENCH_CONNECTIONS:-1 64 512}"
+FOLDED_RUNS="${BENCH_FOLDED_RUNS:-3}"
+BADGE_RUNS="${BENCH_BADGE_RUNS:-50 10}"
+# Ten domains of the simulated internet, each judged once before the measurement (known).
+VERDICT_DOMAINS=(dane-ee.test dane-ta.test tls.test plain.test refuse.test wrong-tlsa.test
+  unsigned-tlsa.test bogus.test mixed.test dane-pair.test)
+BIN="$ROOT/target/release/sendguard"
+FIXED="$ROOT/target/release/examples/fixed_json"
+BEGIN_MARK='<!-- bench.sh: generated part begins; edits inside are overwritten -->'
+END_MARK='<!-- bench.sh: generated part ends -->'
+
+WORK="$(mktemp -d -t sendguard-bench-XXXXXX)"
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+ensure_bench_packages() {
+  local missing=() p
+  for p in wrk curl jq; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    step "Installing the load generator and its helpers from Debian: ${missing[*]}"
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+  fi
+}
+
+# Machine, load and version, as Markdown lines.
+describe_machine() {
+  local cpu mem dirty=""
+  cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+  mem="$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+  git diff --quiet HEAD 2>/dev/null || dirty=" (with uncommitted changes)"
+  echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "- Commit: $(git rev-parse --short HEAD)$dirty"
+  echo "- Machine: $(nproc) cores ($cpu), $mem memory, $(uname -sr)"
+  echo "- Load average before the run (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "- Command: \`scripts/bench.sh ${SECTIONS[*]}\` with BENCH_ROUNDS=$ROUNDS," \
+    "BENCH_SECONDS=$SECONDS_PER_RUN, BENCH_CONNECTIONS=\"$CONNECTIONS\"," \
+    "BENCH_FOLDED_RUNS=$FOLDED_RUNS, BENCH_BADGE_RUNS=\"$BADGE_RUNS\""
+}
+
+# The sections print Markdown on standard output; progress goes to standard error.
+note() { step "$@" >&2; }
+
+# Starts a server command in the background, its output in $1.log, and sets SERVER_URL to the
+# http://127.0.0.1:PORT/ it announces after the words $2 (within 30 s).
+start_server() {
+  local name="$1" words="$2"; shift 2
+  "$@" >"$WORK/$name.log" 2>&1 &
+  PIDS+=("$!")
+  local i
+  for i in $(seq 1 300); do
+    SERVER_URL="$(grep -oE "$words http://127\.0\.0\.1:[0-9]+/" "$WORK/$name.log" | head -n1 | grep -oE 'http://.*' || true)"
+    [ -n "$SERVER_URL" ] && return
+    sleep 0.1
+  done
+  cat "$WORK/$name.log" >&2
+  die "$name did not start within 30 s"
+}
+
+# POSTs the ten addresses until every answer is final and not being re-checked; leaves the
+# answer in answer.json.
+wait_until_known() {
+  local url="$1" i pending
+  for i in $(seq 1 120); do
+    curl -sf -X POST -H 'content-type: application/json' -H "cookie: $COOKIE" \
+      -H "x-csrf-token: $CSRF" --data-binary "@$WORK/request.json" \
+      "${url}api/recipients/security" >"$WORK/answer.json" || die "the verdict API refused the request"
+    pending="$(jq '[.results[] | select(.final.rechecking != false)] | length' "$WORK/answer.json")"
+    [ "$pending" = 0 ] && return
+    sleep 0.5
+  done
+  die "verdicts still pending after 60 s: $(cat "$WORK/answer.json")"
+}
+
+# One wrk run; prints "rps p50_us p99_us requests non2xx socket_errors".
+wrk_run() {
+  local url="$1" connections="$2" threads=2
+  [ "$connections" -lt 2 ] && threads=1
+  BENCH_BODY_FILE="$WORK/request.json" BENCH_COOKIE="$COOKIE" BENCH_CSRF="$CSRF" \
+    wrk -t"$threads" -c"$connections" -d"${SECONDS_PER_RUN}s" --timeout 10s \
+    -s "$ROOT/tests/bench/verdict_post.lua" "${url}api/recipients/security" \
+    | awk '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); printf "%s ", kv[2] } print "" }'
+}
+
+# Median and spread (min-max) of the numbers on standard input: "median min max".
+median_spread() {
+  sort -g | awk '{ v[NR] = $1 } END {
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    print m, v[1], v[NR] }'
+}
+
+section_verdict() {
+  note "Verdict API against a trivial axum handler ($ROUNDS rounds, ${SECONDS_PER_RUN} s per run)"
+  local url fixed_url addresses c round s which u
+  start_server demo open env RUST_LOG=warn SENDGUARD_RATE_PER_CLIENT=0 SENDGUARD_RATE_PER_SESSION=0 \
+    "$BIN" demo --listen 127.0.0.1:0 --verdict-max-age 86400 --min-reprobe-interval 86400
+  url="$SERVER_URL"
+  local login password
+  read -r login password < <(sed -nE 's/^Demo user: (\S+), password: (\S+)$/\1 \2/p' "$WORK/demo.log")
+  jq -n --arg l "$login" --arg p "$password" '{login: $l, password: $p}' >"$WORK/signin.json"
+  curl -sf -D "$WORK/signin.headers" -H 'content-type: application/json' \
+    --data-binary "@$WORK/signin.json" "${url}api/session" >"$WORK/session.json" || die "sign-in failed"
+  COOKIE="$(grep -ioE 'set-cookie: sendguard_session=[^;]+' "$WORK/signin.headers" | cut -d' ' -f2)"
+  CSRF="$(jq -r .csrf_token "$WORK/session.json")"
+  addresses="$(printf 'user@%s\n' "${VERDICT_DOMAINS[@]}" | jq -R . | jq -s .)"
+  jq -n --argjson a "$addresses" '{addresses: $a}' >"$WORK/request.json"
+  wait_until_known "$url"
+  start_server fixed 'listening on' "$FIXED" --listen 127.0.0.1:0 --body "$WORK/answer.json"
+  fixed_url="$SERVER_URL"
+  # Warm-up of both, not counted.
+  SECONDS_PER_RUN=1 wrk_run "$url" 8 >/dev/null
+  SECONDS_PER_RUN=1 wrk_run "$fixed_url" 8 >/dev/null
+  : >"$WORK/verdict.tsv"
+  for round in $(seq 1 "$ROUNDS"); do
+    for c in $CONNECTIONS; do
+      # The pair back to back, its order alternating between rounds.
+      if [ $((round % 2)) = 1 ]; then which="sendguard trivial"; else which="trivial sendguard"; fi
+      for s in $which; do
+        if [ "$s" = sendguard ]; then u="$url"; else u="$fixed_url"; fi
+        echo "$round $c $s $(wrk_run "$u" "$c")" >>"$WORK/verdict.tsv"
+        tail -n1 "$WORK/verdict.tsv" >&2
+      done
+    done
+  done
+  verdict_report "$(stat -c%s "$WORK/answer.json")"
+}
+
+# The Markdown of the verdict section, from verdict.tsv (round c server rps p50 p99 n non2xx err).
+verdict_report() {
+  local size="$1" c s col
+  echo "## Verdict API: \`POST /api/recipients/security\` against a trivial axum handler"
+  echo
+  echo "10 known domains per request (${VERDICT_DOMAINS[*]}), signed in (session cookie and"
+  echo "CSRF token), rate limits off, against \`sendguard demo\` (the simulated internet; every"
+  echo "domain judged before). The trivial handler (\`server/examples/fixed_json.rs\`) answers the"
+  echo "same $size-byte JSON the real one answered. Load from wrk ($(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2)), one run"
+  echo "of ${SECONDS_PER_RUN} s per server and connection count, the two servers back to back, over"
+  echo "$ROUNDS rounds; each figure is the median with its range (min-max) over the rounds, the"
+  echo "ratio that of each round's pair. Client and servers share the machine's cores."
+  echo
+  echo "| connections | sendguard req/s | trivial req/s | ratio (goal ≥ 0.7) | sendguard p50 / p99 | trivial p50 / p99 | errors |"
+  echo "|---|---|---|---|---|---|---|"
+  for c in $CONNECTIONS; do
+    local row="| $c"
+    for s in sendguard trivial; do
+      read -r m lo hi < <(awk -v c="$c" -v s="$s" '$2 == c && $3 == s { print $4 }' "$WORK/verdict.tsv" | median_spread)
+      row+=" | $(printf '%.0f (%.0f-%.0f)' "$m" "$lo" "$hi")"
+    done
+    read -r m lo hi < <(awk -v c="$c" '$2 == c { r[$1, $3] = $4; k[$1] = 1 }
+      END { for (i in k) if (r[i, "trivial"] > 0) print r[i, "sendguard"] / r[i, "trivial"] }' "$WORK/verdict.tsv" | median_spread)
+    row+=" | $(printf '**%.2f** (%.2f-%.2f)' "$m" "$lo" "$hi")"
+    for s in sendguard trivial; do
+      local p50 p99
+      read -r p50 _ _ < <(awk -v c="$c" -v s="$s" '$2 == c && $3 == s { print $5 / 1000 }' "$WORK/verdict.tsv" | median_spread)
+      read -r p99 lo hi < <(awk -v c="$c" -v s="$s" '$2 == c && $3 == s { print $6 / 1000 }' "$WORK/verdict.tsv" | median_spread)
+      row+=" | $(printf '%.2f / %.2f ms (p99 %.2f-%.2f)' "$p50" "$p99" "$lo" "$hi")"
+    done
+    col="$(awk -v c="$c" '$2 == c { n += $8 + $9 } END { print n + 0 }' "$WORK/verdict.tsv")"
+    echo "$row | $col |"
+  done
+  echo
+  echo "Every run (round, connections, server, req/s, p50 µs, p99 µs, requests, non-2xx, socket errors):"
+  echo
+  echo '```'
+  cat "$WORK/verdict.tsv"
+  echo '```'
+}
+
+# A cargo bench run FOLDED_RUNS times, each run's output kept as it printed it.
+section_cargo_bench() {
+  local name="$1" title="$2" i
+  note "cargo bench --bench $name ($FOLDED_RUNS runs)"
+  echo "## $title"
+  echo
+  echo "\`cargo bench -p sendguard --locked --bench $name\`, $FOLDED_RUNS runs (what each run printed):"
+  for i in $(seq 1 "$FOLDED_RUNS"); do
+    echo
+    echo "Run $i:"
+    echo
+    echo '```'
+    cargo bench -p sendguard --locked --bench "$name" 2>"$WORK/$name.err" | grep -v '^$' \
+      || { tail -n 20 "$WORK/$name.err"; echo "(failed)"; }
+    echo '```'
+  done
+}
+
+section_badge() {
+  note "Enter to a painted badge in headless Chromium"
+  ensure_npm_packages >&2
+  ensure_chromium >&2
+  local known unseen
+  read -r known unseen <<<"$BADGE_RUNS"
+  echo "## Enter to a painted badge (headless Chromium)"
+  echo
+  echo "\`SENDGUARD_BIN=target/release/sendguard node tests/bench/badge_latency.mjs $known $unseen\`"
+  echo "(one run of $known and $unseen samples; the script's own percentiles, in ms):"
+  echo
+  echo '```'
+  SENDGUARD_BIN="$BIN" node tests/bench/badge_latency.mjs "$known" "$unseen" 2>&1 | grep -v '^$' \
+    || echo "(failed)"
+  echo '```'
+}
+
+run_section() {
+  case "$1" in
+    verdict) section_verdict ;;
+    badge) section_badge ;;
+    probe) section_cargo_bench probe_throughput "Probe throughput against the simulated internet" ;;
+    queue) section_cargo_bench queue_cost "The durable queue's cost per message" ;;
+    policy) section_cargo_bench policy_table "Postfix TLS policy table lookups" ;;
+    delivery) section_cargo_bench delivery_vs_postfix "Delivery with TLS against a real Postfix" ;;
+    *) die "unknown section $1 (known: ${ALL_SECTIONS[*]})" ;;
+  esac
+}
+
+# Replaces the text between the markers in BENCHMARKS.md by the file $1.
+rewrite_benchmarks() {
+  grep -qxF "$BEGIN_MARK" BENCHMARKS.md && grep -qxF "$END_MARK" BENCHMARKS.md \
+    || die "BENCHMARKS.md lacks the bench.sh markers"
+  awk -v begin="$BEGIN_MARK" -v end="$END_MARK" -v file="$1" '
+    $0 == begin { print; while ((getline line < file) > 0) print line; skip = 1; next }
+    $0 == end { skip = 0 }
+    !skip { print }' BENCHMARKS.md >"$WORK/BENCHMARKS.md"
+  cp "$WORK/BENCHMARKS.md" BENCHMARKS.md
+}
+
+main() {
+  SECTIONS=("$@")
+  [ "${#SECTIONS[@]}" -gt 0 ] || SECTIONS=("${ALL_SECTIONS[@]}")
+  local machine s
+  machine="$(describe_machine)"  # the load before anything of ours runs
+  ensure_bench_packages
+  if [ "${BENCH_NO_BUILD:-}" = 1 ]; then
+    machine+=$'\n'"- Built beforehand (BENCH_NO_BUILD=1): the release binaries already in target/"
+  else
+    ensure_build_tools
+    build_frontend
+    build_server
+  fi
+  step "Building the trivial handler and the benches (release)"
+  cargo build --release --locked -p sendguard --example fixed_json
+  cargo bench -p sendguard --locked --no-run
+  printf '\n# Latest run of scripts/bench.sh\n\n%s\n' "$machine" >"$WORK/generated.md"
+  # Written after each section, so that a run cut short keeps what it measured.
+  for s in "${SECTIONS[@]}"; do
+    echo >>"$WORK/generated.md"
+    run_section "$s" >>"$WORK/generated.md"
+    rewrite_benchmarks "$WORK/generated.md"
+    step "BENCHMARKS.md rewritten with section $s"
+  done
+}
+
+main "$@"
