@@ -74,13 +74,7 @@ async fn new_probes_per_client_are_limited_with_a_429() {
         .oneshot(ask("192.0.2.1", &["e@four.test"]))
         .await
         .unwrap();
-    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
-    let wait: u64 = refused.headers()[header::RETRY_AFTER]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((1..=60).contains(&wait), "Retry-After: {wait}");
+    retry_after(&refused);
     let message = error_of(refused).await;
     assert!(
         message.contains("at most 3 new probes per minute"),
@@ -168,8 +162,22 @@ async fn one_stream_carries_every_known_verdict_it_names() {
     assert_eq!(seen, domains.iter().map(|d| d.to_string()).collect());
 }
 
-fn get(peer: &str, path: &str) -> Request<Body> {
-    from(peer, Request::get(path).body(Body::empty()).unwrap())
+/// `GET path` from `peer` through `router`.
+async fn get(router: &axum::Router, peer: &str, path: &str) -> Response<Body> {
+    let request = from(peer, Request::get(path).body(Body::empty()).unwrap());
+    router.clone().oneshot(request).await.unwrap()
+}
+
+/// The `Retry-After` of a 429, checked to be within the one-minute window.
+fn retry_after(refused: &Response<Body>) -> u64 {
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = refused.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After: {wait}");
+    wait
 }
 
 #[tokio::test]
@@ -177,38 +185,18 @@ async fn requests_per_session_are_limited_with_a_429() {
     let (state, _dir) = common::offline_state().await;
     let router = common::signed_in_app(state.with_rates(RequestRates::new(100, 3))).await;
     for _ in 0..3 {
-        let ok = router
-            .clone()
-            .oneshot(get("192.0.2.1", "/api/settings"))
-            .await
-            .unwrap();
+        let ok = get(&router, "192.0.2.1", "/api/settings").await;
         assert_eq!(ok.status(), StatusCode::OK);
     }
-    let refused = router
-        .clone()
-        .oneshot(get("192.0.2.2", "/api/draft"))
-        .await
-        .unwrap();
-    assert_eq!(
-        refused.status(),
-        StatusCode::TOO_MANY_REQUESTS,
-        "the session's budget, from whichever address"
-    );
-    let wait: u64 = refused.headers()[header::RETRY_AFTER]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((1..=60).contains(&wait), "Retry-After: {wait}");
+    // The session's budget is spent, from whichever address.
+    let refused = get(&router, "192.0.2.2", "/api/draft").await;
+    retry_after(&refused);
     let message = error_of(refused).await;
     assert!(
         message.contains("at most 3 per minute") && message.contains("session"),
         "{message}"
     );
-    let health = router
-        .oneshot(get("192.0.2.1", "/api/health"))
-        .await
-        .unwrap();
+    let health = get(&router, "192.0.2.1", "/api/health").await;
     assert_eq!(health.status(), StatusCode::OK, "the health check is free");
 }
 
@@ -217,31 +205,20 @@ async fn requests_per_client_are_limited_before_any_handler() {
     let (state, _dir) = common::offline_state().await;
     let router = sendguard::http::app(state.with_rates(RequestRates::new(4, 100)));
     for _ in 0..4 {
-        let answer = router
-            .clone()
-            .oneshot(get("192.0.2.1", "/api/session"))
-            .await
-            .unwrap();
+        let answer = get(&router, "192.0.2.1", "/api/session").await;
         assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
     }
-    let refused = router
-        .clone()
-        .oneshot(get("192.0.2.1", "/api/session"))
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let refused = get(&router, "192.0.2.1", "/api/session").await;
+    retry_after(&refused);
     let message = error_of(refused).await;
     assert!(message.contains("from this address"), "{message}");
-    let page = router.clone().oneshot(get("192.0.2.1", "/")).await.unwrap();
+    let page = get(&router, "192.0.2.1", "/").await;
     assert_ne!(
         page.status(),
         StatusCode::TOO_MANY_REQUESTS,
         "the page's own files are not counted"
     );
-    let other = router
-        .oneshot(get("198.51.100.7", "/api/session"))
-        .await
-        .unwrap();
+    let other = get(&router, "198.51.100.7", "/api/session").await;
     assert_eq!(
         other.status(),
         StatusCode::UNAUTHORIZED,
