@@ -1,3 +1,6 @@
+//! Tests of the configuration file: every option has a key, the example parses and covers every
+//! key, and bad files are reported with their line and key.
+
 use super::*;
 
 /// The example shipped in the repository (and in the Debian package).
