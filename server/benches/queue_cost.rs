@@ -26,7 +26,10 @@ use sendguard::store::Store;
 use sendguard_sim::world::{HostKind, SimWorld};
 
 mod support;
-use support::{Serve, fill_queue, generated, http_get, mib, quantile, status_kib};
+use support::{
+    Serve, add_queue_owner, fill_queue, generated, http_get, mib, quantile, sign_in_as_owner,
+    status_kib,
+};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -108,13 +111,15 @@ async fn serve_memory(n: usize) -> anyhow::Result<()> {
         mean_ms(&filled[..tenth.min(filled.len())]),
         mean_ms(&filled[filled.len().saturating_sub(tenth)..])
     );
+    add_queue_owner(&store).await?;
     store.close().await;
 
     let serve = Serve::start(&path, &world, &dir.path().join("serve.log"))?;
     let pid = Some(serve.pid());
     let listening = status_kib(pid, "VmRSS");
+    let cookie = sign_in_as_owner(serve.addr)?;
     let t = Instant::now();
-    let (status, bytes) = http_get(serve.addr, "/api/messages")?;
+    let (status, bytes) = http_get(serve.addr, "/api/messages", &cookie)?;
     println!(
         "  GET /api/messages: {status}, {:.1} MiB of JSON in {:.2} s",
         bytes as f64 / (1024.0 * 1024.0),

@@ -192,14 +192,58 @@ impl Drop for Serve {
     }
 }
 
-/// `GET path` over HTTP/1.1 with `Connection: close`; the status code and the body's length.
-pub fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, usize)> {
+/// The password of the queue's owner that [`add_queue_owner`] adds.
+const OWNER_PASSWORD: &str = "benchmark password";
+
+/// Adds the owner of the messages [`fill_queue`] queues ([`DEFAULT_USER`], with the default
+/// account's address) as a user of `store`, so that [`sign_in_as_owner`] can list them over HTTP.
+pub async fn add_queue_owner(store: &Store) -> anyhow::Result<()> {
+    let hash = sendguard::user::password::hash(OWNER_PASSWORD)?;
+    store
+        .add_user(&sendguard::store::users::NewUser {
+            id: DEFAULT_USER,
+            display_name: "Maxima Mustermann",
+            role: sendguard_common::Role::User,
+            addresses: &["maxima.mustermann@sendguard.example".to_string()],
+            password_hash: &hash,
+        })
+        .await?;
+    Ok(())
+}
+
+/// Signs in at `addr` as the user [`add_queue_owner`] added; the session's `Cookie` value.
+pub fn sign_in_as_owner(addr: SocketAddr) -> anyhow::Result<String> {
+    let body = serde_json::json!({ "login": DEFAULT_USER, "password": OWNER_PASSWORD }).to_string();
+    let request = format!(
+        "POST /api/session HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let (status, head, _) = exchange(addr, &request)?;
+    anyhow::ensure!(status == 200, "signing in answered {status}");
+    head.lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
+        .and_then(|(_, value)| value.trim().split(';').next())
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("signing in set no cookie"))
+}
+
+/// `GET path` over HTTP/1.1 with `Connection: close` and the session `cookie`; the status code
+/// and the body's length.
+pub fn http_get(addr: SocketAddr, path: &str, cookie: &str) -> anyhow::Result<(u16, usize)> {
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+    );
+    let (status, _, body) = exchange(addr, &request)?;
+    Ok((status, body))
+}
+
+/// Sends `request` on a connection of its own; the answer's status code, head and body length.
+fn exchange(addr: SocketAddr, request: &str) -> anyhow::Result<(u16, String, usize)> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(120)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
+    stream.write_all(request.as_bytes())?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?;
     let text = String::from_utf8_lossy(&response);
@@ -208,6 +252,6 @@ pub fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, usize)> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map_or(0, |(_, b)| b.len());
-    Ok((status, body))
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Ok((status, head.to_string(), body.len()))
 }
