@@ -18,6 +18,7 @@
 //! checked again at the connect step itself ([`safety`]). Every network step is bounded in time
 //! by the DNS and SMTP layers.
 
+mod endpoint;
 pub mod facts;
 mod recent;
 pub mod safety;
@@ -29,7 +30,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, Shared, join_all};
-use rustls_pki_types::{CertificateDer, UnixTime};
 use sendguard_common::DnssecStatus;
 use sendguard_common::address::{Address, Domain};
 use tokio::sync::Semaphore;
@@ -38,12 +38,13 @@ use crate::dns::{Dns, DnsConfig, MxKind};
 use crate::metrics::Step;
 use crate::mta_sts::{Fetcher, MemoryCache, PolicyCache, StsFacts};
 use crate::probe::facts::{
-    DaneOutcome, DomainFacts, EndpointFacts, EndpointOutcome, Failure, HostFacts, MxFacts,
-    SessionFacts, TlsFacts, TlsFailureFacts, TlsaFacts,
+    DomainFacts, EndpointFacts, EndpointOutcome, Failure, HostFacts, MxFacts, TlsaFacts,
 };
 use crate::probe::recent::{Admission, Recent};
-use crate::smtp::{self, SmtpConfig, TlsFailure, TlsParams};
+use crate::smtp::{self, SmtpConfig, TlsParams};
 use crate::tls::certinfo::WebPki;
+pub use endpoint::endpoint_outcome;
+use endpoint::{RawEndpoint, judge_endpoint, raw_endpoint};
 
 /// At most this many MX hosts of a domain are probed, the most preferred first.
 pub const MAX_MX_HOSTS: usize = 10;
@@ -116,27 +117,6 @@ pub enum ProbeError {
     /// the extra roots are not usable.
     #[error("setup failed: {0}")]
     Setup(String),
-}
-
-/// What one SMTP session showed, independent of the domain that led to it.
-#[derive(Clone, Debug)]
-enum RawEndpoint {
-    Failed(Failure),
-    Session {
-        starttls_offered: bool,
-        ehlo_refused: Option<String>,
-        tls: Option<RawTls>,
-        tls_failure: Option<TlsFailureFacts>,
-    },
-}
-
-#[derive(Clone, Debug)]
-struct RawTls {
-    version: crate::tls::TlsVersion,
-    cipher_openssl: String,
-    cipher_iana: String,
-    bits: u16,
-    chain: Vec<CertificateDer<'static>>,
 }
 
 type SharedEndpoint = Shared<BoxFuture<'static, RawEndpoint>>;
@@ -516,95 +496,6 @@ impl Prober {
     /// The SMTP settings probes use.
     pub fn smtp_config(&self) -> &SmtpConfig {
         &self.inner.config.smtp
-    }
-}
-
-/// The facts of one endpoint from an SMTP session with it (a probe's or a delivery's), judged
-/// for the domain whose MX `host` it is: the DANE match against `tlsa` with the reference
-/// identifiers `names` (the TLSA base domain, then the domain), the certificate described.
-pub fn endpoint_outcome(
-    web: &WebPki,
-    session: Result<smtp::ProbeSession, smtp::SmtpError>,
-    tlsa: &TlsaFacts,
-    names: &[&str],
-    host: &str,
-) -> EndpointOutcome {
-    judge_endpoint(web, raw_endpoint(session), tlsa, names, host)
-}
-
-/// What a session showed, independent of the domain that led to it.
-fn raw_endpoint(session: Result<smtp::ProbeSession, smtp::SmtpError>) -> RawEndpoint {
-    match session {
-        Err(e) if e.is_temporary() => RawEndpoint::Failed(Failure::Temporary(e.to_string())),
-        Err(e) => RawEndpoint::Failed(Failure::Permanent(e.to_string())),
-        Ok(s) => RawEndpoint::Session {
-            starttls_offered: s.starttls_offered,
-            ehlo_refused: s.ehlo_refused,
-            tls: s.tls.map(|t| RawTls {
-                version: t.version,
-                cipher_openssl: t.cipher_openssl,
-                cipher_iana: t.cipher_iana,
-                bits: t.bits,
-                chain: t.peer_chain.into_iter().map(CertificateDer::from).collect(),
-            }),
-            tls_failure: s.tls_failure.map(|f| match f {
-                TlsFailure::ProtocolVersion(d) => TlsFailureFacts::LegacyOnly(d),
-                TlsFailure::StarttlsRefused(d) => TlsFailureFacts::Refused(d),
-                TlsFailure::Certificate(d) | TlsFailure::Handshake(d) => {
-                    TlsFailureFacts::Handshake(d)
-                }
-                TlsFailure::Timeout => TlsFailureFacts::Timeout,
-                TlsFailure::Aborted(d) => TlsFailureFacts::Aborted(d),
-            }),
-        },
-    }
-}
-
-/// Turns a raw session into the facts of one endpoint for one domain: the DANE match depends
-/// on the domain (the next-hop name), the session itself does not.
-fn judge_endpoint(
-    web: &WebPki,
-    raw: RawEndpoint,
-    tlsa: &TlsaFacts,
-    names: &[&str],
-    host: &str,
-) -> EndpointOutcome {
-    match raw {
-        RawEndpoint::Failed(f) => EndpointOutcome::Failed(f),
-        RawEndpoint::Session {
-            starttls_offered,
-            ehlo_refused,
-            tls,
-            tls_failure,
-        } => EndpointOutcome::Session(SessionFacts {
-            starttls_offered,
-            ehlo_refused,
-            tls_failure,
-            tls: tls.map(|t| {
-                let now = UnixTime::now();
-                let dane = match tlsa {
-                    TlsaFacts::Secure(records) => {
-                        match crate::dane::match_chain(records, &t.chain, names, now) {
-                            crate::dane::DaneMatch::Matched { .. } => DaneOutcome::Matched,
-                            crate::dane::DaneMatch::Mismatch(why) => DaneOutcome::Mismatch(why),
-                            crate::dane::DaneMatch::NameMismatch(why) => {
-                                DaneOutcome::NameMismatch(why)
-                            }
-                            crate::dane::DaneMatch::NoUsableRecords => DaneOutcome::NoUsableRecords,
-                        }
-                    }
-                    _ => DaneOutcome::NotApplicable,
-                };
-                TlsFacts {
-                    certificate: crate::tls::certinfo::certificate_info(web, &t.chain, host, now),
-                    version: t.version,
-                    cipher_openssl: t.cipher_openssl,
-                    cipher_iana: t.cipher_iana,
-                    bits: t.bits,
-                    dane,
-                }
-            }),
-        }),
     }
 }
 
