@@ -12,12 +12,13 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 
 use super::ApiError;
+use super::rate::Windows;
 
 /// New probes a client may cause per minute.
 pub const PROBES_PER_MINUTE: u32 = 120;
@@ -28,7 +29,8 @@ pub const STREAMS_TOTAL: usize = 512;
 /// An idle event stream sends a comment line this often, so that proxies keep it open and a
 /// client that went away is noticed at the next write (WHATWG HTML §9.2.7 suggests about 15 s).
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
-/// At most this many clients are tracked; the least recently seen are forgotten first.
+/// At most this many clients are tracked; windows that have ended are forgotten first, and
+/// beyond that a newcomer is not counted ([`Windows::take`]).
 const CLIENTS: usize = 10_000;
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -78,10 +80,10 @@ pub struct Limits {
     heartbeat: Duration,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
-    /// Per client: when its current minute began and how many probes it caused in it.
-    probes: HashMap<Client, (Instant, u32)>,
+    /// Per client: the probes it caused in its current minute.
+    probes: Windows<Client>,
     streams: HashMap<Client, usize>,
     streams_total: usize,
     streams_opened: u64,
@@ -98,7 +100,12 @@ impl Limits {
     /// per client and `streams_total` in all.
     pub fn new(probes_per_minute: u32, streams_per_client: usize, streams_total: usize) -> Self {
         Self {
-            inner: Arc::new(Mutex::new(State::default())),
+            inner: Arc::new(Mutex::new(State {
+                probes: Windows::new(MINUTE, CLIENTS),
+                streams: HashMap::new(),
+                streams_total: 0,
+                streams_opened: 0,
+            })),
             probes_per_minute,
             streams_per_client,
             streams_total,
@@ -123,27 +130,16 @@ impl Limits {
 
     /// Counts one new probe for `client`, unless its budget for this minute is spent.
     pub fn take_probe(&self, client: Client) -> bool {
-        let mut s = self.lock();
-        if s.probes.len() >= CLIENTS && !s.probes.contains_key(&client) {
-            s.probes.retain(|_, (since, _)| since.elapsed() < MINUTE);
-        }
-        let (since, used) = s.probes.entry(client).or_insert((Instant::now(), 0));
-        if since.elapsed() >= MINUTE {
-            (*since, *used) = (Instant::now(), 0);
-        }
-        if *used >= self.probes_per_minute {
-            return false;
-        }
-        *used += 1;
-        true
+        self.lock()
+            .probes
+            .take(client, self.probes_per_minute)
+            .is_ok()
     }
 
     /// The error for a client whose probe budget is spent: 429 with the time until its minute
     /// ends.
     pub fn probes_refused(&self, client: Client) -> ApiError {
-        let since = self.lock().probes.get(&client).map(|(since, _)| *since);
-        let wait = since.map_or(MINUTE, |s| MINUTE.saturating_sub(s.elapsed()));
-        let retry_after = wait.as_secs().max(1);
+        let retry_after = self.lock().probes.retry_after(&client);
         ApiError::TooManyRequests {
             message: format!(
                 "too many new recipient domains: at most {} new probes per minute, try again in {retry_after} s",
