@@ -1,4 +1,4 @@
-//! Requests per minute, per client and per session, on every route but health and readiness.
+//! Requests per minute, per client and per session, on every route but the health check.
 //!
 //! Each client (its address, an IPv6 peer by its /64: [`Client`]) and each session cookie has
 //! a budget of requests per fixed one-minute window; a request over either budget is answered
@@ -169,11 +169,11 @@ impl RequestRates {
     }
 }
 
-/// Whether a request to `path` counts: the API and `/metrics`, but not health and readiness
-/// (load balancers and monitoring ask them often, from one address) nor the page's own files.
+/// Whether a request to `path` counts: the API and `/metrics`, but not the health check (load
+/// balancers ask it often; it touches nothing) nor the page's own files. Readiness counts: it
+/// commits a database write, which no anonymous client may cause without bound.
 fn counted(path: &str) -> bool {
-    (path.starts_with("/api/") && path != paths::HEALTH && path != paths::READY)
-        || path == "/metrics"
+    (path.starts_with("/api/") && path != paths::HEALTH) || path == "/metrics"
 }
 
 /// The middleware: counts the request and answers 429 when a budget is spent.
@@ -254,7 +254,7 @@ mod tests {
     #[test]
     fn health_and_the_page_are_not_counted() {
         assert!(!counted(paths::HEALTH));
-        assert!(!counted(paths::READY));
+        assert!(counted(paths::READY), "it writes to the database");
         assert!(!counted("/"));
         assert!(!counted("/sendguard-frontend-1234_bg.wasm"));
         assert!(counted(paths::SESSION));
