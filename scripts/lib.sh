@@ -74,7 +74,7 @@ ensure_chromium() {
 # signing tools, dig, Postfix (with posttls-finger), openssl, and swaks (the SMTP client that
 # interop_enforce sends to the inbound guard with). Postfix is preseeded as
 # "No configuration" so that nothing asks and no system mail server is set up or started.
-INTEROP_PACKAGES=(nsd unbound ldnsutils bind9-dnsutils postfix dns-root-data openssl swaks)
+INTEROP_PACKAGES=(nsd unbound ldnsutils bind9-dnsutils postfix dns-root-data openssl swaks postgresql)
 ensure_interop_packages() {
   local missing=() p
   for p in "${INTEROP_PACKAGES[@]}"; do
@@ -86,6 +86,39 @@ ensure_interop_packages() {
     as_root apt-get update
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
   fi
+}
+
+# PostgreSQL for the store's tests on PostgreSQL and the cluster test (issue 16): a private server
+# initialised in a temporary directory, listening on a free loopback port and its own socket
+# directory, with trust authentication (nothing else can reach it). initdb refuses to run as root,
+# so as root it runs as Debian's `postgres` user. fsync is off: the tests kill Sendguard, never
+# PostgreSQL, and each test creates a database of its own (a copy of template1). Sets
+# SENDGUARD_TEST_POSTGRES to a URL the tests may create databases with; stop_postgres ends it.
+PG_DIR=""
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
+pg_as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+start_postgres() {
+  local bin port
+  bin="$(pg_bin)"
+  [ -x "$bin/initdb" ] || die "PostgreSQL's initdb is missing (Debian package postgresql)"
+  PG_DIR="$(mktemp -d /tmp/sendguard-pg.XXXXXX)"
+  [ "$(id -u)" = 0 ] && chown postgres "$PG_DIR"
+  pg_as_owner "$bin/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 >"$PG_DIR/initdb.log" 2>&1 \
+    || { cat "$PG_DIR/initdb.log"; die "initdb failed"; }
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  pg_as_owner "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $PG_DIR -c fsync=off -c max_connections=400" start >/dev/null \
+    || { cat "$PG_DIR/server.log"; die "PostgreSQL did not start"; }
+  SENDGUARD_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres"
+}
+stop_postgres() {
+  [ -n "$PG_DIR" ] || return 0
+  pg_as_owner "$(pg_bin)/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+  rm -rf "$PG_DIR"
+  PG_DIR=""
+  SENDGUARD_TEST_POSTGRES=""
 }
 
 ensure_build_tools() {

@@ -7,7 +7,7 @@ start=$(date +%s)
 # Every runner's output is copied to a log so that the closing line can add up its counts.
 LOG="$(mktemp)"
 APT_LOG="$(mktemp)"
-trap 'rm -f "$LOG" "$APT_LOG"' EXIT
+trap 'rm -f "$LOG" "$APT_LOG"; stop_postgres' EXIT
 # Debian's packages (Chromium, the interop peers) download and unpack while cargo compiles the
 # build tools: network and disk against CPU, so on a fresh machine this saves their minutes.
 # npm comes first: on a machine without it, it is installed with apt too.
@@ -30,6 +30,17 @@ cargo clippy -p sendguard-frontend --all-targets --target wasm32-unknown-unknown
 
 step "Rust tests"
 cargo test --workspace --locked 2>&1 | tee -a "$LOG"
+
+# The same store tests, and every test that runs on the simulated internet's store helpers
+# (tests/common: test_store, sim_env), against PostgreSQL; then the cluster test (several
+# `sendguard serve` on one PostgreSQL), which needs it.
+step "Store tests on PostgreSQL, and the cluster test"
+start_postgres
+SENDGUARD_TEST_POSTGRES="$SENDGUARD_TEST_POSTGRES" cargo test -p sendguard --locked \
+  --test store_typed --test store_retention --test history_sim --test queue_api \
+  --test recipients_api --test http_admin --test tlsrpt --test delivery_sim --test mta_sts_sim \
+  --test probe_sim 2>&1 | tee -a "$LOG"
+stop_postgres
 
 # Built as the current user; only the test binary runs as root (ports 25 and 53, Postfix).
 interop_test() {

@@ -44,6 +44,7 @@ async fn env_of(list: Vec<sendguard_sim::world::Scenario>, schedule: RetrySchedu
         prober,
         store,
         verdicts,
+        ..
     } = common::sim_env(list, dir.path()).await;
     let mut smtp = prober.smtp_config().clone();
     smtp.session_timeout = Duration::from_secs(120);

@@ -21,7 +21,8 @@ struct Env {
     prober: Prober,
     store: Store,
     verdicts: Verdicts,
-    dir: tempfile::TempDir,
+    location: sendguard::store::Location,
+    _dir: tempfile::TempDir,
 }
 
 fn scenario(domain: &'static str, kind: HostKind) -> Scenario {
@@ -41,6 +42,7 @@ async fn env(list: Vec<Scenario>) -> Env {
         world,
         prober,
         store,
+        location,
         verdicts,
     } = common::sim_env(list, dir.path()).await;
     Env {
@@ -48,7 +50,8 @@ async fn env(list: Vec<Scenario>) -> Env {
         prober,
         store,
         verdicts,
-        dir,
+        location,
+        _dir: dir,
     }
 }
 
@@ -262,9 +265,7 @@ async fn holds_survive_a_restart_and_concurrent_probes_raise_one_hold() {
         .set_behaviour(PeerBehaviour::NoStarttls);
     e.prober.clear_caches();
     // Many probes at once, through two independent pools (as two processes would).
-    let second = Store::open(&e.dir.path().join("sendguard.db"))
-        .await
-        .unwrap();
+    let second = common::open_location(&e.location).await;
     let other = Verdicts::new(
         e.prober.clone(),
         second.clone(),
@@ -298,9 +299,7 @@ async fn holds_survive_a_restart_and_concurrent_probes_raise_one_hold() {
     // Restart: close everything, reopen the file.
     second.close().await;
     e.store.close().await;
-    let reopened = Store::open(&e.dir.path().join("sendguard.db"))
-        .await
-        .unwrap();
+    let reopened = common::open_location(&e.location).await;
     assert_eq!(reopened.integrity_check().await.unwrap(), "ok");
     let v = reopened.verdict("c.test").await.unwrap().unwrap();
     assert!(v.blocked && v.mx[0].on_hold, "{v:#?}");

@@ -44,7 +44,7 @@ struct Setup {
 
 async fn setup(token: Option<&str>, webhook: Option<&str>) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("db.sqlite")).await.unwrap();
+    let store = common::test_store(dir.path()).await;
     let prober = Prober::new(ProbeConfig::new(DnsConfig {
         resolver: Some("127.0.0.1:9".parse().unwrap()),
         trust_anchor: None,

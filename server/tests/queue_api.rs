@@ -195,7 +195,7 @@ async fn refused_messages_get_a_short_json_error_and_queue_nothing() {
 #[tokio::test]
 async fn a_worker_claims_by_domain_and_records_attempts() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("q.db")).await.unwrap();
+    let store = common::test_store(dir.path()).await;
     let account = sendguard::user::account::AccountConfig::default();
     let submit = sendguard::delivery::submit::submit;
     let first = submit(&store, &account, "default", &request())

@@ -46,7 +46,7 @@ async fn pending_verdicts_arrive_on_the_event_stream() {
     let dir = tempfile::tempdir().unwrap();
     let world = SimWorld::start(dir.path()).await.unwrap();
     let prober = Prober::new(common::sim_probe_config(&world)).unwrap();
-    let store = Store::open(&dir.path().join("sendguard.db")).await.unwrap();
+    let store = common::test_store(dir.path()).await;
     let verdicts = Verdicts::new(prober, store, Alerts::default(), Duration::from_secs(3600));
     let router = common::signed_in_app(AppState::new(verdicts)).await;
 

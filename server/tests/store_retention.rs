@@ -40,7 +40,7 @@ async fn count(store: &Store, sql: &'static str) -> i64 {
 #[tokio::test]
 async fn old_observations_are_pruned_but_floors_holds_and_last_sightings_stay() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("sendguard.db")).await.unwrap();
+    let store = common::test_store(dir.path()).await;
     // a.test: TLS twice, then plain (a hold: TLS before, plain after), plain again, and TLS lately.
     for (days_ago, tls) in [
         (500, true),

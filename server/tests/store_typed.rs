@@ -19,7 +19,7 @@ async fn every_scenario_reads_back_as_it_was_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let world = SimWorld::start(dir.path()).await.expect("sim starts");
     let prober = Prober::new(common::sim_probe_config(&world)).unwrap();
-    let store = Store::open(&dir.path().join("sendguard.db")).await.unwrap();
+    let store = common::test_store(dir.path()).await;
     for d in world.domains() {
         let facts = prober.probe(&d.domain, true).await.unwrap();
         let recorded = verdicts::record(&store, &facts, ObservationSource::Probe)
@@ -38,7 +38,9 @@ async fn every_scenario_reads_back_as_it_was_recorded() {
 /// written the way the server then wrote them.
 async fn database_at(path: &std::path::Path, last: &str, rows: &[&str]) {
     let migrations = tempfile::tempdir().unwrap();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join("sqlite");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -211,9 +213,9 @@ async fn a_database_from_before_the_typed_judgements_stays_readable() {
 #[tokio::test]
 async fn another_process_releasing_a_hold_reaches_the_memory_of_a_running_service() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sendguard.db");
-    let ours = Store::open(&path).await.unwrap();
-    let theirs = Store::open(&path).await.unwrap(); // as `sendguard holds release` would
+    let location = common::test_database(dir.path()).await;
+    let ours = common::open_location(&location).await;
+    let theirs = common::open_location(&location).await; // as `sendguard holds release` would
     let facts = |at, tls| {
         common::insecure_domain(
             "mem.test",

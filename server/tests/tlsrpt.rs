@@ -47,6 +47,7 @@ async fn env_of(list: Vec<Scenario>) -> Env {
         prober,
         store,
         verdicts,
+        ..
     } = common::sim_env(list, dir.path()).await;
     let mut smtp = prober.smtp_config().clone();
     smtp.session_timeout = Duration::from_secs(120);
@@ -377,7 +378,7 @@ async fn failure_details_are_capped_per_domain_and_day_while_every_failure_is_co
     use sendguard::store::tlsrpt::MAX_FAILURE_ROWS;
     use sendguard::tlsrpt::{ReportPolicy, SessionRecord, SessionResult};
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("sendguard.db")).await.unwrap();
+    let store = common::test_store(dir.path()).await;
     let sessions = MAX_FAILURE_ROWS + 50;
     for i in 0..sessions {
         // A hostile domain with ever new addresses: each failure a detail of its own.

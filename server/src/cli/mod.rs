@@ -197,18 +197,34 @@ impl HoldsDecisionArgs {
 /// Where the store lives.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StoreOptions {
-    /// The SQLite database (default: `$XDG_DATA_HOME/sendguard/sendguard.db`, else
-    /// `~/.local/share/sendguard/sendguard.db`, else `./.sendguard/sendguard.db`).
-    #[arg(long, env = "SENDGUARD_DATABASE", value_name = "PATH")]
-    pub database: Option<PathBuf>,
+    /// The SQLite database file (default: `$XDG_DATA_HOME/sendguard/sendguard.db`, else
+    /// `~/.local/share/sendguard/sendguard.db`, else `./.sendguard/sendguard.db`), or a
+    /// PostgreSQL server as `postgres://user:password@host:port/database` (several instances
+    /// may share one; see the README).
+    #[arg(
+        long,
+        env = "SENDGUARD_DATABASE",
+        hide_env_values = true,
+        value_name = "PATH|URL"
+    )]
+    pub database: Option<String>,
+    /// Connections each instance keeps to PostgreSQL (SQLite uses a fixed few).
+    #[arg(long, env = "SENDGUARD_DATABASE_POOL", value_name = "N", default_value_t = crate::store::PG_CONNECTIONS)]
+    pub database_pool: u32,
 }
 
 impl StoreOptions {
-    /// The database path, the default when none was given.
-    pub fn path(&self) -> PathBuf {
-        self.database
-            .clone()
-            .unwrap_or_else(crate::store::default_path)
+    /// Where the database is, the default file when none was given.
+    pub fn location(&self) -> crate::store::Location {
+        match &self.database {
+            Some(text) => crate::store::Location::parse(text),
+            None => crate::store::Location::File(crate::store::default_path()),
+        }
+    }
+
+    /// Opens the store (see [`Store::connect`]).
+    pub async fn open(&self) -> Result<crate::store::Store, crate::store::StoreError> {
+        crate::store::Store::connect(&self.location(), self.database_pool).await
     }
 }
 

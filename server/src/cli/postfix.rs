@@ -14,7 +14,7 @@ use crate::postfix::follow::{self, LogSource};
 use crate::postfix::inbound_seen::Recorder;
 use crate::postfix::{inbound, tls_policy};
 use crate::probe::Prober;
-use crate::store::Store;
+
 use crate::user::account::AccountConfig;
 use crate::verdicts::Verdicts;
 use crate::verdicts::alerts::Alerts;
@@ -119,7 +119,7 @@ pub async fn postfix(args: PostfixArgs) -> anyhow::Result<ExitCode> {
         .start(&config.dns, SelfTestNames::default(), &alerts)
         .await?;
     let prober = Prober::new(config)?;
-    let store = Store::open(&args.store.path()).await?;
+    let store = args.store.open().await?;
     let verdicts = Verdicts::new(prober, store.clone(), alerts, Duration::from_secs(3600))
         .with_resolver_check(check);
     args.services.spawn(&verdicts, &account).await?;

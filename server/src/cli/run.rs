@@ -59,15 +59,14 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
 fn https_files(
     options: &ServerOptions,
     listen: std::net::SocketAddr,
-    database: &std::path::Path,
+    dir: &std::path::Path,
 ) -> anyhow::Result<Option<http::https::TlsFiles>> {
-    let dir = database.parent().unwrap_or(std::path::Path::new("."));
     Ok(options.https.files(listen, dir, &options.public_hosts)?)
 }
 
-async fn open_store(path: &std::path::Path) -> anyhow::Result<Store> {
-    let store = Store::open(path).await?;
-    tracing::info!("remembering in {}", path.display());
+async fn open_store(options: &crate::cli::StoreOptions) -> anyhow::Result<Store> {
+    let store = options.open().await?;
+    tracing::info!("remembering in {}", options.location().describe());
     Ok(store)
 }
 
@@ -151,7 +150,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     args.reprobe.apply(&mut config);
     let dns = config.dns.clone();
     let prober = Prober::new(config)?;
-    let store = open_store(&args.store.path()).await?;
+    let store = open_store(&args.store).await?;
     let token = args.server.admin_token.clone().filter(|t| !t.is_empty());
     if token.is_none() {
         tracing::info!("no admin token configured: the admin API is disabled");
@@ -168,7 +167,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .clone();
     let reloader = crate::cli::config::reload::spawn(state.clone(), alerts);
     let pruning = store::spawn_pruning(store.clone(), args.server.keep_observations());
-    let https = https_files(&args.server, args.listen, &args.store.path())?;
+    let https = https_files(&args.server, args.listen, &args.store.location().dir())?;
     let grace = args.server.stop.shutdown_grace();
     let result = serve_until_stopped(args.listen, state, https, worker, grace).await;
     reloader.abort();
@@ -210,7 +209,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .database
         .clone()
         .unwrap_or_else(|| dir.path().join("sendguard.db"));
-    let store = open_store(&db).await?;
+    let store = Store::open(&db).await?;
+    tracing::info!("remembering in {}", db.display());
     println!("Simulated internet on loopback; recipient domains to try:");
     for d in world.domains() {
         println!("  user@{:<22} {}", d.domain, d.description);
@@ -286,7 +286,7 @@ async fn probe(args: ProbeArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(3));
     }
     let prober = Prober::new(config)?;
-    let store = open_store(&args.store.path()).await?;
+    let store = open_store(&args.store).await?;
     let verdicts = Verdicts::new(prober, store.clone(), alerts, Duration::ZERO);
     let progress = Progress::on_stderr(args.targets.len());
     let results = futures::future::join_all(args.targets.iter().map(|t| async {
@@ -311,16 +311,18 @@ async fn probe(args: ProbeArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn holds(command: HoldsCommand) -> anyhow::Result<ExitCode> {
-    let path = match &command {
-        HoldsCommand::List(a) => a.store.path(),
-        HoldsCommand::Show(a) => a.store.path(),
-        HoldsCommand::Release(a) | HoldsCommand::Keep(a) => a.store.path(),
+    let options = match &command {
+        HoldsCommand::List(a) => &a.store,
+        HoldsCommand::Show(a) => &a.store,
+        HoldsCommand::Release(a) | HoldsCommand::Keep(a) => &a.store,
     };
-    if !path.exists() {
+    if let crate::store::Location::File(path) = options.location()
+        && !path.exists()
+    {
         eprintln!("sendguard holds: no database at {}", path.display());
         return Ok(ExitCode::from(2));
     }
-    let store = Store::open(&path).await?;
+    let store = options.open().await?;
     let code = match command {
         HoldsCommand::List(a) => holds_list(&store, &a).await?,
         HoldsCommand::Show(a) => holds_show(&store, &a).await?,

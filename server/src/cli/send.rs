@@ -24,7 +24,7 @@ use crate::cli::SendArgs;
 use crate::delivery::submit::{self, MAX_BODY_BYTES};
 use crate::delivery::worker;
 use crate::probe::Prober;
-use crate::store::Store;
+
 use crate::user::account::{AccountConfig, DEFAULT_USER};
 use crate::verdicts::Verdicts;
 use crate::verdicts::alerts::Alerts;
@@ -34,7 +34,7 @@ const EX_TEMPFAIL: u8 = 75;
 
 /// Runs `sendguard send`.
 pub async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&args.store.path()).await?;
+    let store = args.store.open().await?;
     let (account, owner) = match &args.user {
         Some(login) => {
             let login = crate::user::users::login_name(login)?;

@@ -150,7 +150,10 @@ fn holds_subcommands_parse() {
     };
     assert_eq!(args.host, "mx.example");
     assert_eq!(args.actor(), "ops");
-    assert_eq!(args.store.path(), PathBuf::from("/tmp/x.db"));
+    assert_eq!(
+        args.store.location(),
+        crate::store::Location::File(PathBuf::from("/tmp/x.db"))
+    );
     let cli = Cli::try_parse_from(["sendguard", "holds", "list", "--json"]).unwrap();
     assert!(matches!(cli.command, Command::Holds(HoldsCommand::List(a)) if a.json));
     let cli = Cli::try_parse_from([

@@ -133,7 +133,7 @@ pub async fn tlsrpt(command: TlsRptCommand) -> anyhow::Result<ExitCode> {
     args.tlsrpt.enabled = true;
     let config = args.tlsrpt.config()?.expect("enabled");
     let prober = Prober::new(args.probe.probe_config())?;
-    let store = Store::open(&args.store.path()).await?;
+    let store = args.store.open().await?;
     let https = HttpsClient::new(prober, &[])?;
     let pass = Reporter::new(store.clone(), config, https, None)
         .run_once(now_unix())

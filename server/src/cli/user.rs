@@ -120,7 +120,7 @@ impl UserCommand {
 
 /// Runs `sendguard user ...`.
 pub async fn user(command: UserCommand) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&command.store().path()).await?;
+    let store = command.store().open().await?;
     let result = run(&store, command).await;
     store.close().await;
     match result {

@@ -6,7 +6,7 @@
 
 use sendguard_common::Draft;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::{Store, StoreError};
 
@@ -16,7 +16,7 @@ const COLUMNS: &str = "sender, to_list, cc_list, bcc_list, subject, body, saved_
 impl Store {
     /// The draft `user` saved last, `None` when there is none.
     pub async fn draft(&self, user: &str) -> Result<Option<Draft>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM drafts WHERE user_id = ?");
+        let sql = format!("SELECT {COLUMNS} FROM drafts WHERE user_id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user)
             .fetch_optional(self.pool())
@@ -28,7 +28,7 @@ impl Store {
     /// of saving (`saved_at` in `draft` is ignored). Returns the draft as stored.
     pub async fn put_draft(&self, user: &str, draft: &Draft) -> Result<Draft, StoreError> {
         let sql = format!(
-            "INSERT INTO drafts (user_id, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            "INSERT INTO drafts (user_id, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (user_id) DO UPDATE SET
                  sender = excluded.sender, to_list = excluded.to_list,
                  cc_list = excluded.cc_list, bcc_list = excluded.bcc_list,
@@ -51,7 +51,7 @@ impl Store {
 
     /// Removes the draft of `user`; returns whether there was one.
     pub async fn delete_draft(&self, user: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM drafts WHERE user_id = ?")
+        let done = sqlx::query("DELETE FROM drafts WHERE user_id = $1")
             .bind(user)
             .execute(self.pool())
             .await?;
@@ -64,12 +64,12 @@ fn list_text(entries: &[String]) -> String {
     serde_json::to_string(entries).unwrap_or_else(|_| "[]".into())
 }
 
-fn list_of(row: &SqliteRow, column: &str) -> Result<Vec<String>, StoreError> {
+fn list_of(row: &AnyRow, column: &str) -> Result<Vec<String>, StoreError> {
     let text: String = row.try_get(column)?;
     serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("draft {column}: {e}")))
 }
 
-fn draft_of(row: &SqliteRow) -> Result<Draft, StoreError> {
+fn draft_of(row: &AnyRow) -> Result<Draft, StoreError> {
     Ok(Draft {
         from: row.try_get("sender")?,
         to: list_of(row, "to_list")?,

@@ -6,9 +6,9 @@ use sendguard_common::{
     DaneStatus, DnssecStatus, DomainVerdict, HoldStatus, HoldView, ObservationSource,
     ObservationView, SecurityClass, ServerHistory,
 };
+use sqlx::AnyConnection;
 use sqlx::Row;
-use sqlx::SqliteConnection;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::write::{audit, bump_generation, host_record, host_records};
 use super::{MAX_OBSERVATIONS, OPEN, Store, StoreError, judgements};
@@ -61,7 +61,7 @@ impl Store {
     /// its hosts. Read in one transaction, so the judgement and the history belong together: a
     /// probe committing in between cannot pair the old facts with its new hold.
     pub async fn verdict(&self, domain: &str) -> Result<Option<DomainVerdict>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_read().await?;
         let Some(j) = judgements::latest(&mut tx, domain).await? else {
             return Ok(None);
         };
@@ -73,13 +73,13 @@ impl Store {
     /// What is remembered of `domain` for a decision without probing (the Postfix policy
     /// table): its latest judgement, its hosts' history and its floor, read in one transaction.
     pub async fn remembered(&self, domain: &str) -> Result<Option<Remembered>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_read().await?;
         let Some(judgement) = judgements::latest(&mut tx, domain).await? else {
             return Ok(None);
         };
         let history = host_records(&mut tx, &judgement).await?;
         let floor: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT floor_level FROM domains WHERE domain = ?")
+            sqlx::query_scalar("SELECT floor_level FROM domains WHERE domain = $1")
                 .bind(domain)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -94,7 +94,7 @@ impl Store {
     /// The verdicts of those of `domains` that are known, read in one transaction (the latest
     /// probes in one query); in no particular order.
     pub async fn verdicts(&self, domains: &[String]) -> Result<Vec<DomainVerdict>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_read().await?;
         let judgements = judgements::latest_of_each(&mut tx, domains).await?;
         let mut verdicts = Vec::with_capacity(judgements.len());
         for j in &judgements {
@@ -118,7 +118,7 @@ impl Store {
     /// Shows that the database takes a write now (for `/api/ready`): a write transaction that
     /// rewrites the generation with its own value, committed, so readers see no change.
     pub async fn check_writable(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_immediate().await?;
         sqlx::query("UPDATE generation SET value = value WHERE id = 1")
             .execute(&mut *tx)
             .await?;
@@ -142,7 +142,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<ObservationView>, StoreError> {
         let rows =
-            sqlx::query("SELECT * FROM observations WHERE host = ? ORDER BY id DESC LIMIT ?")
+            sqlx::query("SELECT * FROM observations WHERE host = $1 ORDER BY id DESC LIMIT $2")
                 .bind(host)
                 .bind(i64::from(limit.min(MAX_OBSERVATIONS)))
                 .fetch_all(&self.pool)
@@ -152,7 +152,7 @@ impl Store {
 
     /// Holds, newest first: the open ones (held or kept), or with `all` every one ever raised.
     pub async fn holds(&self, all: bool) -> Result<Vec<HoldView>, StoreError> {
-        let filter = if all { "1" } else { OPEN };
+        let filter = if all { "TRUE" } else { OPEN };
         let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT id FROM holds WHERE {filter} ORDER BY id DESC"
         )))
@@ -164,7 +164,7 @@ impl Store {
     /// Every hold of one server, newest first.
     pub async fn holds_of(&self, host: &str) -> Result<Vec<HoldView>, StoreError> {
         let ids: Vec<i64> =
-            sqlx::query_scalar("SELECT id FROM holds WHERE host = ? ORDER BY id DESC")
+            sqlx::query_scalar("SELECT id FROM holds WHERE host = $1 ORDER BY id DESC")
                 .bind(host)
                 .fetch_all(&self.pool)
                 .await?;
@@ -183,10 +183,10 @@ impl Store {
     /// Keeps delivery to `host` stopped: its open holds become `kept` (still blocking).
     pub async fn keep(&self, host: &str, actor: &str) -> Result<Vec<HoldView>, StoreError> {
         let now = crate::probe::now_unix();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let conn: &mut SqliteConnection = &mut tx;
+        let mut tx = self.begin_immediate().await?;
+        let conn: &mut AnyConnection = &mut tx;
         let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT id FROM holds WHERE host = ? AND {OPEN}"
+            "SELECT id FROM holds WHERE host = $1 AND {OPEN}"
         )))
         .bind(host)
         .fetch_all(&mut *conn)
@@ -195,8 +195,8 @@ impl Store {
             return Err(StoreError::NoOpenHold(host.to_string()));
         }
         sqlx::query(
-            "UPDATE holds SET status = 'kept', decided_by = ?, decided_at = ?
-             WHERE host = ? AND status = 'held'",
+            "UPDATE holds SET status = 'kept', decided_by = $1, decided_at = $2
+             WHERE host = $3 AND status = 'held'",
         )
         .bind(actor)
         .bind(now)
@@ -221,7 +221,7 @@ impl Store {
     }
 
     async fn hold_by_id(&self, id: i64) -> Result<Option<HoldView>, StoreError> {
-        let Some(r) = sqlx::query("SELECT * FROM holds WHERE id = ?")
+        let Some(r) = sqlx::query("SELECT * FROM holds WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -229,7 +229,7 @@ impl Store {
             return Ok(None);
         };
         let observation = |oid: i64| async move {
-            let row = sqlx::query("SELECT * FROM observations WHERE id = ?")
+            let row = sqlx::query("SELECT * FROM observations WHERE id = $1")
                 .bind(oid)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -261,14 +261,14 @@ impl Store {
     }
 }
 
-fn observation_view(r: &SqliteRow) -> Result<ObservationView, StoreError> {
+fn observation_view(r: &AnyRow) -> Result<ObservationView, StoreError> {
     let text = |c: &str| r.try_get::<String, _>(c);
     Ok(ObservationView {
         at: r.try_get("at")?,
         domain: text("domain")?,
         host: text("host")?,
         ip: text("ip")?,
-        starttls: r.try_get("starttls")?,
+        starttls: super::flag(r, "starttls")?,
         tls_version: r.try_get("tls_version")?,
         cipher: r.try_get("cipher")?,
         cert_sha256: r.try_get("cert_sha256")?,

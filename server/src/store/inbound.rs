@@ -13,10 +13,10 @@ impl Store {
     /// Records the judged connection `j` (one host, one address). Does not raise the
     /// generation: no verdict changes.
     pub async fn record_inbound(&self, j: &DomainJudgement) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_immediate().await?;
         let count: usize = j.hosts.iter().map(|h| h.endpoints.len()).sum();
         let probe_id: i64 = sqlx::query_scalar(
-            "INSERT INTO probes (domain, at, source, observation_count) VALUES ('', ?, ?, ?)
+            "INSERT INTO probes (domain, at, source, observation_count) VALUES ('', $1, $2, $3)
              RETURNING id",
         )
         .bind(j.checked_at)

@@ -9,8 +9,8 @@ use std::net::IpAddr;
 use sendguard_common::{
     BlockCause, CertificateDetails, CertificateInfo, DaneStatus, DnssecStatus, ObservationSource,
 };
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use super::StoreError;
 use crate::policy::reason::endpoint_words;
@@ -81,7 +81,7 @@ fn mx_columns(mx: &MxJudgement) -> MxColumns {
 
 /// Writes the probe row of `j` and returns its id.
 pub(super) async fn insert_probe(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     j: &DomainJudgement,
     source: ObservationSource,
 ) -> Result<i64, StoreError> {
@@ -90,7 +90,7 @@ pub(super) async fn insert_probe(
     let id = sqlx::query_scalar(
         "INSERT INTO probes (domain, at, source, observation_count, mx_kind, mx_dnssec,
             mx_implicit, mx_failure, mx_detail)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(&j.domain)
     .bind(j.checked_at)
@@ -98,7 +98,7 @@ pub(super) async fn insert_probe(
     .bind(count as i64)
     .bind(kind)
     .bind(dnssec)
-    .bind(implicit)
+    .bind(implicit.map(i64::from))
     .bind(failure)
     .bind(detail)
     .fetch_one(&mut *conn)
@@ -109,7 +109,7 @@ pub(super) async fn insert_probe(
 
 /// Writes the hosts and observations of `j` under `probe_id`; the observation ids per host.
 pub(super) async fn insert_hosts(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     probe_id: i64,
     j: &DomainJudgement,
     source: ObservationSource,
@@ -118,7 +118,7 @@ pub(super) async fn insert_hosts(
     for (position, h) in j.hosts.iter().enumerate() {
         sqlx::query(
             "INSERT INTO probe_hosts (probe_id, position, host, preference, address_dnssec,
-                tlsa_demand) VALUES (?, ?, ?, ?, ?, ?)",
+                tlsa_demand) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(probe_id)
         .bind(position as i64)
@@ -138,7 +138,7 @@ pub(super) async fn insert_hosts(
 }
 
 async fn insert_observation(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     probe_id: i64,
     j: &DomainJudgement,
     h: &HostJudgement,
@@ -151,7 +151,7 @@ async fn insert_observation(
         "INSERT INTO observations (probe_id, at, domain, host, ip, starttls, tls_version, cipher,
             cert_sha256, spki_sha256, dane, dnssec, class, level, outcome, reason, source,
             cipher_iana, bits, cause, detail, webpki_valid, webpki_error)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
          RETURNING id",
     )
     .bind(probe_id)
@@ -159,7 +159,7 @@ async fn insert_observation(
     .bind(&j.domain)
     .bind(&h.host)
     .bind(e.ip.map(|ip| ip.to_string()).unwrap_or_default())
-    .bind(e.starttls)
+    .bind(e.starttls.map(i64::from))
     .bind(tls.map(|t| t.version.name()))
     .bind(tls.map(|t| t.cipher_openssl.as_str()))
     .bind(leaf.map(|c| c.sha256.as_str()))
@@ -175,7 +175,7 @@ async fn insert_observation(
     .bind(tls.map(|t| i64::from(t.bits)))
     .bind(e.cause.map(BlockCause::as_str))
     .bind(e.detail.as_deref())
-    .bind(tls.map(|t| t.certificate.webpki_valid))
+    .bind(tls.map(|t| i64::from(t.certificate.webpki_valid)))
     .bind(tls.and_then(|t| t.certificate.webpki_error.as_deref()))
     .fetch_one(&mut *conn)
     .await?;
@@ -188,14 +188,14 @@ async fn insert_observation(
 }
 
 async fn insert_certificate(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     observation: i64,
     position: usize,
     c: &CertificateDetails,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT OR IGNORE INTO certificates (sha256, subject, issuer, san, not_before, not_after,
-            spki_sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO certificates (sha256, subject, issuer, san, not_before, not_after,
+            spki_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
     )
     .bind(&c.sha256)
     .bind(&c.subject)
@@ -207,7 +207,7 @@ async fn insert_certificate(
     .execute(&mut *conn)
     .await?;
     sqlx::query(
-        "INSERT INTO observation_chain (observation_id, position, cert_sha256) VALUES (?, ?, ?)",
+        "INSERT INTO observation_chain (observation_id, position, cert_sha256) VALUES ($1, $2, $3)",
     )
     .bind(observation)
     .bind(position as i64)
@@ -219,10 +219,10 @@ async fn insert_certificate(
 
 /// The judgement of the latest probe of `domain`, if that probe was stored typed.
 pub(super) async fn latest(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     domain: &str,
 ) -> Result<Option<DomainJudgement>, StoreError> {
-    let Some(row) = sqlx::query("SELECT * FROM probes WHERE domain = ? ORDER BY id DESC LIMIT 1")
+    let Some(row) = sqlx::query("SELECT * FROM probes WHERE domain = $1 ORDER BY id DESC LIMIT 1")
         .bind(domain)
         .fetch_optional(&mut *conn)
         .await?
@@ -235,13 +235,16 @@ pub(super) async fn latest(
 /// The judgements of the latest probes of `domains` that were stored typed, the probes read in
 /// one query (an event stream's known verdicts).
 pub(super) async fn latest_of_each(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     domains: &[String],
 ) -> Result<Vec<DomainJudgement>, StoreError> {
     if domains.is_empty() {
         return Ok(Vec::new());
     }
-    let marks = vec!["?"; domains.len()].join(", ");
+    let marks = (1..=domains.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     // Only placeholders are put into the text; the domains are bound.
     let sql = format!(
         "SELECT * FROM probes WHERE id IN
@@ -261,8 +264,8 @@ pub(super) async fn latest_of_each(
 
 /// The judgement of a probe's row with its hosts; `None` for a probe written before 0003.
 async fn judgement_of(
-    conn: &mut SqliteConnection,
-    row: &SqliteRow,
+    conn: &mut AnyConnection,
+    row: &AnyRow,
 ) -> Result<Option<DomainJudgement>, StoreError> {
     let Some(kind) = row.try_get::<Option<String>, _>("mx_kind")? else {
         return Ok(None); // written before migration 0003: probed again when asked for
@@ -282,12 +285,13 @@ async fn judgement_of(
     }))
 }
 
-fn mx_of(row: &SqliteRow, kind: &str) -> Result<MxJudgement, StoreError> {
+fn mx_of(row: &AnyRow, kind: &str) -> Result<MxJudgement, StoreError> {
     Ok(match kind {
         "hosts" => MxJudgement::Hosts {
             dnssec: dnssec_of(&row.try_get::<String, _>("mx_dnssec")?)?,
             implicit: row
-                .try_get::<Option<bool>, _>("mx_implicit")?
+                .try_get::<Option<i64>, _>("mx_implicit")?
+                .map(|n| n != 0)
                 .unwrap_or(false),
         },
         "null_mx" => MxJudgement::NullMx,
@@ -314,15 +318,15 @@ fn dnssec_of(text: &str) -> Result<DnssecStatus, StoreError> {
 }
 
 async fn read_hosts(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     probe_id: i64,
 ) -> Result<Vec<HostJudgement>, StoreError> {
-    let rows = sqlx::query("SELECT * FROM probe_hosts WHERE probe_id = ? ORDER BY position")
+    let rows = sqlx::query("SELECT * FROM probe_hosts WHERE probe_id = $1 ORDER BY position")
         .bind(probe_id)
         .fetch_all(&mut *conn)
         .await?;
     let mut chains = read_chains(conn, probe_id).await?;
-    let observations = sqlx::query("SELECT * FROM observations WHERE probe_id = ? ORDER BY id")
+    let observations = sqlx::query("SELECT * FROM observations WHERE probe_id = $1 ORDER BY id")
         .bind(probe_id)
         .fetch_all(&mut *conn)
         .await?;
@@ -350,13 +354,13 @@ async fn read_hosts(
 }
 
 async fn read_chains(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     probe_id: i64,
 ) -> Result<BTreeMap<i64, Vec<CertificateDetails>>, StoreError> {
     let rows = sqlx::query(
         "SELECT oc.observation_id, c.* FROM observation_chain oc
          JOIN certificates c ON c.sha256 = oc.cert_sha256
-         WHERE oc.observation_id IN (SELECT id FROM observations WHERE probe_id = ?)
+         WHERE oc.observation_id IN (SELECT id FROM observations WHERE probe_id = $1)
          ORDER BY oc.observation_id, oc.position",
     )
     .bind(probe_id)
@@ -382,7 +386,7 @@ async fn read_chains(
 }
 
 fn endpoint_of(
-    r: &SqliteRow,
+    r: &AnyRow,
     chain: Vec<CertificateDetails>,
 ) -> Result<EndpointJudgement, StoreError> {
     let text = |c: &str| r.try_get::<Option<String>, _>(c);
@@ -405,7 +409,8 @@ fn endpoint_of(
             certificate: CertificateInfo {
                 chain,
                 webpki_valid: r
-                    .try_get::<Option<bool>, _>("webpki_valid")?
+                    .try_get::<Option<i64>, _>("webpki_valid")?
+                    .map(|n| n != 0)
                     .unwrap_or(false),
                 webpki_error: text("webpki_error")?,
             },
@@ -427,7 +432,7 @@ fn endpoint_of(
     };
     Ok(EndpointJudgement {
         ip,
-        starttls: r.try_get("starttls")?,
+        starttls: super::flag(r, "starttls")?,
         tls,
         level: r
             .try_get::<Option<i64>, _>("level")?

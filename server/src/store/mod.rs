@@ -38,10 +38,8 @@ use std::time::Duration;
 
 use sendguard_common::SecureSendingSettings;
 use serde::Serialize;
-use sqlx::Row;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 pub use holds::Remembered;
 pub use retention::{PRUNE_EVERY, Pruned, spawn_pruning};
@@ -56,6 +54,12 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Connections in the pool (SQLite has one writer at a time; readers run alongside in WAL).
 const MAX_CONNECTIONS: u32 = 4;
+/// Connections in the pool of each instance on PostgreSQL, unless `--database-pool` says.
+pub const PG_CONNECTIONS: u32 = 10;
+/// The advisory lock (`pg_advisory_xact_lock`) every write transaction on PostgreSQL takes
+/// first, as `BEGIN IMMEDIATE` takes SQLite's write lock: what is remembered is read and
+/// changed by one writer at a time across every instance. The number is "SNDG" in ASCII.
+const PG_WRITE_LOCK: i64 = 0x534E_4447;
 /// At most this many observations are returned by one listing.
 pub const MAX_OBSERVATIONS: u32 = 500;
 
@@ -137,11 +141,15 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         let busy = match &e {
             sqlx::Error::PoolTimedOut => true,
-            sqlx::Error::Database(db) => {
-                // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
-                let code = db.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);
-                matches!(code & 0xff, 5 | 6)
-            }
+            sqlx::Error::Database(db) => match db.code().as_deref() {
+                // PostgreSQL: lock_not_available (lock_timeout), serialization_failure,
+                // deadlock_detected, query_canceled (statement_timeout), too_many_connections.
+                Some("55P03" | "40001" | "40P01" | "57014" | "53300") => true,
+                // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+                Some(code) => matches!(code.parse::<i32>().map(|c| c & 0xff), Ok(5 | 6)),
+                None => false,
+            },
+            sqlx::Error::Io(_) => true,
             _ => false,
         };
         if busy {
@@ -165,6 +173,46 @@ pub struct AuditEntry {
     pub host: Option<String>,
     /// Details in words.
     pub detail: String,
+}
+
+/// A yes/no column (0 or 1; NULL: not known). Flags are integers in both dialects, as SQLite
+/// keeps booleans, so that one statement text serves both.
+fn flag(row: &sqlx::any::AnyRow, column: &str) -> Result<Option<bool>, StoreError> {
+    Ok(row.try_get::<Option<i64>, _>(column)?.map(|n| n != 0))
+}
+
+/// `url` with the password of its user info (`user:password@`) replaced by `***`.
+fn mask_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => match rest[..at].split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// `sqlite://` URL of `path` (made absolute, percent-encoded), opened read-write and created
+/// when missing.
+fn sqlite_url(path: &Path) -> Result<String, sqlx::Error> {
+    let absolute = std::path::absolute(path).map_err(sqlx::Error::Io)?;
+    let text = absolute
+        .to_str()
+        .ok_or_else(|| sqlx::Error::Configuration("the database path is not UTF-8".into()))?;
+    let mut url = String::from("sqlite://");
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            url.push(b as char);
+        } else {
+            url.push_str(&format!("%{b:02X}"));
+        }
+    }
+    url.push_str("?mode=rwc");
+    Ok(url)
 }
 
 /// Creates `path` readable and writable by its owner only when it does not exist; warns when
@@ -213,13 +261,74 @@ pub fn default_path() -> PathBuf {
     base.join("sendguard.db")
 }
 
+/// Which database engine a [`Store`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// One SQLite file (the embedded default).
+    Sqlite,
+    /// A PostgreSQL server, possibly shared by several instances.
+    Postgres,
+}
+
+/// Where the store lives: a SQLite file, or a PostgreSQL server's URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite database file.
+    File(PathBuf),
+    /// `postgres://` or `postgresql://` URL.
+    Postgres(String),
+}
+
+impl Location {
+    /// A PostgreSQL URL when `text` starts with `postgres://` or `postgresql://`, else a path.
+    pub fn parse(text: &str) -> Location {
+        let lower = text.get(..13).unwrap_or(text).to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            Location::Postgres(text.to_string())
+        } else {
+            Location::File(PathBuf::from(text))
+        }
+    }
+
+    /// For messages: the path, or the URL without its password.
+    pub fn describe(&self) -> String {
+        match self {
+            Location::File(path) => path.display().to_string(),
+            Location::Postgres(url) => mask_password(url),
+        }
+    }
+
+    /// The directory for files kept beside the database (the self-signed certificate): the
+    /// file's directory, or the default database's for PostgreSQL.
+    pub fn dir(&self) -> PathBuf {
+        let file = match self {
+            Location::File(path) => path.clone(),
+            Location::Postgres(_) => default_path(),
+        };
+        file.parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+}
+
 /// The database. Cheap to clone; clones share the connection pool.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
 }
 
 impl Store {
+    /// Opens the store at `location` (see [`Store::open`] and [`Store::open_postgres`]);
+    /// `pg_connections` sizes the pool on PostgreSQL.
+    pub async fn connect(location: &Location, pg_connections: u32) -> Result<Store, StoreError> {
+        match location {
+            Location::File(path) => Store::open(path).await,
+            Location::Postgres(url) => Store::open_postgres(url, pg_connections).await,
+        }
+    }
+
     /// Opens (creating when missing, with its directory) and migrates the database at `path`.
     ///
     /// A new database (and the directory it needs) is readable by its owner only (0600, 0700):
@@ -239,42 +348,126 @@ impl Store {
                 })?;
         }
         owner_only(path)?;
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
+        let open_error = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let url = sqlite_url(path).map_err(open_error)?;
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL with FULL: see the module's words on durability.
+                    conn.execute(sqlx::AssertSqlSafe(format!(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {}",
+                        BUSY_TIMEOUT.as_millis()
+                    )))
+                    .await?;
+                    Ok(())
+                })
+            })
+            .connect(&url)
             .await
-            .map_err(|source| StoreError::Open {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool })
+            .map_err(open_error)?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Store {
+            pool,
+            backend: Backend::Sqlite,
+        })
     }
 
-    /// Closes every connection (checkpointing the WAL).
+    /// Connects to PostgreSQL at `url` with at most `connections` connections and brings its
+    /// schema up to date (`server/migrations/postgres`; several instances may start at once:
+    /// sqlx takes an advisory lock around migrating). Each connection waits at most
+    /// [`BUSY_TIMEOUT`] for a lock and for a statement, as SQLite waits for its write lock.
+    pub async fn open_postgres(url: &str, connections: u32) -> Result<Store, StoreError> {
+        let location = Location::Postgres(url.to_string());
+        let open_error = |source| StoreError::Open {
+            path: PathBuf::from(location.describe()),
+            source,
+        };
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(connections.max(2))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    let ms = BUSY_TIMEOUT.as_millis();
+                    conn.execute(sqlx::AssertSqlSafe(format!(
+                        "SET lock_timeout = {ms}; SET statement_timeout = {}",
+                        ms * 3
+                    )))
+                    .await?;
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await
+            .map_err(open_error)?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Store {
+            pool,
+            backend: Backend::Postgres,
+        })
+    }
+
+    /// Which engine this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a transaction that holds the write lock from its first statement: SQLite's
+    /// `BEGIN IMMEDIATE`, or on PostgreSQL the cluster-wide advisory lock [`PG_WRITE_LOCK`]
+    /// (released by commit or rollback). Statements in it see everything committed before.
+    pub(crate) async fn begin_immediate(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        match self.backend {
+            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")
+                    .bind(PG_WRITE_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+        }
+    }
+
+    /// Starts a transaction whose reads all see one snapshot of the store: SQLite's deferred
+    /// transaction does; PostgreSQL's default (read committed) gives each statement its own,
+    /// so there it is `REPEATABLE READ`.
+    pub(crate) async fn begin_read(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        match self.backend {
+            Backend::Sqlite => Ok(self.pool.begin().await?),
+            Backend::Postgres => Ok(self
+                .pool
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await?),
+        }
+    }
+
+    /// Closes every connection (checkpointing SQLite's WAL).
     pub async fn close(&self) {
         self.pool.close().await;
     }
 
-    /// SQLite's own consistency check: `"ok"` when the file is sound.
+    /// The engine's own consistency check: `"ok"` when sound (SQLite's `integrity_check`;
+    /// PostgreSQL checks its pages itself, so there: whether it answers).
     pub async fn integrity_check(&self) -> Result<String, StoreError> {
-        let row = sqlx::query("PRAGMA integrity_check")
-            .fetch_one(&self.pool)
-            .await?;
+        let sql = match self.backend {
+            Backend::Sqlite => "PRAGMA integrity_check",
+            Backend::Postgres => "SELECT 'ok'",
+        };
+        let row = sqlx::query(sql).fetch_one(&self.pool).await?;
         Ok(row.try_get::<String, _>(0)?)
     }
 
     /// The settings of `user`, the defaults when none were saved.
     pub async fn settings(&self, user: &str) -> Result<SecureSendingSettings, StoreError> {
-        let row = sqlx::query("SELECT settings FROM user_settings WHERE user_id = ?")
+        let row = sqlx::query("SELECT settings FROM user_settings WHERE user_id = $1")
             .bind(user)
             .fetch_optional(&self.pool)
             .await?;
@@ -297,7 +490,7 @@ impl Store {
         let text = serde_json::to_string(settings)
             .map_err(|e| StoreError::Corrupt(format!("settings: {e}")))?;
         sqlx::query(
-            "INSERT INTO user_settings (user_id, settings, updated_at) VALUES (?, ?, ?)
+            "INSERT INTO user_settings (user_id, settings, updated_at) VALUES ($1, $2, $3)
              ON CONFLICT (user_id) DO UPDATE SET settings = excluded.settings,
                                                  updated_at = excluded.updated_at",
         )
@@ -312,7 +505,7 @@ impl Store {
     /// The latest administrator actions, newest first.
     pub async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query(
-            "SELECT at, actor, action, host, detail FROM audit_log ORDER BY id DESC LIMIT ?",
+            "SELECT at, actor, action, host, detail FROM audit_log ORDER BY id DESC LIMIT $1",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
@@ -331,7 +524,7 @@ impl Store {
     }
 
     /// The pool, for the records module and tests that inspect rows.
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 }

@@ -4,8 +4,8 @@
 //! badge, the Postfix policy table, a delivery's plan) is the one that was made.
 
 use futures::future::BoxFuture;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use super::{Store, StoreError};
 use crate::mta_sts::{CachedPolicy, Mode, MxPattern, Policy, PolicyCache};
@@ -34,7 +34,7 @@ fn mode(text: &str) -> Result<Mode, StoreError> {
 impl Store {
     /// The cached MTA-STS policy of `domain`, expired or not.
     pub async fn mta_sts_policy(&self, domain: &str) -> Result<Option<CachedPolicy>, StoreError> {
-        let Some(row) = sqlx::query("SELECT * FROM mta_sts_policies WHERE domain = ?")
+        let Some(row) = sqlx::query("SELECT * FROM mta_sts_policies WHERE domain = $1")
             .bind(domain)
             .fetch_optional(&self.pool)
             .await?
@@ -62,7 +62,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO mta_sts_policies (domain, policy_id, mode, mx, max_age, fetched_at,
-                expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (domain) DO UPDATE SET policy_id = excluded.policy_id,
                 mode = excluded.mode, mx = excluded.mx, max_age = excluded.max_age,
                 fetched_at = excluded.fetched_at, expires_at = excluded.expires_at",
@@ -100,7 +100,7 @@ impl PolicyCache for Store {
 
 /// Writes the MTA-STS part of a judgement into its probe row.
 pub(super) async fn write_probe_sts(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     probe_id: i64,
     sts: &StsState,
 ) -> Result<(), StoreError> {
@@ -109,15 +109,15 @@ pub(super) async fn write_probe_sts(
     }
     let p = sts.policy.as_ref();
     sqlx::query(
-        "UPDATE probes SET sts_mode = ?, sts_mx = ?, sts_id = ?, sts_expires = ?,
-            sts_problem = ?, sts_downgrade = ? WHERE id = ?",
+        "UPDATE probes SET sts_mode = $1, sts_mx = $2, sts_id = $3, sts_expires = $4,
+            sts_problem = $5, sts_downgrade = $6 WHERE id = $7",
     )
     .bind(p.map(|p| p.mode.as_str()))
     .bind(p.map(|p| joined(&p.mx)))
     .bind(p.map(|p| p.id.as_str()))
     .bind(p.map(|p| p.expires_at))
     .bind(sts.problem.as_deref())
-    .bind(sts.downgrade)
+    .bind(i64::from(sts.downgrade))
     .bind(probe_id)
     .execute(&mut *conn)
     .await?;
@@ -125,7 +125,7 @@ pub(super) async fn write_probe_sts(
 }
 
 /// The MTA-STS part of a judgement from its probe row.
-pub(super) fn read_probe_sts(row: &SqliteRow) -> Result<StsState, StoreError> {
+pub(super) fn read_probe_sts(row: &AnyRow) -> Result<StsState, StoreError> {
     let policy = match row.try_get::<Option<String>, _>("sts_mode")? {
         None => None,
         Some(m) => Some(StsApplied {
@@ -144,7 +144,8 @@ pub(super) fn read_probe_sts(row: &SqliteRow) -> Result<StsState, StoreError> {
         policy,
         problem: row.try_get("sts_problem")?,
         downgrade: row
-            .try_get::<Option<bool>, _>("sts_downgrade")?
+            .try_get::<Option<i64>, _>("sts_downgrade")?
+            .map(|n| n != 0)
             .unwrap_or(false),
     })
 }

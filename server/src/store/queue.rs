@@ -18,7 +18,7 @@ use std::net::IpAddr;
 
 use sendguard_common::{DaneStatus, RecipientKind, RecipientState};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::{Store, StoreError};
 use crate::tls::TlsVersion;
@@ -210,13 +210,13 @@ impl Store {
     /// transaction; when this returns the message is on disk (see the module's durability note).
     /// Returns it as stored.
     pub async fn enqueue(&self, message: &NewMessage) -> Result<QueuedMessage, StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_immediate().await?;
         let size = i64::try_from(message.raw.len())
             .map_err(|_| StoreError::Corrupt("message too large".into()))?;
         let id: i64 = sqlx::query(
             "INSERT INTO messages (owner, envelope_from, from_header, subject, message_id,
                                    created_at, size, raw)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(&message.owner)
         .bind(&message.envelope_from)
@@ -233,7 +233,7 @@ impl Store {
             sqlx::query(
                 "INSERT INTO message_recipients
                      (message, position, address, domain, kind, state, next_attempt_at)
-                 VALUES (?, ?, ?, ?, ?, 'queued', ?)",
+                 VALUES ($1, $2, $3, $4, $5, 'queued', $6)",
             )
             .bind(id)
             .bind(position as i64)
@@ -254,7 +254,7 @@ impl Store {
     pub async fn pending_recipients(&self, owner: &str) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT COUNT(*) FROM message_recipients r JOIN messages m ON m.id = r.message
-             WHERE m.owner = ? AND r.state IN ('queued', 'sending', 'deferred', 'held')",
+             WHERE m.owner = $1 AND r.state IN ('queued', 'sending', 'deferred', 'held')",
         )
         .bind(owner)
         .fetch_one(self.pool())
@@ -264,8 +264,8 @@ impl Store {
     /// The messages of `owner`, newest first, at most [`MAX_LISTED`], with their recipients.
     pub async fn messages(&self, owner: &str) -> Result<Vec<QueuedMessage>, StoreError> {
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE owner = ?
-             ORDER BY created_at DESC, id DESC LIMIT ?"
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE owner = $1
+             ORDER BY created_at DESC, id DESC LIMIT $2"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(owner)
@@ -283,7 +283,7 @@ impl Store {
 
     /// The message `id` without its recipients, whoever owns it (for the delivery worker).
     pub async fn message_row(&self, id: i64) -> Result<Option<QueuedMessage>, StoreError> {
-        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?");
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id)
             .fetch_optional(self.pool())
@@ -294,7 +294,7 @@ impl Store {
     /// The message `id` of `owner` with its recipients; `None` when there is none (or it is
     /// another user's).
     pub async fn message(&self, owner: &str, id: i64) -> Result<Option<QueuedMessage>, StoreError> {
-        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE owner = ? AND id = ?");
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE owner = $1 AND id = $2");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(owner)
             .bind(id)
@@ -308,7 +308,7 @@ impl Store {
 
     /// The built text of message `id`, for delivery.
     pub async fn message_raw(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
-        let row = sqlx::query("SELECT raw FROM messages WHERE id = ?")
+        let row = sqlx::query("SELECT raw FROM messages WHERE id = $1")
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
@@ -319,7 +319,7 @@ impl Store {
 
     async fn recipients_of(&self, message: i64) -> Result<Vec<QueuedRecipient>, StoreError> {
         let sql = format!(
-            "SELECT {RECIPIENT_COLUMNS} FROM message_recipients WHERE message = ?
+            "SELECT {RECIPIENT_COLUMNS} FROM message_recipients WHERE message = $1
              ORDER BY position"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -353,13 +353,13 @@ impl Store {
         now: i64,
         limit: u32,
     ) -> Result<Vec<DomainBatch>, StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_immediate().await?;
         let sql = format!(
             "UPDATE message_recipients SET state = 'sending'
              WHERE id IN (SELECT id FROM message_recipients
-                          WHERE state IN ('queued', 'deferred') AND next_attempt_at <= ?
-                            AND (? IS NULL OR message = ?)
-                          ORDER BY next_attempt_at, id LIMIT ?)
+                          WHERE state IN ('queued', 'deferred') AND next_attempt_at <= $1
+                            AND ($2 IS NULL OR message = $3)
+                          ORDER BY next_attempt_at, id LIMIT $4)
              RETURNING {RECIPIENT_COLUMNS}, position"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -412,10 +412,10 @@ impl Store {
             Attempt::Failed { reason } => (RecipientState::Failed, reason, None, None),
         };
         let done = sqlx::query(
-            "UPDATE message_recipients SET state = ?, reason = ?, next_attempt_at = ?,
-                 attempts = attempts + 1, last_attempt_at = ?, mx_host = ?, ip = ?,
-                 tls_version = ?, cipher = ?, dane = ?, verified = ?, relayed = ?
-             WHERE id = ?",
+            "UPDATE message_recipients SET state = $1, reason = $2, next_attempt_at = $3,
+                 attempts = attempts + 1, last_attempt_at = $4, mx_host = $5, ip = $6,
+                 tls_version = $7, cipher = $8, dane = $9, verified = $10, relayed = $11
+             WHERE id = $12",
         )
         .bind(state.as_str())
         .bind(reason)
@@ -426,8 +426,8 @@ impl Store {
         .bind(via.and_then(|v| v.tls_version).map(TlsVersion::name))
         .bind(via.and_then(|v| v.cipher.as_deref()))
         .bind(via.and_then(|v| v.dane).map(DaneStatus::as_str))
-        .bind(via.map(|v| v.verified))
-        .bind(via.is_some_and(|v| v.relayed))
+        .bind(via.map(|v| i64::from(v.verified)))
+        .bind(i64::from(via.is_some_and(|v| v.relayed)))
         .bind(id)
         .execute(self.pool())
         .await?;
@@ -452,7 +452,7 @@ impl Store {
     /// Puts every recipient in `state` back to `queued`, due at `now`.
     async fn requeue(&self, state: RecipientState, now: i64) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "UPDATE message_recipients SET state = 'queued', next_attempt_at = ? WHERE state = ?",
+            "UPDATE message_recipients SET state = 'queued', next_attempt_at = $1 WHERE state = $2",
         )
         .bind(now)
         .bind(state.as_str())
@@ -462,7 +462,7 @@ impl Store {
     }
 }
 
-fn message_of(row: &SqliteRow) -> Result<QueuedMessage, StoreError> {
+fn message_of(row: &AnyRow) -> Result<QueuedMessage, StoreError> {
     let size: i64 = row.try_get("size")?;
     Ok(QueuedMessage {
         id: row.try_get("id")?,
@@ -479,7 +479,7 @@ fn message_of(row: &SqliteRow) -> Result<QueuedMessage, StoreError> {
 
 /// A named column parsed by `parse`, damaged data when it does not parse.
 fn parsed<T>(
-    row: &SqliteRow,
+    row: &AnyRow,
     column: &str,
     parse: impl Fn(&str) -> Option<T>,
 ) -> Result<Option<T>, StoreError> {
@@ -492,7 +492,7 @@ fn required<T>(value: Option<T>, column: &str) -> Result<T, StoreError> {
     value.ok_or_else(|| StoreError::Corrupt(format!("recipient without {column}")))
 }
 
-fn recipient_of(row: &SqliteRow) -> Result<QueuedRecipient, StoreError> {
+fn recipient_of(row: &AnyRow) -> Result<QueuedRecipient, StoreError> {
     let kind = required(parsed(row, "kind", RecipientKind::parse)?, "kind")?;
     let state = required(parsed(row, "state", RecipientState::parse)?, "state")?;
     let attempts: i64 = row.try_get("attempts")?;
@@ -504,8 +504,8 @@ fn recipient_of(row: &SqliteRow) -> Result<QueuedRecipient, StoreError> {
             tls_version: parsed(row, "tls_version", TlsVersion::from_name)?,
             cipher: row.try_get("cipher")?,
             dane: parsed(row, "dane", DaneStatus::parse)?,
-            verified: row.try_get::<Option<bool>, _>("verified")?.unwrap_or(false),
-            relayed: row.try_get("relayed")?,
+            verified: super::flag(row, "verified")?.unwrap_or(false),
+            relayed: super::flag(row, "relayed")?.unwrap_or(false),
         }),
         _ => None,
     };

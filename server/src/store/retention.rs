@@ -40,9 +40,9 @@ impl Store {
     /// not kept (see the module documentation), the probes left empty and the certificates
     /// left unused.
     pub async fn prune_observations(&self, before: i64) -> Result<Pruned, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let doomed = format!("SELECT id FROM observations WHERE at < ?1 AND id NOT IN ({KEPT})");
-        let empty = "SELECT p.id FROM probes p WHERE p.at < ?1
+        let mut tx = self.begin_immediate().await?;
+        let doomed = format!("SELECT id FROM observations WHERE at < $1 AND id NOT IN ({KEPT})");
+        let empty = "SELECT p.id FROM probes p WHERE p.at < $1
              AND p.id NOT IN (SELECT MAX(id) FROM probes GROUP BY domain)
              AND NOT EXISTS (SELECT 1 FROM observations o WHERE o.probe_id = p.id)";
         // Children first: the foreign keys are enforced.
@@ -57,12 +57,14 @@ impl Store {
         ];
         let mut deleted = [0u64; 5];
         for (sql, n) in steps.into_iter().zip(&mut deleted) {
-            // Built from the constants above only; the one value is bound.
-            *n = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(before)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            // Built from the constants above only; the one value is bound where it is used
+            // (PostgreSQL refuses a value for a statement without a placeholder).
+            let uses_before = sql.contains("$1");
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            if uses_before {
+                query = query.bind(before);
+            }
+            *n = query.execute(&mut *tx).await?.rows_affected();
         }
         tx.commit().await?;
         Ok(Pruned {

@@ -30,7 +30,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO sessions (token_sha256, user_id, csrf_token, created_at, last_seen)
-             VALUES (?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(token_sha256)
         .bind(user_id)
@@ -46,7 +46,7 @@ impl Store {
     pub async fn session(&self, token_sha256: &str) -> Result<Option<SessionRow>, StoreError> {
         let row = sqlx::query(
             "SELECT user_id, csrf_token, created_at, last_seen FROM sessions
-             WHERE token_sha256 = ?",
+             WHERE token_sha256 = $1",
         )
         .bind(token_sha256)
         .fetch_optional(&self.pool)
@@ -64,7 +64,7 @@ impl Store {
 
     /// Marks the session used at `now`.
     pub async fn touch_session(&self, token_sha256: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET last_seen = ? WHERE token_sha256 = ?")
+        sqlx::query("UPDATE sessions SET last_seen = $1 WHERE token_sha256 = $2")
             .bind(now)
             .bind(token_sha256)
             .execute(&self.pool)
@@ -74,7 +74,7 @@ impl Store {
 
     /// Ends one session (sign-out, or found expired).
     pub async fn end_session(&self, token_sha256: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE token_sha256 = ?")
+        sqlx::query("DELETE FROM sessions WHERE token_sha256 = $1")
             .bind(token_sha256)
             .execute(&self.pool)
             .await?;
@@ -88,7 +88,7 @@ impl Store {
         idle_before: i64,
         born_before: i64,
     ) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE last_seen < ? OR created_at < ?")
+        let done = sqlx::query("DELETE FROM sessions WHERE last_seen < $1 OR created_at < $2")
             .bind(idle_before)
             .bind(born_before)
             .execute(&self.pool)

@@ -105,11 +105,11 @@ impl Store {
     /// Counts one session of `day` (a UTC day number).
     pub async fn record_tls_session(&self, day: i64, s: &SessionRecord) -> Result<(), StoreError> {
         let failed = matches!(s.result, SessionResult::Failure { .. });
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_immediate().await?;
         let policy: i64 = sqlx::query(
             "INSERT INTO tlsrpt_policies
                  (day, domain, policy_type, policy_strings, mx_hosts, successes, failures)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (day, domain, policy_type, policy_strings, mx_hosts) DO UPDATE SET
                  successes = successes + excluded.successes,
                  failures = failures + excluded.failures
@@ -135,8 +135,8 @@ impl Store {
             );
             let updated = sqlx::query(
                 "UPDATE tlsrpt_failures SET sessions = sessions + 1
-                 WHERE policy = ? AND result_type = ? AND sending_ip = ? AND mx_host = ?
-                   AND receiving_ip = ? AND reason = ?",
+                 WHERE policy = $1 AND result_type = $2 AND sending_ip = $3 AND mx_host = $4
+                   AND receiving_ip = $5 AND reason = $6",
             )
             .bind(policy)
             .bind(key.0)
@@ -149,7 +149,7 @@ impl Store {
             .rows_affected();
             let kept: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM tlsrpt_failures f JOIN tlsrpt_policies p ON p.id = f.policy
-                 WHERE p.day = ? AND p.domain = ?",
+                 WHERE p.day = $1 AND p.domain = $2",
             )
             .bind(day)
             .bind(&s.policy.domain)
@@ -159,7 +159,7 @@ impl Store {
                 sqlx::query(
                     "INSERT INTO tlsrpt_failures (policy, result_type, sending_ip, mx_host,
                                                   receiving_ip, reason, sessions)
-                     VALUES (?, ?, ?, ?, ?, ?, 1)",
+                     VALUES ($1, $2, $3, $4, $5, $6, 1)",
                 )
                 .bind(policy)
                 .bind(key.0)
@@ -184,7 +184,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT DISTINCT p.day, p.domain FROM tlsrpt_policies p
              LEFT JOIN tlsrpt_reports r ON r.day = p.day AND r.domain = p.domain
-             WHERE p.day < ? AND r.day IS NULL ORDER BY p.day, p.domain",
+             WHERE p.day < $1 AND r.day IS NULL ORDER BY p.day, p.domain",
         )
         .bind(before_day)
         .fetch_all(self.pool())
@@ -203,8 +203,8 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT OR IGNORE INTO tlsrpt_reports (day, domain, report_id, state, next_attempt_at)
-             VALUES (?, ?, ?, 'pending', ?)",
+            "INSERT INTO tlsrpt_reports (day, domain, report_id, state, next_attempt_at)
+             VALUES ($1, $2, $3, 'pending', $4) ON CONFLICT DO NOTHING",
         )
         .bind(day)
         .bind(domain)
@@ -219,7 +219,7 @@ impl Store {
     pub async fn tlsrpt_due_reports(&self, now: i64) -> Result<Vec<ReportRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT day, domain, report_id, state, lookups FROM tlsrpt_reports
-             WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY day, domain",
+             WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY day, domain",
         )
         .bind(now)
         .fetch_all(self.pool())
@@ -238,8 +238,8 @@ impl Store {
         until: i64,
     ) -> Result<bool, StoreError> {
         let taken = sqlx::query(
-            "UPDATE tlsrpt_reports SET next_attempt_at = ?
-             WHERE day = ? AND domain = ? AND state = 'pending' AND next_attempt_at <= ?",
+            "UPDATE tlsrpt_reports SET next_attempt_at = $1
+             WHERE day = $2 AND domain = $3 AND state = 'pending' AND next_attempt_at <= $4",
         )
         .bind(until)
         .bind(day)
@@ -255,7 +255,7 @@ impl Store {
     pub async fn tlsrpt_reports(&self, domain: &str) -> Result<Vec<ReportRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT day, domain, report_id, state, lookups FROM tlsrpt_reports
-             WHERE domain = ? ORDER BY day",
+             WHERE domain = $1 ORDER BY day",
         )
         .bind(domain)
         .fetch_all(self.pool())
@@ -275,9 +275,9 @@ impl Store {
         lookup_failed: bool,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE tlsrpt_reports SET state = ?, next_attempt_at = ?, last_error = ?,
-                 lookups = lookups + ?
-             WHERE day = ? AND domain = ?",
+            "UPDATE tlsrpt_reports SET state = $1, next_attempt_at = $2, last_error = $3,
+                 lookups = lookups + $4
+             WHERE day = $5 AND domain = $6",
         )
         .bind(state)
         .bind(next_attempt_at)
@@ -294,7 +294,7 @@ impl Store {
     pub async fn tlsrpt_day(&self, day: i64, domain: &str) -> Result<Vec<DayPolicy>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, policy_type, policy_strings, mx_hosts, successes, failures
-             FROM tlsrpt_policies WHERE day = ? AND domain = ? ORDER BY id",
+             FROM tlsrpt_policies WHERE day = $1 AND domain = $2 ORDER BY id",
         )
         .bind(day)
         .bind(domain)
@@ -326,7 +326,7 @@ impl Store {
     async fn tlsrpt_failures(&self, policy: i64) -> Result<Vec<FailureRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT result_type, sending_ip, mx_host, receiving_ip, reason, sessions
-             FROM tlsrpt_failures WHERE policy = ? ORDER BY id",
+             FROM tlsrpt_failures WHERE policy = $1 ORDER BY id",
         )
         .bind(policy)
         .fetch_all(self.pool())
@@ -359,11 +359,11 @@ impl Store {
         uris: &[String],
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_immediate().await?;
         for uri in uris {
             sqlx::query(
-                "INSERT OR IGNORE INTO tlsrpt_sends (day, domain, uri, state, next_attempt_at)
-                 VALUES (?, ?, ?, 'pending', ?)",
+                "INSERT INTO tlsrpt_sends (day, domain, uri, state, next_attempt_at)
+                 VALUES ($1, $2, $3, 'pending', $4) ON CONFLICT DO NOTHING",
             )
             .bind(day)
             .bind(domain)
@@ -380,7 +380,7 @@ impl Store {
     pub async fn tlsrpt_sends(&self, day: i64, domain: &str) -> Result<Vec<SendRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT uri, state, attempts, next_attempt_at, sent_at, last_error FROM tlsrpt_sends
-             WHERE day = ? AND domain = ? ORDER BY uri",
+             WHERE day = $1 AND domain = $2 ORDER BY uri",
         )
         .bind(day)
         .bind(domain)
@@ -417,9 +417,9 @@ impl Store {
             SendOutcome::Failed(error) => ("failed", 0, None, Some(error.as_str())),
         };
         sqlx::query(
-            "UPDATE tlsrpt_sends SET state = ?, attempts = attempts + 1, next_attempt_at = ?,
-                 sent_at = ?, last_error = ?
-             WHERE day = ? AND domain = ? AND uri = ? AND state = 'pending'",
+            "UPDATE tlsrpt_sends SET state = $1, attempts = attempts + 1, next_attempt_at = $2,
+                 sent_at = $3, last_error = $4
+             WHERE day = $5 AND domain = $6 AND uri = $7 AND state = 'pending'",
         )
         .bind(state)
         .bind(next)
@@ -435,12 +435,12 @@ impl Store {
 
     /// Deletes the results and reports of days before `before_day`.
     pub async fn tlsrpt_prune(&self, before_day: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("DELETE FROM tlsrpt_policies WHERE day < ?")
+        let mut tx = self.begin_immediate().await?;
+        sqlx::query("DELETE FROM tlsrpt_policies WHERE day < $1")
             .bind(before_day)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM tlsrpt_reports WHERE day < ?")
+        sqlx::query("DELETE FROM tlsrpt_reports WHERE day < $1")
             .bind(before_day)
             .execute(&mut *tx)
             .await?;
@@ -449,7 +449,7 @@ impl Store {
     }
 }
 
-fn report_row(r: &sqlx::sqlite::SqliteRow) -> Result<ReportRow, StoreError> {
+fn report_row(r: &sqlx::any::AnyRow) -> Result<ReportRow, StoreError> {
     Ok(ReportRow {
         day: r.try_get(0)?,
         domain: r.try_get(1)?,

@@ -2,7 +2,7 @@
 //! their sender addresses in order. An address belongs to one user; a user keeps at least one.
 //! The hash is written and read here, never made or checked here ([`crate::user::password`]).
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 use super::{Store, StoreError};
 use crate::probe::now_unix;
@@ -49,14 +49,14 @@ impl Store {
     /// Adds a user; [`StoreError::UserExists`] or [`StoreError::AddressTaken`] when the name or
     /// an address is someone's already.
     pub async fn add_user(&self, new: &NewUser<'_>) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_immediate().await?;
         if user_row(&mut tx, new.id).await?.is_some() {
             return Err(StoreError::UserExists(new.id.to_string()));
         }
         let now = now_unix();
         sqlx::query(
             "INSERT INTO users (id, display_name, password_hash, role, created_at,
-                password_changed_at) VALUES (?, ?, ?, ?, ?, ?)",
+                password_changed_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(new.id)
         .bind(new.display_name)
@@ -97,7 +97,7 @@ impl Store {
     /// The user an address belongs to (compared without regard to ASCII case).
     pub async fn user_of_address(&self, address: &str) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar(
-            "SELECT user_id FROM user_addresses WHERE address = ? COLLATE NOCASE",
+            "SELECT user_id FROM user_addresses WHERE lower(address) = lower($1)",
         )
         .bind(address)
         .fetch_optional(&self.pool)
@@ -107,7 +107,7 @@ impl Store {
     /// The stored password hash of a user.
     pub async fn password_hash(&self, id: &str) -> Result<Option<String>, StoreError> {
         Ok(
-            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?,
@@ -116,18 +116,19 @@ impl Store {
 
     /// Replaces a user's password hash and ends every session of theirs.
     pub async fn set_password_hash(&self, id: &str, hash: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let done =
-            sqlx::query("UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?")
-                .bind(hash)
-                .bind(now_unix())
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+        let mut tx = self.begin_immediate().await?;
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3",
+        )
+        .bind(hash)
+        .bind(now_unix())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NoSuchUser(id.to_string()));
         }
-        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -138,7 +139,7 @@ impl Store {
     /// Removes a user and their addresses (their settings, drafts and messages stay, under
     /// their name, until a user of that name is added again or they are pruned).
     pub async fn remove_user(&self, id: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM users WHERE id = ?")
+        let done = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -150,12 +151,12 @@ impl Store {
 
     /// Adds a sender address to a user, after their others.
     pub async fn add_address(&self, id: &str, address: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_immediate().await?;
         if user_row(&mut tx, id).await?.is_none() {
             return Err(StoreError::NoSuchUser(id.to_string()));
         }
         let next: i64 = sqlx::query_scalar(
-            "SELECT ifnull(max(position) + 1, 0) FROM user_addresses WHERE user_id = ?",
+            "SELECT COALESCE(max(position) + 1, 0) FROM user_addresses WHERE user_id = $1",
         )
         .bind(id)
         .fetch_one(&mut *tx)
@@ -168,7 +169,7 @@ impl Store {
     /// Removes one of a user's addresses; never their last one
     /// ([`StoreError::LastAddress`]).
     pub async fn remove_address(&self, id: &str, address: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_immediate().await?;
         let Some(user) = user_row(&mut tx, id).await? else {
             return Err(StoreError::NoSuchUser(id.to_string()));
         };
@@ -178,7 +179,7 @@ impl Store {
         if user.addresses.len() == 1 {
             return Err(StoreError::LastAddress(address.to_string()));
         }
-        sqlx::query("DELETE FROM user_addresses WHERE user_id = ? AND address = ?")
+        sqlx::query("DELETE FROM user_addresses WHERE user_id = $1 AND address = $2")
             .bind(id)
             .bind(address)
             .execute(&mut *tx)
@@ -189,13 +190,13 @@ impl Store {
 }
 
 async fn insert_address(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: &str,
     address: &str,
     position: i64,
 ) -> Result<(), StoreError> {
     let owner: Option<String> =
-        sqlx::query_scalar("SELECT user_id FROM user_addresses WHERE address = ?")
+        sqlx::query_scalar("SELECT user_id FROM user_addresses WHERE address = $1")
             .bind(address)
             .fetch_optional(&mut *conn)
             .await?;
@@ -205,7 +206,7 @@ async fn insert_address(
             owner,
         });
     }
-    sqlx::query("INSERT INTO user_addresses (address, user_id, position) VALUES (?, ?, ?)")
+    sqlx::query("INSERT INTO user_addresses (address, user_id, position) VALUES ($1, $2, $3)")
         .bind(address)
         .bind(id)
         .bind(position)
@@ -214,9 +215,9 @@ async fn insert_address(
     Ok(())
 }
 
-async fn user_row(conn: &mut SqliteConnection, id: &str) -> Result<Option<UserRecord>, StoreError> {
+async fn user_row(conn: &mut AnyConnection, id: &str) -> Result<Option<UserRecord>, StoreError> {
     let Some(row) = sqlx::query(
-        "SELECT id, display_name, role, created_at, password_changed_at FROM users WHERE id = ?",
+        "SELECT id, display_name, role, created_at, password_changed_at FROM users WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *conn)
@@ -225,7 +226,7 @@ async fn user_row(conn: &mut SqliteConnection, id: &str) -> Result<Option<UserRe
         return Ok(None);
     };
     let addresses: Vec<String> = sqlx::query_scalar(
-        "SELECT address FROM user_addresses WHERE user_id = ? ORDER BY position",
+        "SELECT address FROM user_addresses WHERE user_id = $1 ORDER BY position",
     )
     .bind(id)
     .fetch_all(&mut *conn)

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
+use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use super::{OPEN, Store, StoreError, judgements};
 use crate::policy::{
@@ -16,7 +16,7 @@ use sendguard_common::ObservationSource;
 
 /// An open write transaction. Dropped without [`WriteTx::commit`], it rolls back.
 pub struct WriteTx {
-    tx: Transaction<'static, Sqlite>,
+    tx: Transaction<'static, Any>,
 }
 
 fn level_of(n: Option<i64>) -> Option<Level> {
@@ -27,13 +27,13 @@ impl Store {
     /// Starts a write transaction.
     pub async fn begin_write(&self) -> Result<WriteTx, StoreError> {
         Ok(WriteTx {
-            tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            tx: self.begin_immediate().await?,
         })
     }
 }
 
 impl WriteTx {
-    fn conn(&mut self) -> &mut SqliteConnection {
+    fn conn(&mut self) -> &mut AnyConnection {
         &mut self.tx
     }
 
@@ -53,7 +53,7 @@ impl WriteTx {
                 prior.hosts.insert(h.host.clone(), state);
             }
             let domains: Vec<Option<String>> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT domain FROM holds WHERE host = ? AND {OPEN}"
+                "SELECT domain FROM holds WHERE host = $1 AND {OPEN}"
             )))
             .bind(&h.host)
             .fetch_all(&mut *conn)
@@ -62,7 +62,7 @@ impl WriteTx {
                 prior.open_holds.insert((h.host.clone(), d));
             }
             let released: Option<i64> = sqlx::query_scalar(
-                "SELECT MAX(decided_at) FROM holds WHERE host = ? AND status = 'released'",
+                "SELECT MAX(decided_at) FROM holds WHERE host = $1 AND status = 'released'",
             )
             .bind(&h.host)
             .fetch_one(&mut *conn)
@@ -72,13 +72,13 @@ impl WriteTx {
             }
         }
         let floor: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT floor_level FROM domains WHERE domain = ?")
+            sqlx::query_scalar("SELECT floor_level FROM domains WHERE domain = $1")
                 .bind(&j.domain)
                 .fetch_optional(&mut *conn)
                 .await?;
         prior.domain_floor = level_of(floor.flatten());
         let previous: Vec<String> =
-            sqlx::query_scalar("SELECT host FROM domain_hosts WHERE domain = ?")
+            sqlx::query_scalar("SELECT host FROM domain_hosts WHERE domain = $1")
                 .bind(&j.domain)
                 .fetch_all(&mut *conn)
                 .await?;
@@ -102,7 +102,7 @@ impl WriteTx {
         for (host, s) in &t.hosts {
             sqlx::query(
                 "INSERT INTO servers (host, first_seen, last_seen, best_level, floor_level)
-                 VALUES (?, ?, ?, ?, ?)
+                 VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (host) DO UPDATE SET first_seen = excluded.first_seen,
                     last_seen = excluded.last_seen, best_level = excluded.best_level,
                     floor_level = excluded.floor_level",
@@ -116,8 +116,9 @@ impl WriteTx {
             .await?;
         }
         sqlx::query(
-            "INSERT INTO domains (domain, first_seen, last_seen, floor_level) VALUES (?, ?, ?, ?)
-             ON CONFLICT (domain) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen),
+            "INSERT INTO domains (domain, first_seen, last_seen, floor_level) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (domain) DO UPDATE SET last_seen = CASE WHEN excluded.last_seen > domains.last_seen
+                THEN excluded.last_seen ELSE domains.last_seen END,
                 floor_level = excluded.floor_level",
         )
         .bind(&j.domain)
@@ -144,7 +145,7 @@ impl WriteTx {
     /// The open holds of `host` with their ids, for [`crate::policy::release`].
     pub async fn open_holds(&mut self, host: &str) -> Result<Vec<(i64, HeldLevel)>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id, domain, observed_level FROM holds WHERE host = ? AND {OPEN}"
+            "SELECT id, domain, observed_level FROM holds WHERE host = $1 AND {OPEN}"
         )))
         .bind(host)
         .fetch_all(self.conn())
@@ -175,7 +176,7 @@ impl WriteTx {
         let own = host_state(conn, host).await?.map(|s| s.floor);
         let mut domains: BTreeSet<String> = held.iter().filter_map(|h| h.domain.clone()).collect();
         let served: Vec<String> =
-            sqlx::query_scalar("SELECT domain FROM domain_hosts WHERE host = ?")
+            sqlx::query_scalar("SELECT domain FROM domain_hosts WHERE host = $1")
                 .bind(host)
                 .fetch_all(&mut *conn)
                 .await?;
@@ -183,7 +184,7 @@ impl WriteTx {
         let mut floors = BTreeMap::new();
         for d in domains {
             let floor: Option<Option<i64>> =
-                sqlx::query_scalar("SELECT floor_level FROM domains WHERE domain = ?")
+                sqlx::query_scalar("SELECT floor_level FROM domains WHERE domain = $1")
                     .bind(&d)
                     .fetch_optional(&mut *conn)
                     .await?;
@@ -207,7 +208,7 @@ impl WriteTx {
         let conn = self.conn();
         for id in ids {
             sqlx::query(
-                "UPDATE holds SET status = 'released', decided_by = ?, decided_at = ? WHERE id = ?",
+                "UPDATE holds SET status = 'released', decided_by = $1, decided_at = $2 WHERE id = $3",
             )
             .bind(actor)
             .bind(now)
@@ -216,14 +217,14 @@ impl WriteTx {
             .await?;
         }
         if let Some(floor) = release.host_floor {
-            sqlx::query("UPDATE servers SET floor_level = ? WHERE host = ?")
+            sqlx::query("UPDATE servers SET floor_level = $1 WHERE host = $2")
                 .bind(floor.as_i64())
                 .bind(host)
                 .execute(&mut *conn)
                 .await?;
         }
         for (d, floor) in &release.domain_floors {
-            sqlx::query("UPDATE domains SET floor_level = ? WHERE domain = ?")
+            sqlx::query("UPDATE domains SET floor_level = $1 WHERE domain = $2")
                 .bind(floor.as_i64())
                 .bind(d)
                 .execute(&mut *conn)
@@ -235,20 +236,22 @@ impl WriteTx {
 }
 
 async fn write_mx_set(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     domain: &str,
     set: &BTreeSet<String>,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM domain_hosts WHERE domain = ?")
+    sqlx::query("DELETE FROM domain_hosts WHERE domain = $1")
         .bind(domain)
         .execute(&mut *conn)
         .await?;
     for host in set {
-        sqlx::query("INSERT OR IGNORE INTO domain_hosts (domain, host) VALUES (?, ?)")
-            .bind(domain)
-            .bind(host)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO domain_hosts (domain, host) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(domain)
+        .bind(host)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
@@ -256,7 +259,7 @@ async fn write_mx_set(
 /// Writes the transition's holds; the evidence is the weakest observation of the held host in
 /// this probe, and the last earlier observation of that host at or above the floor.
 async fn insert_holds(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     j: &DomainJudgement,
     t: &Transition,
     ids: &[Vec<i64>],
@@ -266,7 +269,7 @@ async fn insert_holds(
     for h in &t.holds {
         let after = ids[h.host_index][j.hosts[h.host_index].weakest()];
         let before: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM observations WHERE host = ? AND level >= ? AND id < ?
+            "SELECT id FROM observations WHERE host = $1 AND level >= $2 AND id < $3
              ORDER BY id DESC LIMIT 1",
         )
         .bind(&h.host)
@@ -274,10 +277,12 @@ async fn insert_holds(
         .bind(first_of_probe)
         .fetch_optional(&mut *conn)
         .await?;
-        let inserted = sqlx::query(
-            "INSERT OR IGNORE INTO holds (host, domain, since, status, floor_level,
+        // An equal open hold makes this a no-op (the partial unique index `holds_one_open`).
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO holds (host, domain, since, status, floor_level,
                 observed_level, before_observation, after_observation, reason)
-             VALUES (?, ?, ?, 'held', ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, 'held', $4, $5, $6, $7, $8)
+             ON CONFLICT DO NOTHING RETURNING id",
         )
         .bind(&h.host)
         .bind(&h.domain)
@@ -287,21 +292,19 @@ async fn insert_holds(
         .bind(before)
         .bind(after)
         .bind(&h.reason)
-        .execute(&mut *conn)
+        .fetch_optional(&mut *conn)
         .await?;
-        if inserted.rows_affected() == 1 {
-            new_ids.push(inserted.last_insert_rowid());
-        }
+        new_ids.extend(inserted);
     }
     Ok(new_ids)
 }
 
 pub(super) async fn host_state(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     host: &str,
 ) -> Result<Option<HostState>, StoreError> {
     let row = sqlx::query(
-        "SELECT first_seen, last_seen, best_level, floor_level FROM servers WHERE host = ?",
+        "SELECT first_seen, last_seen, best_level, floor_level FROM servers WHERE host = $1",
     )
     .bind(host)
     .fetch_optional(&mut *conn)
@@ -319,14 +322,14 @@ pub(super) async fn host_state(
 
 /// What is remembered of one server: its state and open holds.
 pub(super) async fn host_record(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     host: &str,
 ) -> Result<Option<HostRecord>, StoreError> {
     let Some(state) = host_state(conn, host).await? else {
         return Ok(None);
     };
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT domain, since, reason FROM holds WHERE host = ? AND {OPEN} ORDER BY id"
+        "SELECT domain, since, reason FROM holds WHERE host = $1 AND {OPEN} ORDER BY id"
     )))
     .bind(host)
     .fetch_all(&mut *conn)
@@ -346,7 +349,7 @@ pub(super) async fn host_record(
 
 /// The records of every MX host of `j`.
 pub(super) async fn host_records(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     j: &DomainJudgement,
 ) -> Result<BTreeMap<String, HostRecord>, StoreError> {
     let mut records = BTreeMap::new();
@@ -359,7 +362,7 @@ pub(super) async fn host_records(
 }
 
 /// Raises the generation counter; every write transaction does, before it commits.
-pub(super) async fn bump_generation(conn: &mut SqliteConnection) -> Result<(), StoreError> {
+pub(super) async fn bump_generation(conn: &mut AnyConnection) -> Result<(), StoreError> {
     sqlx::query("UPDATE generation SET value = value + 1 WHERE id = 1")
         .execute(&mut *conn)
         .await?;
@@ -367,20 +370,22 @@ pub(super) async fn bump_generation(conn: &mut SqliteConnection) -> Result<(), S
 }
 
 pub(super) async fn audit(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     at: i64,
     actor: &str,
     action: &str,
     host: &str,
     detail: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO audit_log (at, actor, action, host, detail) VALUES (?, ?, ?, ?, ?)")
-        .bind(at)
-        .bind(actor)
-        .bind(action)
-        .bind(host)
-        .bind(detail)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, action, host, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(at)
+    .bind(actor)
+    .bind(action)
+    .bind(host)
+    .bind(detail)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }

@@ -106,8 +106,10 @@ pub struct SimEnv {
     pub world: sendguard_sim::world::SimWorld,
     /// Its prober.
     pub prober: sendguard::probe::Prober,
-    /// The store, in `dir`.
+    /// The store, in `dir` (or on PostgreSQL: [`test_store`]).
     pub store: sendguard::store::Store,
+    /// Where the store is, to open it a second time.
+    pub location: sendguard::store::Location,
     /// Verdicts from both (re-probed after an hour).
     pub verdicts: sendguard::verdicts::Verdicts,
 }
@@ -118,9 +120,8 @@ pub async fn sim_env(list: Vec<sendguard_sim::world::Scenario>, dir: &std::path:
         .await
         .expect("sim starts");
     let prober = sendguard::probe::Prober::new(sim_probe_config(&world)).expect("a prober");
-    let store = sendguard::store::Store::open(&dir.join("sendguard.db"))
-        .await
-        .expect("a store");
+    let location = test_database(dir).await;
+    let store = open_location(&location).await;
     let verdicts = sendguard::verdicts::Verdicts::new(
         prober.clone(),
         store.clone(),
@@ -131,6 +132,7 @@ pub async fn sim_env(list: Vec<sendguard_sim::world::Scenario>, dir: &std::path:
         world,
         prober,
         store,
+        location,
         verdicts,
     }
 }
@@ -140,9 +142,7 @@ pub async fn sim_env(list: Vec<sendguard_sim::world::Scenario>, dir: &std::path:
 /// resolver is a loopback port nothing answers on.
 pub async fn offline_state() -> (sendguard::http::AppState, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let store = sendguard::store::Store::open(&dir.path().join("sendguard.db"))
-        .await
-        .expect("a store");
+    let store = test_store(dir.path()).await;
     let prober = sendguard::probe::Prober::new(sendguard::probe::ProbeConfig::new(
         sendguard::dns::DnsConfig {
             resolver: Some("127.0.0.1:9".parse().expect("an address")),
@@ -391,4 +391,52 @@ pub fn webhook_receiver(
         }
         panic!("the webhook request ended early");
     })
+}
+
+/// The store a test runs against: a SQLite file in `dir`, or, when `SENDGUARD_TEST_POSTGRES`
+/// names a PostgreSQL server (`postgres://user@host:port/postgres`, a user that may create
+/// databases; `scripts/test.sh` starts one), a new empty database on it for this test alone.
+pub async fn test_store(dir: &std::path::Path) -> sendguard::store::Store {
+    open_location(&test_database(dir).await).await
+}
+
+/// Opens the store at `location` (again).
+pub async fn open_location(location: &sendguard::store::Location) -> sendguard::store::Store {
+    sendguard::store::Store::connect(location, 4)
+        .await
+        .expect("a store")
+}
+
+/// Where [`test_store`] keeps a test's store: `--database` for a `sendguard` process.
+pub async fn test_database(dir: &std::path::Path) -> sendguard::store::Location {
+    match std::env::var("SENDGUARD_TEST_POSTGRES") {
+        Ok(admin) if !admin.is_empty() => {
+            sendguard::store::Location::Postgres(fresh_postgres_database(&admin).await)
+        }
+        _ => sendguard::store::Location::File(dir.join("sendguard.db")),
+    }
+}
+
+/// Creates an empty database on the server of `admin_url`; its URL.
+pub async fn fresh_postgres_database(admin_url: &str) -> String {
+    use sqlx::Connection;
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .subsec_nanos();
+    let name = format!("sg_{}_{n}_{nanos}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(admin_url)
+        .await
+        .expect("the test's PostgreSQL server answers");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("a new database");
+    admin.close().await.ok();
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .expect("an admin URL ending in /DATABASE");
+    format!("{base}/{name}")
 }

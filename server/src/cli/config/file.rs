@@ -113,8 +113,10 @@ section! {
 section! {
     /// `[database]`: where Sendguard remembers, and for how long.
     Database = "database" {
-        /// `--database`.
-        path: PathBuf => "SENDGUARD_DATABASE",
+        /// `--database` (a file path, or a `postgres://` URL).
+        path: String => "SENDGUARD_DATABASE",
+        /// `--database-pool`.
+        pool: u32 => "SENDGUARD_DATABASE_POOL",
         /// `--keep-observations`.
         keep_observations_days: u32 => "SENDGUARD_KEEP_OBSERVATIONS",
     }
