@@ -9,7 +9,6 @@ use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use sendguard::http::{AppState, app};
 use sendguard::probe::Prober;
-use sendguard::store::Store;
 use sendguard::verdicts::Verdicts;
 use sendguard::verdicts::alerts::Alerts;
 use sendguard_common::{ApiErrorBody, RecipientSecurity, RecipientSecurityResponse, SecurityClass};

@@ -37,6 +37,11 @@ pub struct DeliveryOptions {
     /// How often the worker looks for due retries (it wakes at once for new messages).
     #[arg(long, env = "SENDGUARD_DELIVERY_POLL", default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     pub delivery_poll: Duration,
+    /// How long a recipient being delivered is leased to this instance; the worker renews it
+    /// while it runs. Instances sharing a PostgreSQL database claim a dead instance's
+    /// recipients once their lease ran out.
+    #[arg(long, env = "SENDGUARD_DELIVERY_LEASE", default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    pub delivery_lease: Duration,
     /// Relay mode: hand every message to the operator's Postfix at HOST:PORT (its submission
     /// service, STARTTLS required, the certificate checked against HOST) instead of delivering
     /// to MX hosts; held and failed domains are still not sent.

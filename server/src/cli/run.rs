@@ -100,6 +100,7 @@ async fn server_state(
     {
         deliverer = deliverer.with_tls_reporting();
     }
+    let store = store.with_delivery_lease(options.delivery.delivery_lease);
     let worker = worker::spawn(store, deliverer, options.delivery.worker(), wake.clone());
     let services = options.postfix.spawn(&verdicts, &account).await?;
     let state = AppState::new(verdicts)
@@ -166,12 +167,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .alerts()
         .clone();
     let reloader = crate::cli::config::reload::spawn(state.clone(), alerts);
+    // Other instances on the same PostgreSQL database: their verdicts reach our pages.
+    let listening = match args.store.location() {
+        crate::store::Location::Postgres(url) => Some(crate::verdicts::remote::spawn(
+            url,
+            <Verdicts as axum::extract::FromRef<AppState>>::from_ref(&state),
+        )),
+        crate::store::Location::File(_) => None,
+    };
     let pruning = store::spawn_pruning(store.clone(), args.server.keep_observations());
     let https = https_files(&args.server, args.listen, &args.store.location().dir())?;
     let grace = args.server.stop.shutdown_grace();
     let result = serve_until_stopped(args.listen, state, https, worker, grace).await;
     reloader.abort();
     pruning.abort();
+    if let Some(listening) = listening {
+        listening.abort();
+    }
     store.close().await;
     result?;
     Ok(ExitCode::SUCCESS)

@@ -4,9 +4,11 @@
 //! when a message is queued ([`Wake`]) and otherwise looks for due retries every
 //! [`WorkerConfig::poll`]. [`Worker::stop`] (SIGTERM, Ctrl-C) lets the sessions in flight end.
 //!
-//! Guarantees: a recipient is claimed by one worker at a time; every attempt ends in the store
-//! (sent, deferred, held, failed) before the next claim of that recipient; a recipient that was
-//! `sending` when the process died is attempted again after the restart, so a message is
+//! Guarantees: a recipient is claimed by one worker at a time, also across instances sharing a
+//! PostgreSQL database (a claim is a lease the worker renews while it lives); every attempt ends
+//! in the store (sent, deferred, held, failed) before the next claim of that recipient; a
+//! recipient that was `sending` when its process died is attempted again after the restart
+//! (SQLite) or, once its lease ran out, by another instance (PostgreSQL), so a message is
 //! delivered twice only when the process died between the server's final reply and our record of
 //! it (RFC 5321 §4.1.1.4 and RFC 1047: the one transaction in flight).
 
@@ -105,6 +107,8 @@ pub fn spawn(store: Store, deliverer: Deliverer, config: WorkerConfig, wake: Wak
             Ok(n) => tracing::warn!(n, "recipients interrupted mid-attempt queued again"),
             Err(e) => tracing::error!(error = %e, "cannot queue interrupted recipients again"),
         }
+        // Aborted when the loop ends: this instance's leases then run out.
+        let renewing = AbortOnDrop(spawn_lease_renewal(store.clone()));
         while !*stopping.borrow() {
             let batches = match store.claim_due(now_unix(), config.claim_limit).await {
                 Ok(b) => b,
@@ -123,6 +127,7 @@ pub fn spawn(store: Store, deliverer: Deliverer, config: WorkerConfig, wake: Wak
             }
             run(&worker, batches, config.concurrent_domains).await;
         }
+        drop(renewing);
     });
     Worker {
         handle,
@@ -130,6 +135,31 @@ pub fn spawn(store: Store, deliverer: Deliverer, config: WorkerConfig, wake: Wak
         deliverer,
         running: Running(running),
     }
+}
+
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Renews this instance's leases three times per lease, so that another instance sharing the
+/// database never claims a recipient this one is still delivering, however long its sessions
+/// take; a renewal that fails is logged and tried again at the next turn (two more before the
+/// lease runs out).
+fn spawn_lease_renewal(store: Store) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = (store.delivery_lease() / 3).max(Duration::from_millis(300));
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = store.renew_leases(now_unix()).await {
+                tracing::warn!(error = %e, "cannot renew the delivery leases");
+            }
+        }
+    })
 }
 
 /// Delivers the claimed batches, at most `concurrent` domains at once; in relay mode hands

@@ -204,7 +204,7 @@ impl Store {
         .execute(&mut *conn)
         .await?;
         audit(conn, now, actor, "keep", host, "delivery stays stopped").await?;
-        bump_generation(conn).await?;
+        bump_generation(conn, &self.change(None)).await?;
         tx.commit().await?;
         self.holds_by_id(&ids).await
     }

@@ -43,7 +43,7 @@ use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 pub use holds::Remembered;
 pub use retention::{PRUNE_EVERY, Pruned, spawn_pruning};
-pub use write::WriteTx;
+pub use write::{CHANGES, WriteTx};
 
 /// Holds that stop delivery: held (waiting for a decision) or kept.
 const OPEN: &str = "status IN ('held', 'kept')";
@@ -312,11 +312,30 @@ impl Location {
     }
 }
 
+/// How long a claimed recipient is leased to the instance delivering it, unless
+/// [`Store::with_delivery_lease`] says otherwise (see [`queue`]).
+pub const DELIVERY_LEASE: Duration = Duration::from_secs(300);
+
 /// The database. Cheap to clone; clones share the connection pool.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// This process's name in the queue's leases: host, process id and start time.
+    instance: std::sync::Arc<str>,
+    lease: Duration,
+}
+
+/// A name for this process among the instances sharing a database.
+fn instance_name() -> std::sync::Arc<str> {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!("{host}/{}/{started:x}", std::process::id()).into()
 }
 
 impl Store {
@@ -373,10 +392,7 @@ impl Store {
             .await
             .map_err(open_error)?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Store {
-            pool,
-            backend: Backend::Sqlite,
-        })
+        Ok(Store::with_pool(pool, Backend::Sqlite))
     }
 
     /// Connects to PostgreSQL at `url` with at most `connections` connections and brings its
@@ -408,10 +424,36 @@ impl Store {
             .await
             .map_err(open_error)?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Store {
+        Ok(Store::with_pool(pool, Backend::Postgres))
+    }
+
+    fn with_pool(pool: AnyPool, backend: Backend) -> Store {
+        Store {
             pool,
-            backend: Backend::Postgres,
-        })
+            backend,
+            instance: instance_name(),
+            lease: DELIVERY_LEASE,
+        }
+    }
+
+    /// The same store with claimed recipients leased for `lease` (at least a second).
+    pub fn with_delivery_lease(mut self, lease: Duration) -> Store {
+        self.lease = lease.max(Duration::from_secs(1));
+        self
+    }
+
+    /// How long a claimed recipient is leased.
+    pub fn delivery_lease(&self) -> Duration {
+        self.lease
+    }
+
+    fn lease_secs(&self) -> i64 {
+        i64::try_from(self.lease.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    /// This process's name in the queue's leases.
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     /// Which engine this store talks to.

@@ -20,7 +20,7 @@ use sendguard_common::{DaneStatus, RecipientKind, RecipientState};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError};
+use super::{Backend, Store, StoreError};
 use crate::tls::TlsVersion;
 
 /// At most this many messages are returned by one listing.
@@ -347,19 +347,27 @@ impl Store {
         self.claim(Some(id), now, limit).await
     }
 
+    /// Claims due recipients, and those whose lease ran out (their instance died mid-attempt),
+    /// leased to this instance until `now` + the lease. SQLite: one `BEGIN IMMEDIATE`
+    /// transaction. PostgreSQL: the rows are locked with `FOR UPDATE SKIP LOCKED`, so instances
+    /// claiming at once take different recipients without waiting for each other.
     async fn claim(
         &self,
         message: Option<i64>,
         now: i64,
         limit: u32,
     ) -> Result<Vec<DomainBatch>, StoreError> {
-        let mut tx = self.begin_immediate().await?;
+        let (mut tx, lock) = match self.backend() {
+            Backend::Sqlite => (self.begin_immediate().await?, ""),
+            Backend::Postgres => (self.pool().begin().await?, "FOR UPDATE SKIP LOCKED"),
+        };
         let sql = format!(
-            "UPDATE message_recipients SET state = 'sending'
+            "UPDATE message_recipients SET state = 'sending', claimed_by = $5, lease_until = $6
              WHERE id IN (SELECT id FROM message_recipients
-                          WHERE state IN ('queued', 'deferred') AND next_attempt_at <= $1
+                          WHERE ((state IN ('queued', 'deferred') AND next_attempt_at <= $1)
+                                 OR (state = 'sending' AND lease_until < $1))
                             AND ($2 IS NULL OR message = $3)
-                          ORDER BY next_attempt_at, id LIMIT $4)
+                          ORDER BY next_attempt_at, id LIMIT $4 {lock})
              RETURNING {RECIPIENT_COLUMNS}, position"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -367,6 +375,8 @@ impl Store {
             .bind(message)
             .bind(message)
             .bind(i64::from(limit))
+            .bind(self.instance())
+            .bind(now.saturating_add(self.lease_secs()))
             .fetch_all(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -414,7 +424,8 @@ impl Store {
         let done = sqlx::query(
             "UPDATE message_recipients SET state = $1, reason = $2, next_attempt_at = $3,
                  attempts = attempts + 1, last_attempt_at = $4, mx_host = $5, ip = $6,
-                 tls_version = $7, cipher = $8, dane = $9, verified = $10, relayed = $11
+                 tls_version = $7, cipher = $8, dane = $9, verified = $10, relayed = $11,
+                 claimed_by = NULL, lease_until = NULL
              WHERE id = $12",
         )
         .bind(state.as_str())
@@ -445,14 +456,38 @@ impl Store {
 
     /// Puts recipients left `sending` (by a process that was killed mid-attempt) back to
     /// `queued`, due at `now`; returns how many.
+    ///
+    /// Only on SQLite, whose file one serving instance uses: there every `sending` recipient
+    /// was left by a dead process. On PostgreSQL other instances may be sending right now;
+    /// a dead instance's recipients are claimed again once their lease runs out
+    /// ([`Store::claim_due`]), so nothing is done here.
     pub async fn requeue_interrupted(&self, now: i64) -> Result<u64, StoreError> {
-        self.requeue(RecipientState::Sending, now).await
+        match self.backend() {
+            Backend::Sqlite => self.requeue(RecipientState::Sending, now).await,
+            Backend::Postgres => Ok(0),
+        }
+    }
+
+    /// Extends the leases of the recipients this instance is sending to `now` + the lease;
+    /// how many. The worker calls it well within every lease.
+    pub async fn renew_leases(&self, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE message_recipients SET lease_until = $1
+             WHERE claimed_by = $2 AND state = 'sending'",
+        )
+        .bind(now.saturating_add(self.lease_secs()))
+        .bind(self.instance())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// Puts every recipient in `state` back to `queued`, due at `now`.
     async fn requeue(&self, state: RecipientState, now: i64) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "UPDATE message_recipients SET state = 'queued', next_attempt_at = $1 WHERE state = $2",
+            "UPDATE message_recipients SET state = 'queued', next_attempt_at = $1, claimed_by = NULL,
+                 lease_until = NULL
+             WHERE state = $2",
         )
         .bind(now)
         .bind(state.as_str())

@@ -17,6 +17,8 @@ use sendguard_common::ObservationSource;
 /// An open write transaction. Dropped without [`WriteTx::commit`], it rolls back.
 pub struct WriteTx {
     tx: Transaction<'static, Any>,
+    /// Who is told of the change at commit ([`Change`]), and which domain it was about.
+    change: Change,
 }
 
 fn level_of(n: Option<i64>) -> Option<Level> {
@@ -28,6 +30,7 @@ impl Store {
     pub async fn begin_write(&self) -> Result<WriteTx, StoreError> {
         Ok(WriteTx {
             tx: self.begin_immediate().await?,
+            change: self.change(None),
         })
     }
 }
@@ -39,7 +42,8 @@ impl WriteTx {
 
     /// Commits everything written, raising the store's generation (see [`Store::generation`]).
     pub async fn commit(mut self) -> Result<(), StoreError> {
-        bump_generation(self.conn()).await?;
+        let change = std::mem::replace(&mut self.change, Change::none());
+        bump_generation(self.conn(), &change).await?;
         self.tx.commit().await?;
         Ok(())
     }
@@ -96,6 +100,7 @@ impl WriteTx {
         t: &Transition,
         source: ObservationSource,
     ) -> Result<Vec<i64>, StoreError> {
+        self.change.domain = Some(j.domain.clone());
         let conn = self.conn();
         let probe_id = judgements::insert_probe(conn, j, source).await?;
         let ids = judgements::insert_hosts(conn, probe_id, j, source).await?;
@@ -361,12 +366,58 @@ pub(super) async fn host_records(
     Ok(records)
 }
 
-/// Raises the generation counter; every write transaction does, before it commits.
-pub(super) async fn bump_generation(conn: &mut AnyConnection) -> Result<(), StoreError> {
+/// Raises the generation counter; every write transaction does, before it commits. On
+/// PostgreSQL it also sends [`CHANGES`] with the change's instance and domain, delivered to
+/// every listening instance when (and only if) the transaction commits.
+pub(super) async fn bump_generation(
+    conn: &mut AnyConnection,
+    change: &Change,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE generation SET value = value + 1 WHERE id = 1")
         .execute(&mut *conn)
         .await?;
+    if let Some(instance) = &change.notify {
+        let payload = format!("{instance}\n{}", change.domain.as_deref().unwrap_or(""));
+        sqlx::query("SELECT 1 FROM pg_notify($1, $2)")
+            .bind(CHANGES)
+            .bind(payload)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
+}
+
+/// The PostgreSQL channel on which write transactions announce themselves: the payload is the
+/// writing instance's name, a line feed, and the domain whose verdict changed (empty when the
+/// change was a hold's decision, which may concern several).
+pub const CHANGES: &str = "sendguard_changes";
+
+/// What a committed write transaction tells the other instances.
+#[derive(Debug)]
+pub(super) struct Change {
+    /// This instance's name, on PostgreSQL; `None`: nobody is told (SQLite).
+    pub notify: Option<std::sync::Arc<str>>,
+    /// The domain whose verdict changed.
+    pub domain: Option<String>,
+}
+
+impl Change {
+    fn none() -> Change {
+        Change {
+            notify: None,
+            domain: None,
+        }
+    }
+}
+
+impl Store {
+    /// The change a write transaction of this store announces, about `domain`.
+    pub(super) fn change(&self, domain: Option<String>) -> Change {
+        Change {
+            notify: (self.backend() == super::Backend::Postgres).then(|| self.instance.clone()),
+            domain,
+        }
+    }
 }
 
 pub(super) async fn audit(

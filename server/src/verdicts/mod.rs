@@ -18,6 +18,7 @@
 pub mod alerts;
 pub mod answer;
 pub mod memory;
+pub mod remote;
 pub mod resolver;
 
 use std::collections::HashSet;
@@ -361,6 +362,27 @@ impl Verdicts {
         }
         self.inner.memory.clear();
         kept
+    }
+
+    /// Forgets every verdict kept in memory (another instance changed the store).
+    pub fn forget_all(&self) {
+        self.inner.memory.clear();
+    }
+
+    /// Another instance recorded a new verdict of `domain`: forgets the memory (its holds may
+    /// touch other domains' servers too) and tells this instance's open pages the new verdict.
+    pub async fn changed_elsewhere(&self, domain: &str) {
+        self.inner.memory.clear();
+        match self.inner.store.verdict(domain).await {
+            Ok(Some(v)) => {
+                if let Some(known) = self.remember(v) {
+                    // Nobody listening is fine.
+                    let _ = self.inner.events.send(known.verdict.clone());
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(%domain, error = %e, "cannot read another instance's verdict"),
+        }
     }
 
     /// Every verdict finished from now on.

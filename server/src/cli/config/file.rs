@@ -169,6 +169,8 @@ section! {
         max_queue_age: String => "SENDGUARD_MAX_QUEUE_AGE",
         /// `--delivery-poll`.
         poll: String => "SENDGUARD_DELIVERY_POLL",
+        /// `--delivery-lease`.
+        lease: String => "SENDGUARD_DELIVERY_LEASE",
         /// `--relay`.
         relay: String => "SENDGUARD_RELAY",
         /// `--relay-user`.
