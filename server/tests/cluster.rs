@@ -73,11 +73,16 @@ fn serve(world: &SimWorld, database: &str) -> Serve {
         .spawn()
         .expect("sendguard serve starts");
     let stdout = child.stdout.take().expect("its output");
+    // Killed and waited for when dropped, also on the panic below.
+    let mut serve = Serve {
+        child,
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+    };
     for line in std::io::BufReader::new(stdout).lines() {
         let line = line.expect("a line");
         if let Some(rest) = line.split("open http://").nth(1) {
-            let addr = rest.split('/').next().unwrap().parse().unwrap();
-            return Serve { child, addr };
+            serve.addr = rest.split('/').next().unwrap().parse().unwrap();
+            return serve;
         }
     }
     panic!("sendguard serve did not say where it serves");
