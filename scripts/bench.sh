@@ -5,7 +5,7 @@
 # Not part of CI; takes several minutes. Comparisons are measured pair by pair in one run:
 # the ratio of each pair is computed, and its median and spread over the rounds reported.
 #
-#   scripts/bench.sh [SECTION...]      SECTION: verdict badge probe queue policy delivery
+#   scripts/bench.sh [SECTION...]      SECTION: verdict badge probe queue policy delivery cluster
 #                                      (default: all of them, in that order)
 #
 # Environment: BENCH_ROUNDS (5) rounds of the verdict API pairs, BENCH_SECONDS (5) per wrk run,
@@ -15,8 +15,9 @@
 # The delivery section compares with a real Postfix and needs root (the bench says so otherwise).
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/bench_cluster.sh"
 
-ALL_SECTIONS=(verdict badge probe queue policy delivery)
+ALL_SECTIONS=(verdict badge probe queue policy delivery cluster)
 ROUNDS="${BENCH_ROUNDS:-5}"
 SECONDS_PER_RUN="${BENCH_SECONDS:-5}"
 CONNECTIONS="${BENCH_CONNECTIONS:-1 64 512}"
@@ -237,6 +238,7 @@ run_section() {
     queue) section_cargo_bench queue_cost "The durable queue's cost per message" ;;
     policy) section_cargo_bench policy_table "Postfix TLS policy table lookups" ;;
     delivery) section_cargo_bench delivery_vs_postfix "Delivery with TLS against a real Postfix" ;;
+    cluster) section_cluster ;;
     *) die "unknown section $1 (known: ${ALL_SECTIONS[*]})" ;;
   esac
 }

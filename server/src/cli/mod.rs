@@ -359,9 +359,10 @@ pub struct DemoArgs {
     /// Address and port to listen on.
     #[arg(long, env = "SENDGUARD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// The SQLite database (default: a temporary file removed when the demo ends).
-    #[arg(long, env = "SENDGUARD_DATABASE", value_name = "PATH")]
-    pub database: Option<PathBuf>,
+    /// The SQLite database (default: a temporary file removed when the demo ends), or a
+    /// PostgreSQL URL (`postgres://...`; several demos may share one, as `serve`s do).
+    #[arg(long, env = "SENDGUARD_DATABASE", hide_env_values = true, value_name = "PATH|URL")]
+    pub database: Option<String>,
     /// How soon a server is contacted again.
     #[command(flatten)]
     pub reprobe: ReprobeOptions,

@@ -217,12 +217,12 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     args.reprobe.apply(&mut config);
     let dns = config.dns.clone();
     let prober = Prober::new(config)?;
-    let db = args
-        .database
-        .clone()
-        .unwrap_or_else(|| dir.path().join("sendguard.db"));
-    let store = Store::open(&db).await?;
-    tracing::info!("remembering in {}", db.display());
+    let db = match &args.database {
+        Some(text) => store::Location::parse(text),
+        None => store::Location::File(dir.path().join("sendguard.db")),
+    };
+    let store = Store::connect(&db, store::PG_CONNECTIONS).await?;
+    tracing::info!("remembering in {}", db.describe());
     println!("Simulated internet on loopback; recipient domains to try:");
     for d in world.domains() {
         println!("  user@{:<22} {}", d.domain, d.description);
@@ -236,7 +236,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         None => random_token()?,
     };
     println!("Admin token (for scripts: the header x-sendguard-admin-token): {token}");
-    println!("Database: {}", db.display());
+    println!("Database: {}", db.describe());
     let logins = crate::cli::user::demo_users(&store).await?;
     for (login, secret) in &logins {
         let who = if login == "admin" {
@@ -257,7 +257,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         server_state(prober, (&dns, names), store.clone(), &options, Some(token)).await?;
     let state = state.with_demo_domains(world.domains().to_vec());
     let pruning = store::spawn_pruning(store.clone(), args.server.keep_observations());
-    let https = https_files(&args.server, args.listen, &db)?;
+    let https = https_files(&args.server, args.listen, &db.dir())?;
     let grace = args.server.stop.shutdown_grace();
     let result = serve_until_stopped(args.listen, state, https, worker, grace).await;
     pruning.abort();
