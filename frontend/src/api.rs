@@ -19,6 +19,8 @@ use sendguard_common::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 
 use crate::i18n::{Key, Lang};
 
@@ -104,9 +106,10 @@ async fn check_ok(response: Response) -> Result<Response, ApiError> {
         return Ok(response);
     }
     let status = response.status();
-    let message = match response.json::<ApiErrorBody>().await {
+    let status_text = response.status_text();
+    let message = match decode::<ApiErrorBody>(response).await {
         Ok(body) => body.error,
-        Err(_) => response.status_text(),
+        Err(_) => status_text,
     };
     Err(ApiError::Server { status, message })
 }
@@ -148,15 +151,44 @@ async fn send<T: DeserializeOwned>(
     path: &str,
     body: Option<String>,
 ) -> Result<T, ApiError> {
-    fetch(method, path, body)
-        .await?
-        .json::<T>()
-        .await
-        .map_err(|e| ApiError::Decode(e.to_string()))
+    decode(fetch(method, path, body).await?).await
 }
 
+/// Reads a JSON answer: the browser parses it (`Response.json()`), and the wire type is read
+/// from the resulting JS value, which takes far less wasm than a JSON parser compiled into
+/// every type's deserializer.
+async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
+    let decode_error = |e: JsValue| ApiError::Decode(js_message(&e));
+    let parsed = web_sys::Response::from(response)
+        .json()
+        .map_err(decode_error)?;
+    let value = JsFuture::from(parsed).await.map_err(decode_error)?;
+    from_js(value)
+}
+
+/// Reads a wire type from a JS value (such as `JSON.parse` returns).
+pub fn from_js<T: DeserializeOwned>(value: JsValue) -> Result<T, ApiError> {
+    serde_wasm_bindgen::from_value(value).map_err(|e| ApiError::Decode(e.to_string()))
+}
+
+/// The message of a JS error (a `SyntaxError` from a body that is not JSON), or the value.
+fn js_message(error: &JsValue) -> String {
+    match error.dyn_ref::<js_sys::Error>() {
+        Some(e) => e.message().into(),
+        None => format!("{error:?}"),
+    }
+}
+
+/// A request body as JSON: the wire type becomes a JS value and the browser writes the text
+/// (`JSON.stringify`), for the same reason as [`decode`]. `None` fields are written as `null`.
 fn to_json<B: Serialize>(body: &B) -> Result<String, ApiError> {
-    serde_json::to_string(body).map_err(|e| ApiError::Decode(e.to_string()))
+    let serializer = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
+    let value = body
+        .serialize(&serializer)
+        .map_err(|e| ApiError::Decode(e.to_string()))?;
+    js_sys::JSON::stringify(&value)
+        .map(String::from)
+        .map_err(|e| ApiError::Decode(js_message(&e)))
 }
 
 /// `GET` a JSON document.
@@ -247,10 +279,7 @@ pub async fn draft(call: DraftCall) -> Result<Option<Draft>, ApiError> {
     if response.status() == 204 {
         return Ok(None);
     }
-    response
-        .json()
-        .await
-        .map_err(|e| ApiError::Decode(e.to_string()))
+    decode(response).await
 }
 
 /// Hands a message to the server's queue; answered once it is stored, every recipient
