@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::i18n::{Key, use_lang};
+use crate::i18n::{Key, tr, use_lang};
 
 /// A radio button of group `name` with its label from the catalog: checked while `checked`
 /// holds, `pick` runs when the user chooses it.
@@ -23,7 +23,7 @@ pub fn choice(
                 prop:checked=checked
                 on:change=move |_| pick()
             />
-            {move || lang.get().text(label)}
+            {tr(lang, label)}
         </label>
     }
 }

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use sendguard_common::{MinAuthentication, MinTlsVersion, TransportRequirement};
 
 use crate::components::choice::choice;
-use crate::i18n::{Key, use_lang};
+use crate::i18n::{Key, tr, use_lang};
 
 /// Two radio groups for one [`TransportRequirement`].
 #[component]
@@ -38,14 +38,14 @@ pub fn RequirementFieldset(
     };
     view! {
         <fieldset class="expert" data-testid=format!("expert-{name}")>
-            <legend>{move || lang.get().text(legend)}</legend>
-            <div class="expert-group" role="radiogroup" aria-label=move || lang.get().text(Key::MinAuthentication)>
-                <span class="expert-label" aria-hidden="true">{move || lang.get().text(Key::MinAuthentication)}</span>
+            <legend>{tr(lang, legend)}</legend>
+            <div class="expert-group" role="radiogroup" aria-label=tr(lang, Key::MinAuthentication)>
+                <span class="expert-label" aria-hidden="true">{tr(lang, Key::MinAuthentication)}</span>
                 {auth(MinAuthentication::AnyTls, Key::AuthAnyTls, "any")}
                 {auth(MinAuthentication::Authenticated, Key::AuthAuthenticated, "authenticated")}
             </div>
-            <div class="expert-group" role="radiogroup" aria-label=move || lang.get().text(Key::MinTlsVersion)>
-                <span class="expert-label" aria-hidden="true">{move || lang.get().text(Key::MinTlsVersion)}</span>
+            <div class="expert-group" role="radiogroup" aria-label=tr(lang, Key::MinTlsVersion)>
+                <span class="expert-label" aria-hidden="true">{tr(lang, Key::MinTlsVersion)}</span>
                 {version(MinTlsVersion::Tls12, Key::Tls12, "12")}
                 {version(MinTlsVersion::Tls13, Key::Tls13, "13")}
             </div>
