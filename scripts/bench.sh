@@ -5,8 +5,11 @@
 # Not part of CI; takes several minutes. Comparisons are measured pair by pair in one run:
 # the ratio of each pair is computed, and its median and spread over the rounds reported.
 #
-#   scripts/bench.sh [SECTION...]      SECTION: verdict badge probe queue policy delivery
+#   scripts/bench.sh [SECTION...]      SECTION: size verdict badge probe queue policy delivery
 #                                      (default: all of them, in that order)
+#
+# `size` builds only the page (trunk, release) and weighs what the browser loads; alone, it
+# builds nothing else.
 #
 # Environment: BENCH_ROUNDS (5) rounds of the verdict API pairs, BENCH_SECONDS (5) per wrk run,
 # BENCH_CONNECTIONS ("1 64 512"), BENCH_FOLDED_RUNS (3) runs of each folded cargo bench,
@@ -16,7 +19,7 @@
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_SECTIONS=(verdict badge probe queue policy delivery)
+ALL_SECTIONS=(size verdict badge probe queue policy delivery)
 ROUNDS="${BENCH_ROUNDS:-5}"
 SECONDS_PER_RUN="${BENCH_SECONDS:-5}"
 CONNECTIONS="${BENCH_CONNECTIONS:-1 64 512}"
@@ -229,8 +232,29 @@ section_badge() {
   echo '```'
 }
 
+section_size() {
+  note "The page's size (dist/ from trunk build --release)"
+  local sizes
+  sizes="$(bundle_sizes)"
+  echo "## Frontend size: everything the browser loads"
+  echo
+  echo "\`trunk build --release --cargo-profile wasm-release\` (\`scripts/lib.sh\` build_frontend:"
+  echo "the \`wasm-release\` profile, wasm-opt -Oz), then each file of \`dist/\` raw and \`gzip -9\`"
+  echo "(\`scripts/lib.sh\` bundle_sizes). Every page is in the one wasm file: sign-in, compose,"
+  echo "Sent, settings, admin. Goals: issue 5 at most $BUNDLE_BUDGET_GZIP B gzip (\`scripts/test.sh\`"
+  echo "fails above it), issue 15 at most 180,000 B."
+  echo
+  echo "| file | raw | gzip -9 |"
+  echo "|---|---|---|"
+  awk 'function th(n) { while (n ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", n); return n }
+    $1 != "total" { sub(/^dist\//, "", $1); sub(/-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]+/, "", $1)
+      printf "| %s | %s B | %s B |\n", $1, th($2), th($3) }
+    $1 == "total" { printf "| **total** | %s B | **%s B** |\n", th($2), th($3) }' <<<"$sizes"
+}
+
 run_section() {
   case "$1" in
+    size) section_size ;;
     verdict) section_verdict ;;
     badge) section_badge ;;
     probe) section_cargo_bench probe_throughput "Probe throughput against the simulated internet" ;;
@@ -258,16 +282,21 @@ main() {
   local machine s
   machine="$(describe_machine)"  # the load before anything of ours runs
   ensure_bench_packages
+  # Only the page is needed when its size is all that is measured.
+  local server=0
+  for s in "${SECTIONS[@]}"; do [ "$s" = size ] || server=1; done
   if [ "${BENCH_NO_BUILD:-}" = 1 ]; then
     machine+=$'\n'"- Built beforehand (BENCH_NO_BUILD=1): the release binaries already in target/"
   else
     ensure_build_tools
     build_frontend
-    build_server
+    [ "$server" = 0 ] || build_server
   fi
-  step "Building the trivial handler and the benches (release)"
-  cargo build --release --locked -p sendguard --example fixed_json
-  cargo bench -p sendguard --locked --no-run
+  if [ "$server" = 1 ]; then
+    step "Building the trivial handler and the benches (release)"
+    cargo build --release --locked -p sendguard --example fixed_json
+    cargo bench -p sendguard --locked --no-run
+  fi
   printf '\n# Latest run of scripts/bench.sh\n\n%s\n' "$machine" >"$WORK/generated.md"
   # Written after each section, so that a run cut short keeps what it measured.
   for s in "${SECTIONS[@]}"; do
