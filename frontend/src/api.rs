@@ -107,7 +107,7 @@ async fn check_ok(response: Response) -> Result<Response, ApiError> {
     }
     let status = response.status();
     let status_text = response.status_text();
-    let message = match decode::<ApiErrorBody>(response).await {
+    let message = match parse(response).await.and_then(from_js::<ApiErrorBody>) {
         Ok(body) => body.error,
         Err(_) => status_text,
     };
@@ -145,25 +145,30 @@ async fn fetch(method: Method, path: &str, body: Option<String>) -> Result<Respo
     check_ok(response).await
 }
 
-/// Like [`fetch`], and decodes the JSON answer.
+/// Like [`fetch`], and decodes the JSON answer. The asynchronous part is not generic
+/// ([`fetch_json`]), so that each wire type adds only its conversion.
 async fn send<T: DeserializeOwned>(
     method: Method,
     path: &str,
     body: Option<String>,
 ) -> Result<T, ApiError> {
-    decode(fetch(method, path, body).await?).await
+    from_js(fetch_json(method, path, body).await?)
 }
 
-/// Reads a JSON answer: the browser parses it (`Response.json()`), and the wire type is read
-/// from the resulting JS value, which takes far less wasm than a JSON parser compiled into
-/// every type's deserializer.
-async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
+/// Like [`fetch`], and parses the JSON answer into a JS value.
+async fn fetch_json(method: Method, path: &str, body: Option<String>) -> Result<JsValue, ApiError> {
+    parse(fetch(method, path, body).await?).await
+}
+
+/// Parses a JSON answer in the browser (`Response.json()`); [`from_js`] then reads the wire
+/// type from the JS value, which takes far less wasm than a JSON parser compiled into every
+/// type's deserializer.
+async fn parse(response: Response) -> Result<JsValue, ApiError> {
     let decode_error = |e: JsValue| ApiError::Decode(js_message(&e));
     let parsed = web_sys::Response::from(response)
         .json()
         .map_err(decode_error)?;
-    let value = JsFuture::from(parsed).await.map_err(decode_error)?;
-    from_js(value)
+    JsFuture::from(parsed).await.map_err(decode_error)
 }
 
 /// Reads a wire type from a JS value (such as `JSON.parse` returns).
@@ -180,7 +185,7 @@ fn js_message(error: &JsValue) -> String {
 }
 
 /// A request body as JSON: the wire type becomes a JS value and the browser writes the text
-/// (`JSON.stringify`), for the same reason as [`decode`]. `None` fields are written as `null`.
+/// (`JSON.stringify`), for the same reason as [`parse`]. `None` fields are written as `null`.
 fn to_json<B: Serialize>(body: &B) -> Result<String, ApiError> {
     let serializer = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
     let value = body
@@ -279,7 +284,7 @@ pub async fn draft(call: DraftCall) -> Result<Option<Draft>, ApiError> {
     if response.status() == 204 {
         return Ok(None);
     }
-    decode(response).await
+    from_js(parse(response).await?)
 }
 
 /// Hands a message to the server's queue; answered once it is stored, every recipient
