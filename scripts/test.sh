@@ -50,7 +50,7 @@ interop_test interop_enforce postfix_enforces_what_sendguard_learned
 
 step "Component tests in headless Chromium (wasm-bindgen-test)"
 (cd frontend && CHROMEDRIVER="$(command -v chromedriver)" \
-  cargo test --locked --target wasm32-unknown-unknown --test recipient_field --test badge_tooltip --test live_messages) 2>&1 | tee -a "$LOG"
+  cargo test --locked --target wasm32-unknown-unknown --test recipient_field --test badge_tooltip --test live_messages --test wire) 2>&1 | tee -a "$LOG"
 
 build_frontend
 step "The page's size against its budget (wasm + JS + CSS + HTML, gzip)"

@@ -173,7 +173,7 @@ async fn parse(response: Response) -> Result<JsValue, ApiError> {
 
 /// Reads a wire type from a JS value (such as `JSON.parse` returns).
 pub fn from_js<T: DeserializeOwned>(value: JsValue) -> Result<T, ApiError> {
-    serde_wasm_bindgen::from_value(value).map_err(|e| ApiError::Decode(e.to_string()))
+    crate::wire::from_js(value).map_err(|e| ApiError::Decode(e.to_string()))
 }
 
 /// The message of a JS error (a `SyntaxError` from a body that is not JSON), or the value.
@@ -184,16 +184,9 @@ fn js_message(error: &JsValue) -> String {
     }
 }
 
-/// A request body as JSON: the wire type becomes a JS value and the browser writes the text
-/// (`JSON.stringify`), for the same reason as [`parse`]. `None` fields are written as `null`.
+/// A request body as JSON.
 fn to_json<B: Serialize>(body: &B) -> Result<String, ApiError> {
-    let serializer = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
-    let value = body
-        .serialize(&serializer)
-        .map_err(|e| ApiError::Decode(e.to_string()))?;
-    js_sys::JSON::stringify(&value)
-        .map(String::from)
-        .map_err(|e| ApiError::Decode(js_message(&e)))
+    serde_json::to_string(body).map_err(|e| ApiError::Decode(e.to_string()))
 }
 
 /// `GET` a JSON document.

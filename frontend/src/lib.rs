@@ -18,6 +18,7 @@ pub mod secure;
 pub mod sent;
 pub mod session;
 pub mod verdicts;
+pub mod wire;
 
 use crate::components::user_menu::UserMenu;
 use crate::i18n::{Key, Lang, provide_lang, tr, use_lang};
