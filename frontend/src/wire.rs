@@ -125,7 +125,8 @@ impl<'de> de::Deserializer<'de> for Value {
         match self.object() {
             Some(object) => visitor.visit_map(Fields {
                 object,
-                fields: fields.iter(),
+                fields,
+                next: 0,
                 value: None,
             }),
             None => Err(de::Error::invalid_type(
@@ -248,26 +249,42 @@ impl<'de> MapAccess<'de> for Entries {
 /// `#[serde(default)]`, or "missing field").
 struct Fields {
     object: Object,
-    fields: std::slice::Iter<'static, &'static str>,
+    fields: &'static [&'static str],
+    next: usize,
     value: Option<JsValue>,
+}
+
+impl Fields {
+    /// The index of the next field the object has, its value kept for `next_value_seed`.
+    fn next_present(&mut self) -> Option<u64> {
+        while let Some(field) = self.fields.get(self.next) {
+            let index = self.next;
+            self.next += 1;
+            let value =
+                Reflect::get(&self.object, &JsValue::from_str(field)).unwrap_or(JsValue::UNDEFINED);
+            if !value.is_undefined() {
+                self.value = Some(value);
+                return Some(index as u64);
+            }
+        }
+        None
+    }
 }
 
 impl<'de> MapAccess<'de> for Fields {
     type Error = Error;
 
+    /// The field is named by its index in the type's field list, which serde's derived field
+    /// visitors accept as well as the name: one integer match per type instead of comparing
+    /// strings, and the lookup itself is not generic.
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, Error> {
-        for &field in self.fields.by_ref() {
-            let value =
-                Reflect::get(&self.object, &JsValue::from_str(field)).unwrap_or(JsValue::UNDEFINED);
-            if !value.is_undefined() {
-                self.value = Some(value);
-                return seed.deserialize(field.into_deserializer()).map(Some);
-            }
+        match self.next_present() {
+            Some(index) => seed.deserialize(index.into_deserializer()).map(Some),
+            None => Ok(None),
         }
-        Ok(None)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
