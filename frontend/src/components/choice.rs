@@ -4,14 +4,18 @@ use leptos::prelude::*;
 
 use crate::i18n::{Key, tr, use_lang};
 
+/// Whether a radio button is checked (tracked), boxed: see [`choice`].
+pub type Checked = Box<dyn Fn() -> bool + Send + Sync>;
+
 /// A radio button of group `name` with its label from the catalog: checked while `checked`
-/// holds, `pick` runs when the user chooses it.
+/// holds, `pick` runs when the user chooses it. The closures are boxed so that every radio
+/// button of the page shares one copy of this view's code.
 pub fn choice(
     name: String,
     testid: String,
     label: Key,
-    checked: impl Fn() -> bool + Send + Sync + 'static,
-    pick: impl Fn() + 'static,
+    checked: Checked,
+    pick: Box<dyn Fn()>,
 ) -> impl IntoView {
     let lang = use_lang();
     view! {
@@ -20,7 +24,7 @@ pub fn choice(
                 type="radio"
                 name=name
                 data-testid=testid
-                prop:checked=checked
+                prop:checked=move || checked()
                 on:change=move |_| pick()
             />
             {tr(lang, label)}

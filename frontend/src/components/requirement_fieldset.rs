@@ -23,8 +23,8 @@ pub fn RequirementFieldset(
             format!("{name}-auth"),
             format!("{name}-auth-{slug}"),
             key,
-            move || value.get().authentication == wanted,
-            move || value.update(|v| v.authentication = wanted),
+            Box::new(move || value.get().authentication == wanted),
+            Box::new(move || value.update(|v| v.authentication = wanted)),
         )
     };
     let version = move |wanted: MinTlsVersion, key: Key, slug: &'static str| {
@@ -32,8 +32,8 @@ pub fn RequirementFieldset(
             format!("{name}-tls"),
             format!("{name}-tls-{slug}"),
             key,
-            move || value.get().tls_version == wanted,
-            move || value.update(|v| v.tls_version = wanted),
+            Box::new(move || value.get().tls_version == wanted),
+            Box::new(move || value.update(|v| v.tls_version = wanted)),
         )
     };
     view! {

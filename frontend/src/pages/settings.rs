@@ -43,8 +43,8 @@ pub fn SettingsPage() -> impl IntoView {
             "secure-sending".to_string(),
             format!("mode-{slug}"),
             key,
-            move || mode.get() == value,
-            move || mode.set(value),
+            Box::new(move || mode.get() == value),
+            Box::new(move || mode.set(value)),
         )
     };
     let on_save = move |ev: web_sys::SubmitEvent| {
