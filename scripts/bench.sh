@@ -276,6 +276,30 @@ rewrite_benchmarks() {
   cp "$WORK/BENCHMARKS.md" BENCHMARKS.md
 }
 
+# Keeps the sections ("## " and what follows) of the generated part that this run does not
+# measure, so that a run of some sections does not drop the others' figures: saved at the
+# start in previous.md, each marked with the date and commit of the run that measured it.
+save_previous_sections() {
+  local date commit
+  awk -v begin="$BEGIN_MARK" -v end="$END_MARK" '
+    $0 == begin { on = 1; next } $0 == end { on = 0 } on' BENCHMARKS.md >"$WORK/previous-part.md"
+  date="$(sed -n 's/^- Date: //p' "$WORK/previous-part.md" | head -n1)"
+  commit="$(sed -n 's/^- Commit: //p' "$WORK/previous-part.md" | head -n1)"
+  awk -v note="(Carried over from the run of $date, commit $commit.)" '
+    /^# / { on = 0; next }
+    /^## / { on = 1; title = 1; print; next }
+    on && title && /^$/ { print; next }
+    on && title { title = 0; if ($0 !~ /^\(Carried over/) { print note; print "" } }
+    on' "$WORK/previous-part.md" >"$WORK/previous.md"
+}
+
+# Prints the saved sections whose titles the file $1 (this run's part) does not have.
+carried_over() {
+  awk -v file="$1" 'BEGIN { while ((getline line < file) > 0) if (line ~ /^## /) have[line] = 1 }
+    /^## / { keep = !($0 in have); if (keep && !n++) print "\n# Sections of earlier runs\n" }
+    keep' "$WORK/previous.md"
+}
+
 main() {
   SECTIONS=("$@")
   [ "${#SECTIONS[@]}" -gt 0 ] || SECTIONS=("${ALL_SECTIONS[@]}")
@@ -297,12 +321,14 @@ main() {
     cargo build --release --locked -p sendguard --example fixed_json
     cargo bench -p sendguard --locked --no-run
   fi
+  save_previous_sections
   printf '\n# Latest run of scripts/bench.sh\n\n%s\n' "$machine" >"$WORK/generated.md"
   # Written after each section, so that a run cut short keeps what it measured.
   for s in "${SECTIONS[@]}"; do
     echo >>"$WORK/generated.md"
     run_section "$s" >>"$WORK/generated.md"
-    rewrite_benchmarks "$WORK/generated.md"
+    { cat "$WORK/generated.md"; carried_over "$WORK/generated.md"; } >"$WORK/part.md"
+    rewrite_benchmarks "$WORK/part.md"
     step "BENCHMARKS.md rewritten with section $s"
   done
 }
