@@ -24,7 +24,7 @@ pub fn choice(
                 type="radio"
                 name=name
                 data-testid=testid
-                prop:checked=move || checked()
+                prop:checked=checked
                 on:change=move |_| pick()
             />
             {tr(lang, label)}
