@@ -5,8 +5,12 @@
 # Not part of CI; takes several minutes. Comparisons are measured pair by pair in one run:
 # the ratio of each pair is computed, and its median and spread over the rounds reported.
 #
-#   scripts/bench.sh [SECTION...]      SECTION: verdict badge probe queue policy delivery cluster
+#   scripts/bench.sh [SECTION...]      SECTION: size verdict badge probe queue policy delivery
+#                                      cluster
 #                                      (default: all of them, in that order)
+#
+# `size` builds only the page (trunk, release) and weighs what the browser loads; alone, it
+# builds nothing else.
 #
 # Environment: BENCH_ROUNDS (5) rounds of the verdict API pairs, BENCH_SECONDS (5) per wrk run,
 # BENCH_CONNECTIONS ("1 64 512"), BENCH_FOLDED_RUNS (3) runs of each folded cargo bench,
@@ -17,7 +21,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/bench_cluster.sh"
 
-ALL_SECTIONS=(verdict badge probe queue policy delivery cluster)
+ALL_SECTIONS=(size verdict badge probe queue policy delivery cluster)
 ROUNDS="${BENCH_ROUNDS:-5}"
 SECONDS_PER_RUN="${BENCH_SECONDS:-5}"
 CONNECTIONS="${BENCH_CONNECTIONS:-1 64 512}"
@@ -230,8 +234,29 @@ section_badge() {
   echo '```'
 }
 
+section_size() {
+  note "The page's size (dist/ from trunk build --release)"
+  local sizes
+  sizes="$(bundle_sizes)"
+  echo "## Frontend size: everything the browser loads"
+  echo
+  echo "\`trunk build --release --cargo-profile wasm-release\` (\`scripts/lib.sh\` build_frontend:"
+  echo "the \`wasm-release\` profile, wasm-opt -Oz), then each file of \`dist/\` raw and \`gzip -9\`"
+  echo "(\`scripts/lib.sh\` bundle_sizes). Every page is in the one wasm file: sign-in, compose,"
+  echo "Sent, settings, admin. Goals: issue 5 at most 250,000 B gzip (\`scripts/test.sh\` fails"
+  echo "above \`BUNDLE_BUDGET_GZIP\` in \`scripts/lib.sh\`), issue 15 at most 180,000 B."
+  echo
+  echo "| file | raw | gzip -9 |"
+  echo "|---|---|---|"
+  awk 'function th(n) { while (n ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", n); return n }
+    $1 != "total" { sub(/^dist\//, "", $1); sub(/-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]+/, "", $1)
+      printf "| %s | %s B | %s B |\n", $1, th($2), th($3) }
+    $1 == "total" { printf "| **total** | %s B | **%s B** |\n", th($2), th($3) }' <<<"$sizes"
+}
+
 run_section() {
   case "$1" in
+    size) section_size ;;
     verdict) section_verdict ;;
     badge) section_badge ;;
     probe) section_cargo_bench probe_throughput "Probe throughput against the simulated internet" ;;
@@ -254,28 +279,59 @@ rewrite_benchmarks() {
   cp "$WORK/BENCHMARKS.md" BENCHMARKS.md
 }
 
+# Keeps the sections ("## " and what follows) of the generated part that this run does not
+# measure, so that a run of some sections does not drop the others' figures: saved at the
+# start in previous.md, each marked with the date and commit of the run that measured it.
+save_previous_sections() {
+  local date commit
+  awk -v begin="$BEGIN_MARK" -v end="$END_MARK" '
+    $0 == begin { on = 1; next } $0 == end { on = 0 } on' BENCHMARKS.md >"$WORK/previous-part.md"
+  date="$(sed -n 's/^- Date: //p' "$WORK/previous-part.md" | head -n1)"
+  commit="$(sed -n 's/^- Commit: //p' "$WORK/previous-part.md" | head -n1)"
+  awk -v note="(Carried over from the run of $date, commit $commit.)" '
+    /^# / { on = 0; next }
+    /^## / { on = 1; title = 1; print; next }
+    on && title && /^$/ { print; next }
+    on && title { title = 0; if ($0 !~ /^\(Carried over/) { print note; print "" } }
+    on' "$WORK/previous-part.md" >"$WORK/previous.md"
+}
+
+# Prints the saved sections whose titles the file $1 (this run's part) does not have.
+carried_over() {
+  awk -v file="$1" 'BEGIN { while ((getline line < file) > 0) if (line ~ /^## /) have[line] = 1 }
+    /^## / { keep = !($0 in have); if (keep && !n++) print "\n# Sections of earlier runs\n" }
+    keep' "$WORK/previous.md"
+}
+
 main() {
   SECTIONS=("$@")
   [ "${#SECTIONS[@]}" -gt 0 ] || SECTIONS=("${ALL_SECTIONS[@]}")
   local machine s
   machine="$(describe_machine)"  # the load before anything of ours runs
   ensure_bench_packages
+  # Only the page is needed when its size is all that is measured.
+  local server=0
+  for s in "${SECTIONS[@]}"; do [ "$s" = size ] || server=1; done
   if [ "${BENCH_NO_BUILD:-}" = 1 ]; then
     machine+=$'\n'"- Built beforehand (BENCH_NO_BUILD=1): the release binaries already in target/"
   else
     ensure_build_tools
     build_frontend
-    build_server
+    [ "$server" = 0 ] || build_server
   fi
-  step "Building the trivial handler and the benches (release)"
-  cargo build --release --locked -p sendguard --example fixed_json
-  cargo bench -p sendguard --locked --no-run
+  if [ "$server" = 1 ]; then
+    step "Building the trivial handler and the benches (release)"
+    cargo build --release --locked -p sendguard --example fixed_json
+    cargo bench -p sendguard --locked --no-run
+  fi
+  save_previous_sections
   printf '\n# Latest run of scripts/bench.sh\n\n%s\n' "$machine" >"$WORK/generated.md"
   # Written after each section, so that a run cut short keeps what it measured.
   for s in "${SECTIONS[@]}"; do
     echo >>"$WORK/generated.md"
     run_section "$s" >>"$WORK/generated.md"
-    rewrite_benchmarks "$WORK/generated.md"
+    { cat "$WORK/generated.md"; carried_over "$WORK/generated.md"; } >"$WORK/part.md"
+    rewrite_benchmarks "$WORK/part.md"
     step "BENCHMARKS.md rewritten with section $s"
   done
 }

@@ -134,6 +134,35 @@ build_frontend() {
   trunk build --release --cargo-profile wasm-release
 }
 
+# The release page's files in dist/ (wasm, JS glue, CSS, index.html) as "file raw gzip" lines,
+# gzip at level 9 as a server would send them, and a last line "total RAW GZIP".
+bundle_sizes() {
+  local f raw gz total_raw=0 total_gz=0
+  for f in dist/*.wasm dist/*.js dist/*.css dist/index.html; do
+    [ -f "$f" ] || die "no $f: build the page first (trunk build --release)"
+    raw="$(stat -c%s "$f")"
+    gz="$(gzip -9c "$f" | wc -c)"
+    echo "$f $raw $gz"
+    total_raw=$((total_raw + raw))
+    total_gz=$((total_gz + gz))
+  done
+  echo "total $total_raw $total_gz"
+}
+
+# Issue 5's budget for everything the browser loads (wasm + JS + CSS + HTML), gzip.
+BUNDLE_BUDGET_GZIP=250000
+
+# Fails when the page in dist/ is over its budget, printing what each file weighs.
+check_bundle_budget() {
+  local sizes total
+  sizes="$(bundle_sizes)"
+  printf '%s\n' "$sizes"
+  total="$(awk '$1 == "total" { print $3 }' <<<"$sizes")"
+  [ "$total" -le "$BUNDLE_BUDGET_GZIP" ] \
+    || die "the page is $total B gzip, over its budget of $BUNDLE_BUDGET_GZIP B (BENCHMARKS.md, Frontend size)"
+  echo "page: $total B gzip, budget $BUNDLE_BUDGET_GZIP B"
+}
+
 build_server() {
   step "Building the sendguard server (release, frontend embedded)"
   cargo build --release --locked -p sendguard

@@ -63,9 +63,11 @@ interop_test interop_enforce postfix_enforces_what_sendguard_learned
 
 step "Component tests in headless Chromium (wasm-bindgen-test)"
 (cd frontend && CHROMEDRIVER="$(command -v chromedriver)" \
-  cargo test --locked --target wasm32-unknown-unknown --test recipient_field --test badge_tooltip --test live_messages) 2>&1 | tee -a "$LOG"
+  cargo test --locked --target wasm32-unknown-unknown --test recipient_field --test badge_tooltip --test live_messages --test wire) 2>&1 | tee -a "$LOG"
 
 build_frontend
+step "The page's size against its budget (wasm + JS + CSS + HTML, gzip)"
+check_bundle_budget
 # The end-to-end tests run the dev-profile binary that `cargo test` built: the same code (in
 # debug builds rust-embed reads dist/ from disk instead of embedding it). A cold release build of
 # the server takes about 7 min here; scripts/run.sh builds and serves the release binary.

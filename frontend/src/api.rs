@@ -19,6 +19,8 @@ use sendguard_common::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 
 use crate::i18n::{Key, Lang};
 
@@ -104,9 +106,10 @@ async fn check_ok(response: Response) -> Result<Response, ApiError> {
         return Ok(response);
     }
     let status = response.status();
-    let message = match response.json::<ApiErrorBody>().await {
+    let status_text = response.status_text();
+    let message = match parse(response).await.and_then(from_js::<ApiErrorBody>) {
         Ok(body) => body.error,
-        Err(_) => response.status_text(),
+        Err(_) => status_text,
     };
     Err(ApiError::Server { status, message })
 }
@@ -142,19 +145,46 @@ async fn fetch(method: Method, path: &str, body: Option<String>) -> Result<Respo
     check_ok(response).await
 }
 
-/// Like [`fetch`], and decodes the JSON answer.
+/// Like [`fetch`], and decodes the JSON answer. The asynchronous part is not generic
+/// ([`fetch_json`]), so that each wire type adds only its conversion.
 async fn send<T: DeserializeOwned>(
     method: Method,
     path: &str,
     body: Option<String>,
 ) -> Result<T, ApiError> {
-    fetch(method, path, body)
-        .await?
-        .json::<T>()
-        .await
-        .map_err(|e| ApiError::Decode(e.to_string()))
+    from_js(fetch_json(method, path, body).await?)
 }
 
+/// Like [`fetch`], and parses the JSON answer into a JS value.
+async fn fetch_json(method: Method, path: &str, body: Option<String>) -> Result<JsValue, ApiError> {
+    parse(fetch(method, path, body).await?).await
+}
+
+/// Parses a JSON answer in the browser (`Response.json()`); [`from_js`] then reads the wire
+/// type from the JS value, which takes far less wasm than a JSON parser compiled into every
+/// type's deserializer.
+async fn parse(response: Response) -> Result<JsValue, ApiError> {
+    let decode_error = |e: JsValue| ApiError::Decode(js_message(&e));
+    let parsed = web_sys::Response::from(response)
+        .json()
+        .map_err(decode_error)?;
+    JsFuture::from(parsed).await.map_err(decode_error)
+}
+
+/// Reads a wire type from a JS value (such as `JSON.parse` returns).
+pub fn from_js<T: DeserializeOwned>(value: JsValue) -> Result<T, ApiError> {
+    crate::wire::from_js(value).map_err(|e| ApiError::Decode(e.to_string()))
+}
+
+/// The message of a JS error (a `SyntaxError` from a body that is not JSON), or the value.
+fn js_message(error: &JsValue) -> String {
+    match error.dyn_ref::<js_sys::Error>() {
+        Some(e) => e.message().into(),
+        None => format!("{error:?}"),
+    }
+}
+
+/// A request body as JSON.
 fn to_json<B: Serialize>(body: &B) -> Result<String, ApiError> {
     serde_json::to_string(body).map_err(|e| ApiError::Decode(e.to_string()))
 }
@@ -247,10 +277,7 @@ pub async fn draft(call: DraftCall) -> Result<Option<Draft>, ApiError> {
     if response.status() == 204 {
         return Ok(None);
     }
-    response
-        .json()
-        .await
-        .map_err(|e| ApiError::Decode(e.to_string()))
+    from_js(parse(response).await?)
 }
 
 /// Hands a message to the server's queue; answered once it is stored, every recipient

@@ -373,6 +373,14 @@ impl Lang {
     }
 }
 
+/// The text for `key`, following the language signal. Every static text of the page goes
+/// through this one closure type, so that Leptos compiles one reactive text node and one
+/// reactive attribute for all of them rather than one per text (each closure written in a
+/// view is a type of its own, with its own copy of the rendering code).
+pub fn tr(lang: RwSignal<Lang>, key: Key) -> impl Fn() -> &'static str + Copy + Send + Sync {
+    move || lang.get().text(key)
+}
+
 /// Puts the language signal into context: the stored choice, else the browser's language.
 pub fn provide_lang() {
     let initial = stored_lang()

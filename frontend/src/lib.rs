@@ -18,9 +18,10 @@ pub mod secure;
 pub mod sent;
 pub mod session;
 pub mod verdicts;
+pub mod wire;
 
 use crate::components::user_menu::UserMenu;
-use crate::i18n::{Key, Lang, provide_lang, use_lang};
+use crate::i18n::{Key, Lang, provide_lang, tr, use_lang};
 use crate::nav::{Location, NavLink, Page};
 use crate::session::{Session, SessionState};
 use leptos::prelude::*;
@@ -41,8 +42,7 @@ pub fn App() -> impl IntoView {
         SessionState::SignedIn(_) => Some(true),
     };
     let main = move || match signed_in() {
-        None => view! { <p class="notice notice-info">{move || lang.get().text(Key::Loading)}</p> }
-            .into_any(),
+        None => view! { <p class="notice notice-info">{tr(lang, Key::Loading)}</p> }.into_any(),
         Some(false) => pages::sign_in::SignInPage().into_any(),
         Some(true) => SignedInPages().into_any(),
     };
@@ -50,12 +50,12 @@ pub fn App() -> impl IntoView {
         <header class="topbar">
             <span class="brand">"Sendguard"</span>
             <Show when=move || signed_in() == Some(true)>
-                <nav aria-label=move || lang.get().text(Key::Navigation)>
-                    <NavLink to=Page::Compose>{move || lang.get().text(Key::NavCompose)}</NavLink>
-                    <NavLink to=Page::Sent>{move || lang.get().text(Key::NavSent)}</NavLink>
-                    <NavLink to=Page::Settings>{move || lang.get().text(Key::NavSettings)}</NavLink>
+                <nav aria-label=tr(lang, Key::Navigation)>
+                    <NavLink to=Page::Compose>{tr(lang, Key::NavCompose)}</NavLink>
+                    <NavLink to=Page::Sent>{tr(lang, Key::NavSent)}</NavLink>
+                    <NavLink to=Page::Settings>{tr(lang, Key::NavSettings)}</NavLink>
                     <Show when=move || session.is_admin()>
-                        <NavLink to=Page::Admin>{move || lang.get().text(Key::NavAdmin)}</NavLink>
+                        <NavLink to=Page::Admin>{tr(lang, Key::NavAdmin)}</NavLink>
                     </Show>
                 </nav>
             </Show>
@@ -78,7 +78,7 @@ fn SignedInPages() -> impl IntoView {
         Page::Sent => pages::sent::SentPage().into_any(),
         Page::Settings => pages::settings::SettingsPage().into_any(),
         Page::Admin => pages::admin::AdminPage().into_any(),
-        Page::NotFound => view! { <p>{move || lang.get().text(Key::NotFound)}</p> }.into_any(),
+        Page::NotFound => view! { <p>{tr(lang, Key::NotFound)}</p> }.into_any(),
     }
 }
 
@@ -99,7 +99,7 @@ fn LanguageSwitch() -> impl IntoView {
         }
     };
     view! {
-        <div class="lang-switch" role="group" aria-label=move || lang.get().text(Key::Language)>
+        <div class="lang-switch" role="group" aria-label=tr(lang, Key::Language)>
             {button(Lang::De)}
             {button(Lang::En)}
         </div>

@@ -308,7 +308,10 @@ impl VerdictStore {
                 let Some(text) = ev.data().as_string() else {
                     return;
                 };
-                let Ok(verdict) = serde_json::from_str::<DomainVerdict>(&text) else {
+                let Ok(value) = js_sys::JSON::parse(&text) else {
+                    return;
+                };
+                let Ok(verdict) = api::from_js::<DomainVerdict>(value) else {
                     return;
                 };
                 let typed = self.hub.try_update_value(|h| h.waiting.accept(&verdict));

@@ -11,7 +11,7 @@ use sendguard_common::SecurityClass;
 
 use crate::components::badge::Badge;
 use crate::components::tooltip::Tooltip;
-use crate::i18n::{Key, use_lang};
+use crate::i18n::{Key, tr, use_lang};
 use crate::recipients::Recipient;
 use crate::secure::{SenderRequirement, ShortfallWords, check};
 use crate::verdicts::{DomainState, VerdictStore};
@@ -99,8 +99,8 @@ pub fn Chip(
             (
                 Signal::stored("chip chip-invalid"),
                 view! {
-                    <span class="visually-hidden">{move || lang.get().text(Key::InvalidAddress)}": "</span>
-                    <span class="chip-error" data-testid="chip-error">{move || lang.get().text(key)}</span>
+                    <span class="visually-hidden">{tr(lang, Key::InvalidAddress)}": "</span>
+                    <span class="chip-error" data-testid="chip-error">{tr(lang, key)}</span>
                 }
                 .into_any(),
             )

@@ -2,16 +2,20 @@
 
 use leptos::prelude::*;
 
-use crate::i18n::{Key, use_lang};
+use crate::i18n::{Key, tr, use_lang};
+
+/// Whether a radio button is checked (tracked), boxed: see [`choice`].
+pub type Checked = Box<dyn Fn() -> bool + Send + Sync>;
 
 /// A radio button of group `name` with its label from the catalog: checked while `checked`
-/// holds, `pick` runs when the user chooses it.
+/// holds, `pick` runs when the user chooses it. The closures are boxed so that every radio
+/// button of the page shares one copy of this view's code.
 pub fn choice(
     name: String,
     testid: String,
     label: Key,
-    checked: impl Fn() -> bool + Send + Sync + 'static,
-    pick: impl Fn() + 'static,
+    checked: Checked,
+    pick: Box<dyn Fn()>,
 ) -> impl IntoView {
     let lang = use_lang();
     view! {
@@ -23,7 +27,7 @@ pub fn choice(
                 prop:checked=checked
                 on:change=move |_| pick()
             />
-            {move || lang.get().text(label)}
+            {tr(lang, label)}
         </label>
     }
 }

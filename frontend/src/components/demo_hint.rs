@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::api;
-use crate::i18n::{Key, use_lang};
+use crate::i18n::{Key, tr, use_lang};
 use crate::load::load;
 
 /// The demo's domain list (renders nothing outside the demo).
@@ -35,9 +35,9 @@ pub fn DemoHint(
             })
             .collect_view();
         Some(view! {
-            <aside class="demo-hint" aria-label=move || lang.get().text(Key::DemoTitle)>
+            <aside class="demo-hint" aria-label=tr(lang, Key::DemoTitle)>
                 <details>
-                    <summary>{move || lang.get().text(Key::DemoTitle)}</summary>
+                    <summary>{tr(lang, Key::DemoTitle)}</summary>
                     <ul>{items}</ul>
                 </details>
             </aside>

@@ -8,7 +8,7 @@ use crate::api::HoldDecision;
 use crate::components::badge::class_label;
 use crate::components::observation_table::ObservationTable;
 use crate::describe::local_time;
-use crate::i18n::{Key, use_lang};
+use crate::i18n::{Key, tr, use_lang};
 
 /// The catalog key of a hold's state.
 pub fn status_key(status: HoldStatus) -> Key {
@@ -35,7 +35,7 @@ pub fn HoldCard(
     busy: Signal<bool>,
 ) -> impl IntoView {
     let lang = use_lang();
-    let t = move |k: Key| move || lang.get().text(k);
+    let t = move |k: Key| tr(lang, k);
     let host = hold.host.clone();
     let held = hold.status == HoldStatus::Held;
     let (h1, h2, h3) = (host.clone(), host.clone(), host.clone());

@@ -6,7 +6,7 @@ use sendguard_common::ObservationView;
 
 use crate::components::badge::class_label;
 use crate::describe::{cert_prefix, dane_key, local_time};
-use crate::i18n::{Key, use_lang};
+use crate::i18n::{Key, tr, use_lang};
 
 /// The table; each row has a heading (e.g. "Vorher" / "Unterschritten", or the source).
 #[component]
@@ -17,7 +17,7 @@ pub fn ObservationTable(
     rows: Vec<(Key, ObservationView)>,
 ) -> impl IntoView {
     let lang = use_lang();
-    let t = move |k: Key| move || lang.get().text(k);
+    let t = move |k: Key| tr(lang, k);
     let body = move || {
         let l = lang.get();
         rows.iter()

@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 
 use crate::components::chip::Chip;
-use crate::i18n::{Key, use_lang};
+use crate::i18n::{Key, tr, use_lang};
 use crate::recipients::RecipientList;
 
 /// A labelled recipient field: the chips, then the input (Enter, comma, semicolon, Tab or
@@ -62,7 +62,7 @@ pub fn RecipientField(
     };
     view! {
         <div class="field recipients" data-testid=format!("field-{id}")>
-            <label for=id>{move || lang.get().text(label)}</label>
+            <label for=id>{tr(lang, label)}</label>
             <div class="chips">
                 // A native list of the chips only: the input beside it is not one of its items
                 // (WAI-ARIA: a list owns list items only), and an empty list is valid.
@@ -84,7 +84,7 @@ pub fn RecipientField(
                     class="recipient-input"
                     autocomplete="off"
                     spellcheck="false"
-                    placeholder=move || lang.get().text(Key::RecipientsHint)
+                    placeholder=tr(lang, Key::RecipientsHint)
                     bind:value=draft
                     on:keydown=on_keydown
                     on:paste=on_paste

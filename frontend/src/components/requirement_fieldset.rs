@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use sendguard_common::{MinAuthentication, MinTlsVersion, TransportRequirement};
 
 use crate::components::choice::choice;
-use crate::i18n::{Key, use_lang};
+use crate::i18n::{Key, tr, use_lang};
 
 /// Two radio groups for one [`TransportRequirement`].
 #[component]
@@ -23,8 +23,8 @@ pub fn RequirementFieldset(
             format!("{name}-auth"),
             format!("{name}-auth-{slug}"),
             key,
-            move || value.get().authentication == wanted,
-            move || value.update(|v| v.authentication = wanted),
+            Box::new(move || value.get().authentication == wanted),
+            Box::new(move || value.update(|v| v.authentication = wanted)),
         )
     };
     let version = move |wanted: MinTlsVersion, key: Key, slug: &'static str| {
@@ -32,20 +32,20 @@ pub fn RequirementFieldset(
             format!("{name}-tls"),
             format!("{name}-tls-{slug}"),
             key,
-            move || value.get().tls_version == wanted,
-            move || value.update(|v| v.tls_version = wanted),
+            Box::new(move || value.get().tls_version == wanted),
+            Box::new(move || value.update(|v| v.tls_version = wanted)),
         )
     };
     view! {
         <fieldset class="expert" data-testid=format!("expert-{name}")>
-            <legend>{move || lang.get().text(legend)}</legend>
-            <div class="expert-group" role="radiogroup" aria-label=move || lang.get().text(Key::MinAuthentication)>
-                <span class="expert-label" aria-hidden="true">{move || lang.get().text(Key::MinAuthentication)}</span>
+            <legend>{tr(lang, legend)}</legend>
+            <div class="expert-group" role="radiogroup" aria-label=tr(lang, Key::MinAuthentication)>
+                <span class="expert-label" aria-hidden="true">{tr(lang, Key::MinAuthentication)}</span>
                 {auth(MinAuthentication::AnyTls, Key::AuthAnyTls, "any")}
                 {auth(MinAuthentication::Authenticated, Key::AuthAuthenticated, "authenticated")}
             </div>
-            <div class="expert-group" role="radiogroup" aria-label=move || lang.get().text(Key::MinTlsVersion)>
-                <span class="expert-label" aria-hidden="true">{move || lang.get().text(Key::MinTlsVersion)}</span>
+            <div class="expert-group" role="radiogroup" aria-label=tr(lang, Key::MinTlsVersion)>
+                <span class="expert-label" aria-hidden="true">{tr(lang, Key::MinTlsVersion)}</span>
                 {version(MinTlsVersion::Tls12, Key::Tls12, "12")}
                 {version(MinTlsVersion::Tls13, Key::Tls13, "13")}
             </div>

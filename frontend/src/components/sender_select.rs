@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use sendguard_common::SenderAddress;
 
 use crate::api;
-use crate::i18n::{Key, use_lang};
+use crate::i18n::{Key, tr, use_lang};
 use crate::load::load;
 
 /// The option text of an address: `Name <address>`, with "(sicher)" for a secure alias.
@@ -90,7 +90,7 @@ pub fn SenderSelect(
     let disabled = move || !matches!(account.get(), Some(Ok(_)));
     view! {
         <div class="field">
-            <label for="from">{move || lang.get().text(Key::From)}</label>
+            <label for="from">{tr(lang, Key::From)}</label>
             <div class="field-body">
                 <select id="from" on:change=on_change prop:disabled=disabled>{options}</select>
                 {error}

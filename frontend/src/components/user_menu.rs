@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::i18n::{Key, use_lang};
+use crate::i18n::{Key, tr, use_lang};
 use crate::session::{Session, SessionState};
 
 /// The user's name and "Abmelden" / "Sign out" (renders nothing while no one is signed in).
@@ -30,7 +30,7 @@ pub fn UserMenu() -> impl IntoView {
             <div class="user-menu">
                 <span class="user-name" data-testid="user-name" title=user.login>{user.name}</span>
                 <button type="button" class="sign-out" on:click=move |_| session.sign_out()>
-                    {move || lang.get().text(Key::SignOut)}
+                    {tr(lang, Key::SignOut)}
                 </button>
                 {error}
             </div>

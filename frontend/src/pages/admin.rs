@@ -8,7 +8,7 @@ use sendguard_common::ObservationSource;
 use crate::api::{self, HoldDecision};
 use crate::components::hold_card::HoldCard;
 use crate::components::observation_table::ObservationTable;
-use crate::i18n::{Key, use_lang};
+use crate::i18n::{Key, tr, use_lang};
 use crate::load::{Task, load};
 use crate::session::Session;
 
@@ -24,9 +24,9 @@ pub fn AdminPage() -> impl IntoView {
         } else {
             view! {
                 <section class="admin">
-                    <h1>{move || lang.get().text(Key::NavAdmin)}</h1>
+                    <h1>{tr(lang, Key::NavAdmin)}</h1>
                     <p class="notice notice-error" role="alert" data-testid="admin-forbidden">
-                        {move || lang.get().text(Key::AdminForbidden)}
+                        {tr(lang, Key::AdminForbidden)}
                     </p>
                 </section>
             }
@@ -39,7 +39,7 @@ pub fn AdminPage() -> impl IntoView {
 #[component]
 fn Holds() -> impl IntoView {
     let lang = use_lang();
-    let t = move |k: Key| move || lang.get().text(k);
+    let t = move |k: Key| tr(lang, k);
     let refresh = RwSignal::new(0u32);
     let decide = Task::new();
     let holds = load(move || {

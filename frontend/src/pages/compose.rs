@@ -22,7 +22,7 @@ use crate::components::notice::notice;
 use crate::components::recipient_field::RecipientField;
 use crate::components::sender_select::SenderSelect;
 use crate::draft::{ComposeFields, DraftControl, DraftNote};
-use crate::i18n::{Key, Lang, use_lang};
+use crate::i18n::{Key, Lang, tr, use_lang};
 use crate::load::load;
 use crate::nav::{NavLink, Page};
 use crate::secure::{
@@ -104,7 +104,7 @@ fn send_result(lang: RwSignal<Lang>, outcome: RwSignal<Option<SendOutcome>>) -> 
             view! {
                 <LiveMessages source=Source::One(m)/>
                 <p class="sent-link">
-                    <NavLink to=Page::Sent>{move || lang.get().text(Key::SendOpenSent)}</NavLink>
+                    <NavLink to=Page::Sent>{tr(lang, Key::SendOpenSent)}</NavLink>
                 </p>
             }
         })
@@ -116,7 +116,7 @@ fn send_result(lang: RwSignal<Lang>, outcome: RwSignal<Option<SendOutcome>>) -> 
 #[component]
 pub fn ComposePage() -> impl IntoView {
     let lang = use_lang();
-    let t = move |k: Key| move || lang.get().text(k);
+    let t = move |k: Key| tr(lang, k);
     let store = VerdictStore::use_store();
     let fields = ComposeFields::new();
     let ComposeFields {

@@ -6,13 +6,13 @@
 use leptos::prelude::*;
 
 use crate::components::live_messages::{LiveMessages, Source};
-use crate::i18n::{Key, use_lang};
+use crate::i18n::{Key, tr, use_lang};
 
 /// The Sent page.
 #[component]
 pub fn SentPage() -> impl IntoView {
     let lang = use_lang();
-    let t = move |k: Key| move || lang.get().text(k);
+    let t = move |k: Key| tr(lang, k);
     let refresh = RwSignal::new(0u32);
     // A new list (and with it a new poll) on Refresh; the old one is dropped with its request.
     let list = move || {

@@ -10,14 +10,14 @@ use sendguard_common::{SecureMode, SecureSendingSettings, TransportRequirement};
 use crate::api;
 use crate::components::choice::choice;
 use crate::components::requirement_fieldset::RequirementFieldset;
-use crate::i18n::{Key, use_lang};
+use crate::i18n::{Key, tr, use_lang};
 use crate::load::{Task, load};
 
 /// The settings page.
 #[component]
 pub fn SettingsPage() -> impl IntoView {
     let lang = use_lang();
-    let t = move |k: Key| move || lang.get().text(k);
+    let t = move |k: Key| tr(lang, k);
     let mode = RwSignal::new(SecureMode::Off);
     let sending = RwSignal::new(TransportRequirement::default());
     let receiving = RwSignal::new(TransportRequirement::default());
@@ -43,8 +43,8 @@ pub fn SettingsPage() -> impl IntoView {
             "secure-sending".to_string(),
             format!("mode-{slug}"),
             key,
-            move || mode.get() == value,
-            move || mode.set(value),
+            Box::new(move || mode.get() == value),
+            Box::new(move || mode.set(value)),
         )
     };
     let on_save = move |ev: web_sys::SubmitEvent| {

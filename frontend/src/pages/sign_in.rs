@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 
 use crate::api;
-use crate::i18n::{Key, use_lang};
+use crate::i18n::{Key, tr, use_lang};
 use crate::load::Task;
 use crate::session::{Session, sign_in_error};
 
@@ -14,7 +14,7 @@ use crate::session::{Session, sign_in_error};
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let lang = use_lang();
-    let t = move |k: Key| move || lang.get().text(k);
+    let t = move |k: Key| tr(lang, k);
     let session = Session::use_session();
     let login = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
