@@ -265,9 +265,17 @@ main() {
     build_frontend
     build_server
   fi
-  step "Building the trivial handler and the benches (release)"
+  step "Building the trivial handler and the benches the sections need (release)"
   cargo build --release --locked -p sendguard --example fixed_json
-  cargo bench -p sendguard --locked --no-run
+  # The cargo benches take minutes to build; only when a section runs one.
+  for s in "${SECTIONS[@]}"; do
+    case "$s" in
+      probe | queue | policy | delivery)
+        cargo bench -p sendguard --locked --no-run
+        break
+        ;;
+    esac
+  done
   printf '\n# Latest run of scripts/bench.sh\n\n%s\n' "$machine" >"$WORK/generated.md"
   # Written after each section, so that a run cut short keeps what it measured.
   for s in "${SECTIONS[@]}"; do
