@@ -40,11 +40,12 @@ fn serve(db: &Path) -> Serve {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
+    let mut serve = Serve(child, SocketAddr::from(([127, 0, 0, 1], 0)));
     for line in BufReader::new(stdout).lines() {
         let line = line.unwrap();
         if let Some(rest) = line.split("open http://").nth(1) {
-            let addr = rest.split('/').next().unwrap().parse().unwrap();
-            return Serve(child, addr);
+            serve.1 = rest.split('/').next().unwrap().parse().unwrap();
+            return serve;
         }
     }
     panic!("the server did not say where it serves");
