@@ -320,9 +320,17 @@ main() {
     [ "$server" = 0 ] || build_server
   fi
   if [ "$server" = 1 ]; then
-    step "Building the trivial handler and the benches (release)"
+    step "Building the trivial handler and the benches the sections need (release)"
     cargo build --release --locked -p sendguard --example fixed_json
-    cargo bench -p sendguard --locked --no-run
+    # The cargo benches take minutes to build; only when a section runs one.
+    for s in "${SECTIONS[@]}"; do
+      case "$s" in
+        probe | queue | policy | delivery)
+          cargo bench -p sendguard --locked --no-run
+          break
+          ;;
+      esac
+    done
   fi
   save_previous_sections
   printf '\n# Latest run of scripts/bench.sh\n\n%s\n' "$machine" >"$WORK/generated.md"

@@ -7,6 +7,11 @@
 //! page reads from `GET /api/session`, which a foreign site cannot read), checked by
 //! [`SignedIn`] in constant time.
 //!
+//! Sessions are kept in memory ([`super::session_cache`]): a request of a known valid session
+//! reads one shared counter instead of the session and user rows, and an ending of a session
+//! anywhere (sign-out, expiry, password change, removed user, also by another process or
+//! instance) holds for the next request all the same.
+//!
 //! Failed sign-ins are limited per account and per client address ([`SignInLimits`]); over the
 //! limit the answer is 429 with `Retry-After` whatever the password. A wrong password and an
 //! unknown login get the same answer after the same work, so it never tells whether an account
@@ -27,6 +32,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::limits::Client;
+use super::session_cache::CachedSession;
 use super::{ApiError, AppState};
 use crate::probe::now_unix;
 use crate::store::Store;
@@ -62,8 +68,6 @@ pub const FAILURES_PER_CLIENT: u32 = 20;
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// At most this many accounts and clients are tracked each.
 const TRACKED: usize = 10_000;
-/// A session's `last_seen` is written at most this often.
-const TOUCH_EVERY: i64 = 60;
 
 /// Counts of failed sign-ins, per account and per client, bounded.
 #[derive(Clone, Default)]
@@ -284,18 +288,20 @@ impl FromRequestParts<AppState> for SignedIn {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = token_of(&parts.headers).ok_or(ApiError::NotSignedIn)?;
         let key = sha256_hex(&token);
-        let store = state.verdicts().store();
-        let row = store.session(&key).await?.ok_or(ApiError::NotSignedIn)?;
+        let cache = state.sessions();
+        // Read before the rows, so that a kept copy is never newer than its counter.
+        let generation = cache
+            .generation()
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?;
         let now = now_unix();
         let config = state.auth();
-        let expired = now - row.last_seen >= config.idle.as_secs() as i64
-            || now - row.created_at >= config.lifetime.as_secs() as i64;
-        if expired {
-            store.end_session(&key).await?;
-            return Err(ApiError::NotSignedIn);
-        }
-        let Some(user) = store.user(&row.user_id).await? else {
-            return Err(ApiError::NotSignedIn);
+        let session = match cache
+            .get(&key, generation)
+            .filter(|s| !expired(config, s.created_at, s.last_seen, now))
+        {
+            Some(kept) => kept,
+            None => load(state, &key, generation, now).await?,
         };
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if !safe {
@@ -304,21 +310,60 @@ impl FromRequestParts<AppState> for SignedIn {
                 .get(paths::CSRF_HEADER)
                 .map(|v| v.as_bytes())
                 .unwrap_or_default();
-            if !bool::from(sent.ct_eq(row.csrf_token.as_bytes())) {
+            if !bool::from(sent.ct_eq(session.csrf_token.as_bytes())) {
                 return Err(ApiError::Forbidden(
                     "the request lacks this session's CSRF token",
                 ));
             }
         }
-        if now - row.last_seen >= TOUCH_EVERY {
-            store.touch_session(&key, now).await?;
+        if cache.used(&key, now, session.last_seen) {
+            state.verdicts().store().touch_session(&key, now).await?;
         }
         Ok(SignedIn {
-            user,
-            csrf_token: row.csrf_token,
+            user: session.user,
+            csrf_token: session.csrf_token,
             token_sha256: key,
         })
     }
+}
+
+/// Whether a session that began at `created_at` and was last used at `last_seen` is over.
+fn expired(config: &AuthConfig, created_at: i64, last_seen: i64, now: i64) -> bool {
+    now - last_seen >= config.idle.as_secs() as i64
+        || now - created_at >= config.lifetime.as_secs() as i64
+}
+
+/// The session under `key` as the store has it (ended there when it is over), kept in memory
+/// under `generation`, the counter read before the rows.
+async fn load(
+    state: &AppState,
+    key: &str,
+    generation: i64,
+    now: i64,
+) -> Result<CachedSession, ApiError> {
+    let store = state.verdicts().store();
+    let cache = state.sessions();
+    let Some(row) = store.session(key).await? else {
+        cache.remove(key);
+        return Err(ApiError::NotSignedIn);
+    };
+    if expired(state.auth(), row.created_at, row.last_seen, now) {
+        cache.remove(key);
+        store.end_session(key).await?;
+        return Err(ApiError::NotSignedIn);
+    }
+    let Some(user) = store.user(&row.user_id).await? else {
+        cache.remove(key);
+        return Err(ApiError::NotSignedIn);
+    };
+    let session = CachedSession {
+        user,
+        csrf_token: row.csrf_token,
+        created_at: row.created_at,
+        last_seen: row.last_seen,
+    };
+    cache.insert(key, generation, session.clone());
+    Ok(session)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod account;
 pub mod admin;
 mod assets;
 pub mod auth;
+pub mod changes;
 pub mod draft;
 mod error;
 pub mod headers;
@@ -19,6 +20,7 @@ pub mod origin;
 pub mod rate;
 pub mod ready;
 pub mod recipients;
+pub mod session_cache;
 pub mod shutdown;
 
 use crate::delivery::worker::Wake;
@@ -72,6 +74,7 @@ struct Inner {
     wake: Wake,
     auth: auth::AuthConfig,
     sign_in_limits: auth::SignInLimits,
+    sessions: session_cache::SessionCache,
     public_hosts: Vec<String>,
     host_policy: origin::HostPolicy,
     ready: ready::ReadyParts,
@@ -117,6 +120,7 @@ impl FromRef<AppState> for Store {
 impl AppState {
     /// State for a server that probes with `verdicts` (and stores in its store).
     pub fn new(verdicts: Verdicts) -> Self {
+        let sessions = session_cache::SessionCache::new(verdicts.store().clone());
         Self {
             inner: Arc::new(Inner {
                 demo_domains: None,
@@ -127,6 +131,7 @@ impl AppState {
                 wake: Wake::default(),
                 auth: auth::AuthConfig::default(),
                 sign_in_limits: auth::SignInLimits::default(),
+                sessions,
                 public_hosts: Vec::new(),
                 host_policy: origin::HostPolicy::any(),
                 ready: ready::ReadyParts::default(),
@@ -226,6 +231,10 @@ impl AppState {
 
     fn sign_in_limits(&self) -> &auth::SignInLimits {
         &self.inner.sign_in_limits
+    }
+
+    fn sessions(&self) -> &session_cache::SessionCache {
+        &self.inner.sessions
     }
 
     fn limits(&self) -> &Limits {

@@ -160,8 +160,19 @@ pub fn domain_of(input: &str) -> Result<String, ProbeError> {
     } else {
         Domain::parse(input).map_err(|e| invalid(&e))?
     };
+    a_label_of(input, &domain)
+}
+
+/// The A-label form of the domain of `address`, parsed already from `input`: what
+/// [`domain_of`] gives for `input`, without parsing it again.
+pub fn domain_of_address(input: &str, address: &Address) -> Result<String, ProbeError> {
+    a_label_of(input.trim(), address.domain())
+}
+
+fn a_label_of(input: &str, domain: &Domain) -> Result<String, ProbeError> {
     // Also for ASCII names: UTS #46 checks A-labels (`xn--…`) and hyphens in positions 3-4.
-    crate::dns::to_a_label(domain.as_str()).map_err(|e| invalid(&e))
+    crate::dns::to_a_label(domain.as_str())
+        .map_err(|e| ProbeError::InvalidDomain(format!("{input}: {e}")))
 }
 
 impl Prober {

@@ -1,8 +1,13 @@
 //! Signed-in sessions (migration 0006): the SHA-256 of each session's cookie token, its user,
 //! its CSRF token and when it began and was last used. Whether a session is still valid (idle
 //! time, age) is decided by the caller ([`crate::http::auth`]); expired rows are pruned here.
+//!
+//! Every ending of a session, and every change to a user's record (`users.rs`), bumps the
+//! session change counter (migration 0012) in the same transaction, so that sessions kept in
+//! memory ([`crate::http::session_cache`]) are known to be out of date by one read, whichever
+//! process or instance made the change.
 
-use sqlx::Row;
+use sqlx::{Row, AnyConnection};
 
 use super::{Store, StoreError};
 
@@ -74,11 +79,25 @@ impl Store {
 
     /// Ends one session (sign-out, or found expired).
     pub async fn end_session(&self, token_sha256: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE token_sha256 = $1")
+        let mut tx = self.begin_immediate().await?;
+        let done = sqlx::query("DELETE FROM sessions WHERE token_sha256 = $1")
             .bind(token_sha256)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        if done.rows_affected() > 0 {
+            bump_session_changes(&mut tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// The session change counter: raised whenever a session ends or a user's record changes.
+    pub async fn session_changes(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM change_counters WHERE name = 'sessions'")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     /// Ends every session that was idle since `idle_before` or began before `born_before`;
@@ -88,11 +107,24 @@ impl Store {
         idle_before: i64,
         born_before: i64,
     ) -> Result<u64, StoreError> {
+        let mut tx = self.begin_immediate().await?;
         let done = sqlx::query("DELETE FROM sessions WHERE last_seen < $1 OR created_at < $2")
             .bind(idle_before)
             .bind(born_before)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        if done.rows_affected() > 0 {
+            bump_session_changes(&mut tx).await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
+}
+
+/// Raises the session change counter, inside the caller's transaction.
+pub(super) async fn bump_session_changes(conn: &mut AnyConnection) -> Result<(), StoreError> {
+    sqlx::query("UPDATE change_counters SET value = value + 1 WHERE name = 'sessions'")
+        .execute(conn)
+        .await?;
+    Ok(())
 }

@@ -1,9 +1,12 @@
 //! Users (migration 0006): the login name, display name, role and password hash of each, and
 //! their sender addresses in order. An address belongs to one user; a user keeps at least one.
 //! The hash is written and read here, never made or checked here ([`crate::user::password`]).
+//! A change to an existing user bumps the session change counter in its transaction
+//! (`sessions.rs`): signed-in sessions kept in memory carry the user's record.
 
 use sqlx::{AnyConnection, Row};
 
+use super::sessions::bump_session_changes;
 use super::{Store, StoreError};
 use crate::probe::now_unix;
 
@@ -132,6 +135,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        bump_session_changes(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -139,13 +143,16 @@ impl Store {
     /// Removes a user and their addresses (their settings, drafts and messages stay, under
     /// their name, until a user of that name is added again or they are pruned).
     pub async fn remove_user(&self, id: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_immediate().await?;
         let done = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NoSuchUser(id.to_string()));
         }
+        bump_session_changes(&mut tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -162,6 +169,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         insert_address(&mut tx, id, address, next).await?;
+        bump_session_changes(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -184,6 +192,7 @@ impl Store {
             .bind(address)
             .execute(&mut *tx)
             .await?;
+        bump_session_changes(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }

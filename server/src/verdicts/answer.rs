@@ -28,6 +28,15 @@ pub enum Answer {
 }
 
 impl Answer {
+    /// About how many bytes of JSON this answer is (at least that for a known verdict), so
+    /// that the whole answer is written into a buffer sized once.
+    pub fn size_hint(&self) -> usize {
+        match self {
+            Answer::Known { address, known, .. } => 64 + address.len() + known.json.get().len(),
+            Answer::Other(_) => 256,
+        }
+    }
+
     /// The wire type, for callers that want values rather than bytes.
     pub fn into_wire(self) -> RecipientSecurity {
         match self {

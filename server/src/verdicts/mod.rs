@@ -33,7 +33,7 @@ use tokio::sync::broadcast;
 
 use crate::policy;
 use crate::probe::facts::DomainFacts;
-use crate::probe::{ProbeError, Prober, domain_of, now_unix};
+use crate::probe::{ProbeError, Prober, domain_of_address, now_unix};
 use crate::store::{Remembered, Store, StoreError};
 
 /// What recording one probe (or delivery) did.
@@ -221,10 +221,11 @@ impl Verdicts {
                 error,
             })
         };
-        if let Err(e) = sendguard_common::address::Address::parse(address) {
-            return Ok(invalid(e.to_string()));
-        }
-        let domain = match domain_of(address) {
+        let parsed = match sendguard_common::address::Address::parse(address) {
+            Ok(parsed) => parsed,
+            Err(e) => return Ok(invalid(e.to_string())),
+        };
+        let domain = match domain_of_address(address, &parsed) {
             Ok(d) => d,
             Err(e) => return Ok(invalid(e.to_string())),
         };
