@@ -459,7 +459,9 @@ impl Prober {
     /// `fresh`, else this instance's own when the address may be contacted, remembered and
     /// shared.
     async fn endpoint_once(&self, sni: &str, ip: IpAddr, fresh: bool) -> RawEndpoint {
-        if !fresh && let LedgerAnswer::Session(raw) = self.shared_session(sni, ip).await {
+        // Boxed: nested in the endpoint future, these would put their whole state on the stack
+        // of whoever polls it (a debug build's delivery test overflowed its thread's stack).
+        if !fresh && let LedgerAnswer::Session(raw) = Box::pin(self.shared_session(sni, ip)).await {
             return raw;
         }
         if let Admission::TooSoon(n) = lock(&self.inner.recent).admit(ip, fresh) {
@@ -468,7 +470,7 @@ impl Prober {
                 self.inner.config.min_reprobe_interval.as_secs()
             )));
         }
-        let raw = self.session(sni, ip).await;
+        let raw = Box::pin(self.session(sni, ip)).await;
         lock(&self.inner.recent).put((sni.to_string(), ip), raw.clone());
         self.share_session(sni, ip, &raw).await;
         raw
