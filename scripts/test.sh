@@ -39,7 +39,7 @@ start_postgres
 SENDGUARD_TEST_POSTGRES="$SENDGUARD_TEST_POSTGRES" cargo test -p sendguard --locked \
   --test store_typed --test store_retention --test history_sim --test queue_api \
   --test recipients_api --test http_admin --test tlsrpt --test delivery_sim --test mta_sts_sim \
-  --test probe_sim 2>&1 | tee -a "$LOG"
+  --test probe_sim --test probe_cluster 2>&1 | tee -a "$LOG"
 SENDGUARD_TEST_POSTGRES="$SENDGUARD_TEST_POSTGRES" cargo test -p sendguard --locked --test cluster \
   -- --ignored 2>&1 | tee -a "$LOG"
 stop_postgres

@@ -118,8 +118,10 @@ pub async fn postfix(args: PostfixArgs) -> anyhow::Result<ExitCode> {
         .health
         .start(&config.dns, SelfTestNames::default(), &alerts)
         .await?;
+    let interval = config.min_reprobe_interval;
     let prober = Prober::new(config)?;
     let store = args.store.open().await?;
+    crate::cli::run::share_sessions(&prober, &store, interval);
     let verdicts = Verdicts::new(prober, store.clone(), alerts, Duration::from_secs(3600))
         .with_resolver_check(check);
     args.services.spawn(&verdicts, &account).await?;

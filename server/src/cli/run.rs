@@ -150,8 +150,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = args.probe.probe_config();
     args.reprobe.apply(&mut config);
     let dns = config.dns.clone();
+    let interval = config.min_reprobe_interval;
     let prober = Prober::new(config)?;
     let store = open_store(&args.store).await?;
+    share_sessions(&prober, &store, interval);
     let token = args.server.admin_token.clone().filter(|t| !t.is_empty());
     if token.is_none() {
         tracing::info!("no admin token configured: the admin API is disabled");
@@ -187,6 +189,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     store.close().await;
     result?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Makes `prober` share its SMTP sessions with every instance on `store`'s database (kept for
+/// `interval`, the minimum re-contact interval): a server is contacted once across them.
+pub(crate) fn share_sessions(prober: &Prober, store: &Store, interval: Duration) {
+    let ledger = store::probe_sessions::StoreLedger::new(store.clone(), interval);
+    tracing::debug!(
+        instance = ledger.instance(),
+        "sharing probe sessions in the store"
+    );
+    prober.use_session_ledger(std::sync::Arc::new(ledger));
 }
 
 /// The probe configuration that talks to the simulated internet at `endpoints`: its resolver

@@ -5,6 +5,7 @@
 //! WebPKI for the MX host name (RFC 8461 §4.2).
 
 use rustls_pki_types::{CertificateDer, UnixTime};
+use serde::{Deserialize, Serialize};
 
 use crate::probe::facts::{
     DaneOutcome, EndpointOutcome, Failure, SessionFacts, TlsFacts, TlsFailureFacts, TlsaFacts,
@@ -12,8 +13,10 @@ use crate::probe::facts::{
 use crate::smtp::{self, TlsFailure};
 use crate::tls::certinfo::WebPki;
 
-/// What one SMTP session showed, independent of the domain that led to it.
-#[derive(Clone, Debug)]
+/// What one SMTP session showed, independent of the domain that led to it. Serialized for the
+/// session ledger ([`super::ledger`]); its shape is that ledger's version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub(super) enum RawEndpoint {
     Failed(Failure),
     Session {
@@ -25,13 +28,44 @@ pub(super) enum RawEndpoint {
 }
 
 /// The TLS part of a session, with the chain the server sent.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct RawTls {
     version: crate::tls::TlsVersion,
     cipher_openssl: String,
     cipher_iana: String,
     bits: u16,
+    #[serde(with = "der_base64")]
     chain: Vec<CertificateDer<'static>>,
+}
+
+/// A certificate chain as a list of base64 strings (standard alphabet, padded), one per DER
+/// certificate, leaf first.
+mod der_base64 {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use rustls_pki_types::CertificateDer;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        chain: &[CertificateDer<'static>],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(chain.iter().map(|c| STANDARD.encode(c.as_ref())))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<CertificateDer<'static>>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|text| {
+                STANDARD
+                    .decode(text)
+                    .map(CertificateDer::from)
+                    .map_err(serde::de::Error::custom)
+            })
+            .collect()
+    }
 }
 
 /// The facts of one endpoint from an SMTP session with it (a probe's or a delivery's), judged

@@ -24,7 +24,8 @@ use crate::dane::tlsa::TlsaRecord;
 use crate::tls::TlsVersion;
 
 /// Why a lookup or a protocol step gave no answer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Failure {
     /// Trying again later may succeed: a timeout, SERVFAIL, a reset connection, a 4xx reply.
     Temporary(String),
@@ -324,7 +325,8 @@ pub enum DaneOutcome {
 }
 
 /// Why STARTTLS did not lead to a TLS session.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TlsFailureFacts {
     /// The server only speaks TLS versions we will not use (TLS 1.0/1.1).
     LegacyOnly(String),

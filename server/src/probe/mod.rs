@@ -16,10 +16,12 @@
 //! however many MX names point there ([`recent`]; an operator's explicit probe skips both), and
 //! connections only to global unicast addresses (loopback too when the operator allows it),
 //! checked again at the connect step itself ([`safety`]). Every network step is bounded in time
-//! by the DNS and SMTP layers.
+//! by the DNS and SMTP layers. Instances on one database share their sessions through the
+//! [`ledger`], so that a server is contacted once across them within the interval.
 
 mod endpoint;
 pub mod facts;
+pub mod ledger;
 mod recent;
 pub mod safety;
 
@@ -40,6 +42,7 @@ use crate::mta_sts::{Fetcher, MemoryCache, PolicyCache, StsFacts};
 use crate::probe::facts::{
     DomainFacts, EndpointFacts, EndpointOutcome, Failure, HostFacts, MxFacts, TlsaFacts,
 };
+use crate::probe::ledger::{SessionLedger, Shared as LedgerAnswer};
 use crate::probe::recent::{Admission, Recent};
 use crate::smtp::{self, SmtpConfig, TlsParams};
 use crate::tls::certinfo::WebPki;
@@ -135,6 +138,7 @@ struct Inner {
     sts: Fetcher,
     sts_cache: std::sync::OnceLock<Arc<dyn PolicyCache>>,
     sts_memory: MemoryCache,
+    ledger: std::sync::OnceLock<Arc<dyn SessionLedger>>,
     guard: safety::AddressGuard,
     sessions: Semaphore,
     domains: Semaphore,
@@ -198,6 +202,7 @@ impl Prober {
                 },
                 sts_cache: std::sync::OnceLock::new(),
                 sts_memory: MemoryCache::default(),
+                ledger: std::sync::OnceLock::new(),
                 web,
                 dns,
                 guard,
@@ -222,6 +227,12 @@ impl Prober {
         let _ = self.inner.sts_cache.set(cache);
     }
 
+    /// Shares SMTP sessions and claims with the other instances on `ledger` from now on
+    /// ([`ledger`]); the first call counts.
+    pub fn use_session_ledger(&self, ledger: Arc<dyn SessionLedger>) {
+        let _ = self.inner.ledger.set(ledger);
+    }
+
     /// The roots certificates are judged by (WebPKI plus the extra roots).
     pub fn webpki(&self) -> &WebPki {
         &self.inner.web
@@ -239,7 +250,8 @@ impl Prober {
     }
 
     /// Forgets every cached DNS answer and recent SMTP session, so the next probe looks afresh
-    /// (tests and the demo change the simulated internet between probes).
+    /// (tests and the demo change the simulated internet between probes). Sessions in the
+    /// session ledger are other instances' too and stay.
     pub fn clear_caches(&self) {
         self.inner.dns.clear_cache();
         lock(&self.inner.recent).clear();
@@ -424,8 +436,9 @@ impl Prober {
     }
 
     /// One SMTP session with `ip`, shared with concurrent callers and reused within the
-    /// minimum re-probe interval unless `fresh`; not started when the address was contacted
-    /// too often within the interval (for other host names).
+    /// minimum re-probe interval unless `fresh`, also another instance's through the
+    /// [`ledger`]; not started when the address was contacted too often within the interval
+    /// (for other host names).
     async fn endpoint(&self, sni: &str, ip: IpAddr, fresh: bool) -> RawEndpoint {
         let key = (sni.to_string(), ip);
         if !fresh && let Some(raw) = lock(&self.inner.recent).get(&key) {
@@ -436,17 +449,10 @@ impl Prober {
             match map.get(&key) {
                 Some(f) => f.clone(),
                 None => {
-                    if let Admission::TooSoon(n) = lock(&self.inner.recent).admit(ip, fresh) {
-                        return RawEndpoint::Failed(Failure::Temporary(format!(
-                            "not contacted: {ip} was contacted {n} times within {} s",
-                            self.inner.config.min_reprobe_interval.as_secs()
-                        )));
-                    }
                     let this = self.clone();
                     let k = key.clone();
                     let fut = async move {
-                        let raw = this.session(&k.0, k.1).await;
-                        lock(&this.inner.recent).put(k.clone(), raw.clone());
+                        let raw = this.endpoint_once(&k.0, k.1, fresh).await;
                         lock(&this.inner.endpoints_in_flight).remove(&k);
                         raw
                     }
@@ -458,6 +464,27 @@ impl Prober {
             }
         };
         shared.await
+    }
+
+    /// The session behind [`Prober::endpoint`]: another instance's from the ledger unless
+    /// `fresh`, else this instance's own when the address may be contacted, remembered and
+    /// shared.
+    async fn endpoint_once(&self, sni: &str, ip: IpAddr, fresh: bool) -> RawEndpoint {
+        // Boxed: nested in the endpoint future, these would put their whole state on the stack
+        // of whoever polls it (a debug build's delivery test overflowed its thread's stack).
+        if !fresh && let LedgerAnswer::Session(raw) = Box::pin(self.shared_session(sni, ip)).await {
+            return raw;
+        }
+        if let Admission::TooSoon(n) = lock(&self.inner.recent).admit(ip, fresh) {
+            return RawEndpoint::Failed(Failure::Temporary(format!(
+                "not contacted: {ip} was contacted {n} times within {} s",
+                self.inner.config.min_reprobe_interval.as_secs()
+            )));
+        }
+        let raw = Box::pin(self.session(sni, ip)).await;
+        lock(&self.inner.recent).put((sni.to_string(), ip), raw.clone());
+        self.share_session(sni, ip, &raw).await;
+        raw
     }
 
     async fn session(&self, sni: &str, ip: IpAddr) -> RawEndpoint {

@@ -4,8 +4,9 @@
 //! It keeps every observation of every recipient mail server, per server its best level, first
 //! and last sighting and the enforced floor, per domain the floor over its MX set, the holds with
 //! their evidence and decisions, an append-only audit log of administrator actions, the users'
-//! settings, their saved drafts (`drafts.rs`) and the outgoing queue ([`queue`]). The schema lives in `server/migrations/` and
-//! is applied on opening.
+//! settings, their saved drafts (`drafts.rs`), the outgoing queue ([`queue`]) and the probe's
+//! SMTP sessions shared by the instances on one database ([`probe_sessions`]). The schema lives
+//! in `server/migrations/` and is applied on opening.
 //!
 //! The store decides nothing: [`WriteTx`] (`write.rs`) loads the state a policy decision needs
 //! and persists what [`crate::policy`] returned; `judgements.rs` keeps each judgement in typed
@@ -26,6 +27,7 @@ mod holds;
 mod inbound;
 mod judgements;
 mod mta_sts;
+pub mod probe_sessions;
 pub mod queue;
 mod retention;
 pub mod sessions;

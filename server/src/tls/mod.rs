@@ -226,11 +226,15 @@ pub fn cipher_bits(suite: CipherSuite) -> Option<u16> {
 
 /// A TLS version we negotiate: rustls speaks only TLS 1.2 (RFC 5246) and 1.3 (RFC 8446); an
 /// older version offered by a server counts as no encryption (protocol notes, "no SSL").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum TlsVersion {
     /// TLS 1.2.
+    #[serde(rename = "TLSv1.2")]
     Tls12,
     /// TLS 1.3.
+    #[serde(rename = "TLSv1.3")]
     Tls13,
 }
 
