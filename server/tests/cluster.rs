@@ -6,6 +6,8 @@
 //!   message was received, and a message arrived twice at most for the transactions the killed
 //!   process had in flight (RFC 5321 §6.1: a duplicate over a loss); its claimed recipients were
 //!   taken over once their lease ran out.
+//! - No mail server was probed twice within the re-contact interval: the instances share their
+//!   SMTP sessions' results through the store (`probe/ledger.rs`).
 //! - A hold raised by one instance stops delivery on another at once, though the server offers
 //!   TLS again by then: the hold waits for an administrator.
 //! - A page's event stream on one instance hears of a verdict another instance found
@@ -23,7 +25,8 @@ use std::time::{Duration, Instant};
 
 use sendguard::store::{Location, Store};
 use sendguard_common::{RecipientState, Role, SendRequest, paths};
-use sendguard_sim::smtp::PeerBehaviour;
+use sendguard_sim::smtp::{PeerBehaviour, Verb};
+
 use sendguard_sim::world::{SimWorld, scenarios};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -313,6 +316,21 @@ async fn three_instances_share_queue_holds_and_sessions() {
         DOMAINS.len()
     );
     let (one, two) = (c.servers[1].addr, c.servers[2].addr);
+    // Every delivery began with a look at the server (a probe: no MAIL), shared by the three
+    // through the store within the re-contact interval (5 min; this test takes less): once per
+    // server, whichever instance delivered.
+    for d in DOMAINS {
+        let peer = c.world.peer(&format!("mx.{d}")).unwrap();
+        let probes = peer
+            .sessions()
+            .iter()
+            .filter(|s| !s.commands.iter().any(|c| c.verb == Verb::Mail))
+            .count();
+        assert!(
+            probes <= 1,
+            "mx.{d} was probed {probes} times within the interval"
+        );
+    }
 
     // A hold raised through the second instance stops delivery through the third.
     let peer = c.world.peer("mx.tls.test").unwrap();

@@ -94,10 +94,13 @@ async fn old_observations_are_pruned_but_floors_holds_and_last_sightings_stay() 
     );
     assert_eq!(store.observations("mx.a.test", 100).await.unwrap().len(), 3);
     assert_eq!(store.observations("mx.b.test", 100).await.unwrap().len(), 1);
-    assert_eq!(
-        count(&store, "SELECT COUNT(*) FROM pragma_foreign_key_check").await,
-        0
-    );
+    // PostgreSQL checks every reference at each statement; SQLite is asked.
+    if store.backend() == sendguard::store::Backend::Sqlite {
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM pragma_foreign_key_check").await,
+            0
+        );
+    }
     assert_eq!(store.integrity_check().await.unwrap(), "ok");
 
     let again = store

@@ -431,7 +431,10 @@ async fn sendguard_tlsrpt_send_now_reports_the_finished_days() {
     let endpoints = env.world.endpoints();
     let resolver = endpoints.resolver.to_string();
     let anchor = endpoints.trust_anchor.to_string_lossy().to_string();
-    let database = dir.path().join("sendguard.db");
+    let database = match &env.location {
+        sendguard::store::Location::File(path) => path.display().to_string(),
+        sendguard::store::Location::Postgres(url) => url.clone(),
+    };
     let run = tokio::task::spawn_blocking(move || {
         let args = [
             "tlsrpt",

@@ -361,7 +361,12 @@ pub struct DemoArgs {
     pub listen: SocketAddr,
     /// The SQLite database (default: a temporary file removed when the demo ends), or a
     /// PostgreSQL URL (`postgres://...`; several demos may share one, as `serve`s do).
-    #[arg(long, env = "SENDGUARD_DATABASE", hide_env_values = true, value_name = "PATH|URL")]
+    #[arg(
+        long,
+        env = "SENDGUARD_DATABASE",
+        hide_env_values = true,
+        value_name = "PATH|URL"
+    )]
     pub database: Option<String>,
     /// How soon a server is contacted again.
     #[command(flatten)]

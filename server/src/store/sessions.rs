@@ -7,7 +7,7 @@
 //! memory ([`crate::http::session_cache`]) are known to be out of date by one read, whichever
 //! process or instance made the change.
 
-use sqlx::{Row, AnyConnection};
+use sqlx::{AnyConnection, Row};
 
 use super::{Store, StoreError};
 

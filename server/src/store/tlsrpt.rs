@@ -111,8 +111,8 @@ impl Store {
                  (day, domain, policy_type, policy_strings, mx_hosts, successes, failures)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (day, domain, policy_type, policy_strings, mx_hosts) DO UPDATE SET
-                 successes = successes + excluded.successes,
-                 failures = failures + excluded.failures
+                 successes = tlsrpt_policies.successes + excluded.successes,
+                 failures = tlsrpt_policies.failures + excluded.failures
              RETURNING id",
         )
         .bind(day)

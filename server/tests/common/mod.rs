@@ -214,7 +214,7 @@ pub fn write_pem(cert: &[u8], path: &std::path::Path) {
 /// Runs the `sendguard` binary with `args` against `database` (`SENDGUARD_DATABASE`), `stdin`
 /// as its standard input; what it printed and how it exited.
 pub fn run_sendguard(
-    database: &std::path::Path,
+    database: impl AsRef<std::ffi::OsStr>,
     args: &[&str],
     stdin: &str,
 ) -> std::process::Output {
