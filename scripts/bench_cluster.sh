@@ -7,6 +7,9 @@
 # figure is their sum. Everything shares the machine's cores, PostgreSQL included.
 
 CLUSTER_CONNECTIONS="${BENCH_CLUSTER_CONNECTIONS:-64}"
+CLUSTER_MESSAGES="${BENCH_CLUSTER_MESSAGES:-300}"
+# Recipients of the delivery rate: servers of every demo's simulated internet.
+CLUSTER_DOMAINS=(tls.test dane-ee.test plain.test)
 
 # Starts a demo on database $2 as server $1; sets SERVER_URL.
 cluster_demo() {
@@ -72,8 +75,56 @@ section_cluster() {
     done
     tail -n4 "$WORK/cluster.tsv" >&2
   done
+  stop_demos
+  : >"$WORK/delivery.tsv"
+  for round in $(seq 1 "$ROUNDS"); do
+    for n in 1 2 3; do
+      echo "$round $n $(cluster_delivery "$n" "r${round}n$n")" >>"$WORK/delivery.tsv"
+      tail -n1 "$WORK/delivery.tsv" >&2
+    done
+  done
   stop_postgres
   cluster_report
+}
+
+# Stops every server started so far.
+stop_demos() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  PIDS=()
+}
+
+# The delivery rate of $1 instances on a new database $2: CLUSTER_MESSAGES messages, one
+# recipient each, handed to the instances in turn (curl, one at a time) while they deliver;
+# prints "messages seconds per_second", the time from the first hand-over until every recipient
+# was sent (or held, or failed: counted as done) by whichever instance claimed it.
+cluster_delivery() {
+  local n="$1" name="$2" db urls=() k i start done_ elapsed
+  psql -q "$SENDGUARD_TEST_POSTGRES" -c "CREATE DATABASE $name" >&2
+  db="${SENDGUARD_TEST_POSTGRES%/*}/$name"
+  for k in $(seq 1 "$n"); do
+    cluster_demo "$name-$k" "$db"
+    urls+=("$SERVER_URL")
+  done
+  cluster_sign_in "$name-$n" "${urls[0]}"
+  start=$(date +%s.%N)
+  for i in $(seq 0 $((CLUSTER_MESSAGES - 1))); do
+    jq -nc --arg to "user$i@${CLUSTER_DOMAINS[$((i % 3))]}" \
+      '{from: "maxima.mustermann@sendguard.example", to: [$to], subject: "bench", body: "text"}' \
+      | curl -sf -o /dev/null -X POST -H 'content-type: application/json' -H "cookie: $COOKIE" \
+        -H "x-csrf-token: $CSRF" --data-binary @- "${urls[$((i % n))]}api/messages" \
+      || die "message $i was refused"
+  done
+  for i in $(seq 1 1200); do
+    done_="$(psql -qtA "$db" -c "SELECT count(*) FROM message_recipients
+      WHERE state IN ('sent', 'held', 'failed')")"
+    [ "$done_" -ge "$CLUSTER_MESSAGES" ] && break
+    sleep 0.1
+  done
+  elapsed="$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')"
+  stop_demos
+  awk -v m="$done_" -v t="$elapsed" 'BEGIN { printf "%d %.2f %.1f\n", m, t, m / t }'
 }
 
 # The Markdown of the cluster section, from cluster.tsv (round setup rps p99_us errors).
@@ -108,5 +159,27 @@ cluster_report() {
   echo
   echo '```'
   cat "$WORK/cluster.tsv"
+  echo '```'
+  echo
+  echo "### Delivery rate with 1, 2 and 3 instances on one PostgreSQL"
+  echo
+  echo "$CLUSTER_MESSAGES messages of one recipient each (to tls.test, dane-ee.test and plain.test in turn),"
+  echo "handed to the instances in turn over HTTP (curl, one at a time) while they deliver to"
+  echo "their simulated internets; the time from the first hand-over until every recipient is"
+  echo "done (sent, held or failed), a new database each run; median (min-max) over $ROUNDS rounds."
+  echo
+  echo "| instances | messages per second | seconds |"
+  echo "|---|---|---|"
+  for n in 1 2 3; do
+    awk -v n="$n" '$2 == n { print $5 }' "$WORK/delivery.tsv" | median_spread \
+      | { read -r m lo hi; printf '| %s | %.1f (%.1f-%.1f) ' "$n" "$m" "$lo" "$hi"; }
+    awk -v n="$n" '$2 == n { print $4 }' "$WORK/delivery.tsv" | median_spread \
+      | { read -r m lo hi; printf '| %.1f |\n' "$m"; }
+  done
+  echo
+  echo "Every run (round, instances, done, seconds, per second):"
+  echo
+  echo '```'
+  cat "$WORK/delivery.tsv"
   echo '```'
 }

@@ -51,20 +51,11 @@ fn serve(world: &SimWorld, db: &std::path::Path) -> Serve {
     Serve(child)
 }
 
-/// The Message-ID header of a received message.
-fn message_id(data: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(data);
-    let line = text
-        .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))?;
-    Some(line[11..].trim().trim_matches(['<', '>']).to_string())
-}
-
 fn received(world: &SimWorld) -> Vec<String> {
     DOMAINS
         .iter()
         .flat_map(|d| world.peer(&format!("mx.{d}")).expect("peer").received())
-        .filter_map(|m| message_id(&m.data))
+        .filter_map(|m| m.message_id())
         .collect()
 }
 

@@ -65,6 +65,18 @@ pub struct ReceivedMessage {
     pub auth: Option<String>,
 }
 
+impl ReceivedMessage {
+    /// The message's `Message-ID` (RFC 5322 §3.6.4) without angle brackets, from its first
+    /// `Message-ID:` line: tests count by it what arrived twice.
+    pub fn message_id(&self) -> Option<String> {
+        let text = String::from_utf8_lossy(&self.data);
+        let line = text
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))?;
+        Some(line[11..].trim().trim_matches(['<', '>']).to_string())
+    }
+}
+
 /// A command verb a peer understood (RFC 5321 §4.1, RFC 3207).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Verb {
