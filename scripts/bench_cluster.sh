@@ -96,7 +96,7 @@ stop_demos() {
 }
 
 # The delivery rate of $1 instances on a new database $2: CLUSTER_MESSAGES messages, one
-# recipient each, handed to the instances in turn (curl, one at a time) while they deliver;
+# recipient each, handed to the instances in turn (curl, 16 at a time) while they deliver;
 # prints "messages seconds per_second", the time from the first hand-over until every recipient
 # was sent (or held, or failed: counted as done) by whichever instance claimed it.
 cluster_delivery() {
@@ -108,14 +108,18 @@ cluster_delivery() {
     urls+=("$SERVER_URL")
   done
   cluster_sign_in "$name-$n" "${urls[0]}"
-  start=$(date +%s.%N)
+  # The request bodies and their instance first, then handed over 16 at a time.
   for i in $(seq 0 $((CLUSTER_MESSAGES - 1))); do
     jq -nc --arg to "user$i@${CLUSTER_DOMAINS[$((i % 3))]}" \
       '{from: "maxima.mustermann@sendguard.example", to: [$to], subject: "bench", body: "text"}' \
-      | curl -sf -o /dev/null -X POST -H 'content-type: application/json' -H "cookie: $COOKIE" \
-        -H "x-csrf-token: $CSRF" --data-binary @- "${urls[$((i % n))]}api/messages" \
-      || die "message $i was refused"
-  done
+      >"$WORK/msg.$i.json"
+    echo "$i ${urls[$((i % n))]}"
+  done >"$WORK/handover"
+  export COOKIE CSRF WORK
+  start=$(date +%s.%N)
+  xargs -P 16 -L 1 sh -c 'curl -sf -o /dev/null -X POST -H "content-type: application/json" \
+    -H "cookie: $COOKIE" -H "x-csrf-token: $CSRF" --data-binary "@$WORK/msg.$0.json" \
+    "${1}api/messages" || echo "message $0 was refused" >&2' <"$WORK/handover"
   for i in $(seq 1 1200); do
     done_="$(psql -qtA "$db" -c "SELECT count(*) FROM message_recipients
       WHERE state IN ('sent', 'held', 'failed')")"
@@ -164,7 +168,7 @@ cluster_report() {
   echo "### Delivery rate with 1, 2 and 3 instances on one PostgreSQL"
   echo
   echo "$CLUSTER_MESSAGES messages of one recipient each (to tls.test, dane-ee.test and plain.test in turn),"
-  echo "handed to the instances in turn over HTTP (curl, one at a time) while they deliver to"
+  echo "handed to the instances in turn over HTTP (curl, 16 at a time) while they deliver to"
   echo "their simulated internets; the time from the first hand-over until every recipient is"
   echo "done (sent, held or failed), a new database each run; median (min-max) over $ROUNDS rounds."
   echo
