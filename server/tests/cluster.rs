@@ -151,28 +151,6 @@ async fn sign_in(addr: SocketAddr) -> (String, String) {
     (a.cookie.expect("a session cookie"), view.csrf_token)
 }
 
-fn received(world: &SimWorld) -> Vec<String> {
-    DOMAINS
-        .iter()
-        .flat_map(|d| world.peer(&format!("mx.{d}")).expect("peer").received())
-        .filter_map(|m| m.message_id())
-        .collect()
-}
-
-async fn states(store: &Store) -> HashMap<RecipientState, usize> {
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT state FROM message_recipients")
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
-    let mut counts = HashMap::new();
-    for (state,) in rows {
-        *counts
-            .entry(RecipientState::parse(&state).expect("a state"))
-            .or_insert(0) += 1;
-    }
-    counts
-}
-
 /// Hands message `i` to the first live instance from `first` on; its Message-ID.
 async fn send(servers: &[Serve], first: usize, session: (&str, &str), i: usize) -> String {
     let request_body = serde_json::to_string(&SendRequest {
@@ -264,12 +242,12 @@ async fn three_instances_share_queue_holds_and_sessions() {
     }
     let orphans = orphans.unwrap();
     assert!(
-        received(&c.world).len() < MESSAGES,
+        common::received(&c.world, &DOMAINS).len() < MESSAGES,
         "the kill came after the whole batch"
     );
     let start = Instant::now();
     loop {
-        let counts = states(&c.store).await;
+        let counts = common::recipient_states(&c.store).await;
         if counts.get(&RecipientState::Sent) == Some(&MESSAGES) {
             break;
         }
@@ -279,7 +257,7 @@ async fn three_instances_share_queue_holds_and_sessions() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let got = received(&c.world);
+    let got = common::received(&c.world, &DOMAINS);
     let mut times: HashMap<&str, usize> = HashMap::new();
     for id in &got {
         *times.entry(id.as_str()).or_insert(0) += 1;
@@ -390,7 +368,7 @@ async fn three_instances_share_queue_holds_and_sessions() {
 /// Once 100 messages arrived and the first instance holds claims, kills it with SIGKILL; the
 /// ids of the recipients it held.
 async fn kill_first_when_claiming(c: &mut Cluster) -> Option<Vec<i64>> {
-    if received(&c.world).len() < 100 {
+    if common::received(&c.world, &DOMAINS).len() < 100 {
         return None;
     }
     // The instance's name is host/pid/start (store::instance_name).

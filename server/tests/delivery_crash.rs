@@ -5,6 +5,8 @@
 //! Stopped with SIGTERM instead, it lets the sessions in flight end first: then no message
 //! arrives twice at all.
 
+mod common;
+
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -51,28 +53,6 @@ fn serve(world: &SimWorld, db: &std::path::Path) -> Serve {
     Serve(child)
 }
 
-fn received(world: &SimWorld) -> Vec<String> {
-    DOMAINS
-        .iter()
-        .flat_map(|d| world.peer(&format!("mx.{d}")).expect("peer").received())
-        .filter_map(|m| m.message_id())
-        .collect()
-}
-
-async fn states(store: &Store) -> HashMap<RecipientState, usize> {
-    let mut counts = HashMap::new();
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT state FROM message_recipients")
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
-    for (state,) in rows {
-        *counts
-            .entry(RecipientState::parse(&state).expect("a state"))
-            .or_insert(0) += 1;
-    }
-    counts
-}
-
 /// Queues the batch, starts `serve`, stops it with `signal` after the first 30 messages
 /// arrived, starts it again until all are sent; how many arrived twice.
 async fn interrupted_with(signal: &str) -> usize {
@@ -101,7 +81,7 @@ async fn interrupted_with(signal: &str) -> usize {
 
     let mut first = serve(&world, &db);
     let start = Instant::now();
-    while received(&world).len() < 30 {
+    while common::received(&world, &DOMAINS).len() < 30 {
         assert!(
             start.elapsed() < Duration::from_secs(90),
             "nothing delivered"
@@ -128,14 +108,14 @@ async fn interrupted_with(signal: &str) -> usize {
     if signal == "-TERM" {
         assert!(status.success(), "serve after SIGTERM: {status:?}");
     }
-    let at_stop = received(&world).len();
+    let at_stop = common::received(&world, &DOMAINS).len();
     assert!(at_stop < MESSAGES, "the signal came after the whole batch");
-    let interrupted = states(&store).await;
+    let interrupted = common::recipient_states(&store).await;
 
     let second = serve(&world, &db);
     let start = Instant::now();
     loop {
-        let counts = states(&store).await;
+        let counts = common::recipient_states(&store).await;
         if counts.get(&RecipientState::Sent) == Some(&MESSAGES) {
             break;
         }
@@ -147,7 +127,7 @@ async fn interrupted_with(signal: &str) -> usize {
     }
     drop(second);
 
-    let got = received(&world);
+    let got = common::received(&world, &DOMAINS);
     let mut times: HashMap<&str, usize> = HashMap::new();
     for id in &got {
         *times.entry(id.as_str()).or_insert(0) += 1;

@@ -440,3 +440,30 @@ pub async fn fresh_postgres_database(admin_url: &str) -> String {
         .expect("an admin URL ending in /DATABASE");
     format!("{base}/{name}")
 }
+
+/// The Message-IDs of every message the peers `mx.DOMAIN` of `domains` received, in no
+/// particular order (a message received twice is listed twice).
+pub fn received(world: &sendguard_sim::world::SimWorld, domains: &[&str]) -> Vec<String> {
+    domains
+        .iter()
+        .flat_map(|d| world.peer(&format!("mx.{d}")).expect("peer").received())
+        .filter_map(|m| m.message_id())
+        .collect()
+}
+
+/// How many queued recipients are in each state.
+pub async fn recipient_states(
+    store: &sendguard::store::Store,
+) -> std::collections::HashMap<sendguard_common::RecipientState, usize> {
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT state FROM message_recipients")
+        .fetch_all(store.pool())
+        .await
+        .expect("the store answers");
+    let mut counts = std::collections::HashMap::new();
+    for (state,) in rows {
+        *counts
+            .entry(sendguard_common::RecipientState::parse(&state).expect("a state"))
+            .or_insert(0) += 1;
+    }
+    counts
+}
