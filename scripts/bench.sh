@@ -90,6 +90,20 @@ start_server() {
   die "$name did not start within 30 s"
 }
 
+# Signs in as the demo user whose password server $1 printed (in $1.log), at $2; sets COOKIE
+# and CSRF, and writes the request of the ten addresses (request.json).
+sign_in_demo() {
+  local login password addresses
+  read -r login password < <(sed -nE 's/^Demo user: (\S+), password: (\S+)$/\1 \2/p' "$WORK/$1.log")
+  jq -n --arg l "$login" --arg p "$password" '{login: $l, password: $p}' >"$WORK/signin.json"
+  curl -sf -D "$WORK/signin.headers" -H 'content-type: application/json' \
+    --data-binary "@$WORK/signin.json" "${2}api/session" >"$WORK/session.json" || die "sign-in failed"
+  COOKIE="$(grep -ioE 'set-cookie: sendguard_session=[^;]+' "$WORK/signin.headers" | cut -d' ' -f2)"
+  CSRF="$(jq -r .csrf_token "$WORK/session.json")"
+  addresses="$(printf 'user@%s\n' "${VERDICT_DOMAINS[@]}" | jq -R . | jq -s .)"
+  jq -n --argjson a "$addresses" '{addresses: $a}' >"$WORK/request.json"
+}
+
 # POSTs the ten addresses until every answer is final and not being re-checked; leaves the
 # answer in answer.json.
 wait_until_known() {
@@ -124,19 +138,11 @@ median_spread() {
 
 section_verdict() {
   note "Verdict API against a trivial axum handler ($ROUNDS rounds, ${SECONDS_PER_RUN} s per run)"
-  local url fixed_url addresses c round s which u
+  local url fixed_url c round s which u
   start_server demo open env RUST_LOG=warn SENDGUARD_RATE_PER_CLIENT=0 SENDGUARD_RATE_PER_SESSION=0 \
     "$BIN" demo --listen 127.0.0.1:0 --verdict-max-age 86400 --min-reprobe-interval 86400
   url="$SERVER_URL"
-  local login password
-  read -r login password < <(sed -nE 's/^Demo user: (\S+), password: (\S+)$/\1 \2/p' "$WORK/demo.log")
-  jq -n --arg l "$login" --arg p "$password" '{login: $l, password: $p}' >"$WORK/signin.json"
-  curl -sf -D "$WORK/signin.headers" -H 'content-type: application/json' \
-    --data-binary "@$WORK/signin.json" "${url}api/session" >"$WORK/session.json" || die "sign-in failed"
-  COOKIE="$(grep -ioE 'set-cookie: sendguard_session=[^;]+' "$WORK/signin.headers" | cut -d' ' -f2)"
-  CSRF="$(jq -r .csrf_token "$WORK/session.json")"
-  addresses="$(printf 'user@%s\n' "${VERDICT_DOMAINS[@]}" | jq -R . | jq -s .)"
-  jq -n --argjson a "$addresses" '{addresses: $a}' >"$WORK/request.json"
+  sign_in_demo demo "$url"
   wait_until_known "$url"
   start_server fixed 'listening on' "$FIXED" --listen 127.0.0.1:0 --body "$WORK/answer.json"
   fixed_url="$SERVER_URL"

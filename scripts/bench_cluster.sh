@@ -18,20 +18,6 @@ cluster_demo() {
     --min-reprobe-interval 86400
 }
 
-# Signs in as the demo user whose password server $1 printed, at $2; sets COOKIE and CSRF, and
-# writes the request of the ten addresses.
-cluster_sign_in() {
-  local login password addresses
-  read -r login password < <(sed -nE 's/^Demo user: (\S+), password: (\S+)$/\1 \2/p' "$WORK/$1.log")
-  jq -n --arg l "$login" --arg p "$password" '{login: $l, password: $p}' >"$WORK/signin.json"
-  curl -sf -D "$WORK/signin.headers" -H 'content-type: application/json' \
-    --data-binary "@$WORK/signin.json" "${2}api/session" >"$WORK/session.json" || die "sign-in failed"
-  COOKIE="$(grep -ioE 'set-cookie: sendguard_session=[^;]+' "$WORK/signin.headers" | cut -d' ' -f2)"
-  CSRF="$(jq -r .csrf_token "$WORK/session.json")"
-  addresses="$(printf 'user@%s\n' "${VERDICT_DOMAINS[@]}" | jq -R . | jq -s .)"
-  jq -n --argjson a "$addresses" '{addresses: $a}' >"$WORK/request.json"
-}
-
 # wrk against each URL given at once, CLUSTER_CONNECTIONS in all; prints the summed req/s and
 # the worst p99 (µs) and the non-2xx and socket errors summed.
 cluster_load() {
@@ -58,11 +44,11 @@ section_cluster() {
     urls+=("$SERVER_URL")
   done
   # The last demo to start set the demo user's password (and ended older sessions).
-  cluster_sign_in pg3 "${urls[0]}"
+  sign_in_demo pg3 "${urls[0]}"
   wait_until_known "${urls[0]}"
   cluster_demo sqlite "$WORK/bench-sqlite.db"
   local sqlite_url="$SERVER_URL" pg_cookie="$COOKIE" pg_csrf="$CSRF"
-  cluster_sign_in sqlite "$sqlite_url"
+  sign_in_demo sqlite "$sqlite_url"
   wait_until_known "$sqlite_url"
   local sqlite_cookie="$COOKIE" sqlite_csrf="$CSRF"
   : >"$WORK/cluster.tsv"
@@ -107,7 +93,7 @@ cluster_delivery() {
     cluster_demo "$name-$k" "$db"
     urls+=("$SERVER_URL")
   done
-  cluster_sign_in "$name-$n" "${urls[0]}"
+  sign_in_demo "$name-$n" "${urls[0]}"
   # The request bodies and their instance first, then handed over 16 at a time.
   for i in $(seq 0 $((CLUSTER_MESSAGES - 1))); do
     jq -nc --arg to "user$i@${CLUSTER_DOMAINS[$((i % 3))]}" \
