@@ -11,6 +11,10 @@
 //! waiter of a read joined before the read began, so the value it gets is fresh for it; those
 //! who come while a read runs wait for the next one. Under load one read answers many requests;
 //! alone, a request waits for exactly one read.
+//!
+//! On SQLite the counter is first read where the request runs ([`crate::store::inline`]), a few
+//! microseconds without the pool's thread; the shared reads are what remains when that cannot
+//! be done, and PostgreSQL's way.
 
 use std::sync::{Arc, Mutex};
 
@@ -62,8 +66,12 @@ impl SessionChanges {
         }
     }
 
-    /// The counter's value as read by a read that began after this call.
+    /// The counter's value as read by a read that began after this call: on this thread
+    /// when the store can ([`Store::session_changes_now`], SQLite), else the next shared read.
     pub async fn fresh(&self) -> Result<i64, ChangesError> {
+        if let Some(value) = self.shared.store.session_changes_now() {
+            return Ok(value);
+        }
         let (tx, rx) = oneshot::channel();
         let start = {
             let mut queue = self.shared.lock();
@@ -149,6 +157,19 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_read_sees_every_change_made_before_it_was_asked_for() {
         let (store, _dir) = store(2).await;
+        assert!(store.session_changes_now().is_some(), "read on this thread");
+        sees_every_change(store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn so_does_a_shared_read_through_the_pool() {
+        let (store, _dir) = store(2).await;
+        let store = store.without_inline_reader();
+        assert_eq!(store.session_changes_now(), None);
+        sees_every_change(store).await;
+    }
+
+    async fn sees_every_change(store: Store) {
         let changes = SessionChanges::new(store.clone());
         let first = changes.fresh().await.unwrap();
         store.end_session("0").await.unwrap();

@@ -25,6 +25,7 @@
 mod drafts;
 mod holds;
 mod inbound;
+pub mod inline;
 mod judgements;
 mod mta_sts;
 pub mod probe_sessions;
@@ -326,6 +327,8 @@ pub struct Store {
     /// This process's name in the queue's leases: host, process id and start time.
     instance: std::sync::Arc<str>,
     lease: Duration,
+    /// SQLite only: the reader of single rows on the caller's thread ([`inline`]).
+    inline: Option<std::sync::Arc<inline::InlineReader>>,
 }
 
 /// A name for this process among the instances sharing a database.
@@ -378,6 +381,9 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            // A connection to a local file cannot go stale, so no ping before each use: it
+            // was a second trip to the connection's worker thread for every query (issue 15).
+            .test_before_acquire(false)
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     // WAL with FULL: see the module's words on durability.
@@ -394,7 +400,9 @@ impl Store {
             .await
             .map_err(open_error)?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Store::with_pool(pool, Backend::Sqlite))
+        let mut store = Store::with_pool(pool, Backend::Sqlite);
+        store.inline = Some(std::sync::Arc::new(inline::InlineReader::new(path)));
+        Ok(store)
     }
 
     /// Connects to PostgreSQL at `url` with at most `connections` connections and brings its
@@ -435,12 +443,20 @@ impl Store {
             backend,
             instance: instance_name(),
             lease: DELIVERY_LEASE,
+            inline: None,
         }
     }
 
     /// The same store with claimed recipients leased for `lease` (at least a second).
     pub fn with_delivery_lease(mut self, lease: Duration) -> Store {
         self.lease = lease.max(Duration::from_secs(1));
+        self
+    }
+
+    /// The same store reading everything through the pool, for tests of the pool's paths.
+    #[cfg(test)]
+    pub(crate) fn without_inline_reader(mut self) -> Store {
+        self.inline = None;
         self
     }
 

@@ -93,11 +93,16 @@ impl Store {
 
     /// The session change counter: raised whenever a session ends or a user's record changes.
     pub async fn session_changes(&self) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT value FROM change_counters WHERE name = 'sessions'")
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar(SESSION_CHANGES)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// The session change counter read at once on this thread, without the pool (SQLite
+    /// only, [`super::inline`]); `None` when that cannot be done, and then
+    /// [`Store::session_changes`] reads it.
+    pub fn session_changes_now(&self) -> Option<i64> {
+        self.inline.as_ref()?.read_i64(SESSION_CHANGES)
     }
 
     /// Ends every session that was idle since `idle_before` or began before `born_before`;
@@ -120,6 +125,9 @@ impl Store {
         Ok(done.rows_affected())
     }
 }
+
+/// Reads the session change counter.
+const SESSION_CHANGES: &str = "SELECT value FROM change_counters WHERE name = 'sessions'";
 
 /// Raises the session change counter, inside the caller's transaction.
 pub(super) async fn bump_session_changes(conn: &mut AnyConnection) -> Result<(), StoreError> {
