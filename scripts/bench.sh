@@ -14,7 +14,7 @@
 #
 # Environment: BENCH_ROUNDS (5) rounds of the verdict API pairs, BENCH_SECONDS (5) per wrk run,
 # BENCH_CONNECTIONS ("1 64 512"), BENCH_FOLDED_RUNS (3) runs of each folded cargo bench,
-# BENCH_BADGE_RUNS ("50 10": known and never-seen runs of badge_latency.mjs); BENCH_NO_BUILD=1
+# BENCH_BADGE_RUNS ("100 100": known and never-seen runs of badge_latency.mjs); BENCH_NO_BUILD=1
 # skips the page's and the server's build (the report says so), for a quick second run.
 # The delivery section compares with a real Postfix and needs root (the bench says so otherwise).
 
@@ -26,7 +26,7 @@ ROUNDS="${BENCH_ROUNDS:-5}"
 SECONDS_PER_RUN="${BENCH_SECONDS:-5}"
 CONNECTIONS="${BENCH_CONNECTIONS:-1 64 512}"
 FOLDED_RUNS="${BENCH_FOLDED_RUNS:-3}"
-BADGE_RUNS="${BENCH_BADGE_RUNS:-50 10}"
+BADGE_RUNS="${BENCH_BADGE_RUNS:-100 100}"
 # Ten domains of the simulated internet, each judged once before the measurement (known).
 VERDICT_DOMAINS=(dane-ee.test dane-ta.test tls.test plain.test refuse.test wrong-tlsa.test
   unsigned-tlsa.test bogus.test mixed.test dane-pair.test)
@@ -205,21 +205,46 @@ verdict_report() {
   echo '```'
 }
 
-# A cargo bench run FOLDED_RUNS times, each run's output kept as it printed it.
+# A cargo bench run FOLDED_RUNS times: the median and spread of each figure it reports on a
+# `RESULT LABEL key=value ...` line, then each run's output as it printed it.
 section_cargo_bench() {
   local name="$1" title="$2" i
   note "cargo bench --bench $name ($FOLDED_RUNS runs)"
+  : >"$WORK/$name.runs"
+  for i in $(seq 1 "$FOLDED_RUNS"); do
+    {
+      echo
+      echo "Run $i:"
+      echo
+      echo '```'
+      cargo bench -p sendguard --locked --bench "$name" 2>"$WORK/$name.err" | grep -v '^$' \
+        || { tail -n 20 "$WORK/$name.err"; echo "(failed)"; }
+      echo '```'
+    } >>"$WORK/$name.runs"
+  done
   echo "## $title"
   echo
-  echo "\`cargo bench -p sendguard --locked --bench $name\`, $FOLDED_RUNS runs (what each run printed):"
-  for i in $(seq 1 "$FOLDED_RUNS"); do
-    echo
-    echo "Run $i:"
-    echo
-    echo '```'
-    cargo bench -p sendguard --locked --bench "$name" 2>"$WORK/$name.err" | grep -v '^$' \
-      || { tail -n 20 "$WORK/$name.err"; echo "(failed)"; }
-    echo '```'
+  echo "\`cargo bench -p sendguard --locked --bench $name\`, $FOLDED_RUNS runs."
+  fold_results "$WORK/$name.runs"
+  echo
+  echo "What each run printed:"
+  grep -v '^RESULT ' "$WORK/$name.runs"
+}
+
+# The RESULT lines of the file $1 as a table: each label's figure, median (min-max) over the runs.
+fold_results() {
+  grep -q '^RESULT ' "$1" || return 0
+  echo
+  echo "| figure | median (min-max) | runs |"
+  echo "|---|---|---|"
+  local key
+  for key in $(awk '/^RESULT / { for (i = 3; i <= NF; i++) { split($i, kv, "="); k = $2 " " kv[1]
+      if (!(k in seen)) { seen[k] = 1; print $2 "|" kv[1] } } }' "$1"); do
+    local label="${key%%|*}" field="${key#*|}" values m lo hi
+    values="$(awk -v l="$label" -v f="$field" '$1 == "RESULT" && $2 == l {
+      for (i = 3; i <= NF; i++) if (index($i, f "=") == 1) print substr($i, length(f) + 2) }' "$1")"
+    read -r m lo hi < <(median_spread <<<"$values")
+    echo "| $label ${field//_/ } | $m ($lo-$hi) | $(wc -l <<<"$values") |"
   done
 }
 

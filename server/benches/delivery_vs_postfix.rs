@@ -110,6 +110,13 @@ fn arrived(world: &SimWorld, domains: &[&str], helo: &str, is: bool) -> Arrived 
 
 fn report(who: &str, n: usize, (first, last): (Duration, Duration), a: Arrived) {
     println!(
+        "RESULT {} messages_per_s={:.1} over_tls={} sessions={}",
+        who.replace(' ', "_"),
+        n as f64 / last.as_secs_f64(),
+        a.over_tls,
+        a.sessions
+    );
+    println!(
         "  {who}: {n} messages in {:.2} s = {:.1} messages/s (first accepted after {:.2} s); \
          {} of {} over TLS, in {} SMTP sessions",
         last.as_secs_f64(),
@@ -191,10 +198,9 @@ fn main() -> anyhow::Result<()> {
             arrived(&world, &domains, postfix::HELO_NAME, false),
         );
         if let Some(theirs) = theirs {
-            println!(
-                "  ratio: Sendguard's rate is {:.2} times Postfix's",
-                theirs.1.as_secs_f64() / ours.1.as_secs_f64()
-            );
+            let ratio = theirs.1.as_secs_f64() / ours.1.as_secs_f64();
+            println!("  ratio: Sendguard's rate is {ratio:.2} times Postfix's");
+            println!("RESULT sendguard/postfix rate_ratio={ratio:.2}");
         }
         world.shutdown().await;
         anyhow::Ok(())

@@ -187,13 +187,14 @@ async fn first_lookups(addr: SocketAddr, n: usize) -> anyhow::Result<()> {
         );
     }
     let elapsed = started.elapsed();
+    let rate = n as f64 / elapsed.as_secs_f64();
+    let p50 = quantile(&mut latencies, 0.5).as_secs_f64() * 1e6;
+    let p99 = quantile(&mut latencies, 0.99).as_secs_f64() * 1e6;
     println!(
-        "  first lookup of each domain, 1 connection: {:.0} lookups/s; latency p50 {:.0} µs, \
-         p99 {:.0} µs",
-        n as f64 / elapsed.as_secs_f64(),
-        quantile(&mut latencies, 0.5).as_secs_f64() * 1e6,
-        quantile(&mut latencies, 0.99).as_secs_f64() * 1e6,
+        "  first lookup of each domain, 1 connection: {rate:.0} lookups/s; latency p50 {p50:.0} \
+         µs, p99 {p99:.0} µs"
     );
+    println!("RESULT first_lookup lookups_per_s={rate:.0} p50_us={p50:.0} p99_us={p99:.0}");
     Ok(())
 }
 
@@ -214,14 +215,17 @@ async fn load(addr: SocketAddr, n: usize, clients: usize, seconds: u64) -> anyho
         wrong += run.wrong;
     }
     let lookups = latencies.len();
+    let rate = lookups as f64 / elapsed.as_secs_f64();
+    let p50 = quantile(&mut latencies, 0.5).as_secs_f64() * 1e6;
+    let p99 = quantile(&mut latencies, 0.99).as_secs_f64() * 1e6;
     println!(
-        "  {clients:>3} connections: {lookups:>7} lookups in {:.2} s = {:>6.0} lookups/s; \
-         latency p50 {:>6.0} µs, p99 {:>6.0} µs, max {:>6.0} µs; wrong answers {wrong}",
+        "  {clients:>3} connections: {lookups:>7} lookups in {:.2} s = {rate:>6.0} lookups/s; \
+         latency p50 {p50:>6.0} µs, p99 {p99:>6.0} µs, max {:>6.0} µs; wrong answers {wrong}",
         elapsed.as_secs_f64(),
-        lookups as f64 / elapsed.as_secs_f64(),
-        quantile(&mut latencies, 0.5).as_secs_f64() * 1e6,
-        quantile(&mut latencies, 0.99).as_secs_f64() * 1e6,
         quantile(&mut latencies, 1.0).as_secs_f64() * 1e6,
+    );
+    println!(
+        "RESULT {clients}_connections lookups_per_s={rate:.0} p50_us={p50:.0} p99_us={p99:.0}"
     );
     anyhow::ensure!(wrong == 0, "{wrong} wrong answers");
     Ok(())
@@ -242,12 +246,14 @@ async fn store_read(store: &Store, n: usize, count: usize) -> anyhow::Result<()>
         latencies.push(asked.elapsed());
     }
     let total: Duration = latencies.iter().sum();
+    let rate = count as f64 / total.as_secs_f64();
+    let p50 = quantile(&mut latencies, 0.5).as_secs_f64() * 1e6;
+    let p99 = quantile(&mut latencies, 0.99).as_secs_f64() * 1e6;
     println!(
-        "  Store::remembered alone, one after another: {:.0} reads/s; p50 {:.0} µs, p99 {:.0} µs",
-        count as f64 / total.as_secs_f64(),
-        quantile(&mut latencies, 0.5).as_secs_f64() * 1e6,
-        quantile(&mut latencies, 0.99).as_secs_f64() * 1e6,
+        "  Store::remembered alone, one after another: {rate:.0} reads/s; p50 {p50:.0} µs, \
+         p99 {p99:.0} µs"
     );
+    println!("RESULT Store::remembered reads_per_s={rate:.0} p50_us={p50:.0} p99_us={p99:.0}");
     Ok(())
 }
 

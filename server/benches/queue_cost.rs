@@ -75,6 +75,12 @@ async fn per_message(n: usize, parallel: usize) -> anyhow::Result<()> {
         quantile(&mut latencies, 1.0).as_secs_f64() * 1e6,
         size as f64 / (1024.0 * 1024.0)
     );
+    println!(
+        "RESULT {parallel}_at_a_time messages_per_s={:.0} p50_us={:.0} p99_us={:.0}",
+        n as f64 / total.as_secs_f64(),
+        quantile(&mut latencies, 0.5).as_secs_f64() * 1e6,
+        quantile(&mut latencies, 0.99).as_secs_f64() * 1e6,
+    );
     Ok(())
 }
 
@@ -152,6 +158,11 @@ async fn serve_memory(n: usize) -> anyhow::Result<()> {
         working.as_secs_f64(),
         mib(Some(peak_sampled)),
         mib(status_kib(pid, "VmHWM"))
+    );
+    println!(
+        "RESULT serve_with_{n}_queued peak_rss_mib={:.1} delivered_per_s={:.1}",
+        status_kib(pid, "VmHWM").unwrap_or(0) as f64 / 1024.0,
+        last as f64 / working.as_secs_f64().max(1e-3)
     );
     drop(serve);
     world.shutdown().await;

@@ -23,10 +23,24 @@ function measure(compose, address) {
     const selector = `[data-address="${address}"] .badge[data-pending="false"]`;
     let firstBadge = null;
     const start = performance.now();
-    const done = () => requestAnimationFrame(() => {
-      // The frame after the DOM change has been painted once this callback's frame is produced.
-      resolve({ final: performance.now() - start, first: firstBadge ?? performance.now() - start });
-    });
+    const done = () => {
+      const dom = performance.now() - start;
+      requestAnimationFrame(() => {
+        // The frame after the DOM change has been painted once this callback's frame is produced.
+        const final = performance.now() - start;
+        // Where the time went: the verdict request as the browser's Resource Timing saw it.
+        const request = performance.getEntriesByType('resource')
+          .filter((r) => r.name.includes('/api/recipients/security') && r.startTime >= start).at(-1);
+        resolve({
+          final,
+          first: firstBadge ?? final,
+          dom,
+          sent: request ? request.startTime - start : null,
+          answered: request ? request.responseEnd - start : null,
+          server: request ? request.responseStart - request.requestStart : null,
+        });
+      });
+    };
     const check = () => {
       if (firstBadge === null && document.querySelector(`[data-address="${address}"] .badge`)) {
         firstBadge = performance.now() - start;
@@ -43,6 +57,7 @@ function measure(compose, address) {
 }
 
 function stats(name, samples) {
+  if (samples.length === 0) return;
   const sorted = [...samples].sort((a, b) => a - b);
   const q = (p) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
   const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
@@ -70,11 +85,19 @@ try {
     await measure(compose, `warmup@${DOMAIN}`); // probes the domain once
     const known = [];
     const knownFirst = [];
+    const parts = { sent: [], request: [], server: [], render: [], paint: [] };
     for (let i = 0; i < runs; i += 1) {
       await compose.open();
       const r = await measure(compose, `user${i}@${DOMAIN}`);
       known.push(r.final);
       knownFirst.push(r.first);
+      if (r.sent !== null) {
+        parts.sent.push(r.sent);
+        parts.request.push(r.answered - r.sent);
+        parts.server.push(r.server);
+        parts.render.push(r.dom - r.answered);
+      }
+      parts.paint.push(r.final - r.dom);
     }
     const cached = [];
     for (let i = 0; i < runs; i += 1) {
@@ -84,6 +107,14 @@ try {
     }
     stats(`known ${DOMAIN}`, known);
     stats('  (first badge)', knownFirst);
+    // The known runs split: Enter to the request's start, the request (start to the last byte
+    // of the answer; of it, request sent to first byte of the answer), the answer to the final
+    // badge in the DOM (JSON, the store, the view), and the DOM to the next frame.
+    stats('  Enter to request', parts.sent);
+    stats('  request', parts.request);
+    stats('  (to first byte)', parts.server);
+    stats('  answer to DOM', parts.render);
+    stats('  DOM to frame', parts.paint);
     stats(`cached ${DOMAIN}`, cached);
     await context.close();
   } finally {
