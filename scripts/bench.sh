@@ -79,7 +79,8 @@ note() { step "$@" >&2; }
 start_server() {
   local name="$1" words="$2"; shift 2
   "$@" >"$WORK/$name.log" 2>&1 &
-  PIDS+=("$!")
+  SERVER_PID="$!"
+  PIDS+=("$SERVER_PID")
   local i
   for i in $(seq 1 300); do
     SERVER_URL="$(grep -oE "$words http://127\.0\.0\.1:[0-9]+/" "$WORK/$name.log" | head -n1 | grep -oE 'http://.*' || true)"
@@ -119,14 +120,26 @@ wait_until_known() {
   die "verdicts still pending after 60 s: $(cat "$WORK/answer.json")"
 }
 
-# One wrk run; prints "rps p50_us p99_us requests non2xx socket_errors".
+# The CPU time process $1 has used, in clock ticks (user and system, /proc/PID/stat).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# One wrk run; prints "rps p50_us p99_us requests non2xx socket_errors", and with the server's
+# process id as $3 also the CPU time the server spent per request in µs: unlike the rate, that
+# hardly depends on what else the machine runs.
 wrk_run() {
-  local url="$1" connections="$2" threads=2
+  local url="$1" connections="$2" pid="${3:-}" threads=2 before result
   [ "$connections" -lt 2 ] && threads=1
-  BENCH_BODY_FILE="$WORK/request.json" BENCH_COOKIE="$COOKIE" BENCH_CSRF="$CSRF" \
+  [ -n "$pid" ] && before="$(cpu_ticks "$pid")"
+  result="$(BENCH_BODY_FILE="$WORK/request.json" BENCH_COOKIE="$COOKIE" BENCH_CSRF="$CSRF" \
     wrk -t"$threads" -c"$connections" -d"${SECONDS_PER_RUN}s" --timeout 10s \
     -s "$ROOT/tests/bench/verdict_post.lua" "${url}api/recipients/security" \
-    | awk '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); printf "%s ", kv[2] } print "" }'
+    | awk '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); printf "%s ", kv[2] } }')"
+  if [ -n "$pid" ]; then
+    awk -v r="$result" -v t="$(($(cpu_ticks "$pid") - before))" -v hz="$(getconf CLK_TCK)" \
+      'BEGIN { split(r, f, " "); printf "%s%.1f\n", r, (f[4] > 0 ? t * 1e6 / hz / f[4] : 0) }'
+  else
+    echo "$result"
+  fi
 }
 
 # Median and spread (min-max) of the numbers on standard input: "median min max".
@@ -138,14 +151,16 @@ median_spread() {
 
 section_verdict() {
   note "Verdict API against a trivial axum handler ($ROUNDS rounds, ${SECONDS_PER_RUN} s per run)"
-  local url fixed_url c round s which u
+  local url fixed_url c round s which u p
   start_server demo open env RUST_LOG=warn SENDGUARD_RATE_PER_CLIENT=0 SENDGUARD_RATE_PER_SESSION=0 \
     "$BIN" demo --listen 127.0.0.1:0 --verdict-max-age 86400 --min-reprobe-interval 86400
   url="$SERVER_URL"
+  local pid="$SERVER_PID" fixed_pid
   sign_in_demo demo "$url"
   wait_until_known "$url"
   start_server fixed 'listening on' "$FIXED" --listen 127.0.0.1:0 --body "$WORK/answer.json"
   fixed_url="$SERVER_URL"
+  fixed_pid="$SERVER_PID"
   # Warm-up of both, not counted.
   SECONDS_PER_RUN=1 wrk_run "$url" 8 >/dev/null
   SECONDS_PER_RUN=1 wrk_run "$fixed_url" 8 >/dev/null
@@ -155,8 +170,8 @@ section_verdict() {
       # The pair back to back, its order alternating between rounds.
       if [ $((round % 2)) = 1 ]; then which="sendguard trivial"; else which="trivial sendguard"; fi
       for s in $which; do
-        if [ "$s" = sendguard ]; then u="$url"; else u="$fixed_url"; fi
-        echo "$round $c $s $(wrk_run "$u" "$c")" >>"$WORK/verdict.tsv"
+        if [ "$s" = sendguard ]; then u="$url" p="$pid"; else u="$fixed_url" p="$fixed_pid"; fi
+        echo "$round $c $s $(wrk_run "$u" "$c" "$p")" >>"$WORK/verdict.tsv"
         tail -n1 "$WORK/verdict.tsv" >&2
       done
     done
@@ -175,10 +190,12 @@ verdict_report() {
   echo "same $size-byte JSON the real one answered. Load from wrk ($(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2)), one run"
   echo "of ${SECONDS_PER_RUN} s per server and connection count, the two servers back to back, over"
   echo "$ROUNDS rounds; each figure is the median with its range (min-max) over the rounds, the"
-  echo "ratio that of each round's pair. Client and servers share the machine's cores."
+  echo "ratio that of each round's pair. Client and servers share the machine's cores, so the"
+  echo "last columns add what each server spent of them: its CPU time (user and system, from"
+  echo "/proc) per request answered, which depends far less on what else the machine runs."
   echo
-  echo "| connections | sendguard req/s | trivial req/s | ratio (goal ≥ 0.7) | sendguard p50 / p99 | trivial p50 / p99 | errors |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| connections | sendguard req/s | trivial req/s | ratio (goal ≥ 0.7) | sendguard p50 / p99 | trivial p50 / p99 | errors | CPU µs per request, sendguard / trivial | CPU ratio trivial / sendguard |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   for c in $CONNECTIONS; do
     local row="| $c"
     for s in sendguard trivial; do
@@ -195,10 +212,18 @@ verdict_report() {
       row+=" | $(printf '%.2f / %.2f ms (p99 %.2f-%.2f)' "$p50" "$p99" "$lo" "$hi")"
     done
     col="$(awk -v c="$c" '$2 == c { n += $8 + $9 } END { print n + 0 }' "$WORK/verdict.tsv")"
-    echo "$row | $col |"
+    row+=" | $col"
+    local cpu=()
+    for s in sendguard trivial; do
+      read -r m _ _ < <(awk -v c="$c" -v s="$s" '$2 == c && $3 == s { print $10 }' "$WORK/verdict.tsv" | median_spread)
+      cpu+=("$m")
+    done
+    read -r m lo hi < <(awk -v c="$c" '$2 == c { r[$1, $3] = $10; k[$1] = 1 }
+      END { for (i in k) if (r[i, "sendguard"] > 0) print r[i, "trivial"] / r[i, "sendguard"] }' "$WORK/verdict.tsv" | median_spread)
+    echo "$row | $(printf '%.0f / %.0f' "${cpu[0]}" "${cpu[1]}") | $(printf '%.2f (%.2f-%.2f)' "$m" "$lo" "$hi") |"
   done
   echo
-  echo "Every run (round, connections, server, req/s, p50 µs, p99 µs, requests, non-2xx, socket errors):"
+  echo "Every run (round, connections, server, req/s, p50 µs, p99 µs, requests, non-2xx, socket errors, CPU µs per request):"
   echo
   echo '```'
   cat "$WORK/verdict.tsv"
@@ -244,7 +269,7 @@ fold_results() {
     values="$(awk -v l="$label" -v f="$field" '$1 == "RESULT" && $2 == l {
       for (i = 3; i <= NF; i++) if (index($i, f "=") == 1) print substr($i, length(f) + 2) }' "$1")"
     read -r m lo hi < <(median_spread <<<"$values")
-    echo "| $label ${field//_/ } | $m ($lo-$hi) | $(wc -l <<<"$values") |"
+    echo "| ${label//_/ } ${field//_/ } | $m ($lo-$hi) | $(wc -l <<<"$values") |"
   done
 }
 
