@@ -7,10 +7,6 @@ use clap::{CommandFactory, FromArgMatches};
 use sendguard::cli::{Cli, LogFormat, config};
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc instead of glibc's malloc: see BENCHMARKS.md, "Where the verdict API's time goes".
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let args: Vec<_> = std::env::args_os().collect();
     // SAFETY: no other thread runs yet (the runtime is built below).
