@@ -5,8 +5,8 @@
 # Not part of CI; takes several minutes. Comparisons are measured pair by pair in one run:
 # the ratio of each pair is computed, and its median and spread over the rounds reported.
 #
-#   scripts/bench.sh [SECTION...]      SECTION: size verdict badge probe queue policy delivery
-#                                      cluster
+#   scripts/bench.sh [SECTION...]      SECTION: size verdict badge probe probe_postfix queue
+#                                      policy delivery cluster
 #                                      (default: all of them, in that order)
 #
 # `size` builds only the page (trunk, release) and weighs what the browser loads; alone, it
@@ -16,17 +16,21 @@
 # BENCH_CONNECTIONS ("1 64 512"), BENCH_FOLDED_RUNS (3) runs of each folded cargo bench,
 # BENCH_BADGE_RUNS ("100 100": known and never-seen runs of badge_latency.mjs); BENCH_NO_BUILD=1
 # skips the page's and the server's build (the report says so), for a quick second run.
-# The delivery section compares with a real Postfix and needs root (the bench says so otherwise).
+# BENCH_PROBE_DOMAINS ("1000 10000"): the domain counts of the probe throughput runs.
+# The delivery and probe_postfix sections compare with a real Postfix and need root (the bench
+# says so otherwise).
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/bench_cluster.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/bench_probe.sh"
 
-ALL_SECTIONS=(size verdict badge probe queue policy delivery cluster)
+ALL_SECTIONS=(size verdict badge probe probe_postfix queue policy delivery cluster)
 ROUNDS="${BENCH_ROUNDS:-5}"
 SECONDS_PER_RUN="${BENCH_SECONDS:-5}"
 CONNECTIONS="${BENCH_CONNECTIONS:-1 64 512}"
 FOLDED_RUNS="${BENCH_FOLDED_RUNS:-3}"
 BADGE_RUNS="${BENCH_BADGE_RUNS:-100 100}"
+PROBE_DOMAINS="${BENCH_PROBE_DOMAINS:-1000 10000}"
 # Ten domains of the simulated internet, each judged once before the measurement (known).
 VERDICT_DOMAINS=(dane-ee.test dane-ta.test tls.test plain.test refuse.test wrong-tlsa.test
   unsigned-tlsa.test bogus.test mixed.test dane-pair.test)
@@ -68,7 +72,8 @@ describe_machine() {
   echo "- Load average before the run (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- Command: \`scripts/bench.sh ${SECTIONS[*]}\` with BENCH_ROUNDS=$ROUNDS," \
     "BENCH_SECONDS=$SECONDS_PER_RUN, BENCH_CONNECTIONS=\"$CONNECTIONS\"," \
-    "BENCH_FOLDED_RUNS=$FOLDED_RUNS, BENCH_BADGE_RUNS=\"$BADGE_RUNS\""
+    "BENCH_FOLDED_RUNS=$FOLDED_RUNS, BENCH_BADGE_RUNS=\"$BADGE_RUNS\"," \
+    "BENCH_PROBE_DOMAINS=\"$PROBE_DOMAINS\""
 }
 
 # The sections print Markdown on standard output; progress goes to standard error.
@@ -315,7 +320,8 @@ run_section() {
     size) section_size ;;
     verdict) section_verdict ;;
     badge) section_badge ;;
-    probe) section_cargo_bench probe_throughput "Probe throughput against the simulated internet" ;;
+    probe) section_probe ;;
+    probe_postfix) section_probe_postfix ;;
     queue) section_cargo_bench queue_cost "The durable queue's cost per message" ;;
     policy) section_cargo_bench policy_table "Postfix TLS policy table lookups" ;;
     delivery) section_cargo_bench delivery_vs_postfix "Delivery with TLS against a real Postfix" ;;

@@ -1,29 +1,39 @@
 //! Probe throughput against the simulated internet: how many recipient domains per second one
 //! [`Prober`] judges end to end (MX, A and TLSA lookups validated with DNSSEC per RFC 4035 by
 //! hickory-resolver, then an SMTP session with STARTTLS per RFC 3207 and the TLS handshake with
-//! DANE matching per RFC 7672), and the process's peak memory.
+//! DANE matching per RFC 7672), and the prober's peak memory.
 //!
-//! It starts a [`SimWorld`] with generated domains (1,000 by default, one MX host each, the
-//! behaviours taking turns: DANE-EE, DANE-TA, self-signed TLS, no STARTTLS, wrong TLSA), times
-//! that setup separately (it signs every zone), then probes every domain at once with a fresh
-//! prober, whose `max_concurrent_sessions` bounds the SMTP sessions. Prints figures only; no
-//! timing is asserted.
+//! The [`SimWorld`] of generated domains (1,000 by default, one MX host each, the behaviours
+//! taking turns: DANE-EE, DANE-TA, self-signed TLS, no STARTTLS, wrong TLSA) runs in a process
+//! of its own (`support::sim_process`: this executable started again), so the peak memory
+//! (VmHWM) is that of the probing process alone. Two passes over every domain, 256 requested at a
+//! time (`SENDGUARD_BENCH_IN_FLIGHT`, 0 for all at once), each with a fresh prober (cold
+//! resolver cache): through the verdict service, as the server probes
+//! (judgement and a SQLite transaction with its fsync per verdict), then the bare probes, so the
+//! difference is what judging and recording costs. `max_concurrent_sessions` and
+//! `max_concurrent_domains` keep their defaults. Prints figures and a `RESULT` line; no timing
+//! is asserted.
 //!
 //! `cargo bench -p sendguard --bench probe_throughput` (`SENDGUARD_BENCH_DOMAINS=N` for
 //! another count). Results are recorded in BENCHMARKS.md.
 
+use std::sync::Arc;
+
+use futures::StreamExt as _;
 use std::time::{Duration, Instant};
 
 use sendguard::probe::Prober;
 use sendguard_common::SecurityClass;
 use sendguard_sim::dns::Signing;
-use sendguard_sim::world::{HostKind, Scenario, SimWorld};
+use sendguard_sim::world::{HostKind, Scenario};
 
 // The tests' helpers, for the probe configuration that talks to the world.
 #[path = "../tests/common/mod.rs"]
 mod common;
-// The sending benchmarks' helpers, for the memory figures.
+// The sending benchmarks' helpers: the memory figures and the world in its own process.
 mod support;
+
+use support::sim_process::SimProcess;
 
 /// `n` domains `bench-00001.test` …, one MX host each, behaviours in turn.
 fn generated(n: usize) -> Vec<Scenario> {
@@ -50,63 +60,125 @@ fn generated(n: usize) -> Vec<Scenario> {
         .collect()
 }
 
-fn mib(kib: Option<u64>) -> String {
-    kib.map_or("unknown".into(), |k| {
-        format!("{:.1} MiB", k as f64 / 1024.0)
-    })
+/// Verdict counts: DANE ok, SSL ok, no SSL, SSL? (or an error), blocked.
+fn tally(classes: impl Iterator<Item = Option<(SecurityClass, bool)>>) -> [usize; 5] {
+    let mut counts = [0usize; 5];
+    for c in classes {
+        let i = match c {
+            Some((_, true)) => 4,
+            Some((SecurityClass::DaneOk, _)) => 0,
+            Some((SecurityClass::SslOk, _)) => 1,
+            Some((SecurityClass::NoSsl, _)) => 2,
+            Some((SecurityClass::Unknown, _)) | None => 3,
+        };
+        counts[i] += 1;
+    }
+    counts
 }
 
 fn main() -> anyhow::Result<()> {
+    if support::sim_process::run_child_if_asked(generated)? {
+        return Ok(());
+    }
     // `cargo bench` passes `--bench`; this harness takes no arguments.
     let n: usize = std::env::var("SENDGUARD_BENCH_DOMAINS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
+    // Requests waiting at once (0: every domain at once). The prober works on
+    // `max_concurrent_domains` of them; each waiting one is a whole verdict future of the
+    // caller's, which with 10,000 at once weighs about a gigabyte.
+    let in_flight = match std::env::var("SENDGUARD_BENCH_IN_FLIGHT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
+    {
+        0 => n.max(1),
+        k => k,
+    };
+    let sim = SimProcess::start(n)?;
+    let domains: Vec<String> = generated(n).iter().map(|s| s.domain.to_string()).collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         let dir = tempfile::tempdir()?;
-        let start = Instant::now();
-        let world = SimWorld::start_with(generated(n), dir.path()).await?;
-        let setup = start.elapsed();
-        let rss_setup = support::status_kib(None, "VmRSS");
-        let domains: Vec<String> = world.domains().iter().map(|d| d.domain.clone()).collect();
+        let rss_before = support::status_kib(None, "VmRSS");
+        let config = common::probe_config_for(sim.endpoints.clone());
+        let sessions = config.max_concurrent_sessions;
+        let parallel = config.max_concurrent_domains;
 
-        let prober = Prober::new(common::sim_probe_config(&world))?;
+        let prober = Prober::new(config.clone())?;
         let store = sendguard::store::Store::open(&dir.path().join("sendguard.db")).await?;
         let alerts = sendguard::verdicts::alerts::Alerts::new(None)?;
-        let service = sendguard::verdicts::Verdicts::new(prober, store, alerts, Duration::from_secs(3600));
+        let service =
+            sendguard::verdicts::Verdicts::new(prober, store, alerts, Duration::from_secs(3600));
         let start = Instant::now();
-        let verdicts =
-            futures::future::join_all(domains.iter().map(|d| service.probe_now(d, true))).await;
-        let elapsed = start.elapsed();
+        let verdicts: Vec<_> = futures::stream::iter(&domains)
+            .map(|d| service.probe_now(d, true))
+            .buffer_unordered(in_flight)
+            .collect()
+            .await;
+        let with_store = start.elapsed();
+        let peak = support::status_kib(None, "VmHWM");
+        let counts = tally(verdicts.iter().map(|v| v.as_ref().ok().map(|v| (v.class, v.blocked))));
+        drop((verdicts, service));
 
-        let mut counts = [0usize; 5];
-        for v in &verdicts {
-            let i = match v.as_ref().map(|v| (v.class, v.blocked)) {
-                Ok((_, true)) => 4,
-                Ok((SecurityClass::DaneOk, _)) => 0,
-                Ok((SecurityClass::SslOk, _)) => 1,
-                Ok((SecurityClass::NoSsl, _)) => 2,
-                Ok((SecurityClass::Unknown, _)) | Err(_) => 3,
-            };
-            counts[i] += 1;
-        }
-        let sessions = common::sim_probe_config(&world).max_concurrent_sessions;
-        println!("probe_throughput: {n} domains, one MX host each, at most {sessions} SMTP sessions at once");
-        println!("  setup (sign {n} zones, {n} certificates, start DNS and peers): {:.2} s", setup.as_secs_f64());
-        println!("  probing all domains: {:.2} s = {:.0} domains/s", elapsed.as_secs_f64(), n as f64 / elapsed.as_secs_f64());
+        let prober = Prober::new(config)?;
+        let start = Instant::now();
+        let facts: Vec<_> = futures::stream::iter(&domains)
+            .map(|d| prober.probe(d, true))
+            .buffer_unordered(in_flight)
+            .collect()
+            .await;
+        let bare = start.elapsed();
+        let judged = tally(facts.iter().map(|f| {
+            let j = sendguard::policy::judge(f.as_ref().ok()?);
+            Some((j.class(), false))
+        }));
+        let facts: Vec<Arc<_>> = facts.into_iter().filter_map(Result::ok).collect();
+        drop(facts);
+
+        let rate = |d: Duration| n as f64 / d.as_secs_f64();
         println!(
-            "  verdicts: {} DANE ok, {} SSL ok, {} no SSL, {} SSL?, {} blocked",
+            "probe_throughput: {n} domains, one MX host each, {in_flight} requested at a time, at most {parallel} domains and {sessions} SMTP sessions at once; the sim in process {}",
+            sim.pid()
+        );
+        println!("  sim setup (sign {n} zones, {n} certificates, start DNS and peers): {:.2} s", sim.setup.as_secs_f64());
+        println!(
+            "  verdicts (probe, judgement, SQLite transaction with fsync): {:.2} s = {:.0} domains/s",
+            with_store.as_secs_f64(),
+            rate(with_store)
+        );
+        println!(
+            "  probes alone (fresh prober, same domains): {:.2} s = {:.0} domains/s; judging and recording is {:.0} % of the verdicts' time",
+            bare.as_secs_f64(),
+            rate(bare),
+            100.0 * (1.0 - bare.as_secs_f64() / with_store.as_secs_f64())
+        );
+        println!(
+            "  verdicts: {} DANE ok, {} SSL ok, {} no SSL, {} SSL?, {} blocked (probes alone judged: {} DANE ok, {} SSL ok, {} no SSL, {} SSL?)",
+            counts[0], counts[1], counts[2], counts[3], counts[4], judged[0], judged[1], judged[2], judged[3]
+        );
+        let sim_peak = support::status_kib(Some(sim.pid()), "VmHWM");
+        println!(
+            "  memory of the probing process: RSS before {}, peak RSS (VmHWM) after the verdicts {}, after both passes {}; the sim process's peak {}",
+            support::mib(rss_before),
+            support::mib(peak),
+            support::mib(support::status_kib(None, "VmHWM")),
+            support::mib(sim_peak)
+        );
+        let mb = |k: Option<u64>| k.map_or(0.0, |k| k as f64 / 1024.0);
+        println!(
+            "RESULT probe_throughput domains={n} in_flight={in_flight} verdicts_per_s={:.0} probes_per_s={:.0} store_share_pct={:.0} peak_mib={:.1} sim_peak_mib={:.1} setup_s={:.2} dane_ok={} ssl_ok={} no_ssl={} unknown={} blocked={}",
+            rate(with_store),
+            rate(bare),
+            100.0 * (1.0 - bare.as_secs_f64() / with_store.as_secs_f64()),
+            mb(peak),
+            mb(sim_peak),
+            sim.setup.as_secs_f64(),
             counts[0], counts[1], counts[2], counts[3], counts[4]
         );
-        println!(
-            "  memory: RSS after setup {}, peak RSS (VmHWM, sim world included) {}",
-            mib(rss_setup),
-            mib(support::status_kib(None, "VmHWM"))
-        );
-        world.shutdown().await;
         anyhow::Ok(())
     })
 }

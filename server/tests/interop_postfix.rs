@@ -28,8 +28,8 @@
 //! `cargo test`; `scripts/test.sh` runs it with `--ignored`. Every daemon it starts is stopped
 //! by a drop guard (its own process group only), even when an assertion fails.
 //!
-//! `bench_three_mx_hosts` (also ignored) times both tools on the three-MX domain with hyperfine;
-//! see BENCHMARKS.md.
+//! `bench_three_mx_hosts` (also ignored) times both tools on the three-MX domain, pair by pair
+//! (`scripts/bench.sh probe_postfix`); see BENCHMARKS.md.
 
 mod interop;
 
@@ -279,10 +279,12 @@ fn verdicts_agree_with_posttls_finger() {
 }
 
 /// Times `sendguard probe` of `three.test` (three MX hosts, each greeting after one second)
-/// against posttls-finger checking the same three hosts one after another, with hyperfine.
-/// Prints hyperfine's table; writes nothing. See BENCHMARKS.md for the command.
+/// against posttls-finger checking the same three hosts one after another: one warm-up each,
+/// then `SENDGUARD_BENCH_PAIRS` (10) pairs back to back, the order alternating, each command in
+/// the same `unshare -m` wrapper. Prints every pair and a `RESULT` line (medians, spreads and
+/// the median of the pairs' ratios) for `scripts/bench.sh`; writes nothing. See BENCHMARKS.md.
 #[test]
-#[ignore = "benchmark: needs root, Debian's nsd, unbound, postfix and hyperfine"]
+#[ignore = "benchmark: needs root, Debian's nsd, unbound and postfix"]
 fn bench_three_mx_hosts() {
     let world = World::start();
     let ours = format!(
@@ -294,27 +296,66 @@ fn bench_three_mx_hosts() {
                   \"[$h.three.test]\" > /dev/null; done";
     let wrap = |inner: &str| {
         format!(
-            "unshare -m sh -c 'mount --bind {} /etc/resolv.conf && {}'",
+            "mount --bind {} /etc/resolv.conf && {}",
             world.resolv_conf.display(),
-            inner.replace('\'', "'\\''")
+            inner
         )
     };
-    let md = world.dir.path().join("bench.md");
-    let out = run(
-        "hyperfine",
-        Command::new("hyperfine")
-            .args(["--warmup", "1", "--runs", "10", "--export-markdown"])
-            .arg(&md)
-            .args(["-n", "sendguard probe three.test", &wrap(&ours)])
-            .args(["-n", "posttls-finger mx1, mx2, mx3", &wrap(theirs)])
-            .env("MAIL_CONFIG", &world.ptf_config),
-        Duration::from_secs(300),
+    let time = |script: &str| {
+        let start = std::time::Instant::now();
+        let out = run(
+            "unshare -m sh -c",
+            Command::new("unshare")
+                .args(["-m", "sh", "-c", script])
+                .env("MAIL_CONFIG", &world.ptf_config),
+            Duration::from_secs(120),
+        );
+        assert!(
+            out.status.success(),
+            "{script} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        start.elapsed().as_secs_f64()
+    };
+    let (ours, theirs) = (wrap(&ours), wrap(theirs));
+    time(&ours);
+    time(&theirs);
+    let pairs: usize = std::env::var("SENDGUARD_BENCH_PAIRS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let (mut a, mut b, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..pairs {
+        let (x, y) = if i % 2 == 0 {
+            let x = time(&ours);
+            (x, time(&theirs))
+        } else {
+            let y = time(&theirs);
+            (time(&ours), y)
+        };
+        println!(
+            "pair {}: sendguard probe {x:.3} s, posttls-finger mx1, mx2, mx3 {y:.3} s, ratio {:.3}",
+            i + 1,
+            x / y
+        );
+        a.push(x);
+        b.push(y);
+        ratios.push(x / y);
+    }
+    let stat = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        let median = if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        };
+        (median, v[0], v[n - 1])
+    };
+    let ((am, alo, ahi), (bm, blo, bhi), (rm, rlo, rhi)) =
+        (stat(&mut a), stat(&mut b), stat(&mut ratios));
+    println!(
+        "RESULT probe_postfix pairs={pairs} sendguard_s={am:.3} sendguard_s_min={alo:.3} sendguard_s_max={ahi:.3} \
+         finger_s={bm:.3} finger_s_min={blo:.3} finger_s_max={bhi:.3} ratio={rm:.3} ratio_min={rlo:.3} ratio_max={rhi:.3}"
     );
-    println!("{}", String::from_utf8_lossy(&out.stdout));
-    assert!(
-        out.status.success(),
-        "hyperfine failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    println!("{}", std::fs::read_to_string(&md).unwrap_or_default());
 }

@@ -8,6 +8,8 @@
 //!   version and cipher suite, the EHLO name and a log of which commands came in plain text
 //!   ([`smtp::SmtpPeer::received`], [`smtp::SmtpPeer::sessions`], [`smtp::SmtpPeer::counts`]);
 //!   [`smtp::PeerBehaviour::Receiving`] refuses recipients or fails the first transactions;
+//! - [`latency`]: a simulated round-trip time (each reply held back, no netem) and a log of
+//!   the replies sent;
 //! - [`https`]: the MTA-STS policy hosts (RFC 8461 §3.3), HTTPS with a sim CA certificate;
 //! - [`pki`]: a private CA, certificates it issues and self-signed ones (rcgen);
 //! - [`tlsa`]: the association data of the TLSA records the world publishes (RFC 6698);
@@ -22,6 +24,7 @@
 
 pub mod dns;
 pub mod https;
+pub mod latency;
 pub mod pki;
 pub mod smtp;
 pub mod tlsa;

@@ -18,8 +18,9 @@ use sendguard_common::DemoDomain;
 
 use crate::dns::{DnsSim, Signing, ZoneSpec};
 use crate::https::{PolicyResponse, PolicyServer, policy_text};
+use crate::latency::ReplyLog;
 use crate::pki::{Identity, SimCa, self_signed};
-use crate::smtp::{PeerBehaviour, SmtpPeer};
+use crate::smtp::{PeerBehaviour, PeerOptions, SmtpPeer};
 use crate::tlsa;
 use crate::tlsrpt::{self, ReportReceiver};
 
@@ -380,8 +381,19 @@ fn self_test_zones() -> [ZoneSpec; 2] {
     ]
 }
 
+/// How a world's DNS server and SMTP peers behave on the wire, beyond their scenarios.
+#[derive(Clone, Debug, Default)]
+pub struct WorldOptions {
+    /// A simulated round-trip time ([`crate::latency`]): the DNS server and every SMTP peer
+    /// hold each reply back this long. Zero by default.
+    pub rtt: Duration,
+    /// Note every reply of the DNS server and the SMTP peers in [`SimWorld::replies`].
+    pub log_replies: bool,
+}
+
 /// The running simulated internet.
 pub struct SimWorld {
+    replies: Option<ReplyLog>,
     dns: DnsSim,
     peers: BTreeMap<String, SmtpPeer>,
     smtp_port: u16,
@@ -434,6 +446,21 @@ impl SimWorld {
 
     /// Starts the given scenarios.
     pub async fn start_with(list: Vec<Scenario>, dir: &Path) -> Result<SimWorld, SimError> {
+        Self::start_with_options(list, dir, WorldOptions::default()).await
+    }
+
+    /// Starts the given scenarios with a round-trip time or a log of the replies.
+    pub async fn start_with_options(
+        list: Vec<Scenario>,
+        dir: &Path,
+        options: WorldOptions,
+    ) -> Result<SimWorld, SimError> {
+        let replies = options.log_replies.then(ReplyLog::default);
+        let peer_options = PeerOptions {
+            rtt: options.rtt,
+            reply_log: replies.clone(),
+            ..PeerOptions::default()
+        };
         let ca = SimCa::new("Sendguard Sim CA").map_err(|e| SimError::Pki(e.to_string()))?;
         let reports = ReportReceiver::start(REPORTS_ADDR)
             .await
@@ -488,10 +515,10 @@ impl SimWorld {
             records: format!("reports 300 IN A {REPORTS_ADDR}\n"),
             signing: Signing::Signed,
         });
-        let dns = DnsSim::start(DNS_ADDR, zones, dir)
+        let dns = DnsSim::start_delayed(DNS_ADDR, zones, dir, options.rtt, replies.clone())
             .await
             .map_err(|e| SimError::Dns(e.to_string()))?;
-        let (peers, smtp_port) = spawn_peers(planned).await?;
+        let (peers, smtp_port) = spawn_peers(planned, &peer_options).await?;
         let names: Vec<String> = responses.keys().map(|d| format!("mta-sts.{d}")).collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let names = if names.is_empty() {
@@ -513,6 +540,7 @@ impl SimWorld {
             })
             .collect();
         Ok(SimWorld {
+            replies,
             dns,
             peers,
             smtp_port,
@@ -579,6 +607,12 @@ impl SimWorld {
     /// The port every peer listens on.
     pub fn smtp_port(&self) -> u16 {
         self.smtp_port
+    }
+
+    /// The replies of the DNS server and the SMTP peers, when the world was started with
+    /// [`WorldOptions::log_replies`].
+    pub fn replies(&self) -> Option<&ReplyLog> {
+        self.replies.as_ref()
     }
 
     /// The TLS report receiver (HTTPS) that some domains' `_smtp._tls` records name.
@@ -679,6 +713,7 @@ fn host_setup(
 /// Starts every peer on the same free port (each on its own address).
 async fn spawn_peers(
     planned: Vec<(String, IpAddr, PeerBehaviour)>,
+    options: &PeerOptions,
 ) -> Result<(BTreeMap<String, SmtpPeer>, u16), SimError> {
     let mut last_error = None;
     for _attempt in 0..10 {
@@ -686,7 +721,8 @@ async fn spawn_peers(
         let mut peers = BTreeMap::new();
         let mut failed = false;
         for (host, ip, behaviour) in &planned {
-            match SmtpPeer::spawn(SocketAddr::new(*ip, port), behaviour.clone()).await {
+            let bind = SocketAddr::new(*ip, port);
+            match SmtpPeer::spawn_with(bind, behaviour.clone(), options.clone()).await {
                 Ok(p) => {
                     peers.insert(host.clone(), p);
                 }

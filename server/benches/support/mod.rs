@@ -11,6 +11,7 @@ pub mod postfix;
 /// Commands with deadlines and daemons in their own process groups: the interop tests' code.
 #[path = "../../tests/interop/process.rs"]
 pub mod process;
+pub mod sim_process;
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -2,11 +2,13 @@
 //!
 //! For a domain (converted to A-labels first): the MX lookup with its DNSSEC status (RFC 5321
 //! §5.1 implicit MX, RFC 7505 null MX), then for every MX host concurrently its addresses and,
-//! when those are DNSSEC-secure, its TLSA records (RFC 7672 §2.2, expanded CNAME first), then for
-//! every address concurrently an SMTP session up to STARTTLS and the TLS handshake (RFC 3207),
-//! whose certificate chain is matched against the TLSA records (RFC 7671) and described.
-//! Beside the MX lookup, the domain's MTA-STS policy is looked up, taken from the cache or
-//! fetched ([`crate::mta_sts`], RFC 8461); the fetch passes the same address guard.
+//! asked at the same time, its TLSA records, used only when the addresses are DNSSEC-secure
+//! (RFC 7672 §2.2, expanded CNAME first), then for every address concurrently an SMTP session
+//! up to STARTTLS and the TLS handshake (RFC 3207), whose certificate chain is matched against
+//! the TLSA records (RFC 7671) and described. Beside the MX lookup, the domain's MTA-STS
+//! policy is looked up, taken from the cache or fetched ([`crate::mta_sts`], RFC 8461); the
+//! fetch passes the same address guard; and the DNSSEC keys of the domain's zones are asked for
+//! ([`Dns::prefetch_chain`]), so that validation does not walk the chain one zone at a time.
 //!
 //! Remote servers are protected from what users type: global bounds on simultaneous SMTP
 //! sessions, domain probes and DNS lookups, at most [`MAX_MX_HOSTS`] MX hosts per domain and
@@ -28,10 +30,11 @@ pub mod safety;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::future::{BoxFuture, FutureExt, Shared, join_all};
+use futures::future::{BoxFuture, Either, FutureExt, Shared, join_all};
 use sendguard_common::DnssecStatus;
 use sendguard_common::address::{Address, Domain};
 use tokio::sync::Semaphore;
@@ -288,6 +291,11 @@ impl Prober {
     }
 
     async fn probe_domain(&self, domain: &str, fresh: bool) -> DomainFacts {
+        // The domain's chain of DNSSEC keys, asked for beside the MX lookup (see
+        // `Dns::prefetch_chain`); in a task of its own, so that it never holds the probe up.
+        let dns = self.inner.dns.clone();
+        let name = domain.to_string();
+        tokio::spawn(async move { dns.prefetch_chain(&name).await });
         let (mx, mta_sts) = futures::join!(self.mx_facts(domain, fresh), self.mta_sts(domain));
         DomainFacts {
             domain: domain.to_string(),
@@ -355,10 +363,16 @@ impl Prober {
             not_probed: None,
             endpoints: Vec::new(),
         };
-        let answer = match self
-            .lookup(Step::DnsAddress, self.inner.dns.addresses(host))
-            .await
-        {
+        // The TLSA lookup at the host's own name starts with the address lookup, so both take
+        // one round trip; RFC 7672 §2.2 uses TLSA records only when the addresses are secure,
+        // so it is dropped unfinished when they are not.
+        let addresses = pin!(self.lookup(Step::DnsAddress, self.inner.dns.addresses(host)));
+        let early_tlsa = pin!(self.tlsa_facts(host));
+        let (answer, early_tlsa) = match futures::future::select(addresses, early_tlsa).await {
+            Either::Left((answer, tlsa)) => (answer, Either::Left(tlsa)),
+            Either::Right((tlsa, answer)) => (answer.await, Either::Right(tlsa)),
+        };
+        let answer = match answer {
             Ok(a) => a,
             Err(e) => {
                 if e.is_bogus() {
@@ -373,20 +387,27 @@ impl Prober {
         // name first, then at the original name; that name is the TLSA base domain.
         let mut base = host.to_string();
         if answer.dnssec == DnssecStatus::Secure {
-            let mut candidates = Vec::new();
-            if let Some(c) = answer.canonical.as_deref().filter(|c| *c != host) {
-                candidates.push(c.to_string());
-            }
-            candidates.push(host.to_string());
-            for (i, name) in candidates.iter().enumerate() {
-                let tlsa = self.tlsa_facts(name).await;
-                let last = i + 1 == candidates.len();
-                if last || matches!(tlsa, TlsaFacts::Secure(_) | TlsaFacts::Failed(_)) {
-                    base = name.clone();
-                    facts.tlsa = tlsa;
-                    break;
+            let at_host = async {
+                match early_tlsa {
+                    Either::Left(pending) => pending.await,
+                    Either::Right(done) => done,
                 }
-            }
+            };
+            let canonical = answer.canonical.as_deref().filter(|c| *c != host);
+            let (at_canonical, at_host) = match canonical {
+                Some(c) => {
+                    let (a, h) = futures::join!(self.tlsa_facts(c), at_host);
+                    (Some((c, a)), h)
+                }
+                None => (None, at_host.await),
+            };
+            facts.tlsa = match at_canonical {
+                Some((c, tlsa)) if matches!(tlsa, TlsaFacts::Secure(_) | TlsaFacts::Failed(_)) => {
+                    base = c.to_string();
+                    tlsa
+                }
+                _ => at_host,
+            };
         }
         let names = [base.as_str(), domain];
         let (base, tlsa, names) = (&base, &facts.tlsa, &names);

@@ -359,7 +359,10 @@ impl Store {
     ) -> Result<Vec<DomainBatch>, StoreError> {
         let (mut tx, lock) = match self.backend() {
             Backend::Sqlite => (self.begin_immediate().await?, ""),
-            Backend::Postgres => (self.pool().begin().await?, "FOR UPDATE SKIP LOCKED"),
+            Backend::Postgres => (
+                super::Immediate::unlocked(self.pool().begin().await?),
+                "FOR UPDATE SKIP LOCKED",
+            ),
         };
         let sql = format!(
             "UPDATE message_recipients SET state = 'sending', claimed_by = $5, lease_until = $6

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sqlx::{Any, AnyConnection, Row, Transaction};
+use sqlx::{AnyConnection, Row};
 
 use super::{OPEN, Store, StoreError, judgements};
 use crate::policy::{
@@ -16,7 +16,7 @@ use sendguard_common::ObservationSource;
 
 /// An open write transaction. Dropped without [`WriteTx::commit`], it rolls back.
 pub struct WriteTx {
-    tx: Transaction<'static, Any>,
+    tx: super::Immediate,
     /// Who is told of the change at commit ([`Change`]), and which domain it was about.
     change: Change,
 }

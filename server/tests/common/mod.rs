@@ -86,7 +86,14 @@ pub async fn probe_verdict(
 /// A probe configuration that talks to a simulated world: its resolver, trust anchor, SMTP
 /// port and timeouts, private (loopback) targets allowed. What `sendguard demo` builds too.
 pub fn sim_probe_config(world: &sendguard_sim::world::SimWorld) -> sendguard::probe::ProbeConfig {
-    let endpoints = world.endpoints();
+    probe_config_for(world.endpoints())
+}
+
+/// The probe configuration of [`sim_probe_config`] for a world known only by its endpoints
+/// (e.g. one running in another process).
+pub fn probe_config_for(
+    endpoints: sendguard_sim::world::SimEndpoints,
+) -> sendguard::probe::ProbeConfig {
     let mut config = sendguard::probe::ProbeConfig::new(sendguard::dns::DnsConfig {
         resolver: Some(endpoints.resolver),
         trust_anchor: Some(endpoints.trust_anchor),

@@ -20,6 +20,7 @@
 //! catalog sees it); [`failing`] puts a relay in front that fails the way a validating
 //! recursive resolver does (SERVFAIL with an Extended DNS Error).
 
+mod delay;
 pub mod failing;
 mod slot;
 mod tree;
@@ -38,6 +39,8 @@ use hickory_server::store::in_memory::InMemoryZoneHandler;
 use hickory_server::zone_handler::{Catalog, ZoneHandler};
 use tokio::net::{TcpListener, UdpSocket};
 
+use crate::latency::ReplyLog;
+use delay::Delayed;
 use slot::ZoneSlot;
 use tree::Tree;
 
@@ -122,7 +125,7 @@ type Zone = InMemoryZoneHandler<TokioRuntimeProvider>;
 pub struct DnsSim {
     addr: SocketAddr,
     trust_anchor: PathBuf,
-    server: Server<Catalog>,
+    server: Server<Delayed>,
     slots: HashMap<Name, Arc<ZoneSlot>>,
     tree: tokio::sync::Mutex<Tree>,
 }
@@ -144,6 +147,18 @@ impl DnsSim {
         bind: IpAddr,
         zones: Vec<ZoneSpec>,
         dir: &Path,
+    ) -> Result<DnsSim, SimDnsError> {
+        Self::start_delayed(bind, zones, dir, Duration::ZERO, None).await
+    }
+
+    /// Like [`DnsSim::start`], but each answer leaves `rtt` after its question came (a
+    /// simulated round-trip time, [`crate::latency`]), noted in `log` when there is one.
+    pub async fn start_delayed(
+        bind: IpAddr,
+        zones: Vec<ZoneSpec>,
+        dir: &Path,
+        rtt: Duration,
+        log: Option<ReplyLog>,
     ) -> Result<DnsSim, SimDnsError> {
         let mut tree = Tree::new(bind, zones)?;
 
@@ -177,7 +192,7 @@ impl DnsSim {
             what: "reading the UDP socket's address".into(),
             source,
         })?;
-        let mut server = Server::new(catalog);
+        let mut server = Server::new(Delayed { catalog, rtt, log });
         server.register_socket(udp);
         server.register_listener(tcp, TCP_IDLE_TIMEOUT, 64);
         tree.serial += 1;

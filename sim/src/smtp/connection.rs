@@ -15,6 +15,11 @@ use super::mailbox::TlsFacts;
 use super::reception::Reception;
 use super::session::{Mode, Upgrade, session};
 use super::{PeerOptions, Shared};
+use crate::latency::Latency;
+
+/// A connection as the peer writes to it: each write delayed by the simulated round-trip
+/// time ([`PeerOptions::rtt`], none by default).
+type Stream = Latency<TcpStream>;
 
 /// The most a hostile peer sends before it gives up itself.
 const HOSTILE_LIMIT: usize = 64 * 1024 * 1024;
@@ -22,16 +27,17 @@ const HOSTILE_LIMIT: usize = 64 * 1024 * 1024;
 /// Serves one connection with a snapshot of the behaviour; `id` numbers the connections of
 /// the peer, `index` counts those accepted since the behaviour was set, both from 0.
 pub(super) async fn serve(
-    mut stream: TcpStream,
+    stream: TcpStream,
     behaviour: PeerBehaviour,
     id: usize,
     index: usize,
     shared: Arc<Shared>,
 ) {
     let _ = stream.set_nodelay(true);
+    let opts = &shared.options;
+    let mut stream = Latency::new(stream, opts.rtt, opts.reply_log.clone());
     let plan = Plan::new(behaviour, index);
     tokio::time::sleep(plan.delay).await;
-    let opts = &shared.options;
     match &plan.base {
         PeerBehaviour::Hostile => hostile(&mut stream, opts).await,
         PeerBehaviour::Stall => tokio::time::sleep(opts.io_timeout).await,
@@ -46,7 +52,7 @@ pub(super) async fn serve(
 }
 
 /// Greets with 554 and answers everything but QUIT with 503.
-async fn reject(mut stream: TcpStream, id: usize, shared: &Shared) {
+async fn reject(mut stream: Stream, id: usize, shared: &Shared) {
     let line = format!(
         "554 5.7.1 {} No SMTP service here\r\n",
         shared.options.hostname
@@ -69,7 +75,7 @@ async fn reject(mut stream: TcpStream, id: usize, shared: &Shared) {
 
 /// Greets with 220, runs the plain session and, when it ends in an accepted STARTTLS, the
 /// handshake and the session over TLS.
-async fn greet_and_serve(mut stream: TcpStream, plan: Plan, id: usize, shared: &Shared) {
+async fn greet_and_serve(mut stream: Stream, plan: Plan, id: usize, shared: &Shared) {
     let opts = &shared.options;
     let offer = plan.tls_offer();
     let esmtp = !matches!(plan.base, PeerBehaviour::NoEsmtp);
@@ -124,14 +130,14 @@ async fn greet_and_serve(mut stream: TcpStream, plan: Plan, id: usize, shared: &
 }
 
 /// Reads the start of the client's handshake, then resets the connection (RST, not FIN).
-async fn reset_in_handshake(mut stream: TcpStream, opts: &PeerOptions) {
+async fn reset_in_handshake(mut stream: Stream, opts: &PeerOptions) {
     let mut hello = [0u8; 64];
     let _ = tokio::time::timeout(opts.io_timeout, stream.read(&mut hello)).await;
-    let _ = stream.set_zero_linger();
+    let _ = stream.get_ref().set_zero_linger();
 }
 
 /// Greets with one line of `bytes` bytes, written a chunk at a time.
-async fn long_line(stream: &mut TcpStream, bytes: usize, opts: &PeerOptions) {
+async fn long_line(stream: &mut Stream, bytes: usize, opts: &PeerOptions) {
     static CHUNK: [u8; 8192] = [b'x'; 8192];
     if write(stream, b"220 ", opts).await.is_err() {
         return;
@@ -148,7 +154,7 @@ async fn long_line(stream: &mut TcpStream, bytes: usize, opts: &PeerOptions) {
 }
 
 /// Sends long continuation lines until the client gives up (or 64 MiB were sent).
-async fn hostile(stream: &mut TcpStream, opts: &PeerOptions) {
+async fn hostile(stream: &mut Stream, opts: &PeerOptions) {
     let mut line = b"220-".to_vec();
     line.extend(std::iter::repeat_n(b'x', 994));
     line.extend_from_slice(b"\r\n");

@@ -80,6 +80,12 @@ pub struct PeerOptions {
     /// PLAIN` offered over TLS only, refused in plain text, and MAIL FROM refused until the
     /// client authenticated with these credentials.
     pub submission: Option<SubmissionAccount>,
+    /// A simulated round-trip time: every reply (the greeting, each answer, the TLS
+    /// handshake's server flight) reaches the client this long after it was written
+    /// ([`crate::latency`]). Zero by default.
+    pub rtt: Duration,
+    /// Where the replies are noted as they leave, if anywhere.
+    pub reply_log: Option<crate::latency::ReplyLog>,
 }
 
 /// The one account a submission peer accepts ([`PeerOptions::submission`]).
@@ -102,6 +108,8 @@ impl Default for PeerOptions {
             max_stored: 100_000,
             max_stored_bytes: 256 * 1024 * 1024,
             submission: None,
+            rtt: Duration::ZERO,
+            reply_log: None,
         }
     }
 }
