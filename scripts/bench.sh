@@ -6,7 +6,7 @@
 # the ratio of each pair is computed, and its median and spread over the rounds reported.
 #
 #   scripts/bench.sh [SECTION...]      SECTION: size verdict badge probe queue policy delivery
-#                                      cluster
+#                                      cluster scale
 #                                      (default: all of them, in that order)
 #
 # `size` builds only the page (trunk, release) and weighs what the browser loads; alone, it
@@ -16,12 +16,16 @@
 # BENCH_CONNECTIONS ("1 64 512"), BENCH_FOLDED_RUNS (3) runs of each folded cargo bench,
 # BENCH_BADGE_RUNS ("50 10": known and never-seen runs of badge_latency.mjs); BENCH_NO_BUILD=1
 # skips the page's and the server's build (the report says so), for a quick second run.
+# The scale section: BENCH_SCALE_DOMAINS (100000), BENCH_SCALE_OBSERVATIONS (1000000),
+# BENCH_SCALE_CONNECTIONS ("1 64"), BENCH_SCALE_COLD_REQUESTS (200) per cold run
+# (scripts/bench_scale.sh).
 # The delivery section compares with a real Postfix and needs root (the bench says so otherwise).
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/bench_cluster.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/bench_scale.sh"
 
-ALL_SECTIONS=(size verdict badge probe queue policy delivery cluster)
+ALL_SECTIONS=(size verdict badge probe queue policy delivery cluster scale)
 ROUNDS="${BENCH_ROUNDS:-5}"
 SECONDS_PER_RUN="${BENCH_SECONDS:-5}"
 CONNECTIONS="${BENCH_CONNECTIONS:-1 64 512}"
@@ -270,6 +274,7 @@ run_section() {
     policy) section_cargo_bench policy_table "Postfix TLS policy table lookups" ;;
     delivery) section_cargo_bench delivery_vs_postfix "Delivery with TLS against a real Postfix" ;;
     cluster) section_cluster ;;
+    scale) section_scale ;;
     *) die "unknown section $1 (known: ${ALL_SECTIONS[*]})" ;;
   esac
 }
@@ -331,7 +336,7 @@ main() {
     # The cargo benches take minutes to build; only when a section runs one.
     for s in "${SECTIONS[@]}"; do
       case "$s" in
-        probe | queue | policy | delivery)
+        probe | queue | policy | delivery | scale)
           cargo bench -p sendguard --locked --no-run
           break
           ;;
