@@ -336,10 +336,11 @@ main() {
     # The cargo benches take minutes to build; only when a section runs one.
     for s in "${SECTIONS[@]}"; do
       case "$s" in
-        probe | queue | policy | delivery | scale)
+        probe | queue | policy | delivery)
           cargo bench -p sendguard --locked --no-run
           break
           ;;
+        scale) cargo bench -p sendguard --locked --bench store_scale --no-run ;;
       esac
     done
   fi

@@ -29,7 +29,7 @@ scale_wrk() {
   if [ "$pick" = cold ]; then threads=1; limit="$SCALE_COLD_REQUESTS"; fi
   BENCH_COOKIE="$COOKIE" BENCH_CSRF="$CSRF" BENCH_SCALE_DOMAINS="$SCALE_DOMAINS" \
     BENCH_SCALE_STEP="$SCALE_STEP" BENCH_SCALE_PICK="$pick" BENCH_SCALE_START="$start" \
-    BENCH_SCALE_REQUESTS="$limit" \
+    BENCH_SCALE_REQUESTS="$limit" BENCH_SCALE_CONNECTIONS="$connections" \
     wrk -t"$threads" -c"$connections" -d"${SECONDS_PER_RUN}s" --timeout 10s \
     -s "$ROOT/tests/bench/verdict_scale.lua" "${url}api/recipients/security" \
     | awk '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); printf "%s ", kv[2] } print "" }'
@@ -125,7 +125,7 @@ scale_report() {
   echo
   echo "\`POST /api/recipients/security\`, 10 addresses per request, signed in; hot: ten of the"
   echo "$recent recently used domains at random, cold: ten never asked before (read from the"
-  echo "store), $SCALE_COLD_REQUESTS requests per run. ${SECONDS_PER_RUN} s per hot run, $ROUNDS rounds;"
+  echo "store), $SCALE_COLD_REQUESTS requests per run (its req/s: connections over the mean latency). ${SECONDS_PER_RUN} s per hot run, $ROUNDS rounds;"
   echo "median (min-max) over the rounds. Client and server share the machine's cores."
   echo
   echo "| domains | connections | req/s | lookups/s | p50 / p99 | errors |"

@@ -6,13 +6,16 @@
 -- BENCH_SCALE_PICK=hot: ten recently used domains at random per request (seeded per thread).
 -- BENCH_SCALE_PICK=cold: the other domains in order from the BENCH_SCALE_START-th of them, none
 -- asked twice in a run (one thread); the run stops after BENCH_SCALE_REQUESTS requests, so that
--- the bench knows which were used and the next run starts after them.
+-- the bench knows which were used and the next run starts after them. wrk then divides by the
+-- whole duration (-d), so a cold run's rate is BENCH_SCALE_CONNECTIONS over the mean latency
+-- (Little's law: every connection has one request out at all times).
 -- Prints one machine-readable RESULT line, as verdict_post.lua does.
 local domains = tonumber(os.getenv("BENCH_SCALE_DOMAINS") or "100000")
 local step = tonumber(os.getenv("BENCH_SCALE_STEP") or "10")
 local pick = os.getenv("BENCH_SCALE_PICK") or "hot"
 local cold = tonumber(os.getenv("BENCH_SCALE_START") or "0")
 local limit = tonumber(os.getenv("BENCH_SCALE_REQUESTS") or "0")
+local connections = tonumber(os.getenv("BENCH_SCALE_CONNECTIONS") or "1")
 local hot = math.floor((domains + step - 1) / step)
 local threads = 0
 local answered = 0
@@ -64,8 +67,12 @@ end
 
 function done(summary, latency, requests)
   local e = summary.errors
+  local rps = summary.requests / (summary.duration / 1e6)
+  if limit > 0 then
+    rps = connections / (latency.mean / 1e6)
+  end
   io.write(string.format(
     "RESULT rps=%.1f p50_us=%d p99_us=%d requests=%d non2xx=%d socket_errors=%d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(99),
+    rps, latency:percentile(50), latency:percentile(99),
     summary.requests, e.status, e.connect + e.read + e.write + e.timeout))
 end
