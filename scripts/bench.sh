@@ -6,7 +6,7 @@
 # the ratio of each pair is computed, and its median and spread over the rounds reported.
 #
 #   scripts/bench.sh [SECTION...]      SECTION: size verdict badge probe probe_postfix queue
-#                                      policy delivery cluster
+#                                      policy delivery cluster scale
 #                                      (default: all of them, in that order)
 #
 # `size` builds only the page (trunk, release) and weighs what the browser loads; alone, it
@@ -17,14 +17,18 @@
 # BENCH_BADGE_RUNS ("100 100": known and never-seen runs of badge_latency.mjs); BENCH_NO_BUILD=1
 # skips the page's and the server's build (the report says so), for a quick second run.
 # BENCH_PROBE_DOMAINS ("1000 10000"): the domain counts of the probe throughput runs.
+# The scale section: BENCH_SCALE_DOMAINS (100000), BENCH_SCALE_OBSERVATIONS (1000000),
+# BENCH_SCALE_CONNECTIONS ("1 64"), BENCH_SCALE_COLD_REQUESTS (200) per cold run
+# (scripts/bench_scale.sh).
 # The delivery and probe_postfix sections compare with a real Postfix and need root (the bench
 # says so otherwise).
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/bench_cluster.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/bench_probe.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/bench_scale.sh"
 
-ALL_SECTIONS=(size verdict badge probe probe_postfix queue policy delivery cluster)
+ALL_SECTIONS=(size verdict badge probe probe_postfix queue policy delivery cluster scale)
 ROUNDS="${BENCH_ROUNDS:-5}"
 SECONDS_PER_RUN="${BENCH_SECONDS:-5}"
 CONNECTIONS="${BENCH_CONNECTIONS:-1 64 512}"
@@ -326,6 +330,7 @@ run_section() {
     policy) section_cargo_bench policy_table "Postfix TLS policy table lookups" ;;
     delivery) section_cargo_bench delivery_vs_postfix "Delivery with TLS against a real Postfix" ;;
     cluster) section_cluster ;;
+    scale) section_scale ;;
     *) die "unknown section $1 (known: ${ALL_SECTIONS[*]})" ;;
   esac
 }
@@ -391,6 +396,7 @@ main() {
           cargo bench -p sendguard --locked --no-run
           break
           ;;
+        scale) cargo bench -p sendguard --locked --bench store_scale --no-run ;;
       esac
     done
   fi

@@ -9,4 +9,6 @@ fn main() {
         std::fs::create_dir_all(&dist).expect("create the dist folder");
     }
     println!("cargo:rerun-if-changed=../dist");
+    // sqlx::migrate! embeds the migrations: a new one must rebuild the crate.
+    println!("cargo:rerun-if-changed=migrations");
 }
