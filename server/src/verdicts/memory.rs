@@ -13,7 +13,7 @@
 //! Each entry keeps the verdict's JSON as well ([`Known::json`]), made once when the entry is
 //! put, so that answering the page costs no serialization of known verdicts.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -52,8 +52,44 @@ pub struct Memory {
 #[derive(Debug)]
 struct State {
     verdicts: HashMap<String, Arc<Known>>,
+    /// The domains in `verdicts` by each of their MX hosts, so that dropping the domains that
+    /// share a host costs a look-up, not a scan of the whole map for every recorded verdict
+    /// (which was a fifth of probing's time with 10,000 domains in memory).
+    by_host: HashMap<String, HashSet<String>>,
     generation: Option<i64>,
     checked: Option<Instant>,
+}
+
+impl State {
+    fn insert(&mut self, domain: String, known: Arc<Known>) {
+        self.remove(&domain);
+        for m in &known.verdict.mx {
+            self.by_host
+                .entry(m.host.clone())
+                .or_default()
+                .insert(domain.clone());
+        }
+        self.verdicts.insert(domain, known);
+    }
+
+    fn remove(&mut self, domain: &str) {
+        let Some(old) = self.verdicts.remove(domain) else {
+            return;
+        };
+        for m in &old.verdict.mx {
+            if let Some(domains) = self.by_host.get_mut(&m.host) {
+                domains.remove(domain);
+                if domains.is_empty() {
+                    self.by_host.remove(&m.host);
+                }
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.verdicts.clear();
+        self.by_host.clear();
+    }
 }
 
 impl Default for Memory {
@@ -68,6 +104,7 @@ impl Memory {
         Self {
             state: Mutex::new(State {
                 verdicts: HashMap::new(),
+                by_host: HashMap::new(),
                 generation: None,
                 checked: None,
             }),
@@ -91,28 +128,31 @@ impl Memory {
         if s.verdicts.len() >= self.capacity && !s.verdicts.contains_key(&domain) {
             // Any entry will do: a dropped one is read from the store again when asked for.
             if let Some(victim) = s.verdicts.keys().next().cloned() {
-                s.verdicts.remove(&victim);
+                s.remove(&victim);
             }
         }
-        s.verdicts.insert(domain, known);
+        s.insert(domain, known);
     }
 
     /// Drops the entry of `verdict`'s domain and of every domain sharing one of its MX hosts.
     pub fn forget_related(&self, verdict: &DomainVerdict) {
-        let hosts: Vec<&str> = verdict.mx.iter().map(|m| m.host.as_str()).collect();
-        self.lock().verdicts.retain(|domain, k| {
-            domain != &verdict.domain
-                && !k
-                    .verdict
-                    .mx
-                    .iter()
-                    .any(|m| hosts.contains(&m.host.as_str()))
-        });
+        let mut s = self.lock();
+        let mut related: HashSet<String> = verdict
+            .mx
+            .iter()
+            .filter_map(|m| s.by_host.get(&m.host))
+            .flatten()
+            .cloned()
+            .collect();
+        related.insert(verdict.domain.clone());
+        for domain in &related {
+            s.remove(domain);
+        }
     }
 
     /// Drops everything.
     pub fn clear(&self) {
-        self.lock().verdicts.clear();
+        self.lock().clear();
     }
 
     /// Whether the store's generation should be read again now; marks the check as made.
@@ -129,7 +169,7 @@ impl Memory {
     pub fn observe_generation(&self, generation: i64) {
         let mut s = self.lock();
         if s.generation != Some(generation) {
-            s.verdicts.clear();
+            s.clear();
             s.generation = Some(generation);
         }
     }
@@ -206,6 +246,29 @@ mod tests {
             .expect("an unrelated entry stays");
         let back: DomainVerdict = serde_json::from_str(kept.json.get()).unwrap();
         assert_eq!(back, kept.verdict, "the JSON made once is the verdict's");
+    }
+
+    #[test]
+    fn a_replaced_or_evicted_entry_leaves_nothing_behind_in_the_host_index() {
+        let m = Memory::with_capacity(2);
+        m.put(known("a.test", &["mx.old"]));
+        m.put(known("a.test", &["mx.new"]));
+        m.put(known("b.test", &["mx.b"]));
+        // a.test no longer uses mx.old: a verdict of another domain there leaves it alone.
+        m.forget_related(&verdict("x.test", &["mx.old"]));
+        assert!(m.get("a.test").is_some() && m.get("b.test").is_some());
+        m.put(known("c.test", &["mx.new", "mx.b"]));
+        assert_eq!(m.len(), 2, "one of a and b evicted");
+        m.forget_related(&verdict("y.test", &["mx.b"]));
+        assert!(m.get("c.test").is_none() && m.get("b.test").is_none());
+        m.clear();
+        assert!(
+            m.lock().by_host.is_empty(),
+            "the index empties with the map"
+        );
+        m.put(known("d.test", &["mx.d"]));
+        m.forget_related(&verdict("d.test", &[]));
+        assert!(m.is_empty() && m.lock().by_host.is_empty());
     }
 
     #[test]
