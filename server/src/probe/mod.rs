@@ -30,7 +30,6 @@ pub mod safety;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -366,8 +365,10 @@ impl Prober {
         // The TLSA lookup at the host's own name starts with the address lookup, so both take
         // one round trip; RFC 7672 §2.2 uses TLSA records only when the addresses are secure,
         // so it is dropped unfinished when they are not.
-        let addresses = pin!(self.lookup(Step::DnsAddress, self.inner.dns.addresses(host)));
-        let early_tlsa = pin!(self.tlsa_facts(host));
+        // Boxed: both inline made this future deep enough to overflow a 2 MiB stack in debug
+        // builds (hickory's validating lookups nest many futures).
+        let addresses = Box::pin(self.lookup(Step::DnsAddress, self.inner.dns.addresses(host)));
+        let early_tlsa = Box::pin(self.tlsa_facts(host));
         let (answer, early_tlsa) = match futures::future::select(addresses, early_tlsa).await {
             Either::Left((answer, tlsa)) => (answer, Either::Left(tlsa)),
             Either::Right((tlsa, answer)) => (answer.await, Either::Right(tlsa)),
@@ -396,7 +397,7 @@ impl Prober {
             let canonical = answer.canonical.as_deref().filter(|c| *c != host);
             let (at_canonical, at_host) = match canonical {
                 Some(c) => {
-                    let (a, h) = futures::join!(self.tlsa_facts(c), at_host);
+                    let (a, h) = futures::join!(Box::pin(self.tlsa_facts(c)), at_host);
                     (Some((c, a)), h)
                 }
                 None => (None, at_host.await),
