@@ -29,19 +29,12 @@ use sendguard_sim::world::{HostKind, SimWorld};
 
 mod support;
 use support::postfix::{self, PostfixSender};
-use support::{Serve, fill_queue, generated};
+use support::{Serve, env_usize, fill_queue, generated};
 
 /// The longest either tool may take for the batch.
 const DEADLINE: Duration = Duration::from_secs(900);
 /// The longest either tool may take for its first message.
 const FIRST_DEADLINE: Duration = Duration::from_secs(120);
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Messages accepted by the peers of `domains` so far.
 fn accepted(world: &SimWorld, domains: &[&str]) -> usize {

@@ -37,17 +37,10 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 mod support;
-use support::quantile;
+use support::{env_usize, quantile};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// The four kinds of domain, in turn by index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -27,16 +27,9 @@ use sendguard_sim::world::{HostKind, SimWorld};
 
 mod support;
 use support::{
-    Serve, add_queue_owner, fill_queue, generated, http_get, mib, quantile, sign_in_as_owner,
-    status_kib,
+    Serve, add_queue_owner, env_usize, fill_queue, generated, http_get, mib, quantile,
+    sign_in_as_owner, status_kib,
 };
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn bench_dir() -> anyhow::Result<tempfile::TempDir> {
     let base = std::env::var_os("SENDGUARD_BENCH_DIR").map_or_else(std::env::temp_dir, Into::into);

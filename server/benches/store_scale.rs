@@ -31,13 +31,8 @@ use sendguard_sim::world::{SimWorld, scenarios};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod support;
+use support::env_usize;
 
 /// The kinds of domain, the template of each from the simulated internet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

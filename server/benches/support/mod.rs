@@ -256,3 +256,11 @@ fn exchange(addr: SocketAddr, request: &str) -> anyhow::Result<(u16, String, usi
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     Ok((status, head.to_string(), body.len()))
 }
+
+/// The number in the environment variable `name`, or `default` when it is unset or not one.
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
