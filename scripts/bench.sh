@@ -239,30 +239,51 @@ verdict_report() {
   echo '```'
 }
 
-# A cargo bench run FOLDED_RUNS times: the median and spread of each figure it reports on a
-# `RESULT LABEL key=value ...` line, then each run's output as it printed it.
-section_cargo_bench() {
-  local name="$1" title="$2" i
-  note "cargo bench --bench $name ($FOLDED_RUNS runs)"
-  : >"$WORK/$name.runs"
+# Runs cargo bench $1 FOLDED_RUNS times with the environment "$@" after it, appending its
+# RESULT lines to $WORK/$1.results and its whole output to $WORK/$1.out.
+run_folded() {
+  local name="$1" i; shift
   for i in $(seq 1 "$FOLDED_RUNS"); do
-    {
-      echo
-      echo "Run $i:"
-      echo
-      echo '```'
-      cargo bench -p sendguard --locked --bench "$name" 2>"$WORK/$name.err" | grep -v '^$' \
-        || { tail -n 20 "$WORK/$name.err"; echo "(failed)"; }
-      echo '```'
-    } >>"$WORK/$name.runs"
+    note "cargo bench --bench $name $* (run $i of $FOLDED_RUNS)"
+    env "$@" cargo bench -p sendguard --locked --bench "$name" 2>"$WORK/$name.err" \
+      | tee -a "$WORK/$name.out" | grep '^RESULT' >>"$WORK/$name.results" \
+      || { tail -n 20 "$WORK/$name.err" >&2; note "$name failed"; echo "(run $i failed)" >>"$WORK/$name.out"; }
   done
+}
+
+# The values of key $2 on the RESULT lines of file $1 (of label $3 only, when given).
+result_values() {
+  awk -v f="$2" -v l="${3:-}" '$1 == "RESULT" && (l == "" || $2 == l) {
+    for (i = 3; i <= NF; i++) if (index($i, f "=") == 1) print substr($i, length(f) + 2) }' "$1"
+}
+
+# Median and range of key $2 over the RESULT lines in file $1, formatted with printf format $3:
+# "median (min-max)".
+result_stat() {
+  local m lo hi values
+  values="$(result_values "$1" "$2")"
+  [ -n "$values" ] || { echo "n/a"; return; }
+  read -r m lo hi < <(median_spread <<<"$values")
+  printf "$3 ($3-$3)" "$m" "$lo" "$hi"
+}
+
+# A cargo bench run FOLDED_RUNS times: the median and spread of each figure it reports on a
+# `RESULT LABEL key=value ...` line, then what the runs printed.
+section_cargo_bench() {
+  local name="$1" title="$2"
+  : >"$WORK/$name.results"
+  : >"$WORK/$name.out"
+  run_folded "$name"
   echo "## $title"
   echo
   echo "\`cargo bench -p sendguard --locked --bench $name\`, $FOLDED_RUNS runs."
-  fold_results "$WORK/$name.runs"
+  fold_results "$WORK/$name.results"
   echo
-  echo "What each run printed:"
-  grep -v '^RESULT ' "$WORK/$name.runs"
+  echo "What the runs printed, one after the other:"
+  echo
+  echo '```'
+  grep -v '^RESULT \|^$' "$WORK/$name.out"
+  echo '```'
 }
 
 # The RESULT lines of the file $1 as a table: each label's figure, median (min-max) over the runs.
@@ -275,8 +296,7 @@ fold_results() {
   for key in $(awk '/^RESULT / { for (i = 3; i <= NF; i++) { split($i, kv, "="); k = $2 " " kv[1]
       if (!(k in seen)) { seen[k] = 1; print $2 "|" kv[1] } } }' "$1"); do
     local label="${key%%|*}" field="${key#*|}" values m lo hi
-    values="$(awk -v l="$label" -v f="$field" '$1 == "RESULT" && $2 == l {
-      for (i = 3; i <= NF; i++) if (index($i, f "=") == 1) print substr($i, length(f) + 2) }' "$1")"
+    values="$(result_values "$1" "$field" "$label")"
     read -r m lo hi < <(median_spread <<<"$values")
     echo "| ${label//_/ } ${field//_/ } | $m ($lo-$hi) | $(wc -l <<<"$values") |"
   done

@@ -10,26 +10,7 @@
 # same three real Postfix peers (server/tests/interop_postfix.rs bench_three_mx_hosts, pairs
 # timed back to back). Needs root and Debian's nsd, unbound and postfix (installed here).
 
-# Median and range of key $2 over the RESULT lines in file $1, formatted with printf format $3:
-# "median (min-max)".
-result_stat() {
-  local m lo hi
-  grep -q "^RESULT .* $2=" "$1" || { echo "n/a"; return; }
-  read -r m lo hi < <(sed -nE "s/^RESULT .* $2=([^ ]+).*/\1/p" "$1" | median_spread)
-  printf "$3 ($3-$3)" "$m" "$lo" "$hi"
-}
-
-# Runs cargo bench $1 FOLDED_RUNS times with the environment "$@" after it, appending its
-# RESULT lines to $WORK/$1.results and its whole output to $WORK/$1.out.
-run_folded() {
-  local name="$1" i; shift
-  for i in $(seq 1 "$FOLDED_RUNS"); do
-    note "cargo bench --bench $name $* (run $i of $FOLDED_RUNS)"
-    env "$@" cargo bench -p sendguard --locked --bench "$name" 2>"$WORK/$name.err" \
-      | tee -a "$WORK/$name.out" | grep '^RESULT' >>"$WORK/$name.results" \
-      || { tail -n 20 "$WORK/$name.err" >&2; note "$name failed"; }
-  done
-}
+# result_stat and run_folded are bench.sh's.
 
 section_probe() {
   local f="$WORK/probe_floor.results" n
