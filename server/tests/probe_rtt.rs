@@ -77,3 +77,40 @@ async fn tlsa_is_asked_with_the_addresses_not_after_them() {
     assert_eq!(v.class, SecurityClass::SslOk, "{v:#?}");
     world.shutdown().await;
 }
+
+/// hickory's validator fetches the signer's DNSKEY set for every RRset it validates; the
+/// cache below it (`dns/keycache.rs`) answers the repeats, so one probe of a never-seen
+/// domain asks the wire for each key set once, not once per answer validated (it asked for
+/// the zone's DNSKEY set four times before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_key_set_leaves_the_server_once_per_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = WorldOptions {
+        rtt: Duration::from_millis(20),
+        log_replies: true,
+    };
+    let world =
+        SimWorld::start_with_options(vec![one("keys.test", Signing::Signed)], dir.path(), options)
+            .await
+            .expect("sim starts");
+    let log = world.replies().expect("a reply log").clone();
+
+    let prober = Prober::new(common::sim_probe_config(&world)).unwrap();
+    log.take();
+    let v = common::probe_verdict(prober, "keys.test").await;
+    assert_eq!(v.class, SecurityClass::DaneOk, "{v:#?}");
+    let replies = log.take();
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    for reply in replies.iter().filter(|r| r.server == "dns") {
+        if reply.what.starts_with("DNSKEY ") || reply.what.starts_with("DS ") {
+            *counts.entry(reply.what.as_str()).or_default() += 1;
+        }
+    }
+    assert!(
+        counts.contains_key("DNSKEY keys.test."),
+        "the zone's keys were asked for: {replies:#?}"
+    );
+    let repeated: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(repeated.is_empty(), "asked again: {repeated:?}");
+    world.shutdown().await;
+}

@@ -22,8 +22,11 @@
 //! through a CNAME.
 //!
 //! Caching: hickory's response cache is kept, with TTLs respected but capped at
-//! [`MAX_POSITIVE_TTL`] and [`MAX_NEGATIVE_TTL`]; [`Dns::clear_cache`] forgets everything
-//! (including validated keys), for an operator's explicit re-check or a test whose zones change.
+//! [`MAX_POSITIVE_TTL`] and [`MAX_NEGATIVE_TTL`]; below the validator, the DNSKEY and DS
+//! answers it fetches are cached as well ([`keycache`]), so that validating the RRsets of one
+//! answer after another does not ask the wire for the same key set each time.
+//! [`Dns::clear_cache`] forgets everything (including validated keys), for an operator's
+//! explicit re-check or a test whose zones change.
 //!
 //! [`selftest`] shows, at start and every few minutes, that validation works through the
 //! configured resolver and trust anchor at all (a signed name secure, a broken one bogus).
@@ -31,6 +34,7 @@
 mod anchor;
 mod answer;
 mod chain;
+mod keycache;
 mod name;
 mod recheck;
 pub mod selftest;
@@ -41,15 +45,15 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use hickory_resolver::Resolver;
 use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::dnssec::TrustAnchors;
 use hickory_resolver::proto::rr::{RData, RecordType};
-use hickory_resolver::{Resolver, TokioResolver};
 use sendguard_common::DnssecStatus;
 
 use crate::dane::tlsa::{TlsaRecord, smtp_tlsa_name};
 use answer::{Outcome, check_cname_chain, classify, is_servfail, weakest};
+use keycache::KeyCaching;
 pub use name::to_a_label;
 pub use txt::TxtAnswer;
 
@@ -99,7 +103,7 @@ impl std::fmt::Debug for Dns {
 }
 
 struct Inner {
-    resolver: RwLock<TokioResolver>,
+    resolver: RwLock<Resolver<KeyCaching>>,
     /// What [`Dns::clear_cache`] rebuilds the resolver from.
     config: ResolverConfig,
     trust_anchor: RwLock<Option<Arc<TrustAnchors>>>,
@@ -505,7 +509,7 @@ impl Dns {
         result
     }
 
-    fn resolver(&self) -> TokioResolver {
+    fn resolver(&self) -> Resolver<KeyCaching> {
         self.inner
             .resolver
             .read()
@@ -521,10 +525,9 @@ fn build_resolver(
     config: &ResolverConfig,
     trust_anchor: Option<Arc<TrustAnchors>>,
     timeout: Duration,
-) -> Result<TokioResolver, DnsError> {
-    let mut builder =
-        Resolver::builder_with_config(config.clone(), TokioRuntimeProvider::default())
-            .with_options(resolver_opts(timeout));
+) -> Result<Resolver<KeyCaching>, DnsError> {
+    let mut builder = Resolver::builder_with_config(config.clone(), KeyCaching::new())
+        .with_options(resolver_opts(timeout));
     if let Some(anchor) = trust_anchor {
         builder = builder.with_trust_anchor(anchor);
     }
