@@ -71,7 +71,7 @@ async fn hostile_peers() -> Vec<SmtpPeer> {
 /// One probe; `true` when it ended without TLS (as every hostile peer must).
 async fn probe_once(addr: SocketAddr, cfg: &SmtpConfig) -> bool {
     let params = TlsParams::accept_any(Some("mx.hostile.test".into()));
-    match probe(addr, params, cfg).await {
+    match probe(addr, params, cfg, ()).await {
         Err(_) => true,
         Ok(session) => session.tls.is_none() && session.tls_failure.is_some(),
     }

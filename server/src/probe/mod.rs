@@ -142,7 +142,7 @@ struct Inner {
     sts_memory: MemoryCache,
     ledger: std::sync::OnceLock<Arc<dyn SessionLedger>>,
     guard: safety::AddressGuard,
-    sessions: Semaphore,
+    sessions: Arc<Semaphore>,
     domains: Semaphore,
     lookups: Semaphore,
     domains_in_flight: Mutex<HashMap<String, SharedDomain>>,
@@ -208,7 +208,7 @@ impl Prober {
                 web,
                 dns,
                 guard,
-                sessions: Semaphore::new(config.max_concurrent_sessions.max(1)),
+                sessions: Arc::new(Semaphore::new(config.max_concurrent_sessions.max(1))),
                 domains: Semaphore::new(config.max_concurrent_domains.max(1)),
                 lookups: Semaphore::new(config.max_concurrent_lookups.max(1)),
                 recent: Mutex::new(Recent::new(
@@ -510,7 +510,8 @@ impl Prober {
     }
 
     async fn session(&self, sni: &str, ip: IpAddr) -> RawEndpoint {
-        let _permit = match self.inner.sessions.acquire().await {
+        // Kept until the connection is closed, after the probe's QUIT (see `smtp::probe`).
+        let permit = match Arc::clone(&self.inner.sessions).acquire_owned().await {
             Ok(p) => p,
             Err(_) => {
                 return RawEndpoint::Failed(Failure::Temporary(
@@ -531,7 +532,7 @@ impl Prober {
             sni: Some(sni.to_string()),
             verifier: smtp::AcceptAnyCertificate::new(),
         };
-        raw_endpoint(smtp::probe(addr, params, &self.inner.config.smtp).await)
+        raw_endpoint(smtp::probe(addr, params, &self.inner.config.smtp, permit).await)
     }
 
     /// The resolver the prober looks up with (for lookups of other records, e.g. TLS

@@ -13,7 +13,7 @@
 //! | STARTTLS, refusing bytes sent unasked before it or after its 220 | `Session::starttls` | RFC 3207 §4, §4.2 | [`SmtpConfig::command_timeout`] |
 //! | TLS handshake | `TlsUpgrade::handshake` | RFC 3207 §4; RFC 8446, RFC 5246 | [`SmtpConfig::tls_timeout`] |
 //! | EHLO over TLS | `Session::ehlo` | RFC 3207 §4.2 | [`SmtpConfig::command_timeout`] |
-//! | QUIT, best effort | `Session::quit` | RFC 5321 §4.1.1.10 | at most 5 s |
+//! | QUIT, best effort (a probe's in a task of its own) | `Session::quit`, `quit_later` | RFC 5321 §4.1.1.10 | at most 5 s |
 //!
 //! Every network step has its own timeout and its error names the step ("connect",
 //! "reading greeting", "EHLO", "STARTTLS", "TLS handshake"...), and the whole session has one
@@ -305,20 +305,23 @@ pub mod step {
 ///
 /// Returns `Err` only when the plaintext session could not be completed; once STARTTLS was
 /// offered, a failed upgrade is reported in [`ProbeSession::tls_failure`]. The whole session
-/// ends within [`SmtpConfig::session_timeout`].
-pub async fn probe(
+/// ends within [`SmtpConfig::session_timeout`]. A session that went well returns as soon as
+/// its last EHLO was answered: the QUIT that ends it is sent, and its reply awaited, by a task
+/// of its own, which keeps `hold` until the connection is closed.
+pub async fn probe<H: Send + 'static>(
     addr: SocketAddr,
     tls: TlsParams,
     cfg: &SmtpConfig,
+    hold: H,
 ) -> Result<ProbeSession, SmtpError> {
     let upgrade = TlsUpgrade::new(tls, addr)?;
 
-    let (mut smtp, mut session) = open_session(addr, cfg).await?;
+    let (smtp, mut session) = open_session(addr, cfg).await?;
     if !session.starttls_offered {
-        smtp.quit().await;
+        smtp.quit_later(hold);
         return Ok(session);
     }
-    match probe_tls(smtp, upgrade).await {
+    match probe_tls(smtp, upgrade, hold).await {
         Ok(tls) => session.tls = Some(tls),
         Err(failure) => session.tls_failure = Some(failure),
     }
@@ -349,11 +352,12 @@ async fn open_session<'c>(
 }
 
 /// The TLS part of a probe, once STARTTLS was offered: STARTTLS, the handshake, EHLO again
-/// over TLS (RFC 3207 §4.2: the client discards what it knew), QUIT, all within the session's
-/// deadline. A failed upgrade is a finding.
-async fn probe_tls(
+/// over TLS (RFC 3207 §4.2: the client discards what it knew), QUIT (left to a task that
+/// keeps `hold`), all within the session's deadline. A failed upgrade is a finding.
+async fn probe_tls<H: Send + 'static>(
     smtp: Session<'_, TcpStream>,
     upgrade: TlsUpgrade,
+    hold: H,
 ) -> Result<TlsSession, TlsFailure> {
     let cfg = smtp.cfg;
     let ctx = smtp.ctx.clone();
@@ -368,7 +372,7 @@ async fn probe_tls(
         tls_session.ehlo_after_tls = true;
         tls_session.extensions_after_tls = extensions_of(&reply);
     }
-    smtp.quit().await;
+    smtp.quit_later(hold);
     Ok(tls_session)
 }
 

@@ -348,6 +348,32 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Session<'c, S> {
     }
 }
 
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<'_, S> {
+    /// QUIT like [`Session::quit`], but the reply and the shutdown are awaited by a task of
+    /// their own, bounded the same way, so a probe's findings are handed over a round trip
+    /// sooner: they do not depend on the 221 (RFC 5321 §4.1.1.10 asks the client to wait for
+    /// it, and the task does). `hold` (e.g. the permit that counts this connection against a
+    /// bound on open sessions) is kept until the connection is closed.
+    pub(super) fn quit_later<H: Send + 'static>(self, hold: H) {
+        let limit = self.cfg.command_timeout.min(QUIT_TIMEOUT);
+        let limits = self.cfg.limits();
+        let deadline = self.ctx.deadline;
+        let mut reader = self.reader;
+        tokio::spawn(async move {
+            let _hold = hold;
+            let _ = within(limit, deadline, async {
+                let stream = reader.get_mut();
+                stream.write_all(b"QUIT\r\n").await?;
+                stream.flush().await?;
+                reader.read_reply(limits).await
+            })
+            .await;
+            let (allowed, _) = deadline.cap(QUIT_TIMEOUT);
+            let _ = tokio::time::timeout(allowed, reader.get_mut().shutdown()).await;
+        });
+    }
+}
+
 /// The TLS side of STARTTLS, prepared (and its settings checked) before connecting.
 pub(super) struct TlsUpgrade {
     /// The name sent as SNI and given to the verifier.

@@ -16,6 +16,15 @@ use super::*;
 use sendguard_sim::pki::{Identity, SimCa, self_signed};
 use sendguard_sim::smtp::{PeerBehaviour, SmtpPeer, tls_server_config};
 
+/// [`super::probe`] with nothing to hold until its QUIT is over.
+async fn probe(
+    addr: SocketAddr,
+    tls: TlsParams,
+    cfg: &SmtpConfig,
+) -> Result<ProbeSession, SmtpError> {
+    super::probe(addr, tls, cfg, ()).await
+}
+
 /// A loopback address of its own for each test (127.0.43.x), any free port.
 fn loopback(last: u8) -> SocketAddr {
     SocketAddr::from(([127, 0, 43, last], 0))
