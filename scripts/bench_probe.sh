@@ -52,14 +52,18 @@ section_probe() {
   echo "self-signed, no STARTTLS, wrong TLSA in turn), the simulated internet in a child process."
   echo "First through the verdict service (judgement and a SQLite transaction with fsync per"
   echo "verdict), then the bare probes with a fresh prober; the peak RSS (VmHWM) is the probing"
-  echo "process's alone. Median of the runs (min-max):"
+  echo "process's alone. CPU per domain, from /proc: the probing process + the sim process (the"
+  echo "two share the machine's cores, so their sum bounds the rate). Median of the runs (min-max):"
   echo
-  echo "| domains | verdicts/s (goal ≥ 500) | probes alone/s | judging + store share | peak RSS, prober (goal < 200 MB) | peak RSS, sim process | sim setup |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| domains | verdicts/s (goal ≥ 500) | probes alone/s | judging + store share | CPU ms per verdict, prober + sim | CPU ms per bare probe, prober + sim | peak RSS, prober (goal < 200 MB) | peak RSS, sim process | sim setup |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   for n in $PROBE_DOMAINS; do
     grep " domains=$n " "$f" >"$f.$n" || true
     echo "| $n | **$(result_stat "$f.$n" verdicts_per_s %.0f)** | $(result_stat "$f.$n" probes_per_s %.0f)" \
-      "| $(result_stat "$f.$n" store_share_pct %.0f) % | **$(result_stat "$f.$n" peak_mib %.1f) MiB**" \
+      "| $(result_stat "$f.$n" store_share_pct %.0f) %" \
+      "| $(result_stat "$f.$n" verdict_cpu_ms %.2f) + $(result_stat "$f.$n" verdict_sim_cpu_ms %.2f)" \
+      "| $(result_stat "$f.$n" probe_cpu_ms %.2f) + $(result_stat "$f.$n" probe_sim_cpu_ms %.2f)" \
+      "| **$(result_stat "$f.$n" peak_mib %.1f) MiB**" \
       "| $(result_stat "$f.$n" sim_peak_mib %.1f) MiB | $(result_stat "$f.$n" setup_s %.2f) s |"
   done
   echo

@@ -10,8 +10,10 @@
 //! time (`SENDGUARD_BENCH_IN_FLIGHT`, 0 for all at once), each with a fresh prober (cold
 //! resolver cache): through the verdict service, as the server probes
 //! (judgement and a SQLite transaction with its fsync per verdict), then the bare probes, so the
-//! difference is what judging and recording costs. `max_concurrent_sessions` and
-//! `max_concurrent_domains` keep their defaults. Prints figures and a `RESULT` line; no timing
+//! difference is what judging and recording costs. Each pass also reports the CPU time per
+//! domain of the probing process and of the sim's (from `/proc`): on a machine whose cores the
+//! two share, their sum bounds the rate. `max_concurrent_sessions` and
+//! `max_concurrent_domains` keep their defaults (`SENDGUARD_BENCH_PARALLEL=K` sets the latter). Prints figures and a `RESULT` line; no timing
 //! is asserted.
 //!
 //! `cargo bench -p sendguard --bench probe_throughput` (`SENDGUARD_BENCH_DOMAINS=N` for
@@ -76,6 +78,31 @@ fn tally(classes: impl Iterator<Item = Option<(SecurityClass, bool)>>) -> [usize
     counts
 }
 
+/// The CPU time used so far by this process and by the sim's, to be read again after a pass.
+struct Cpu {
+    sim_pid: u32,
+    own: f64,
+    sim: f64,
+}
+
+impl Cpu {
+    fn now(sim_pid: u32) -> Cpu {
+        Cpu {
+            sim_pid,
+            own: support::cpu_seconds(None).unwrap_or(0.0),
+            sim: support::cpu_seconds(Some(sim_pid)).unwrap_or(0.0),
+        }
+    }
+
+    /// The CPU milliseconds per domain each process used since [`Cpu::now`]: (ours, the sim's).
+    /// Unlike a rate, it hardly depends on what else the machine runs.
+    fn per_domain_ms(&self, n: usize) -> (f64, f64) {
+        let later = Cpu::now(self.sim_pid);
+        let per = |d: f64| d * 1000.0 / n.max(1) as f64;
+        (per(later.own - self.own), per(later.sim - self.sim))
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     if support::sim_process::run_child_if_asked(generated)? {
         return Ok(());
@@ -104,7 +131,10 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         let dir = tempfile::tempdir()?;
         let rss_before = support::status_kib(None, "VmRSS");
-        let config = common::probe_config_for(sim.endpoints.clone());
+        let mut config = common::probe_config_for(sim.endpoints.clone());
+        if let Ok(k) = std::env::var("SENDGUARD_BENCH_PARALLEL").map(|v| v.parse::<usize>()) {
+            config.max_concurrent_domains = k?;
+        }
         let sessions = config.max_concurrent_sessions;
         let parallel = config.max_concurrent_domains;
 
@@ -113,6 +143,7 @@ fn main() -> anyhow::Result<()> {
         let alerts = sendguard::verdicts::alerts::Alerts::new(None)?;
         let service =
             sendguard::verdicts::Verdicts::new(prober, store, alerts, Duration::from_secs(3600));
+        let cpu = Cpu::now(sim.pid());
         let start = Instant::now();
         let verdicts: Vec<_> = futures::stream::iter(&domains)
             .map(|d| service.probe_now(d, true))
@@ -120,11 +151,13 @@ fn main() -> anyhow::Result<()> {
             .collect()
             .await;
         let with_store = start.elapsed();
+        let verdict_cpu = cpu.per_domain_ms(n);
         let peak = support::status_kib(None, "VmHWM");
         let counts = tally(verdicts.iter().map(|v| v.as_ref().ok().map(|v| (v.class, v.blocked))));
         drop((verdicts, service));
 
         let prober = Prober::new(config)?;
+        let cpu = Cpu::now(sim.pid());
         let start = Instant::now();
         let facts: Vec<_> = futures::stream::iter(&domains)
             .map(|d| prober.probe(d, true))
@@ -132,6 +165,7 @@ fn main() -> anyhow::Result<()> {
             .collect()
             .await;
         let bare = start.elapsed();
+        let probe_cpu = cpu.per_domain_ms(n);
         let judged = tally(facts.iter().map(|f| {
             let j = sendguard::policy::judge(f.as_ref().ok()?);
             Some((j.class(), false))
@@ -157,6 +191,10 @@ fn main() -> anyhow::Result<()> {
             100.0 * (1.0 - bare.as_secs_f64() / with_store.as_secs_f64())
         );
         println!(
+            "  CPU per domain, the probing process + the sim's: verdicts {:.2} + {:.2} ms, probes alone {:.2} + {:.2} ms",
+            verdict_cpu.0, verdict_cpu.1, probe_cpu.0, probe_cpu.1
+        );
+        println!(
             "  verdicts: {} DANE ok, {} SSL ok, {} no SSL, {} SSL?, {} blocked (probes alone judged: {} DANE ok, {} SSL ok, {} no SSL, {} SSL?)",
             counts[0], counts[1], counts[2], counts[3], counts[4], judged[0], judged[1], judged[2], judged[3]
         );
@@ -170,12 +208,16 @@ fn main() -> anyhow::Result<()> {
         );
         let mb = |k: Option<u64>| k.map_or(0.0, |k| k as f64 / 1024.0);
         println!(
-            "RESULT probe_throughput domains={n} in_flight={in_flight} verdicts_per_s={:.0} probes_per_s={:.0} store_share_pct={:.0} peak_mib={:.1} sim_peak_mib={:.1} setup_s={:.2} dane_ok={} ssl_ok={} no_ssl={} unknown={} blocked={}",
+            "RESULT probe_throughput domains={n} in_flight={in_flight} verdicts_per_s={:.0} probes_per_s={:.0} store_share_pct={:.0} peak_mib={:.1} sim_peak_mib={:.1} verdict_cpu_ms={:.2} verdict_sim_cpu_ms={:.2} probe_cpu_ms={:.2} probe_sim_cpu_ms={:.2} setup_s={:.2} dane_ok={} ssl_ok={} no_ssl={} unknown={} blocked={}",
             rate(with_store),
             rate(bare),
             100.0 * (1.0 - bare.as_secs_f64() / with_store.as_secs_f64()),
             mb(peak),
             mb(sim_peak),
+            verdict_cpu.0,
+            verdict_cpu.1,
+            probe_cpu.0,
+            probe_cpu.1,
             sim.setup.as_secs_f64(),
             counts[0], counts[1], counts[2], counts[3], counts[4]
         );

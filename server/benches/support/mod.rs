@@ -120,6 +120,21 @@ pub fn status_kib(pid: Option<u32>, field: &str) -> Option<u64> {
         .ok()
 }
 
+/// The CPU time (user and system, every thread) process `pid` (`self` when `None`) has used,
+/// from `/proc/{pid}/stat`, in the kernel's clock ticks of 10 ms (`USER_HZ`, 100 on Linux).
+pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/stat"),
+        None => "/proc/self/stat".into(),
+    };
+    let stat = std::fs::read_to_string(path).ok()?;
+    // The command name (field 2) may hold spaces; the fields after its ')' are plain.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
 /// KiB as MiB with one decimal, or "unknown".
 pub fn mib(kib: Option<u64>) -> String {
     kib.map_or("unknown".into(), |k| {
