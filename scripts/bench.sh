@@ -134,14 +134,17 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # One wrk run; prints "rps p50_us p99_us requests non2xx socket_errors", and with the server's
 # process id as $3 also the CPU time the server spent per request in µs: unlike the rate, that
-# hardly depends on what else the machine runs.
+# hardly depends on what else the machine runs. The request: POST api/recipients/security
+# with the session's cookie, unless $4 names another "METHOD path".
 wrk_run() {
-  local url="$1" connections="$2" pid="${3:-}" threads=2 before result
+  local url="$1" connections="$2" pid="${3:-}" request="${4:-POST api/recipients/security}"
+  local threads=2 before result
   [ "$connections" -lt 2 ] && threads=1
   [ -n "$pid" ] && before="$(cpu_ticks "$pid")"
   result="$(BENCH_BODY_FILE="$WORK/request.json" BENCH_COOKIE="$COOKIE" BENCH_CSRF="$CSRF" \
+    BENCH_METHOD="${request%% *}" \
     wrk -t"$threads" -c"$connections" -d"${SECONDS_PER_RUN}s" --timeout 10s \
-    -s "$ROOT/tests/bench/verdict_post.lua" "${url}api/recipients/security" \
+    -s "$ROOT/tests/bench/verdict_post.lua" "${url}${request#* }" \
     | awk '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); printf "%s ", kv[2] } }')"
   if [ -n "$pid" ]; then
     awk -v r="$result" -v t="$(($(cpu_ticks "$pid") - before))" -v hz="$(getconf CLK_TCK)" \
@@ -186,6 +189,52 @@ section_verdict() {
     done
   done
   verdict_report "$(stat -c%s "$WORK/answer.json")"
+  verdict_breakdown "$url" "$pid" "$fixed_url" "$fixed_pid"
+}
+
+# What parts of a verdict request cost, as the servers' CPU time per request at 64
+# connections over the same rounds: the trivial handler, a request every middleware handles
+# and the session extractor refuses (no cookie: 401), a signed-in request that only reads the
+# session (GET /api/session), and the verdicts for 10 known domains.
+verdict_breakdown() {
+  local url="$1" pid="$2" fixed_url="$3" fixed_pid="$4" round kind
+  : >"$WORK/breakdown.tsv"
+  for round in $(seq 1 "$ROUNDS"); do
+    for kind in trivial refused session verdicts; do
+      case "$kind" in
+        trivial) set -- "$fixed_url" "$fixed_pid" "POST api/recipients/security" ;;
+        refused) set -- "$url" "$pid" "POST api/recipients/security" ;;
+        session) set -- "$url" "$pid" "GET api/session" ;;
+        verdicts) set -- "$url" "$pid" "POST api/recipients/security" ;;
+      esac
+      if [ "$kind" = refused ]; then
+        echo "$round $kind $(COOKIE='' wrk_run "$1" 64 "$2" "$3")" >>"$WORK/breakdown.tsv"
+      else
+        echo "$round $kind $(wrk_run "$1" 64 "$2" "$3")" >>"$WORK/breakdown.tsv"
+      fi
+      tail -n1 "$WORK/breakdown.tsv" >&2
+    done
+  done
+  echo
+  echo "### Where a request's CPU time goes (64 connections)"
+  echo
+  echo "The same servers, $ROUNDS rounds of one ${SECONDS_PER_RUN}-s run per kind of request;"
+  echo "median (min-max) of the server's CPU time per request answered:"
+  echo
+  echo "| request | status | CPU µs per request | req/s |"
+  echo "|---|---|---|---|"
+  local m lo hi r
+  for kind in trivial refused session verdicts; do
+    read -r m lo hi < <(awk -v k="$kind" '$2 == k { print $9 }' "$WORK/breakdown.tsv" | median_spread)
+    read -r r _ _ < <(awk -v k="$kind" '$2 == k { print $3 }' "$WORK/breakdown.tsv" | median_spread)
+    case "$kind" in
+      trivial) echo -n "| the trivial handler's fixed JSON | 200" ;;
+      refused) echo -n "| \`POST /api/recipients/security\` without a cookie: every middleware and the router | 401" ;;
+      session) echo -n "| \`GET /api/session\`: the middleware and the session extractor | 200" ;;
+      verdicts) echo -n "| \`POST /api/recipients/security\`, 10 known domains | 200" ;;
+    esac
+    echo " | $(printf '%.0f (%.0f-%.0f)' "$m" "$lo" "$hi") | $(printf '%.0f' "$r") |"
+  done
 }
 
 # The Markdown of the verdict section, from verdict.tsv (round c server rps p50 p99 n non2xx err).
