@@ -12,8 +12,14 @@
 //!
 //! Each entry keeps the verdict's JSON as well ([`Known::json`]), made once when the entry is
 //! put, so that answering the page costs no serialization of known verdicts.
+//!
+//! A full map makes room by the CLOCK algorithm (second chance, an approximation of least
+//! recently used): the domains wait in a ring in the order they were put; an entry read since
+//! the hand last passed it is passed over once more, and the first one not read is dropped. So
+//! the domains a user keeps writing to stay, and a burst of cold lookups pushes out what was
+//! not asked for.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -51,13 +57,24 @@ pub struct Memory {
 
 #[derive(Debug)]
 struct State {
-    verdicts: HashMap<String, Arc<Known>>,
+    verdicts: HashMap<String, Entry>,
+    /// The CLOCK's ring: every domain in `verdicts`, in the order it was put (a domain removed
+    /// or put again may leave a stale or second place behind, skipped by the hand and dropped
+    /// when the ring is rebuilt).
+    ring: VecDeque<String>,
     /// The domains in `verdicts` by each of their MX hosts, so that dropping the domains that
     /// share a host costs a look-up, not a scan of the whole map for every recorded verdict
     /// (which was a fifth of probing's time with 10,000 domains in memory).
     by_host: HashMap<String, HashSet<String>>,
     generation: Option<i64>,
     checked: Option<Instant>,
+}
+
+/// One kept verdict, and whether it was read since the CLOCK's hand last passed it.
+#[derive(Debug)]
+struct Entry {
+    known: Arc<Known>,
+    read: bool,
 }
 
 impl State {
@@ -69,11 +86,39 @@ impl State {
                 .or_default()
                 .insert(domain.clone());
         }
-        self.verdicts.insert(domain, known);
+        if self.ring.len() >= 2 * self.verdicts.len().max(16) {
+            // Mostly stale places: rebuild the ring from the map, in the old order.
+            let State { ring, verdicts, .. } = self;
+            let mut seen = HashSet::with_capacity(verdicts.len());
+            ring.retain(|d| verdicts.contains_key(d) && seen.insert(d.clone()));
+        }
+        self.ring.push_back(domain.clone());
+        self.verdicts.insert(domain, Entry { known, read: false });
+    }
+
+    /// Drops one entry: the first on the ring not read since the hand last passed it.
+    fn evict(&mut self) {
+        // Two turns at most: the first clears every mark it passes.
+        for _ in 0..2 * self.ring.len() + 1 {
+            let Some(domain) = self.ring.pop_front() else {
+                return;
+            };
+            match self.verdicts.get_mut(&domain) {
+                None => continue,
+                Some(entry) if entry.read => {
+                    entry.read = false;
+                    self.ring.push_back(domain);
+                }
+                Some(_) => {
+                    self.remove(&domain);
+                    return;
+                }
+            }
+        }
     }
 
     fn remove(&mut self, domain: &str) {
-        let Some(old) = self.verdicts.remove(domain) else {
+        let Some(Entry { known: old, .. }) = self.verdicts.remove(domain) else {
             return;
         };
         for m in &old.verdict.mx {
@@ -88,6 +133,7 @@ impl State {
 
     fn clear(&mut self) {
         self.verdicts.clear();
+        self.ring.clear();
         self.by_host.clear();
     }
 }
@@ -104,6 +150,7 @@ impl Memory {
         Self {
             state: Mutex::new(State {
                 verdicts: HashMap::new(),
+                ring: VecDeque::new(),
                 by_host: HashMap::new(),
                 generation: None,
                 checked: None,
@@ -116,9 +163,12 @@ impl Memory {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The known verdict of `domain`, if it is in memory.
+    /// The known verdict of `domain`, if it is in memory (marked as read, for the CLOCK).
     pub fn get(&self, domain: &str) -> Option<Arc<Known>> {
-        self.lock().verdicts.get(domain).cloned()
+        let mut s = self.lock();
+        let entry = s.verdicts.get_mut(domain)?;
+        entry.read = true;
+        Some(Arc::clone(&entry.known))
     }
 
     /// Keeps `known` as its domain's current verdict, making room when the map is full.
@@ -126,10 +176,8 @@ impl Memory {
         let domain = known.verdict.domain.clone();
         let mut s = self.lock();
         if s.verdicts.len() >= self.capacity && !s.verdicts.contains_key(&domain) {
-            // Any entry will do: a dropped one is read from the store again when asked for.
-            if let Some(victim) = s.verdicts.keys().next().cloned() {
-                s.remove(&victim);
-            }
+            // A dropped entry is read from the store again when asked for.
+            s.evict();
         }
         s.insert(domain, known);
     }
@@ -269,6 +317,36 @@ mod tests {
         m.put(known("d.test", &["mx.d"]));
         m.forget_related(&verdict("d.test", &[]));
         assert!(m.is_empty() && m.lock().by_host.is_empty());
+    }
+
+    #[test]
+    fn a_full_map_drops_what_was_not_read_and_keeps_what_was() {
+        let m = Memory::with_capacity(100);
+        let name = |i: usize| format!("d{i}.test");
+        for i in 0..100 {
+            m.put(known(&name(i), &[&format!("mx.{i}")]));
+        }
+        // A user keeps writing to every other domain while 50 new ones come in.
+        for i in (0..100).step_by(2) {
+            assert!(m.get(&name(i)).is_some());
+        }
+        for i in 100..150 {
+            m.put(known(&name(i), &[&format!("mx.{i}")]));
+        }
+        assert_eq!(m.len(), 100);
+        let dropped: Vec<usize> = (0..100).filter(|i| m.get(&name(*i)).is_none()).collect();
+        assert_eq!(
+            dropped,
+            (1..100).step_by(2).collect::<Vec<_>>(),
+            "the unread ones go"
+        );
+        // Forgotten and put again, often: the ring stays bounded.
+        for _ in 0..1000 {
+            m.forget_related(&verdict(&name(0), &["mx.0"]));
+            m.put(known(&name(0), &["mx.0"]));
+        }
+        assert!(m.lock().ring.len() <= 200 + 1, "{}", m.lock().ring.len());
+        assert_eq!(m.len(), 100);
     }
 
     #[test]
