@@ -2,6 +2,8 @@
 //! history, read in one transaction), a server's history and observations, the holds with their
 //! evidence; and an administrator's decision to keep a hold, which changes no floor.
 
+use std::collections::HashMap;
+
 use sendguard_common::{
     DaneStatus, DnssecStatus, DomainVerdict, HoldStatus, HoldView, ObservationSource,
     ObservationView, SecurityClass, ServerHistory,
@@ -209,56 +211,84 @@ impl Store {
         self.holds_by_id(&ids).await
     }
 
-    /// The holds with these ids, in this order (ids without a hold are skipped).
+    /// The holds with these ids, in this order, each with its evidence; ids that name no hold
+    /// are skipped. A few statements in all, not a few per hold: the holds, then their
+    /// observations, each read [`ID_CHUNK`] ids at a time.
     pub async fn holds_by_id(&self, ids: &[i64]) -> Result<Vec<HoldView>, StoreError> {
+        let rows = self.rows_by_id("holds", ids).await?;
+        let mut wanted = Vec::with_capacity(2 * rows.len());
+        for r in rows.values() {
+            wanted.extend(r.try_get::<Option<i64>, _>("before_observation")?);
+            wanted.push(r.try_get::<i64, _>("after_observation")?);
+        }
+        let mut observations = HashMap::with_capacity(wanted.len());
+        for (oid, r) in self.rows_by_id("observations", &wanted).await? {
+            observations.insert(oid, observation_view(&r)?);
+        }
         let mut out = Vec::with_capacity(ids.len());
-        for &id in ids {
-            if let Some(h) = self.hold_by_id(id).await? {
-                out.push(h);
+        for id in ids {
+            if let Some(r) = rows.get(id) {
+                out.push(hold_view(*id, r, &observations)?);
             }
         }
         Ok(out)
     }
 
-    async fn hold_by_id(&self, id: i64) -> Result<Option<HoldView>, StoreError> {
-        let Some(r) = sqlx::query("SELECT * FROM holds WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let observation = |oid: i64| async move {
-            let row = sqlx::query("SELECT * FROM observations WHERE id = $1")
-                .bind(oid)
-                .fetch_optional(&self.pool)
-                .await?;
-            row.as_ref().map(observation_view).transpose()
-        };
-        let before = match r.try_get::<Option<i64>, _>("before_observation")? {
-            Some(oid) => observation(oid).await?,
-            None => None,
-        };
-        let after_id: i64 = r.try_get("after_observation")?;
-        let after = observation(after_id).await?.ok_or_else(|| {
-            StoreError::Corrupt(format!("hold {id}: observation {after_id} missing"))
-        })?;
-        let status: String = r.try_get("status")?;
-        Ok(Some(HoldView {
-            host: r.try_get("host")?,
-            since: r.try_get("since")?,
-            status: wire(&status, HoldStatus::parse)?,
-            floor: class_of(
-                r.try_get::<Option<i64>, _>("floor_level")?
-                    .and_then(Level::from_i64),
-            ),
-            before,
-            after,
-            reason: r.try_get("reason")?,
-            decided_by: r.try_get("decided_by")?,
-            decided_at: r.try_get("decided_at")?,
-        }))
+    /// The rows of `table` (`holds` or `observations`) with these ids, by id.
+    async fn rows_by_id(
+        &self,
+        table: &'static str,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, AnyRow>, StoreError> {
+        let mut rows = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(ID_CHUNK) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!("SELECT * FROM {table} WHERE id IN ({})", marks.join(", "));
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for r in query.fetch_all(&self.pool).await? {
+                rows.insert(r.try_get::<i64, _>("id")?, r);
+            }
+        }
+        Ok(rows)
     }
+}
+
+/// At most this many ids in one `IN (...)` list (SQLite allows 32,766 parameters, PostgreSQL
+/// 65,535).
+const ID_CHUNK: usize = 500;
+
+/// The view of hold `id` (row `r`), its evidence looked up in `observations`.
+fn hold_view(
+    id: i64,
+    r: &AnyRow,
+    observations: &HashMap<i64, ObservationView>,
+) -> Result<HoldView, StoreError> {
+    let before = r
+        .try_get::<Option<i64>, _>("before_observation")?
+        .and_then(|oid| observations.get(&oid).cloned());
+    let after_id: i64 = r.try_get("after_observation")?;
+    let after = observations
+        .get(&after_id)
+        .cloned()
+        .ok_or_else(|| StoreError::Corrupt(format!("hold {id}: observation {after_id} missing")))?;
+    let status: String = r.try_get("status")?;
+    Ok(HoldView {
+        host: r.try_get("host")?,
+        since: r.try_get("since")?,
+        status: wire(&status, HoldStatus::parse)?,
+        floor: class_of(
+            r.try_get::<Option<i64>, _>("floor_level")?
+                .and_then(Level::from_i64),
+        ),
+        before,
+        after,
+        reason: r.try_get("reason")?,
+        decided_by: r.try_get("decided_by")?,
+        decided_at: r.try_get("decided_at")?,
+    })
 }
 
 fn observation_view(r: &AnyRow) -> Result<ObservationView, StoreError> {
