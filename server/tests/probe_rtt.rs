@@ -10,7 +10,7 @@ use std::time::Duration;
 use sendguard::probe::Prober;
 use sendguard_common::SecurityClass;
 use sendguard_sim::dns::Signing;
-use sendguard_sim::latency::Reply;
+use sendguard_sim::latency::{Reply, ReplyLog};
 use sendguard_sim::world::{HostKind, Scenario, SimWorld, WorldOptions};
 
 mod common;
@@ -39,21 +39,27 @@ fn answered(replies: &[Reply], what: &str) -> std::time::Instant {
         .at
 }
 
+/// A world of `list` whose replies wait `rtt` and are logged, with its log.
+async fn start(list: Vec<Scenario>, rtt: Duration, dir: &std::path::Path) -> (SimWorld, ReplyLog) {
+    let options = WorldOptions {
+        rtt,
+        log_replies: true,
+    };
+    let world = SimWorld::start_with_options(list, dir, options)
+        .await
+        .expect("sim starts");
+    let log = world.replies().expect("a reply log").clone();
+    (world, log)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tlsa_is_asked_with_the_addresses_not_after_them() {
     let dir = tempfile::tempdir().unwrap();
-    let options = WorldOptions {
-        rtt: RTT,
-        log_replies: true,
-    };
     let list = vec![
         one("rtt.test", Signing::Signed),
         one("rtt-unsigned.test", Signing::Unsigned),
     ];
-    let world = SimWorld::start_with_options(list, dir.path(), options)
-        .await
-        .expect("sim starts");
-    let log = world.replies().expect("a reply log").clone();
+    let (world, log) = start(list, RTT, dir.path()).await;
 
     let prober = Prober::new(common::sim_probe_config(&world)).unwrap();
     log.take();
@@ -81,19 +87,12 @@ async fn tlsa_is_asked_with_the_addresses_not_after_them() {
 /// hickory's validator fetches the signer's DNSKEY set for every RRset it validates; the
 /// cache below it (`dns/keycache.rs`) answers the repeats, so one probe of a never-seen
 /// domain asks the wire for each key set once, not once per answer validated (it asked for
-/// the zone's DNSKEY set four times before).
+/// the zone's DNSKEY set five times before).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_key_set_leaves_the_server_once_per_probe() {
     let dir = tempfile::tempdir().unwrap();
-    let options = WorldOptions {
-        rtt: Duration::from_millis(20),
-        log_replies: true,
-    };
-    let world =
-        SimWorld::start_with_options(vec![one("keys.test", Signing::Signed)], dir.path(), options)
-            .await
-            .expect("sim starts");
-    let log = world.replies().expect("a reply log").clone();
+    let list = vec![one("keys.test", Signing::Signed)];
+    let (world, log) = start(list, Duration::from_millis(20), dir.path()).await;
 
     let prober = Prober::new(common::sim_probe_config(&world)).unwrap();
     log.take();

@@ -342,10 +342,33 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Session<'c, S> {
     /// at most [`QUIT_TIMEOUT`] for the reply and again for the shutdown.
     pub(super) async fn quit(&mut self) {
         let limit = self.cfg.command_timeout.min(QUIT_TIMEOUT);
-        let _ = self.exchange("QUIT", limit).await;
-        let (allowed, _) = self.ctx.deadline.cap(QUIT_TIMEOUT);
-        let _ = tokio::time::timeout(allowed, self.reader.get_mut().shutdown()).await;
+        goodbye(
+            &mut self.reader,
+            limit,
+            self.cfg.limits(),
+            self.ctx.deadline,
+        )
+        .await;
     }
+}
+
+/// QUIT, its reply awaited within `limit` and the session's deadline, then the shutdown within
+/// [`QUIT_TIMEOUT`] and the deadline; failures are of no interest any more.
+async fn goodbye<S: AsyncRead + AsyncWrite + Unpin>(
+    reader: &mut reply::ReplyReader<S>,
+    limit: Duration,
+    limits: ReplyLimits,
+    deadline: Deadline,
+) {
+    let _ = within(limit, deadline, async {
+        let stream = reader.get_mut();
+        stream.write_all(b"QUIT\r\n").await?;
+        stream.flush().await?;
+        reader.read_reply(limits).await
+    })
+    .await;
+    let (allowed, _) = deadline.cap(QUIT_TIMEOUT);
+    let _ = tokio::time::timeout(allowed, reader.get_mut().shutdown()).await;
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<'_, S> {
@@ -361,15 +384,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Session<'_, S> {
         let mut reader = self.reader;
         tokio::spawn(async move {
             let _hold = hold;
-            let _ = within(limit, deadline, async {
-                let stream = reader.get_mut();
-                stream.write_all(b"QUIT\r\n").await?;
-                stream.flush().await?;
-                reader.read_reply(limits).await
-            })
-            .await;
-            let (allowed, _) = deadline.cap(QUIT_TIMEOUT);
-            let _ = tokio::time::timeout(allowed, reader.get_mut().shutdown()).await;
+            goodbye(&mut reader, limit, limits, deadline).await;
         });
     }
 }
